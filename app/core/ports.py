@@ -1,0 +1,67 @@
+"""The ports the use cases need, as narrow Protocols. Implementations: ``app.store`` (CouchDB),
+``app.controller.dispatch`` (Celery). Each store implementation passes ``tests/contract``.
+
+Documents are plain JSON dicts at this boundary; ``app.core.entities`` converts them.
+Every method raises ``NotFound``, ``Conflict`` or ``StoreError`` (never a client library's error).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from app.core.entities import ActivationMessage, Document
+from app.core.identities import Identity, Subject
+
+
+class SubjectStore(Protocol):
+    def put_subject(self, subject: Subject) -> Subject:
+        """Create or update (``subject.rev`` must match); returns it with the new rev. Raises ``Conflict``."""
+
+    def get_subject(self, name: str) -> Subject:
+        """Raises ``NotFound``."""
+
+    def delete_subject(self, subject: Subject) -> None:
+        """Raises ``NotFound`` or ``Conflict`` (stale rev)."""
+
+    def list_subjects(self) -> list[Subject]: ...
+
+    def identity_by_uuid(self, uuid: str) -> Identity:
+        """The namespace key with this uuid. Raises ``NotFound``."""
+
+
+class EntityStore(Protocol):
+    def get_entity(self, doc_id: str) -> Document:
+        """The document with its ``_rev``. Raises ``NotFound``."""
+
+    def put_entity(self, doc: Document) -> str:
+        """Create (no ``_rev``) or update (matching ``_rev``); returns the new rev. Raises ``Conflict``."""
+
+    def delete_entity(self, doc_id: str, rev: str) -> None:
+        """Raises ``NotFound`` or ``Conflict``."""
+
+    def list_entities(self, namespace: str, entity_type: str, skip: int, limit: int) -> list[Document]:
+        """Entities of one type whose namespace is ``namespace`` or ``namespace/<package>``, newest first."""
+
+    def count_entities(self, namespace: str, entity_type: str) -> int: ...
+
+
+class ActivationStore(Protocol):
+    def put_activation(self, doc: Document) -> None:
+        """Store a record; storing the same activation twice is a no-op (redeliveries)."""
+
+    def get_activation(self, namespace: str, activation_id: str) -> Document:
+        """Raises ``NotFound``."""
+
+    def list_activations(self, namespace: str, name: str | None, since: int | None, upto: int | None,
+                         skip: int, limit: int) -> list[Document]:
+        """Newest first by ``start``; ``name`` is ``action`` or ``pkg/action``; since/upto bound ``start`` (ms)."""
+
+    def count_activations(self, namespace: str, name: str | None, since: int | None, upto: int | None) -> int: ...
+
+
+class Dispatcher(Protocol):
+    def publish(self, message: ActivationMessage) -> None:
+        """Hand the activation to an invoker; returns once the broker confirmed. Raises ``Unavailable``."""
+
+    def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The finished activation's API document, or None if it did not finish within ``timeout_s``."""

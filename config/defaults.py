@@ -1,0 +1,99 @@
+"""Every default Squall uses, one documented constant each. No I/O here.
+
+The loader starts from these; a config file, ``SQUALL_*`` variables and explicit
+overrides are layered on top (see ``config.loader``).
+"""
+
+CONTROLLER_HOST = "127.0.0.1"
+"""Address the controller binds to."""
+
+CONTROLLER_PORT = 3233
+"""Port of the REST API; 3233 is what OpenWhisk standalone uses, so ``wsk`` habits carry over."""
+
+CONTROLLER_WORKERS = 2
+"""gunicorn worker processes."""
+
+CONTROLLER_THREADS = 64
+"""gunicorn gthread threads per worker: each blocking invoke holds one for up to 60 s."""
+
+CONTROLLER_API_HOST = "http://127.0.0.1:3233"
+"""The URL actions see as ``__OW_API_HOST`` and clients are told to use."""
+
+BLOCKING_TIMEOUT_MS = 60_000
+"""Longest a blocking invoke waits before answering 202 (OpenWhisk: 60 s)."""
+
+IDENTITY_CACHE_SECONDS = 5.0
+"""How long the controller trusts a looked-up subject before reading CouchDB again."""
+
+COUCHDB_URL = "http://127.0.0.1:5984"
+"""CouchDB (or any CouchDB-API server); credentials go in the URL."""
+
+COUCHDB_PREFIX = "squall_"
+"""Prefix of the three databases: <prefix>subjects, <prefix>whisks, <prefix>activations."""
+
+COUCHDB_TIMEOUT_S = 10.0
+"""Per-request timeout against CouchDB."""
+
+BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+"""Celery broker; RabbitMQ is the one we test."""
+
+RESULT_BACKEND = "redis://127.0.0.1:6379/0"
+"""Celery result backend, where blocking invokes wait for their result (pushed, not polled)."""
+
+RESULT_EXPIRES_S = 600
+"""How long a result stays in the backend after the activation finished."""
+
+TASK_EVENTS = False
+"""Send Celery task events (Flower needs them; they halve throughput on 2 cores)."""
+
+INVOKER_NAME = "invoker0"
+"""Invoker identity: its Celery queue, worker name and container-name prefix."""
+
+INVOKER_QUEUES = ("invoker0",)
+"""Queues the controller spreads invocations over (one per invoker)."""
+
+INVOKER_THREADS = 16
+"""Activations one invoker runs at once (Celery thread pool size)."""
+
+INVOKER_USER_MEMORY_MB = 4096
+"""Memory the invoker's action containers may use together."""
+
+INVOKER_NETWORK = "bridge"
+"""Docker network action containers join."""
+
+INVOKER_API_HOST = ""
+"""``__OW_API_HOST`` as seen from inside containers; empty means the controller's api_host."""
+
+INVOKER_IDLE_TIMEOUT_S = 600.0
+"""An idle warm container is removed after this long."""
+
+RUNTIMES_MANIFEST = ""
+"""Path of the runtimes manifest; empty means the one shipped in runtimes/manifest.json."""
+
+LIMIT_MIN_TIMEOUT_MS = 100
+LIMIT_MAX_TIMEOUT_MS = 300_000
+LIMIT_DEFAULT_TIMEOUT_MS = 60_000
+LIMIT_MIN_MEMORY_MB = 128
+LIMIT_MAX_MEMORY_MB = 512
+LIMIT_DEFAULT_MEMORY_MB = 256
+LIMIT_MIN_LOGS_MB = 0
+LIMIT_MAX_LOGS_MB = 10
+LIMIT_DEFAULT_LOGS_MB = 10
+LIMIT_MIN_CONCURRENCY = 1
+LIMIT_MAX_CONCURRENCY = 1
+LIMIT_DEFAULT_CONCURRENCY = 1
+"""Action limit ranges and defaults, OpenWhisk's (reference §5)."""
+
+LIMIT_PAYLOAD_BYTES = 1_048_576
+"""Largest invoke payload and result (1 MB)."""
+
+LIMIT_EXEC_BYTES = 48 * 1_048_576
+"""Largest action code (48 MB)."""
+
+LIMIT_PARAMETERS_BYTES = 1_048_576
+"""Largest parameters or annotations of one entity (1 MB)."""
+
+LIMIT_INVOCATIONS_PER_MINUTE = 60
+LIMIT_CONCURRENT_INVOCATIONS = 30
+LIMIT_FIRES_PER_MINUTE = 60
+"""Namespace throttles, OpenWhisk's defaults."""

@@ -1,0 +1,141 @@
+"""The settings object: frozen dataclasses, validated on construction.
+
+One ``Settings`` is built per process by ``config.loader.load_settings`` and passed down;
+nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import defaults
+
+
+class SettingsError(ValueError):
+    """A setting has a value Squall cannot run with; the message names the setting."""
+
+
+def _env(name: str) -> dict[str, str]:
+    """Field metadata naming an environment variable other than the derived SQUALL_<SECTION>_<FIELD>."""
+    return {"env": name}
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SettingsError(message)
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    host: str = defaults.CONTROLLER_HOST
+    port: int = defaults.CONTROLLER_PORT
+    workers: int = defaults.CONTROLLER_WORKERS
+    threads: int = defaults.CONTROLLER_THREADS
+    api_host: str = defaults.CONTROLLER_API_HOST
+    blocking_timeout_ms: int = defaults.BLOCKING_TIMEOUT_MS
+    identity_cache_seconds: float = defaults.IDENTITY_CACHE_SECONDS
+
+    def __post_init__(self) -> None:
+        _require(0 < self.port < 65536, f"controller.port must be 1..65535, got {self.port}")
+        _require(self.workers >= 1, "controller.workers must be at least 1")
+        _require(self.threads >= 1, "controller.threads must be at least 1")
+        _require(self.blocking_timeout_ms >= 1, "controller.blocking_timeout_ms must be positive")
+        _require(self.api_host.startswith(("http://", "https://")),
+                 f"controller.api_host must be an http(s) URL, got {self.api_host!r}")
+
+
+@dataclass(frozen=True)
+class CouchDBSettings:
+    url: str = defaults.COUCHDB_URL
+    prefix: str = defaults.COUCHDB_PREFIX
+    timeout_s: float = defaults.COUCHDB_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        _require(self.url.startswith(("http://", "https://")),
+                 f"couchdb.url must be an http(s) URL, got {self.url!r}")
+        # CouchDB database names: lower case letters, digits and _$()+-/ , starting with a letter.
+        _require(self.prefix == "" or (self.prefix[0].isalpha() and self.prefix == self.prefix.lower()),
+                 f"couchdb.prefix must start with a lower-case letter, got {self.prefix!r}")
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    url: str = field(default=defaults.BROKER_URL, metadata=_env("SQUALL_BROKER_URL"))
+    result_backend: str = field(default=defaults.RESULT_BACKEND, metadata=_env("SQUALL_RESULT_BACKEND"))
+    result_expires_s: int = defaults.RESULT_EXPIRES_S
+    task_events: bool = defaults.TASK_EVENTS
+
+    def __post_init__(self) -> None:
+        _require("://" in self.url, f"broker.url must be a kombu URL, got {self.url!r}")
+        _require("://" in self.result_backend,
+                 f"broker.result_backend must be a Celery backend URL, got {self.result_backend!r}")
+
+
+@dataclass(frozen=True)
+class InvokerSettings:
+    name: str = defaults.INVOKER_NAME
+    queues: tuple[str, ...] = defaults.INVOKER_QUEUES
+    threads: int = defaults.INVOKER_THREADS
+    user_memory_mb: int = defaults.INVOKER_USER_MEMORY_MB
+    network: str = defaults.INVOKER_NETWORK
+    api_host: str = defaults.INVOKER_API_HOST
+    idle_timeout_s: float = defaults.INVOKER_IDLE_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        _require(self.name.replace("-", "").replace("_", "").isalnum(),
+                 f"invoker.name may hold letters, digits, '-' and '_' only, got {self.name!r}")
+        _require(len(self.queues) >= 1, "invoker.queues must name at least one queue")
+        _require(self.threads >= 1, "invoker.threads must be at least 1")
+        _require(self.user_memory_mb >= defaults.LIMIT_MIN_MEMORY_MB,
+                 f"invoker.user_memory_mb must hold at least one {defaults.LIMIT_MIN_MEMORY_MB} MB action")
+
+
+@dataclass(frozen=True)
+class RuntimesSettings:
+    manifest: str = defaults.RUNTIMES_MANIFEST
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    min_timeout_ms: int = defaults.LIMIT_MIN_TIMEOUT_MS
+    max_timeout_ms: int = defaults.LIMIT_MAX_TIMEOUT_MS
+    default_timeout_ms: int = defaults.LIMIT_DEFAULT_TIMEOUT_MS
+    min_memory_mb: int = defaults.LIMIT_MIN_MEMORY_MB
+    max_memory_mb: int = defaults.LIMIT_MAX_MEMORY_MB
+    default_memory_mb: int = defaults.LIMIT_DEFAULT_MEMORY_MB
+    min_logs_mb: int = defaults.LIMIT_MIN_LOGS_MB
+    max_logs_mb: int = defaults.LIMIT_MAX_LOGS_MB
+    default_logs_mb: int = defaults.LIMIT_DEFAULT_LOGS_MB
+    min_concurrency: int = defaults.LIMIT_MIN_CONCURRENCY
+    max_concurrency: int = defaults.LIMIT_MAX_CONCURRENCY
+    default_concurrency: int = defaults.LIMIT_DEFAULT_CONCURRENCY
+    payload_bytes: int = defaults.LIMIT_PAYLOAD_BYTES
+    exec_bytes: int = defaults.LIMIT_EXEC_BYTES
+    parameters_bytes: int = defaults.LIMIT_PARAMETERS_BYTES
+    invocations_per_minute: int = defaults.LIMIT_INVOCATIONS_PER_MINUTE
+    concurrent_invocations: int = defaults.LIMIT_CONCURRENT_INVOCATIONS
+    fires_per_minute: int = defaults.LIMIT_FIRES_PER_MINUTE
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_ms", "memory_mb", "logs_mb", "concurrency"):
+            low, high, default = (getattr(self, f"{p}_{name}") for p in ("min", "max", "default"))
+            _require(0 <= low <= default <= high, f"limits: need min_{name} <= default_{name} <= max_{name}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    controller: ControllerSettings = field(default_factory=ControllerSettings)
+    couchdb: CouchDBSettings = field(default_factory=CouchDBSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    invoker: InvokerSettings = field(default_factory=InvokerSettings)
+    runtimes: RuntimesSettings = field(default_factory=RuntimesSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+
+    def replace(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed: ``s.replace(couchdb={"prefix": "t_"})``."""
+        changed = {name: dataclasses.replace(getattr(self, name), **values) for name, values in sections.items()}
+        return dataclasses.replace(self, **changed)
+
+
