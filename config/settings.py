@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from config import defaults
@@ -95,6 +96,16 @@ class InvokerSettings:
 @dataclass(frozen=True)
 class RuntimesSettings:
     manifest: str = defaults.RUNTIMES_MANIFEST
+
+    @property
+    def manifest_path(self) -> Path:
+        """The manifest to load: the configured one, else ``runtimes/manifest.json`` beside the code."""
+        return Path(self.manifest) if self.manifest else self.directory / "manifest.json"
+
+    @property
+    def directory(self) -> Path:
+        """The ``runtimes/`` folder of this checkout (Dockerfiles and proxies)."""
+        return Path(__file__).resolve().parent.parent / "runtimes"
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def _import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None
                 src=_chunks(tar.stdout),
                 repository=repository,
                 tag=tag,
-                changes=["ENV LANG=C.UTF-8", "CMD [\"/bin/bash\"]"],
+                changes=["ENV LANG=C.UTF-8", 'CMD ["/bin/bash"]'],
                 stream_src=True,
             )
         except docker.errors.APIError as exc:
@@ -286,7 +286,9 @@ def build_runtime_images(
     runtimes_dir = Path(runtimes_dir)
     images = runtime_images(runtimes_dir, kinds)
     if not images:
-        raise ImageBuildError(f"no runtime to build: no manifest entry of ours has a folder in {runtimes_dir}")
+        raise ImageBuildError(
+            f"no runtime to build: no manifest entry of ours has a Dockerfile in {runtimes_dir}"
+        )
     base = base_image or BASE_IMAGE
     if base == BASE_IMAGE:
         ensure_base_image(docker_client, name=base, mirror=mirror, progress=report)

@@ -65,3 +65,6 @@ class Dispatcher(Protocol):
 
     def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The finished activation's API document, or None if it did not finish within ``timeout_s``."""
+
+    def peek(self, activation_id: str) -> dict[str, Any] | None:
+        """The finished activation's API document if the result backend still holds it, else None."""

@@ -1,0 +1,88 @@
+"""``squall admin``: subjects, namespaces and keys, straight against the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from app.cli.common import settings
+from app.core.errors import PlatformError
+from app.core.services import IdentityService
+
+
+@contextmanager
+def _identities() -> Iterator[IdentityService]:
+    from app.store.couchdb import CouchStore
+
+    s = settings()
+    store = CouchStore(s.couchdb)
+    try:
+        store.setup()
+        yield IdentityService(store, cache_seconds=0)
+    except PlatformError as e:
+        raise click.ClickException(f"{e.message} (CouchDB at {s.couchdb.url})") from e
+    finally:
+        store.close()
+
+
+@click.group()
+def admin() -> None:
+    """Administer subjects, namespaces and keys."""
+
+
+@admin.command()
+def seed() -> None:
+    """Create guest and whisk.system with OpenWhisk's well-known keys (skips those present)."""
+    with _identities() as ids:
+        created = ids.seed()
+    click.echo(f"created: {', '.join(created)}" if created else "already seeded")
+
+
+@admin.group()
+def user() -> None:
+    """Subjects and their keys."""
+
+
+@user.command("create")
+@click.argument("namespace")
+@click.option("--subject", help="Subject name (default: the namespace).")
+@click.option("--auth", help="Use this uuid:key instead of generating one.")
+def create(namespace: str, subject: str | None, auth: str | None) -> None:
+    """Create NAMESPACE and print its uuid:key (shown once; only a hash is stored)."""
+    with _identities() as ids:
+        click.echo(ids.create(namespace, subject, auth))
+
+
+@user.command("list")
+def list_users() -> None:
+    with _identities() as ids:
+        for s in ids.list():
+            flags = " (blocked)" if s.blocked else ""
+            for n in s.namespaces:
+                click.echo(f"{s.name}\t{n.namespace}\t{n.uuid}{flags}")
+
+
+@user.command("delete")
+@click.argument("subject")
+def delete(subject: str) -> None:
+    with _identities() as ids:
+        ids.delete(subject)
+    click.echo(f"deleted {subject}")
+
+
+@user.command("block")
+@click.argument("subject")
+def block(subject: str) -> None:
+    with _identities() as ids:
+        ids.set_blocked(subject, True)
+    click.echo(f"blocked {subject}")
+
+
+@user.command("unblock")
+@click.argument("subject")
+def unblock(subject: str) -> None:
+    with _identities() as ids:
+        ids.set_blocked(subject, False)
+    click.echo(f"unblocked {subject}")

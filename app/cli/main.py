@@ -1,0 +1,26 @@
+"""The ``squall`` command: server processes, administration, and wsk-style client verbs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from app.cli import admin, servers
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Squall: an OpenWhisk-compatible serverless platform."""
+    ctx.ensure_object(dict)
+
+
+cli.add_command(servers.controller)
+cli.add_command(servers.invoker)
+cli.add_command(servers.runtimes)
+cli.add_command(admin.admin)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(cli())

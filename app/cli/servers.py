@@ -1,0 +1,59 @@
+"""Commands that run Squall's processes: controller, invoker, and the runtime image build."""
+
+from __future__ import annotations
+
+import click
+
+from app.cli.common import settings
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to bind (default 3233).")
+@click.option("--workers", type=int, help="gunicorn worker processes.")
+@click.option("--threads", type=int, help="Threads per worker (blocking invokes each hold one).")
+def controller(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+    """Run the REST API under gunicorn."""
+    from app.controller.server import ControllerServer
+
+    s = settings(controller={"host": host, "port": port, "workers": workers, "threads": threads})
+    ControllerServer(s).run()
+
+
+@click.command()
+@click.option("--name", help="Invoker name: its queue, worker name and container prefix (default invoker0).")
+@click.option("--threads", type=int, help="Activations run at once.")
+@click.option("--loglevel", default="INFO", show_default=True)
+def invoker(name: str | None, threads: int | None, loglevel: str) -> None:
+    """Run an invoker: a Celery worker with a pool of action containers."""
+    from workers.runtime import run_worker
+
+    s = settings(invoker={"name": name, "threads": threads})
+    run_worker(s, loglevel=loglevel)
+
+
+@click.group()
+def runtimes() -> None:
+    """Runtime images."""
+
+
+@runtimes.command("build")
+@click.option("--base", help="Base image for the runtime Dockerfiles (default: a local Debian base, built "
+                             "with debootstrap if missing). E.g. python:3.11-slim-bookworm where a registry is reachable.")
+@click.option("--mirror", help="Debian mirror for debootstrap (default: the one apt uses).")
+def build(base: str | None, mirror: str | None) -> None:
+    """Build the base and runtime images, showing progress."""
+    import docker
+
+    from workers.images import build_runtime_images
+
+    s = settings()
+
+    def progress(line: str) -> None:
+        click.echo(line)
+
+    try:
+        with docker.from_env() as client:
+            build_runtime_images(client, s.runtimes.directory, base_image=base, mirror=mirror, progress=progress)
+    except Exception as e:  # the builder's errors say what to do; show them without a traceback
+        raise click.ClickException(str(e)) from e

@@ -1,0 +1,34 @@
+"""``/api/v1/namespaces``: the caller's namespace and its limits."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.controller.auth import authenticate
+from app.controller.context import identity, services
+from app.core.services.entitlement import check_owner, resolve_namespace
+
+bp = Blueprint("namespaces", __name__, url_prefix="/api/v1/namespaces")
+bp.before_request(authenticate)
+
+
+@bp.get("")
+def list_namespaces() -> Response:
+    return jsonify([identity().namespace])
+
+
+@bp.get("/<namespace>/limits")
+def limits(namespace: str) -> Response:
+    check_owner(identity(), resolve_namespace(identity(), namespace))
+    lim = services().settings.limits
+    return jsonify({
+        "invocationsPerMinute": lim.invocations_per_minute,
+        "concurrentInvocations": lim.concurrent_invocations,
+        "firesPerMinute": lim.fires_per_minute,
+        "maxActionMemory": lim.max_memory_mb, "minActionMemory": lim.min_memory_mb,
+        "maxActionLogs": lim.max_logs_mb, "minActionLogs": lim.min_logs_mb,
+        "maxActionTimeout": lim.max_timeout_ms, "minActionTimeout": lim.min_timeout_ms,
+        "maxActionConcurrency": lim.max_concurrency, "minActionConcurrency": lim.min_concurrency,
+        "maxParameterSize": f"{lim.parameters_bytes // 1_048_576} MB",
+        "maxActionInstances": lim.concurrent_invocations,
+    })

@@ -1,0 +1,67 @@
+"""Reading query parameters and JSON bodies with OpenWhisk's validation messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from app.core.errors import Invalid, PayloadTooLarge
+
+DEFAULT_LIMIT = 30
+MAX_LIMIT = 200
+
+
+def flag(name: str, default: bool = False) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() == "true"
+
+
+def paging(collection: str) -> tuple[int, int]:
+    """``(skip, limit)``; ``limit=0`` means the maximum, as ``wsk list`` expects."""
+    limit = _integer("limit", collection, DEFAULT_LIMIT)
+    if not 0 <= limit <= MAX_LIMIT:
+        raise Invalid(f"The value '{limit}' is not in the range of 0 to {MAX_LIMIT} for {collection}.")
+    skip = _integer("skip", collection, 0)
+    if skip < 0:
+        raise Invalid(f"The value '{skip}' is not a non-negative integer for {collection}.")
+    return skip, limit or MAX_LIMIT
+
+
+def _integer(name: str, collection: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"The value '{raw}' is not an integer for {collection}.") from None
+
+
+def epoch_ms(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"Parameter is not a valid value for epoch seconds: {raw}") from None
+
+
+def json_body(max_bytes: int | None = None) -> Any:
+    """The decoded JSON body; an empty body is ``{}``. Oversized → 413, malformed → 400."""
+    length = request.content_length
+    if max_bytes is not None and length is not None and length > max_bytes:
+        raise PayloadTooLarge(length, max_bytes)
+    data = request.get_data(cache=False)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise PayloadTooLarge(len(data), max_bytes)
+    if not data.strip():
+        return {}
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise Invalid(f"The request content was malformed:\n{e}") from e

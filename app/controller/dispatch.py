@@ -1,0 +1,58 @@
+"""The Celery dispatcher: publishes activations to invoker queues and waits on the result backend."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu.exceptions import OperationalError
+
+from app.core.entities import ActivationMessage
+from app.core.errors import Unavailable
+from tasks import names
+
+
+class CeleryDispatcher:
+    """Implements ``app.core.ports.Dispatcher`` over a Celery app (RabbitMQ + result backend)."""
+
+    def __init__(self, celery: Celery, queues: tuple[str, ...]) -> None:
+        self._celery = celery
+        self._queues = queues
+
+    def home_queue(self, message: ActivationMessage) -> str:
+        """A stable home invoker per (namespace, action), so warm containers get reused."""
+        key = f"{message.namespace}|{message.action}".encode()
+        return self._queues[zlib.crc32(key) % len(self._queues)]
+
+    def publish(self, message: ActivationMessage) -> None:
+        try:
+            self._celery.send_task(
+                names.INVOKE,
+                kwargs=message.to_dict(),
+                task_id=message.activation_id,
+                queue=self.home_queue(message),
+                shadow=f"/{message.action}",  # Flower and logs show what ran, not just "squall.invoke"
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+            )
+        except OperationalError as e:
+            raise Unavailable() from e
+
+    def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
+        result = self._celery.AsyncResult(activation_id)
+        try:
+            value = result.get(timeout=timeout_s, propagate=False, disable_sync_subtasks=False)
+        except CeleryTimeout:
+            # Stop listening for it; the record will be read from the store later.
+            remove = getattr(self._celery.backend, "remove_pending_result", None)
+            if remove is not None:
+                remove(result)
+            return None
+        return value if isinstance(value, dict) else None
+
+    def peek(self, activation_id: str) -> dict[str, Any] | None:
+        meta = self._celery.backend.get_task_meta(activation_id)
+        value = meta.get("result") if meta.get("status") == "SUCCESS" else None
+        return value if isinstance(value, dict) else None

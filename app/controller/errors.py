@@ -1,0 +1,74 @@
+"""The one place errors become HTTP: ``{"error": <message>, "code": <transaction id>}`` with OpenWhisk's status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.core import errors
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.PlatformError], int] = {
+    errors.PayloadTooLarge: 413,
+    errors.Invalid: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Throttled: 429,
+    errors.Unavailable: 503,
+}
+
+_HTTP_MESSAGES = {
+    404: "The requested resource does not exist.",
+    405: "HTTP method not allowed, supported methods: {allowed}.",
+    413: "The request content was too large.",
+    415: "The request has an unsupported content type.",
+}
+INTERNAL = "There was an internal server error."
+
+
+def envelope(message: str, status: int) -> Response:
+    response = jsonify({"error": message, "code": g.get("tid", "")})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="OpenWhisk secure realm"'
+    return response
+
+
+def status_of(error: errors.PlatformError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def _platform_error(error: errors.PlatformError) -> Response:
+    status = status_of(error)
+    if status == 500:
+        log.error("internal error: %s", error, exc_info=error)
+        return envelope(INTERNAL, 500)
+    return envelope(error.message, status)
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    message = _HTTP_MESSAGES.get(status, error.description or INTERNAL)
+    if status == 405:
+        allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
+        message = message.format(allowed=allowed)
+    return envelope(message, status)
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error", exc_info=error)
+    return envelope(INTERNAL, 500)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(errors.PlatformError, _platform_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

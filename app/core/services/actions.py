@@ -1,0 +1,146 @@
+"""Create, update, read, delete and list actions (OpenWhisk ``Actions.scala`` semantics, reference §1.2–1.3)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.core.entities import (
+    Action,
+    Exec,
+    KeyValues,
+    annotation,
+    bump_patch,
+    is_binary_code,
+    now_ms,
+    with_annotation,
+)
+from app.core.errors import Conflict, Invalid, NotFound, PayloadTooLarge
+from app.core.identities import Identity
+from app.core.limits import LimitPolicy
+from app.core.manifest import RuntimeManifest
+from app.core.names import EntityPath
+from app.core.ports import EntityStore
+from app.core.requests import ActionPut, ExecPut, KeyValue
+from app.core.services.entitlement import check_owner
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    exec_bytes: int = 48 * 1_048_576
+    parameters_bytes: int = 1_048_576
+
+
+def _key_values(items: list[KeyValue] | None) -> KeyValues | None:
+    if items is None:
+        return None
+    return [item.model_dump(exclude_none=True) if item.init else {"key": item.key, "value": item.value}
+            for item in items]
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+class ActionService:
+    def __init__(self, entities: EntityStore, manifest: RuntimeManifest, limits: LimitPolicy,
+                 sizes: SizeLimits | None = None) -> None:
+        self._entities = entities
+        self._manifest = manifest
+        self._limits = limits
+        self._sizes = sizes or SizeLimits()
+
+    def get(self, identity: Identity, path: EntityPath) -> Action:
+        check_owner(identity, path.namespace, path.relative)
+        return self._load(path)
+
+    def list(self, identity: Identity, namespace: str, skip: int, limit: int) -> list[Action]:
+        check_owner(identity, namespace)
+        docs = self._entities.list_entities(namespace, "action", skip, limit)
+        return [Action.from_doc(d) for d in docs]
+
+    def count(self, identity: Identity, namespace: str) -> int:
+        check_owner(identity, namespace)
+        return self._entities.count_entities(namespace, "action")
+
+    def delete(self, identity: Identity, path: EntityPath) -> Action:
+        check_owner(identity, path.namespace, path.relative)
+        action = self._load(path)
+        assert action.rev is not None
+        self._entities.delete_entity(path.doc_id, action.rev)
+        return action
+
+    def put(self, identity: Identity, path: EntityPath, body: ActionPut, overwrite: bool) -> Action:
+        """Create, or update when ``overwrite``; returns the stored action. Nothing is stored if a check fails."""
+        check_owner(identity, path.namespace, path.relative)
+        try:
+            old: Action | None = self._load(path)
+        except NotFound:
+            old = None
+        if old is not None and not overwrite:
+            raise Conflict("resource already exists")
+        if old is None and body.exec is None:
+            raise Invalid("The request content was malformed:\nexec undefined")
+
+        exec_ = self._exec(body.exec) if body.exec is not None else old.exec if old else None
+        assert exec_ is not None
+        if old is not None and body.exec is None and old.exec.kind != "blackbox":
+            self._manifest.resolve(old.exec.kind)  # raises for a deprecated kind: no updates to those
+        parameters = _key_values(body.parameters)
+        annotations = _key_values(body.annotations)
+        for what, value in (("parameters", parameters), ("annotations", annotations)):
+            if value is not None and _size(value) > self._sizes.parameters_bytes:
+                raise PayloadTooLarge(_size(value), self._sizes.parameters_bytes,
+                                      f"The size of {what} exceeds the allowed limit of "
+                                      f"{self._sizes.parameters_bytes} bytes.")
+
+        limits = self._limits.validate(body.limits, old.limits if old else None)
+        if old is None:
+            merged_annotations = annotations or []
+            if annotation(merged_annotations, "provide-api-key") is None:
+                merged_annotations = with_annotation(merged_annotations, "provide-api-key", False)
+            version = body.version or "0.0.1"
+            params = parameters or []
+        else:
+            kept = [a for a in old.annotations if a.get("key") not in set(body.delAnnotations or [])]
+            merged_annotations = kept
+            for item in annotations or []:
+                merged_annotations = with_annotation(merged_annotations, item["key"], item.get("value"))
+            version = body.version or bump_patch(old.version)
+            params = parameters if parameters is not None else old.parameters
+        merged_annotations = with_annotation(merged_annotations, "exec", exec_.kind)
+
+        action = Action(
+            path=path, exec=exec_, limits=limits, version=version,
+            publish=body.publish if body.publish is not None else (old.publish if old else False),
+            parameters=params, annotations=merged_annotations, updated=now_ms(),
+            rev=old.rev if old else None,
+        )
+        rev = self._entities.put_entity(action.to_doc())
+        return replace(action, rev=rev)
+
+    def _exec(self, given: ExecPut) -> Exec:
+        if given.kind == "sequence":
+            raise Invalid("The request content was malformed:\nsequences are not supported yet")
+        if given.kind == "blackbox":
+            if not given.image:
+                raise Invalid("The request content was malformed:\nexec.image undefined for a blackbox action")
+            code = given.code or None
+            kind = "blackbox"
+        else:
+            kind = self._manifest.resolve(given.kind)
+            if given.code is None:
+                raise Invalid("The request content was malformed:\nexec.code undefined")
+            code = given.code
+        if code is not None and len(code.encode()) > self._sizes.exec_bytes:
+            raise PayloadTooLarge(len(code.encode()), self._sizes.exec_bytes,
+                                  f"Code size exceeds the allowed limit of {self._sizes.exec_bytes} bytes.")
+        binary = is_binary_code(code) if code else False
+        return Exec(kind=kind, code=code, main=given.main or None, image=given.image, binary=binary)
+
+    def _load(self, path: EntityPath) -> Action:
+        doc = self._entities.get_entity(path.doc_id)
+        if doc.get("entityType") != "action":
+            raise Conflict("Resource by this name exists but is not in this collection.")
+        return Action.from_doc(doc)

@@ -1,0 +1,93 @@
+"""Subjects and API keys: create, list, block, delete, and checking a presented ``uuid:key``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from app.core.errors import Conflict, NotFound, Unauthorized
+from app.core.identities import (
+    WELL_KNOWN,
+    Identity,
+    NamespaceKey,
+    Subject,
+    hash_key,
+    key_matches,
+    new_credentials,
+    split_credentials,
+)
+from app.core.names import check_name
+from app.core.ports import SubjectStore
+
+
+class IdentityService:
+    def __init__(self, subjects: SubjectStore, cache_seconds: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._subjects = subjects
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Identity]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, uuid: str, key: str) -> Identity:
+        """The identity owning this key. Raises ``Unauthorized`` for an unknown, wrong or blocked key."""
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(uuid)
+        if cached and cached[0] > now:
+            identity = cached[1]
+        else:
+            try:
+                identity = self._subjects.identity_by_uuid(uuid)
+            except NotFound:
+                raise Unauthorized() from None
+            with self._lock:
+                self._cache[uuid] = (now + self._cache_seconds, identity)
+        if identity.blocked or not key_matches(key, identity.key_hash):
+            raise Unauthorized()
+        return identity
+
+    def create(self, namespace: str, subject: str | None = None, credentials: str | None = None) -> str:
+        """Create a subject owning ``namespace`` (or add the namespace to it); returns ``uuid:key`` once."""
+        check_name(namespace)
+        name = subject or namespace
+        uuid, key = split_credentials(credentials) if credentials else new_credentials()
+        entry = NamespaceKey(namespace, uuid, hash_key(key))
+        try:
+            existing = self._subjects.get_subject(name)
+        except NotFound:
+            self._subjects.put_subject(Subject(name, (entry,)))
+        else:
+            if any(n.namespace == namespace for n in existing.namespaces):
+                raise Conflict(f"subject '{name}' already has namespace '{namespace}'")
+            self._subjects.put_subject(Subject(name, (*existing.namespaces, entry), existing.blocked, existing.rev))
+        return f"{uuid}:{key}"
+
+    def seed(self) -> list[str]:
+        """Create ``guest`` and ``whisk.system`` with OpenWhisk's well-known keys; skips those present."""
+        created = []
+        for namespace, credentials in WELL_KNOWN.items():
+            try:
+                self._subjects.get_subject(namespace)
+            except NotFound:
+                self.create(namespace, credentials=credentials)
+                created.append(namespace)
+        return created
+
+    def list(self) -> list[Subject]:
+        return sorted(self._subjects.list_subjects(), key=lambda s: s.name)
+
+    def delete(self, name: str) -> None:
+        self._subjects.delete_subject(self._subjects.get_subject(name))
+        self._forget()
+
+    def set_blocked(self, name: str, blocked: bool) -> Subject:
+        subject = self._subjects.get_subject(name)
+        updated = self._subjects.put_subject(subject.with_blocked(blocked))
+        self._forget()
+        return updated
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._cache.clear()

@@ -1,0 +1,66 @@
+"""Invoking an action: resolve it, merge parameters, hand it to an invoker, and wait if asked to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.entities import Action, ActivationMessage, annotation, merge_parameters, new_activation_id, now_ms
+from app.core.errors import Invalid, NotFound
+from app.core.identities import Identity
+from app.core.manifest import RuntimeManifest
+from app.core.names import EntityPath
+from app.core.ports import Dispatcher, EntityStore
+from app.core.services.entitlement import check_owner
+
+RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reserved properties)."
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    activation_id: str
+    activation: dict[str, Any] | None  # the API document when a blocking invoke finished in time
+
+
+class InvocationService:
+    def __init__(self, entities: EntityStore, dispatcher: Dispatcher, manifest: RuntimeManifest,
+                 max_wait_ms: int = 60_000) -> None:
+        self._entities = entities
+        self._dispatcher = dispatcher
+        self._manifest = manifest
+        self.max_wait_ms = max_wait_ms
+
+    def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
+               wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
+        """Publish one activation; when ``blocking``, wait up to ``wait_ms`` for it to finish.
+
+        Raises ``Forbidden``/``NotFound`` for the action, ``Invalid`` for a forbidden parameter override,
+        ``Unavailable`` when no invoker can take it.
+        """
+        received = now_ms()
+        check_owner(identity, path.namespace, path.relative)
+        doc = self._entities.get_entity(path.doc_id)
+        if doc.get("entityType") != "action":
+            raise NotFound()
+        action = Action.from_doc(doc)
+        if action.exec.kind not in ("blackbox", "sequence"):
+            self._manifest.resolve(action.exec.kind)  # deprecated kinds may not be invoked
+        if annotation(action.annotations, "final") is True:
+            defined = {p["key"] for p in action.parameters}
+            if defined & payload.keys():
+                raise Invalid(RESERVED_MESSAGE)
+
+        activation_id = new_activation_id()
+        wants_key = annotation(action.annotations, "provide-api-key") is True
+        message = ActivationMessage(
+            activation_id=activation_id, transaction_id=transaction_id, namespace=identity.namespace,
+            subject=identity.subject, action=path.doc_id, revision=action.rev or "",
+            content=merge_parameters(action.parameters, payload), blocking=blocking, received_ms=received,
+            api_key=api_key if wants_key else None,
+            init_args={p["key"]: p.get("value") for p in action.parameters if p.get("init")},
+        )
+        self._dispatcher.publish(message)
+        if not blocking:
+            return InvokeOutcome(activation_id, None)
+        wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
+        return InvokeOutcome(activation_id, self._dispatcher.wait(activation_id, wait / 1000))

@@ -1,0 +1,210 @@
+"""A thin client for the CouchDB HTTP API over one long-lived ``httpx.Client``.
+
+It speaks only what CouchDB 3 and pouchdb-server both answer the same way
+(reference ``deps-measured.md`` §1): it always sends ``Accept: application/json`` (pouchdb-server answers
+``text/plain`` otherwise), reads revisions from JSON bodies and never from the ``ETag`` (pouchdb-server's is
+Express's weak hash), and never DELETEs without a rev (pouchdb-server deletes the document, CouchDB 3
+answers 409).
+
+Errors, translated once here:
+
+* 404 → ``NotFound``; 409 and 412 → ``Conflict``;
+* any other failed status, a body that is not JSON, a timeout or a connection failure → ``StoreError``
+  (chained with ``raise ... from e`` where there is a foreign exception).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
+
+from app.core.errors import Conflict, NotFound, StoreError
+
+Document = dict[str, Any]
+
+# View parameters whose values are JSON (the others are plain words and numbers).
+_JSON_PARAMS = frozenset({"key", "keys", "startkey", "endkey", "start_key", "end_key"})
+
+
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:pass@host:5984/`` → (``http://host:5984``, (user, pass)), user info percent-decoded."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url.rstrip("/"), None
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
+    return bare, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def _quote_id(doc_id: str) -> str:
+    """A document id as one path segment; ``_design/x`` keeps its slash (CouchDB redirects ``%2F`` there)."""
+    if doc_id.startswith("_design/"):
+        return "_design/" + quote(doc_id[len("_design/"):], safe="")
+    return quote(doc_id, safe="")
+
+
+def _encode_params(params: Mapping[str, Any]) -> dict[str, str]:
+    encoded: dict[str, str] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        if name in _JSON_PARAMS:
+            encoded[name] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, bool):
+            encoded[name] = "true" if value else "false"
+        else:
+            encoded[name] = str(value)
+    return encoded
+
+
+class CouchClient:
+    """One server: a base URL (credentials may be in it), a timeout, and one pooled HTTP client.
+
+    ``transport`` replaces the network (``httpx.MockTransport`` or ``httpx.WSGITransport``) for tests.
+    """
+
+    def __init__(self, url: str, timeout_s: float, transport: httpx.BaseTransport | None = None) -> None:
+        base, auth = _split_credentials(url)
+        self.url = base  # without credentials: safe to show in messages
+        self._http = httpx.Client(
+            base_url=base,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_s),
+            headers={"Accept": "application/json"},
+            transport=transport,
+        )
+
+    def database(self, name: str) -> Database:
+        return Database(self, name)
+
+    def server_info(self) -> Document:
+        """``GET /``: the welcome document (``{"couchdb": "Welcome", "version": ...}`` or pouchdb's)."""
+        info: Document = self.request("GET", "/")
+        return info
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                body: Any = None) -> Any:
+        """Send one request; returns its JSON body when the status is 2xx, else raises (see module doc)."""
+        try:
+            response = self._http.request(
+                method, path,
+                params=_encode_params(params or {}),
+                content=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
+                headers={"Content-Type": "application/json"} if body is not None else None,
+            )
+        except httpx.HTTPError as e:
+            raise StoreError(f"CouchDB at {self.url} failed on {method} {path}: {e!r}") from e
+        if response.is_success:
+            return self._json(response)
+        error, reason = self._error_of(response)
+        if response.status_code == 404:
+            raise NotFound()
+        if response.status_code in (409, 412):
+            raise Conflict()
+        raise StoreError(f"CouchDB at {self.url} answered {response.status_code} to {method} {path}: "
+                         f"{error}: {reason}")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as e:
+            raise StoreError(f"CouchDB at {self.url} sent a body that is not JSON "
+                             f"({response.headers.get('content-type')}): {response.text[:200]!r}") from e
+
+    @staticmethod
+    def _error_of(response: httpx.Response) -> tuple[str, str]:
+        try:
+            body = response.json()
+        except ValueError:
+            return "error", response.text[:200]
+        if isinstance(body, dict):
+            return str(body.get("error", "error")), str(body.get("reason", ""))
+        return "error", str(body)[:200]
+
+
+class Database:
+    """One database of a ``CouchClient``. Methods return JSON bodies and raise as the module doc says."""
+
+    def __init__(self, client: CouchClient, name: str) -> None:
+        self.client = client
+        self.name = name
+        self._path = "/" + quote(name, safe="")
+
+    def create(self) -> bool:
+        """Create the database; False if it existed already (412)."""
+        try:
+            self.client.request("PUT", self._path)
+        except Conflict:
+            return False
+        return True
+
+    def drop(self) -> bool:
+        """Delete the database; False if there was none."""
+        try:
+            self.client.request("DELETE", self._path)
+        except NotFound:
+            return False
+        return True
+
+    def get(self, doc_id: str, **params: Any) -> Document:
+        body: Document = self._call("GET", _quote_id(doc_id), params=params)
+        return body
+
+    def put(self, doc: Mapping[str, Any]) -> str:
+        """Create (no ``_rev``) or update (matching ``_rev``); returns the new rev. Raises ``Conflict``."""
+        doc_id = doc.get("_id")
+        if not isinstance(doc_id, str) or not doc_id:
+            raise StoreError("a document needs a non-empty string _id to be stored")
+        body = self._call("PUT", _quote_id(doc_id), body=dict(doc))
+        return str(body["rev"])
+
+    def delete(self, doc_id: str, rev: str) -> str:
+        """Delete revision ``rev``; returns the tombstone's rev.
+
+        Raises ``NotFound`` when there is no such document (now), ``Conflict`` when it has another rev. Servers
+        disagree on the status for these (CouchDB 3 answers 409 for an unknown rev and for a rev of a deleted
+        document, pouchdb-server 404 for a rev it has never seen), so a failure is settled by reading the
+        document.
+        """
+        try:
+            body = self._call("DELETE", _quote_id(doc_id), params={"rev": rev})
+        except (NotFound, Conflict):
+            self.get(doc_id)  # raises NotFound when the document is missing or deleted
+            raise Conflict() from None
+        return str(body["rev"])
+
+    def all_docs(self, **params: Any) -> Document:
+        body: Document = self._call("GET", "_all_docs", params=params)
+        return body
+
+    def view(self, design: str, view: str, **params: Any) -> Document:
+        """Query ``_design/<design>/_view/<view>``; key parameters are JSON-encoded here."""
+        body: Document = self._call("GET", f"_design/{quote(design, safe='')}/_view/{quote(view, safe='')}",
+                                    params=params)
+        return body
+
+    def find(self, selector: Mapping[str, Any], **options: Any) -> list[Document]:
+        """Mango ``_find``; returns the docs (no bookmark: pouchdb-server sends none)."""
+        body = self._call("POST", "_find", body={"selector": dict(selector), **options})
+        docs: list[Document] = body.get("docs", [])
+        return docs
+
+    def bulk(self, docs: Iterable[Mapping[str, Any]]) -> list[Document]:
+        """``_bulk_docs``: one result per doc, ``{"id", "rev"}`` or ``{"id", "error", "reason"}``; a single
+        document's conflict is reported there, not raised."""
+        results: list[Document] = self._call("POST", "_bulk_docs", body={"docs": [dict(d) for d in docs]})
+        return results
+
+    def _call(self, method: str, sub: str, *, params: Mapping[str, Any] | None = None,
+              body: Any = None) -> Any:
+        return self.client.request(method, f"{self._path}/{sub}", params=params, body=body)

@@ -1,0 +1,295 @@
+"""``CouchStore``: subjects, entities and activations in CouchDB 3 or any CouchDB-API server.
+
+Three databases, ``<prefix>subjects``, ``<prefix>whisks`` and ``<prefix>activations`` (reference
+``openwhisk-behaviour.md`` §6.4), each with one design document ``_design/squall`` that ``setup()`` installs.
+The map functions are plain JavaScript that CouchDB 3 and pouchdb-server run alike; counts use the built-in
+``_count`` reduce. All HTTP goes through one ``CouchClient`` (``app.store.couch_client``), which turns
+failures into ``NotFound``, ``Conflict`` and ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Final
+
+import httpx
+
+from app.core.entities import Document
+from app.core.errors import Conflict, NotFound, StoreError
+from app.core.identities import Identity, Subject
+from config.settings import CouchDBSettings
+
+from .couch_client import CouchClient, Database
+
+DESIGN = "squall"
+"""Name of the design document in each database (``_design/squall``)."""
+
+_HIGH: Final[dict[str, Any]] = {}
+"""Sorts after every number, string and array in CouchDB's collation: the open upper end of a key range."""
+
+_SUBJECTS_DESIGN: Document = {
+    "language": "javascript",
+    "views": {
+        # uuid -> the namespace key it belongs to (the API-key lookup of every authenticated request).
+        "identities": {
+            "map": """function (doc) {
+  if (typeof doc.subject !== 'string' || !doc.namespaces) return;
+  for (var i = 0; i < doc.namespaces.length; i++) {
+    var ns = doc.namespaces[i];
+    if (ns && ns.uuid) {
+      emit(ns.uuid, {subject: doc.subject, namespace: ns.name, key: ns.key, blocked: doc.blocked === true});
+    }
+  }
+}""",
+        },
+    },
+}
+
+_WHISKS_DESIGN: Document = {
+    "language": "javascript",
+    "views": {
+        # [namespace or ns/pkg, entityType, updated]: an entity in ns/pkg is listed under ns and under ns/pkg.
+        "entities": {
+            "map": """function (doc) {
+  if (typeof doc.entityType !== 'string' || typeof doc.namespace !== 'string') return;
+  var updated = typeof doc.updated === 'number' ? doc.updated : 0;
+  emit([doc.namespace, doc.entityType, updated], null);
+  var slash = doc.namespace.indexOf('/');
+  if (slash > 0) emit([doc.namespace.substring(0, slash), doc.entityType, updated], null);
+}""",
+            "reduce": "_count",
+        },
+    },
+}
+
+_ACTIVATIONS_DESIGN: Document = {
+    "language": "javascript",
+    "views": {
+        # [namespace, start]
+        "activations": {
+            "map": """function (doc) {
+  if (doc.activationId === undefined || typeof doc.namespace !== 'string') return;
+  emit([doc.namespace, doc.start], null);
+}""",
+            "reduce": "_count",
+        },
+        # [namespace, name, start]; name is pkg/action when the `path` annotation is ns/pkg/action (§6.4).
+        "activations-by-name": {
+            "map": """function (doc) {
+  if (doc.activationId === undefined || typeof doc.namespace !== 'string') return;
+  var name = doc.name;
+  var annotations = doc.annotations || [];
+  for (var i = 0; i < annotations.length; i++) {
+    var a = annotations[i];
+    if (a && a.key === 'path') {
+      if (typeof a.value === 'string') {
+        var parts = a.value.split('/');
+        if (parts.length === 3) name = parts[1] + '/' + doc.name;
+      }
+      break;
+    }
+  }
+  emit([doc.namespace, name, doc.start], null);
+}""",
+            "reduce": "_count",
+        },
+    },
+}
+
+
+class CouchStore:
+    """The ``SubjectStore``, ``EntityStore`` and ``ActivationStore`` ports over CouchDB.
+
+    Call ``setup()`` once per deployment (it is idempotent) and ``close()`` when done. Every method raises
+    ``NotFound``, ``Conflict`` or ``StoreError`` only.
+    """
+
+    def __init__(self, settings: CouchDBSettings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self._client = CouchClient(settings.url, settings.timeout_s, transport=transport)
+        self._subjects = self._client.database(f"{settings.prefix}subjects")
+        self._whisks = self._client.database(f"{settings.prefix}whisks")
+        self._activations = self._client.database(f"{settings.prefix}activations")
+        self._designs: tuple[tuple[Database, Document], ...] = (
+            (self._subjects, _SUBJECTS_DESIGN),
+            (self._whisks, _WHISKS_DESIGN),
+            (self._activations, _ACTIVATIONS_DESIGN),
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the three databases if missing and install or update their design documents."""
+        for db, design in self._designs:
+            db.create()
+            _install_design(db, design)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> CouchStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- SubjectStore ---------------------------------------------------------------------------------------
+
+    def put_subject(self, subject: Subject) -> Subject:
+        rev = _put(self._subjects, subject.to_doc())
+        return dataclasses.replace(subject, rev=rev)
+
+    def get_subject(self, name: str) -> Subject:
+        doc = self._subjects.get(name)
+        if "subject" not in doc:  # another kind of document in this database, e.g. "<ns>/limits"
+            raise NotFound()
+        return Subject.from_doc(doc)
+
+    def delete_subject(self, subject: Subject) -> None:
+        _delete(self._subjects, subject.name, subject.rev)
+
+    def list_subjects(self) -> list[Subject]:
+        rows = _query(self._subjects.all_docs, include_docs=True)
+        return [Subject.from_doc(row["doc"]) for row in rows
+                if not row["id"].startswith("_design/") and "subject" in (row.get("doc") or {})]
+
+    def identity_by_uuid(self, uuid: str) -> Identity:
+        rows = _query(self._view(self._subjects, "identities"), key=uuid, limit=1)
+        if not rows:
+            raise NotFound()
+        value = rows[0]["value"]
+        return Identity(subject=value["subject"], namespace=value["namespace"], uuid=uuid,
+                        key_hash=value["key"], blocked=bool(value["blocked"]))
+
+    # -- EntityStore ----------------------------------------------------------------------------------------
+
+    def get_entity(self, doc_id: str) -> Document:
+        return self._whisks.get(doc_id)
+
+    def put_entity(self, doc: Document) -> str:
+        return _put(self._whisks, doc)
+
+    def delete_entity(self, doc_id: str, rev: str) -> None:
+        _delete(self._whisks, doc_id, rev)
+
+    def list_entities(self, namespace: str, entity_type: str, skip: int, limit: int) -> list[Document]:
+        if limit <= 0:
+            return []
+        rows = _query(self._view(self._whisks, "entities"), reduce=False, include_docs=True, descending=True,
+                      startkey=[namespace, entity_type, _HIGH], endkey=[namespace, entity_type],
+                      skip=skip, limit=limit)
+        return [row["doc"] for row in rows if row.get("doc")]
+
+    def count_entities(self, namespace: str, entity_type: str) -> int:
+        return _count(self._view(self._whisks, "entities"),
+                      startkey=[namespace, entity_type], endkey=[namespace, entity_type, _HIGH])
+
+    # -- ActivationStore ------------------------------------------------------------------------------------
+
+    def put_activation(self, doc: Document) -> None:
+        with contextlib.suppress(Conflict):  # stored already: a redelivery of the same activation
+            _put(self._activations, doc)
+
+    def get_activation(self, namespace: str, activation_id: str) -> Document:
+        return self._activations.get(f"{namespace}/{activation_id}")
+
+    def list_activations(self, namespace: str, name: str | None, since: int | None,  # noqa: PLR0917 (the port's)
+                         upto: int | None, skip: int, limit: int) -> list[Document]:
+        if limit <= 0 or _empty_range(since, upto):
+            return []
+        view, low, high = self._activation_range(namespace, name, since, upto)
+        rows = _query(view, reduce=False, include_docs=True, descending=True, startkey=high, endkey=low,
+                      skip=skip, limit=limit)
+        return [row["doc"] for row in rows if row.get("doc")]
+
+    def count_activations(self, namespace: str, name: str | None, since: int | None, upto: int | None) -> int:
+        if _empty_range(since, upto):
+            return 0
+        view, low, high = self._activation_range(namespace, name, since, upto)
+        return _count(view, startkey=low, endkey=high)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    def _activation_range(self, namespace: str, name: str | None, since: int | None,
+                          upto: int | None) -> tuple[_View, list[Any], list[Any]]:
+        """The view and the inclusive key range [low, high] for these filters."""
+        prefix: list[Any] = [namespace] if name is None else [namespace, name]
+        view = self._view(self._activations, "activations" if name is None else "activations-by-name")
+        low = prefix if since is None else [*prefix, since]
+        high = [*prefix, _HIGH if upto is None else upto]
+        return view, low, high
+
+    @staticmethod
+    def _view(db: Database, view: str) -> _View:
+        return _View(db, view)
+
+
+class _View:
+    """A callable for one view of the design document, so queries read as ``_query(view, ...)``."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    def __call__(self, **params: Any) -> Document:
+        try:
+            return self.db.view(DESIGN, self.name, **params)
+        except NotFound as e:
+            raise StoreError(f"view {self.db.name}/_design/{DESIGN}/{self.name} is missing: "
+                             "run the store's setup() first") from e
+
+
+def _query(call: Callable[..., Document], **params: Any) -> list[Document]:
+    """Rows of a view or ``_all_docs`` query."""
+    body = call(**params)
+    rows: list[Document] = body.get("rows", [])
+    return rows
+
+
+def _count(view: _View, **params: Any) -> int:
+    """The ``_count`` reduce over a key range (no rows when the range is empty)."""
+    rows = _query(view, reduce=True, **params)
+    return int(rows[0]["value"]) if rows else 0
+
+
+def _empty_range(since: int | None, upto: int | None) -> bool:
+    # CouchDB rejects a reversed key range with 400 rather than returning nothing.
+    return since is not None and upto is not None and since > upto
+
+
+def _put(db: Database, doc: Document) -> str:
+    try:
+        return db.put(doc)
+    except NotFound as e:  # the database itself is missing
+        raise StoreError(f"database {db.name} is missing: run the store's setup() first") from e
+
+
+def _delete(db: Database, doc_id: str, rev: str | None) -> None:
+    if not rev:
+        # CouchDB 3 refuses a DELETE without rev (409); pouchdb-server would delete whatever is there.
+        db.get(doc_id)  # NotFound when there is nothing to delete
+        raise Conflict()
+    db.delete(doc_id, rev)
+
+
+def _install_design(db: Database, design: Document) -> None:
+    """PUT ``_design/squall`` unless the stored one is the same; another process racing us is fine."""
+    doc_id = f"_design/{DESIGN}"
+    for _ in range(3):
+        try:
+            stored: Document | None = db.get(doc_id)
+        except NotFound:
+            stored = None
+        if stored is not None and {k: v for k, v in stored.items() if not k.startswith("_")} == design:
+            return
+        doc = {**design, "_id": doc_id}
+        if stored is not None:
+            doc["_rev"] = stored["_rev"]
+        try:
+            db.put(doc)
+            return
+        except Conflict:
+            continue  # someone else wrote it meanwhile: compare again
+    raise StoreError(f"could not install {db.name}/{doc_id}: it keeps changing under us")

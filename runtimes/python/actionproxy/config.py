@@ -1,0 +1,24 @@
+"""Proxy settings, read once from the environment in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    allow_reinit: bool = False  # OpenWhisk's reference proxy honours PROXY_ALLOW_REINIT=1
+    work_dir: str = tempfile.gettempdir()  # where each /init's code is unpacked
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ProxyConfig:
+        return cls(
+            host=env.get("PROXY_HOST", cls.host),
+            port=int(env.get("PROXY_PORT", cls.port)),
+            allow_reinit=env.get("PROXY_ALLOW_REINIT", "").lower() in ("1", "true", "yes"),
+            work_dir=env.get("PROXY_WORK_DIR") or cls.work_dir,
+        )

@@ -1,0 +1,118 @@
+"""The child process that runs the action (OpenWhisk's ActionLoop launcher).
+
+It imports the code once, then loops: one JSON line from stdin per activation, ``main(value)``,
+flush stdout/stderr, one tagged result line on the result pipe. Its stdout/stderr are the
+container's, so whatever the action prints becomes its logs.
+
+Usage: python3 -P -m actionproxy.launcher ACTION_DIR MAIN_NAME RESULT_FD
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import site
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from actionproxy.protocol import TAG_BAD_RESULT, TAG_INIT_ERROR, TAG_READY, TAG_RESULT, env_string
+from actionproxy.source import ENTRY_FILE, site_dirs
+
+Entry = Callable[[Any], Any]
+
+
+class LoadError(Exception):
+    """The code cannot be started; the message is the /init error."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    action_dir, main_name, result_fd = argv if argv is not None else sys.argv[1:]
+    fd = int(result_fd)
+    os.set_inheritable(fd, False)  # processes the action forks must not hold the pipe open
+    results = os.fdopen(fd, "wb")
+    requests = _take_stdin()
+    try:
+        entry = load(Path(action_dir), main_name)
+    except LoadError as exc:
+        _send(results, TAG_INIT_ERROR, str(exc))
+        return 1
+    _send(results, TAG_READY, True)
+    serve(entry, requests, results)
+    return 0
+
+
+def _take_stdin() -> BinaryIO:
+    # The protocol owns stdin; the action gets /dev/null so reading input cannot eat a request.
+    requests = os.fdopen(os.dup(0), "rb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return requests
+
+
+def load(folder: Path, main_name: str) -> Entry:
+    """Import ``__main__.py`` as module ``main__`` (so ``if __name__ == "__main__"`` blocks stay quiet)."""
+    _extend_path(folder)
+    try:
+        spec = importlib.util.spec_from_file_location("main__", folder / ENTRY_FILE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["main__"] = module
+        spec.loader.exec_module(module)
+    except Exception as exc:  # SyntaxError, or any error the code raises while it loads
+        traceback.print_exc()
+        raise LoadError(f"Cannot start action: {type(exc).__name__}: {exc}") from exc
+    entry: Entry | None = getattr(module, main_name, None)
+    if not callable(entry):
+        message = f"Cannot start action: the code has no function named '{main_name}'."
+        print(message, file=sys.stderr, flush=True)
+        raise LoadError(message)
+    return entry
+
+
+def _extend_path(folder: Path) -> None:
+    """The action folder first (helper modules), then a shipped virtualenv, then the rest."""
+    before = list(sys.path)
+    for packages in site_dirs(folder):
+        site.addsitedir(str(packages))  # also runs the venv's .pth files
+    added = [p for p in sys.path if p not in before]
+    sys.path[:] = [str(folder), *added, *before]
+
+
+def serve(entry: Entry, requests: BinaryIO, results: BinaryIO) -> None:
+    for line in requests:
+        request = json.loads(line)
+        for key, value in request.items():
+            if key != "value":
+                os.environ["__OW_" + key.upper()] = env_string(value)
+        try:
+            result = entry(request.get("value", {}))
+        except Exception as exc:  # an application error: reported, and the container lives on
+            traceback.print_exc()
+            result = {"error": str(exc)}
+        _flush_stdio()  # all the action's output lands before the proxy writes the sentinel
+        try:
+            _send(results, TAG_RESULT, result)
+        except (TypeError, ValueError, RecursionError) as exc:
+            _send(results, TAG_BAD_RESULT, f"The action did not return a valid JSON value: {exc}")
+
+
+def _flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # the action closed/replaced it
+            stream.flush()
+
+
+def _send(results: BinaryIO, tag: bytes, payload: object) -> None:
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    results.write(tag + body.encode("utf-8") + b"\n")
+    results.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

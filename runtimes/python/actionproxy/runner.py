@@ -1,0 +1,227 @@
+"""The action's lifecycle inside one container: /init starts a launcher child, /run talks to it.
+
+All state lives on an ``ActionRunner``; one lock serialises /init and /run (one activation at a time).
+The sentinel is written here because it marks the end of an activation, whatever HTTP says about it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, TextIO
+
+from actionproxy import protocol
+from actionproxy.config import ProxyConfig
+from actionproxy.source import SourceError, materialise
+
+# The folder holding the actionproxy package, so the launcher can import it by name.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+_EXIT_WAIT_S = 10.0  # how long to wait for a launcher whose result pipe closed to finish exiting
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+    @classmethod
+    def of(cls, status: int, payload: object) -> Reply:
+        return cls(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+
+    @classmethod
+    def error(cls, status: int, message: str) -> Reply:
+        return cls.of(status, {"error": message})
+
+
+class _Launcher:
+    """One running launcher child and its two pipes (requests in on stdin, results out on a pipe)."""
+
+    def __init__(self, folder: Path, main_name: str, env: dict[str, str]) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            # -P: the action folder is not put on sys.path before the launcher's own imports;
+            # -X utf8: UTF-8 stdio whatever the container's locale.
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-P",
+                    "-X",
+                    "utf8",
+                    "-u",
+                    "-m",
+                    "actionproxy.launcher",
+                    str(folder),
+                    main_name,
+                    str(write_fd),
+                ],
+                stdin=subprocess.PIPE,
+                cwd=folder,
+                env=env,
+                pass_fds=(write_fd,),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)  # only the child may hold the write end, so its exit reads as EOF
+        self.results: BinaryIO = os.fdopen(read_fd, "rb")
+        assert self.process.stdin is not None
+        self.requests: IO[bytes] = self.process.stdin
+
+    def read(self) -> bytes | None:
+        """Next complete result line, or None once the launcher has exited (and been reaped)."""
+        line = self.results.readline()
+        if line.endswith(b"\n"):
+            return line[:-1]
+        self.reap()
+        return None
+
+    def send(self, line: bytes) -> bool:
+        try:
+            self.requests.write(line)
+            self.requests.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            return False
+        return True
+
+    def reap(self) -> int | None:
+        try:
+            return self.process.wait(timeout=_EXIT_WAIT_S)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.requests, self.results):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+class ActionRunner:
+    def __init__(
+        self, config: ProxyConfig, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self._config = config
+        self._stdout = stdout or sys.stdout
+        self._stderr = stderr or sys.stderr
+        self._lock = threading.Lock()
+        self._launcher: _Launcher | None = None
+        self._initialized = False
+
+    # --- /init ----------------------------------------------------------------------------------------
+
+    def init(self, raw: bytes) -> Reply:
+        with self._lock:
+            reply = self._init(raw)
+            if reply.status != 200:
+                self._end_activation()
+            return reply
+
+    def _init(self, raw: bytes) -> Reply:
+        if self._initialized and not self._config.allow_reinit:
+            return Reply.error(403, protocol.REINIT)
+        try:
+            value = _parse(raw).get("value") or {}
+        except ValueError as exc:
+            return Reply.error(400, f"Cannot parse the /init body: {exc}")
+        if not isinstance(value, dict):
+            return Reply.error(400, "The /init body's value must be an object.")
+        code = value.get("code")
+        if not code or not isinstance(code, str):
+            return Reply.error(403, protocol.NO_CODE)
+        self.close()
+        try:
+            folder = materialise(code, bool(value.get("binary")), self._config.work_dir)
+        except SourceError as exc:
+            print(exc, file=self._stderr, flush=True)
+            return Reply.error(502, str(exc))
+        env = dict(os.environ)
+        # Exported before the code loads, so module-level code sees them.
+        env.update({str(k): protocol.env_string(v) for k, v in (value.get("env") or {}).items()})
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        launcher = _Launcher(folder, str(value.get("main") or "main"), env)
+        line = launcher.read()
+        if line is None:
+            code_ = launcher.process.returncode
+            launcher.stop()
+            return Reply.error(
+                502,
+                f"Cannot start action: the action exited during initialization "
+                f"(exit code {code_}). Check logs for details.",
+            )
+        if line[:1] != protocol.TAG_READY:
+            launcher.stop()
+            return Reply.error(502, _message(line))
+        self._launcher = launcher
+        self._initialized = True
+        return Reply.of(200, {"ok": True})
+
+    # --- /run -----------------------------------------------------------------------------------------
+
+    def run(self, raw: bytes) -> Reply:
+        with self._lock:
+            try:
+                return self._run(raw)
+            finally:
+                self._end_activation()
+
+    def _run(self, raw: bytes) -> Reply:
+        launcher = self._launcher
+        if launcher is None and not self._initialized:
+            return Reply.error(500, protocol.NOT_INITIALIZED)
+        if launcher is None:  # it exited during an earlier /run; the invoker should have dropped us
+            return Reply.error(502, protocol.EXITED_ON_RUN)
+        try:
+            request = _parse(raw)
+        except ValueError as exc:
+            return Reply.error(400, f"Cannot parse the /run body: {exc}")
+        # Re-serialised so the launcher always gets exactly one line, whatever the client's whitespace.
+        line = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        result = launcher.read() if launcher.send(line) else None
+        if result is None:
+            launcher.reap()
+            launcher.stop()
+            self._launcher = None
+            return Reply.error(502, protocol.EXITED_ON_RUN)
+        tag, payload = result[:1], result[1:]
+        if tag == protocol.TAG_RESULT and payload[:1] in (b"{", b"["):
+            return Reply(200, payload)  # already JSON: passed through unparsed
+        if tag == protocol.TAG_RESULT:
+            return Reply.error(502, protocol.NOT_A_DICT)
+        return Reply.error(502, _message(result))
+
+    # --- both -----------------------------------------------------------------------------------------
+
+    def _end_activation(self) -> None:
+        for stream in (self._stdout, self._stderr):
+            stream.write(protocol.SENTINEL + "\n")
+            stream.flush()
+
+    def close(self) -> None:
+        if self._launcher is not None:
+            self._launcher.stop()
+            self._launcher = None
+
+
+def _parse(raw: bytes) -> dict[str, object]:
+    body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _message(line: bytes) -> str:
+    """The message string a launcher sent after its tag."""
+    try:
+        message = json.loads(line[1:].decode("utf-8"))
+    except ValueError:
+        message = None
+    return message if isinstance(message, str) else "The action failed: " + line.decode("utf-8", "replace")

@@ -1,0 +1,104 @@
+"""HTTP side of the proxy: POST /init and POST /run on port 8080, HTTP/1.1 keep-alive.
+
+The invoker keeps one connection per container and sends many /run requests on it, so every reply
+carries Content-Length and the connection stays open; Nagle is off so small replies leave at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+from actionproxy.config import ProxyConfig
+from actionproxy.runner import ActionRunner, Reply
+
+
+class ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], runner: ActionRunner) -> None:
+        self.runner = runner
+        super().__init__(address, ProxyHandler)
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "squall-actionproxy"
+    disable_nagle_algorithm = True  # TCP_NODELAY on every accepted socket
+    wbufsize = 1 << 16  # headers and body leave in one write when they fit
+    server: ProxyServer
+
+    def do_POST(self) -> None:
+        runner = self.server.runner
+        route = {"/init": runner.init, "/run": runner.run}.get(self.path.split("?", 1)[0])
+        try:
+            body = self._body()
+        except ValueError as exc:
+            self._reply(Reply.error(400, f"Cannot read the request body: {exc}"))
+            self.close_connection = True
+            return
+        if route is None:
+            self._reply(Reply.error(404, f"No such endpoint: {self.path}"))
+            return
+        try:
+            reply = route(body)
+        except Exception as exc:  # a proxy bug must still answer, or the invoker waits for its timeout
+            traceback.print_exc()
+            reply = Reply.error(500, f"The action proxy failed: {exc}")
+        self._reply(reply)
+
+    def do_GET(self) -> None:
+        self._reply(Reply.error(404, f"No such endpoint: {self.path}"))
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._chunked_body()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) != length:
+            raise ValueError("the connection closed before the whole body arrived")
+        return body
+
+    def _chunked_body(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _reply(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # access-log lines on stderr would be read as the action's logs
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)  # docker stop sends SIGTERM; a PID 1 without a handler would ignore it
+
+
+def main() -> None:
+    config = ProxyConfig.from_env(os.environ)
+    runner = ActionRunner(config)
+    server = ProxyServer((config.host, config.port), runner)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+        runner.close()
+        sys.stdout.flush()

@@ -1,0 +1,156 @@
+"""Fixtures for the runtime-protocol contract: a built runtime image and fresh containers of it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from docker.models.containers import Container
+
+from workers.images import build_runtime_images
+
+RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+PROXY_PORT = 8080
+READY_DEADLINE_S = 30.0
+LOGS_DEADLINE_S = 10.0
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class RuntimeClient:
+    """One container of the runtime image and one keep-alive HTTP connection to its proxy."""
+
+    container: Container
+    ip: str
+    connection: http.client.HTTPConnection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connection = http.client.HTTPConnection(self.ip, PROXY_PORT, timeout=60)
+
+    def post(self, path: str, payload: object) -> Response:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        reply = self.connection.getresponse()
+        raw = reply.read()
+        return Response(reply.status, json.loads(raw.decode("utf-8")), dict(reply.getheaders()))
+
+    def init(
+        self, code: str | None, main: str = "main", env: dict[str, Any] | None = None, binary: bool = False
+    ) -> Response:
+        value: dict[str, Any] = {"name": "action", "main": main, "binary": binary, "env": env or {}}
+        if code is not None:
+            value["code"] = code
+        return self.post("/init", {"value": value})
+
+    def run(self, value: Any = None, **meta: str) -> Response:
+        body: dict[str, Any] = {
+            "value": {} if value is None else value,
+            "namespace": "guest",
+            "action_name": "/guest/action",
+            "action_version": "0.0.1",
+            "activation_id": "0123456789abcdef0123456789abcdef",
+            "transaction_id": "tid-1",
+            "deadline": str(int(time.time() * 1000) + 60_000),
+        }
+        body.update(meta)
+        return self.post("/run", body)
+
+    def logs(self) -> tuple[str, str]:
+        """The container's stdout and stderr so far."""
+        out = self.container.logs(stdout=True, stderr=False).decode("utf-8")
+        err = self.container.logs(stdout=False, stderr=True).decode("utf-8")
+        return out, err
+
+    def logs_with_sentinels(self, count: int) -> tuple[list[str], list[str]]:
+        """Lines of stdout and stderr once each holds ``count`` sentinels (docker copies logs async)."""
+        deadline = time.monotonic() + LOGS_DEADLINE_S
+        while True:
+            out, err = self.logs()
+            if min(out.count(SENTINEL), err.count(SENTINEL)) >= count:
+                return out.splitlines(), err.splitlines()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} sentinels per stream; stdout={out!r} stderr={err!r}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _wait_until_listening(ip: str, container: Container) -> None:
+    """Poll connects until the proxy accepts, like the invoker's retried /init connection."""
+    deadline = time.monotonic() + READY_DEADLINE_S
+    while True:
+        try:
+            with socket.create_connection((ip, PROXY_PORT), timeout=1):
+                return
+        except OSError:
+            container.reload()
+            if container.status not in ("created", "running") or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"proxy in {container.short_id} never listened: {container.logs().decode()}"
+                ) from None
+            time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def runtime_docker() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def python_runtime_image(runtime_docker: docker.DockerClient) -> str:
+    """squall/action-python-v3, built (idempotent: the base is made once, the build is cached)."""
+    (tag,) = build_runtime_images(runtime_docker, RUNTIMES_DIR, kinds=["python:3"])
+    return tag
+
+
+@pytest.fixture
+def python_runtime(
+    runtime_docker: docker.DockerClient, python_runtime_image: str
+) -> Iterator[Callable[..., RuntimeClient]]:
+    """Factory of fresh runtime containers (init is once per container); removes them all afterwards."""
+    clients: list[RuntimeClient] = []
+    containers: list[Container] = []
+
+    def start(env: dict[str, str] | None = None) -> RuntimeClient:
+        container = runtime_docker.containers.run(
+            python_runtime_image,
+            detach=True,
+            network_mode="bridge",
+            mem_limit="256m",
+            memswap_limit="256m",
+            pids_limit=256,
+            cap_drop=["NET_RAW", "NET_ADMIN"],
+            environment=env or {},
+            labels={"squall.test": "contract-runtime-protocol"},
+        )
+        containers.append(container)
+        container.reload()
+        ip = container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        _wait_until_listening(ip, container)
+        client = RuntimeClient(container, ip)
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+    for container in containers:
+        container.remove(force=True)

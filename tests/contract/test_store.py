@@ -1,0 +1,424 @@
+"""The store contract: every store implementation passes this one suite.
+
+Add an implementation by naming its fixture in ``STORE_FIXTURES``; the fixture yields a fresh, set-up store of
+its own and removes everything it created afterwards. Store-specific checks follow the shared suite.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import secrets
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.core.entities import Action, Activation, Document, Exec, Status
+from app.core.errors import Conflict, Invalid, NotFound, StoreError
+from app.core.identities import NamespaceKey, Subject, hash_key
+from app.core.limits import ActionLimits
+from app.core.names import EntityPath
+from app.store import Store, resolve_store
+from app.store.couch_client import CouchClient
+from app.store.couchdb import CouchStore
+from config.settings import CouchDBSettings
+
+pytestmark = pytest.mark.contract
+
+STORE_FIXTURES = {"couchdb": "couch_store"}
+COUCH_DATABASES = ("subjects", "whisks", "activations")
+
+
+@pytest.fixture
+def couch_store(couchdb_url: str) -> Iterator[CouchStore]:
+    """A set-up CouchStore with databases of its own (``t<hex>_*``), dropped afterwards."""
+    prefix = f"t{secrets.token_hex(6)}_"
+    store = CouchStore(CouchDBSettings(url=couchdb_url, prefix=prefix, timeout_s=10.0))
+    try:
+        store.setup()
+        yield store
+    finally:
+        store.close()
+        cleanup = CouchClient(couchdb_url, timeout_s=10.0)
+        try:
+            for name in COUCH_DATABASES:
+                cleanup.database(prefix + name).drop()
+        finally:
+            cleanup.close()
+
+
+@pytest.fixture(params=sorted(STORE_FIXTURES))
+def store(request: pytest.FixtureRequest) -> Store:
+    fixture: Store = request.getfixturevalue(STORE_FIXTURES[request.param])
+    return fixture
+
+
+# -- documents ----------------------------------------------------------------------------------------------
+
+
+def subject(name: str, *namespaces: tuple[str, str], blocked: bool = False) -> Subject:
+    """A subject owning ``(namespace, uuid)`` pairs, each with a hashed key."""
+    keys = tuple(NamespaceKey(ns, uuid, hash_key(f"key-of-{uuid}")) for ns, uuid in namespaces)
+    return Subject(name, keys, blocked=blocked)
+
+
+def action_doc(namespace: str, name: str, updated: int, package: str | None = None) -> Document:
+    return Action(
+        path=EntityPath(namespace, name, package),
+        exec=Exec(kind="python:3", code="def main(args):\n    return args\n"),
+        limits=ActionLimits(timeout=60_000, memory=256, logs=10, concurrency=1),
+        updated=updated,
+    ).to_doc()
+
+
+def package_doc(namespace: str, name: str, updated: int) -> Document:
+    return {"_id": f"{namespace}/{name}", "entityType": "package", "namespace": namespace, "name": name,
+            "version": "0.0.1", "publish": False, "binding": {}, "parameters": [], "annotations": [],
+            "updated": updated}
+
+
+def activation_doc(namespace: str, name: str, start: int, package: str | None = None,
+                   activation_id: str | None = None) -> Document:
+    path = f"{namespace}/{package}/{name}" if package else f"{namespace}/{name}"
+    return Activation(
+        namespace=namespace, name=name, version="0.0.1", subject=namespace,
+        activation_id=activation_id or secrets.token_hex(16), start=start, end=start + 5,
+        status=Status.SUCCESS, result={"ok": True}, logs=["2024-01-01T00:00:00.000Z stdout: hi"],
+        annotations=[{"key": "path", "value": path}, {"key": "kind", "value": "python:3"}],
+    ).to_doc()
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ids(docs: list[Document]) -> list[str]:
+    return [d["_id"] for d in docs]
+
+
+# -- setup --------------------------------------------------------------------------------------------------
+
+
+def test_setup_is_idempotent(store: Store) -> None:
+    store.setup()
+    store.setup()
+    store.put_entity(action_doc("ns", "a", updated=1))
+    assert ids(store.list_entities("ns", "action", skip=0, limit=10)) == ["ns/a"]
+
+
+# -- subjects -----------------------------------------------------------------------------------------------
+
+
+def test_subject_put_get_list_delete(store: Store) -> None:
+    alice = store.put_subject(subject("alice", ("alice", "u-alice"), ("shared", "u-shared")))
+    bob = store.put_subject(subject("bob", ("bob", "u-bob")))
+    assert alice.rev and bob.rev
+
+    got = store.get_subject("alice")
+    assert got == alice
+    assert [n.namespace for n in got.namespaces] == ["alice", "shared"]
+    assert sorted(s.name for s in store.list_subjects()) == ["alice", "bob"]
+
+    store.delete_subject(alice)
+    with pytest.raises(NotFound):
+        store.get_subject("alice")
+    assert [s.name for s in store.list_subjects()] == ["bob"]
+    with pytest.raises(NotFound):
+        store.delete_subject(alice)
+
+
+def test_subject_get_missing_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_subject("nobody")
+
+
+def test_subject_stale_rev_is_conflict(store: Store) -> None:
+    first = store.put_subject(subject("carol", ("carol", "u-carol")))
+    second = store.put_subject(first.with_blocked(True))
+    assert second.rev != first.rev
+    assert store.get_subject("carol").blocked
+
+    with pytest.raises(Conflict):
+        store.put_subject(first.with_blocked(False))  # stale rev
+    with pytest.raises(Conflict):
+        store.put_subject(subject("carol", ("carol", "u-other")))  # create over an existing one
+    with pytest.raises(Conflict):
+        store.delete_subject(first)  # stale rev
+    with pytest.raises(Conflict):
+        store.delete_subject(dataclasses.replace(second, rev=None))  # no rev at all
+    assert store.get_subject("carol") == second
+
+
+def test_identity_by_uuid(store: Store) -> None:
+    dave = store.put_subject(subject("dave", ("dave", "u-dave"), ("team", "u-team")))
+
+    identity = store.identity_by_uuid("u-team")
+    assert (identity.subject, identity.namespace, identity.uuid) == ("dave", "team", "u-team")
+    assert identity.key_hash == dave.namespaces[1].key_hash
+    assert not identity.blocked
+    assert store.identity_by_uuid("u-dave").namespace == "dave"
+
+    with pytest.raises(NotFound):
+        store.identity_by_uuid("u-unknown")
+    store.delete_subject(dave)
+    with pytest.raises(NotFound):
+        store.identity_by_uuid("u-dave")
+
+
+def test_identity_carries_blocked_flag(store: Store) -> None:
+    eve = store.put_subject(subject("eve", ("eve", "u-eve"), blocked=True))
+    assert store.identity_by_uuid("u-eve").blocked
+
+    store.put_subject(eve.with_blocked(False))
+    assert not store.identity_by_uuid("u-eve").blocked
+
+
+# -- entities -----------------------------------------------------------------------------------------------
+
+
+def test_entity_put_get_update_delete(store: Store) -> None:
+    doc = action_doc("ns", "hello", updated=100)
+    rev1 = store.put_entity(doc)
+
+    got = store.get_entity("ns/hello")
+    assert got["_rev"] == rev1
+    assert {k: v for k, v in got.items() if k != "_rev"} == doc
+
+    rev2 = store.put_entity({**got, "version": "0.0.2", "updated": 200})
+    assert rev2 != rev1
+    assert store.get_entity("ns/hello")["version"] == "0.0.2"
+
+    store.delete_entity("ns/hello", rev2)
+    with pytest.raises(NotFound):
+        store.get_entity("ns/hello")
+
+
+def test_entity_ids_with_packages_and_odd_characters(store: Store) -> None:
+    store.put_entity(action_doc("ns", "say hi & bye", updated=1, package="my-pkg"))
+    assert store.get_entity("ns/my-pkg/say hi & bye")["name"] == "say hi & bye"
+    with pytest.raises(NotFound):
+        store.get_entity("ns/say hi & bye")
+
+
+def test_entity_conflicts(store: Store) -> None:
+    rev1 = store.put_entity(action_doc("ns", "a", updated=1))
+    with pytest.raises(Conflict):
+        store.put_entity(action_doc("ns", "a", updated=2))  # create twice
+    rev2 = store.put_entity({**action_doc("ns", "a", updated=3), "_rev": rev1})
+    with pytest.raises(Conflict):
+        store.put_entity({**action_doc("ns", "a", updated=4), "_rev": rev1})  # stale update
+    with pytest.raises(Conflict):
+        store.delete_entity("ns/a", rev1)  # stale delete
+    assert store.get_entity("ns/a")["_rev"] == rev2
+
+
+def test_entity_missing(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_entity("ns/nothing")
+    with pytest.raises(NotFound):
+        store.delete_entity("ns/nothing", "1-0123456789abcdef0123456789abcdef")
+
+
+def test_entity_list_newest_first_with_skip_and_limit(store: Store) -> None:
+    for i, name in enumerate(["a", "b", "c", "d", "e"]):
+        store.put_entity(action_doc("ns", name, updated=1000 + i))
+    store.put_entity(package_doc("ns", "p", updated=5000))
+    store.put_entity(action_doc("other", "z", updated=9999))
+
+    assert ids(store.list_entities("ns", "action", skip=0, limit=10)) == ["ns/e", "ns/d", "ns/c", "ns/b", "ns/a"]
+    assert ids(store.list_entities("ns", "action", skip=1, limit=2)) == ["ns/d", "ns/c"]
+    assert ids(store.list_entities("ns", "action", skip=4, limit=2)) == ["ns/a"]
+    assert store.list_entities("ns", "action", skip=5, limit=2) == []
+    assert ids(store.list_entities("ns", "package", skip=0, limit=10)) == ["ns/p"]
+    assert store.list_entities("nobody", "action", skip=0, limit=10) == []
+    assert store.count_entities("ns", "action") == 5
+    assert store.count_entities("ns", "package") == 1
+    assert store.count_entities("nobody", "action") == 0
+
+
+def test_entity_list_package_contents(store: Store) -> None:
+    store.put_entity(package_doc("ns", "pkg", updated=10))
+    store.put_entity(action_doc("ns", "top", updated=20))
+    store.put_entity(action_doc("ns", "inner", updated=30, package="pkg"))
+    store.put_entity(action_doc("ns", "elsewhere", updated=40, package="pkg2"))
+    store.put_entity(action_doc("ns2", "inner", updated=50, package="pkg"))
+
+    assert ids(store.list_entities("ns", "action", skip=0, limit=10)) == [
+        "ns/pkg2/elsewhere", "ns/pkg/inner", "ns/top"]
+    assert ids(store.list_entities("ns/pkg", "action", skip=0, limit=10)) == ["ns/pkg/inner"]
+    assert ids(store.list_entities("ns2", "action", skip=0, limit=10)) == ["ns2/pkg/inner"]
+    assert store.count_entities("ns", "action") == 3
+    assert store.count_entities("ns/pkg", "action") == 1
+    assert store.count_entities("ns/nopkg", "action") == 0
+
+
+def test_entity_list_forgets_deleted(store: Store) -> None:
+    rev = store.put_entity(action_doc("ns", "gone", updated=1))
+    store.put_entity(action_doc("ns", "kept", updated=2))
+    store.delete_entity("ns/gone", rev)
+    assert ids(store.list_entities("ns", "action", skip=0, limit=10)) == ["ns/kept"]
+    assert store.count_entities("ns", "action") == 1
+
+
+# -- activations --------------------------------------------------------------------------------------------
+
+
+def test_activation_put_is_idempotent_and_get(store: Store) -> None:
+    doc = activation_doc("guest", "hello", start=1_700_000_000_000)
+    store.put_activation(doc)
+    store.put_activation(doc)  # a redelivery
+    store.put_activation({**doc, "logs": ["a second attempt"]})  # a second record for the same id is dropped
+
+    got = store.get_activation("guest", doc["activationId"])
+    assert {k: v for k, v in got.items() if k != "_rev"} == doc
+    assert store.count_activations("guest", None, None, None) == 1
+
+
+def test_activation_of_another_namespace_is_not_found(store: Store) -> None:
+    doc = activation_doc("guest", "hello", start=1)
+    store.put_activation(doc)
+    with pytest.raises(NotFound):
+        store.get_activation("intruder", doc["activationId"])
+    with pytest.raises(NotFound):
+        store.get_activation("guest", secrets.token_hex(16))
+
+
+def test_activation_list_newest_first_with_skip_and_limit(store: Store) -> None:
+    docs = [activation_doc("guest", "a", start=1000 + i) for i in range(5)]
+    for doc in docs:
+        store.put_activation(doc)
+    store.put_activation(activation_doc("other", "a", start=5000))
+    newest_first = [d["_id"] for d in reversed(docs)]
+
+    assert ids(store.list_activations("guest", None, None, None, skip=0, limit=10)) == newest_first
+    assert ids(store.list_activations("guest", None, None, None, skip=1, limit=2)) == newest_first[1:3]
+    assert store.list_activations("guest", None, None, None, skip=5, limit=10) == []
+    assert store.list_activations("nobody", None, None, None, skip=0, limit=10) == []
+    assert store.count_activations("guest", None, None, None) == 5
+    assert store.count_activations("nobody", None, None, None) == 0
+
+
+def test_activation_list_by_name(store: Store) -> None:
+    plain = activation_doc("guest", "a", start=100)
+    packaged = activation_doc("guest", "a", start=200, package="pkg")
+    other = activation_doc("guest", "b", start=300)
+    foreign = activation_doc("other", "a", start=400)
+    for doc in (plain, packaged, other, foreign):
+        store.put_activation(doc)
+
+    assert ids(store.list_activations("guest", "a", None, None, skip=0, limit=10)) == [plain["_id"]]
+    assert ids(store.list_activations("guest", "pkg/a", None, None, skip=0, limit=10)) == [packaged["_id"]]
+    assert ids(store.list_activations("guest", "b", None, None, skip=0, limit=10)) == [other["_id"]]
+    assert store.list_activations("guest", "c", None, None, skip=0, limit=10) == []
+    assert store.count_activations("guest", "a", None, None) == 1
+    assert store.count_activations("guest", "pkg/a", None, None) == 1
+    assert store.count_activations("guest", None, None, None) == 3
+
+
+def test_activation_list_since_upto_are_inclusive(store: Store) -> None:
+    docs = {start: activation_doc("guest", "a", start=start) for start in (100, 200, 300, 400)}
+    for doc in docs.values():
+        store.put_activation(doc)
+
+    def listed(name: str | None, since: int | None, upto: int | None) -> list[int]:
+        return [d["start"] for d in store.list_activations("guest", name, since, upto, skip=0, limit=10)]
+
+    assert listed(None, 200, None) == [400, 300, 200]
+    assert listed(None, None, 300) == [300, 200, 100]
+    assert listed(None, 200, 300) == [300, 200]
+    assert listed(None, 201, 299) == []
+    assert listed(None, 300, 200) == []
+    assert listed("a", 150, 350) == [300, 200]
+    assert listed("a", 400, 400) == [400]
+    assert store.count_activations("guest", None, 200, 300) == 2
+    assert store.count_activations("guest", "a", 150, None) == 3
+    assert store.count_activations("guest", "a", None, 100) == 1
+    assert store.count_activations("guest", None, 300, 200) == 0
+    assert [d["start"] for d in store.list_activations("guest", "a", 100, 400, skip=1, limit=2)] == [300, 200]
+
+
+# -- CouchDB only -------------------------------------------------------------------------------------------
+
+
+def test_couch_setup_leaves_unchanged_design_documents_alone(couch_store: CouchStore, couchdb_url: str) -> None:
+    client = CouchClient(couchdb_url, timeout_s=10.0)
+    try:
+        databases = [client.database(couch_store.settings.prefix + name) for name in COUCH_DATABASES]
+        before = [db.get("_design/squall")["_rev"] for db in databases]
+        couch_store.setup()
+        assert [db.get("_design/squall")["_rev"] for db in databases] == before
+
+        stale = databases[1].get("_design/squall")
+        stale["views"] = {"old": {"map": "function (doc) { emit(doc._id, null); }"}}
+        databases[1].put(stale)
+        couch_store.setup()
+        assert "entities" in databases[1].get("_design/squall")["views"]
+    finally:
+        client.close()
+
+
+def test_couch_dead_server_is_store_error() -> None:
+    store = CouchStore(CouchDBSettings(url=f"http://127.0.0.1:{unused_port()}", prefix="t_", timeout_s=2.0))
+    try:
+        with pytest.raises(StoreError) as info:
+            store.get_entity("ns/a")
+        assert isinstance(info.value.__cause__, httpx.TransportError)
+        with pytest.raises(StoreError):
+            store.setup()
+    finally:
+        store.close()
+
+
+def test_couch_queries_before_setup_are_store_errors(couchdb_url: str) -> None:
+    store = CouchStore(CouchDBSettings(url=couchdb_url, prefix=f"t{secrets.token_hex(6)}_", timeout_s=10.0))
+    try:
+        with pytest.raises(StoreError):
+            store.put_entity(action_doc("ns", "a", updated=1))
+        with pytest.raises(StoreError):
+            store.list_entities("ns", "action", skip=0, limit=10)
+    finally:
+        store.close()
+
+
+def test_couch_sends_credentials_and_accept_header() -> None:
+    seen: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, text='{"_id": "ns/a", "_rev": "1-x"}', headers={"ETag": 'W/"not-a-rev"'})
+
+    settings = CouchDBSettings(url="http://admin:p%40ss@couch.example:5984/", prefix="t_")
+    with CouchStore(settings, transport=httpx.MockTransport(server)) as store:
+        assert store.get_entity("ns/a")["_rev"] == "1-x"
+    (request,) = seen
+    assert request.url == "http://couch.example:5984/t_whisks/ns%2Fa"
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"admin:p@ss").decode()
+
+
+def test_couch_non_json_reply_is_store_error() -> None:
+    def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>proxy</html>", headers={"Content-Type": "text/html"})
+
+    settings = CouchDBSettings(url="http://couch.example:5984", prefix="t_")
+    with CouchStore(settings, transport=httpx.MockTransport(server)) as store, pytest.raises(StoreError):
+        store.get_entity("ns/a")
+
+
+# -- the alias table ----------------------------------------------------------------------------------------
+
+
+def test_resolve_store() -> None:
+    assert resolve_store("couchdb") is CouchStore
+    assert resolve_store("app.store.couchdb:CouchStore") is CouchStore
+    with pytest.raises(Invalid, match="Did you mean 'couchdb'"):
+        resolve_store("couchbd")
+    with pytest.raises(Invalid, match="Known stores: couchdb"):
+        resolve_store("zzz")
+    with pytest.raises(Invalid, match="cannot be loaded"):
+        resolve_store("app.store.nothing_here:Store")

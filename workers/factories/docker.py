@@ -1,0 +1,249 @@
+"""Action containers on a Docker Engine, through docker-py's low-level ``APIClient``.
+
+Why low level: the high-level ``containers.create`` adds an inspect and ``run`` adds two more calls;
+a cold start is on the critical path of an invocation (deps-measured §3). Every docker-py or transport
+error is translated here, once, into our ``ContainerStartupError`` family.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import LogConfig, Ulimit
+
+from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartupError
+from config.settings import InvokerSettings
+from workers.factories.base import ContainerSpec, LogEntry
+
+log = logging.getLogger(__name__)
+
+PROXY_PORT = 8080
+LABEL_INVOKER = "squall.invoker"
+LABEL_NAMESPACE = "squall.namespace"
+LABEL_ACTION = "squall.action"
+LABEL_KIND = "squall.kind"
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+# Every way the engine or the transport to it can fail: docker-py's root, requests' root, sockets.
+_DOCKER_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+def container_name(invoker: str, counter: int, namespace: str, action: str) -> str:
+    """``squall_<invoker>_<counter>_<ns>_<action>`` with characters docker refuses removed."""
+    def clean(part: str) -> str:
+        return _UNSAFE.sub("", part)[:48]
+    return f"squall_{clean(invoker)}_{counter}_{clean(namespace)}_{clean(action)}".rstrip("_.-")
+
+
+class DockerContainer:
+    """A started container; ``host:port`` is its proxy on the container network."""
+
+    def __init__(self, api: docker.APIClient, container_id: str, name: str, host: str, memory_mb: int,
+                 log_path: str | None) -> None:
+        self._api = api
+        self._id = container_id
+        self._name = name
+        self._host = host
+        self._memory_mb = memory_mb
+        self._log_path = log_path
+        self._destroyed = False
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return PROXY_PORT
+
+    @property
+    def memory_mb(self) -> int:
+        return self._memory_mb
+
+    @property
+    def log_path(self) -> str | None:
+        return self._log_path
+
+    def api_logs(self, since_ns: int) -> list[LogEntry]:
+        # The API merges stdout and stderr without saying which is which: ask for each stream alone.
+        since = since_ns / 1e9 if since_ns else None
+        entries: list[LogEntry] = []
+        try:
+            for stream in ("stdout", "stderr"):
+                raw = self._api.logs(self._id, stdout=stream == "stdout", stderr=stream == "stderr",
+                                     timestamps=True, since=since)
+                entries.extend(_parse_api_logs(raw, stream))
+        except _DOCKER_FAILURES as e:
+            raise ContainerError(f"Cannot read the logs of container {self._name}: {e}") from e
+        entries.sort(key=lambda entry: entry.time_ns)
+        return [entry for entry in entries if entry.time_ns >= since_ns]
+
+    def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        try:
+            self._api.remove_container(self._id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except _DOCKER_FAILURES as e:  # never raises: a leftover is removed by the next cleanup()
+            log.warning("could not remove container %s: %s", self._name, e)
+
+    def __repr__(self) -> str:
+        return f"DockerContainer({self._name}, {self._host}:{PROXY_PORT})"
+
+
+def _parse_api_logs(raw: bytes, stream: str) -> list[LogEntry]:
+    # Each line is "<RFC3339Nano time> <text>" when asked with timestamps=True.
+    out: list[LogEntry] = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        time, _, text = line.partition(" ")
+        out.append(LogEntry(time, stream, text))
+    return out
+
+
+class DockerContainerFactory:
+    """Starts action containers as OpenWhisk's ``DockerContainerFactory`` does (reference §3).
+
+    The docker client is made on first use, so an invoker whose engine is down still starts and records
+    "Failed to provision resources to run the action." for each activation instead of crashing.
+    """
+
+    def __init__(self, settings: InvokerSettings, api_host: str, *,
+                 environment: Mapping[str, str] | None = None, timeout_s: float = 60.0) -> None:
+        self._settings = settings
+        self._api_host = api_host
+        self._environment = dict(environment) if environment is not None else None
+        self._timeout_s = timeout_s
+        self._client: docker.DockerClient | None = None
+        self._client_lock = threading.Lock()
+        self._counter = itertools.count(1)
+
+    # --- client -------------------------------------------------------------------------------------
+
+    def _api(self) -> docker.APIClient:
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    self._client = docker.DockerClient.from_env(
+                        environment=self._environment, timeout=int(self._timeout_s),
+                        max_pool_size=max(self._settings.threads, 10))
+                except _DOCKER_FAILURES as e:
+                    raise RuntimeStartupError() from e
+            return self._client.api
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- containers ---------------------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> DockerContainer:
+        api = self._api()
+        container_id = self._create(api, spec)
+        try:
+            api.start(container_id)
+            info: dict[str, Any] = api.inspect_container(container_id)
+            host = self._address(info)
+        except _DOCKER_FAILURES as e:
+            _remove_quietly(api, container_id)
+            if spec.user_image:
+                raise UserImageStartupError(f"Failed to start container image '{spec.image}'.") from e
+            raise RuntimeStartupError() from e
+        log_path = info.get("LogPath") or None
+        readable = log_path is not None and os.access(log_path, os.R_OK)
+        return DockerContainer(api, container_id, info["Name"].lstrip("/"), host, spec.memory_mb,
+                               log_path if readable else None)
+
+    def _create(self, api: docker.APIClient, spec: ContainerSpec) -> str:
+        pulled = False
+        for _attempt in range(3):
+            name = container_name(self._settings.name, next(self._counter), spec.namespace, spec.action)
+            try:
+                created: dict[str, Any] = api.create_container(
+                    spec.image, name=name, labels=self._labels(spec), host_config=self._host_config(api, spec),
+                    environment={"__OW_API_HOST": self._api_host})
+                return str(created["Id"])
+            except docker.errors.ImageNotFound as e:
+                if not spec.user_image:
+                    raise RuntimeStartupError() from e
+                if pulled:
+                    raise _pull_error(spec) from e
+                self._pull(api, spec)  # OpenWhisk pulls blackbox images, never its own
+                pulled = True
+            except docker.errors.APIError as e:
+                if e.status_code == 409:  # a leftover holds the name: take the next counter
+                    continue
+                raise RuntimeStartupError() from e
+            except _DOCKER_FAILURES as e:
+                raise RuntimeStartupError() from e
+        raise RuntimeStartupError()
+
+    def _pull(self, api: docker.APIClient, spec: ContainerSpec) -> None:
+        repository, _, tag = spec.image.rpartition(":") if ":" in spec.image.rsplit("/", 1)[-1] \
+            else (spec.image, "", "latest")
+        try:
+            api.pull(repository, tag=tag)
+        except _DOCKER_FAILURES as e:
+            raise _pull_error(spec) from e
+
+    def _labels(self, spec: ContainerSpec) -> dict[str, str]:
+        return {LABEL_INVOKER: self._settings.name, LABEL_NAMESPACE: spec.namespace,
+                LABEL_ACTION: spec.action, LABEL_KIND: spec.kind}
+
+    def _host_config(self, api: docker.APIClient, spec: ContainerSpec) -> Any:
+        # cpu-shares as OpenWhisk: a share of 1024 proportional to the container's part of user memory.
+        cpu_shares = max(1024 * spec.memory_mb // self._settings.user_memory_mb, 2)
+        return api.create_host_config(
+            mem_limit=f"{spec.memory_mb}m", memswap_limit=f"{spec.memory_mb}m", cpu_shares=cpu_shares,
+            pids_limit=1024, ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            cap_drop=["NET_RAW", "NET_ADMIN"], security_opt=["no-new-privileges"],
+            log_config=LogConfig(type="json-file"), network_mode=self._settings.network)
+
+    def _address(self, info: dict[str, Any]) -> str:
+        settings = info.get("NetworkSettings") or {}
+        network = (settings.get("Networks") or {}).get(self._settings.network) or {}
+        address = network.get("IPAddress") or settings.get("IPAddress")
+        if not address:
+            raise docker.errors.DockerException(
+                f"container has no IP address on network {self._settings.network!r}")
+        return str(address)
+
+    def cleanup(self) -> None:
+        """Remove every container labelled with this invoker's name (left by an earlier run)."""
+        api = self._api()
+        try:
+            leftovers = api.containers(all=True, filters={"label": f"{LABEL_INVOKER}={self._settings.name}"})
+        except _DOCKER_FAILURES as e:
+            raise RuntimeStartupError() from e
+        for container in leftovers:
+            _remove_quietly(api, container["Id"])
+
+
+def _pull_error(spec: ContainerSpec) -> UserImageStartupError:
+    return UserImageStartupError(f"Failed to pull container image '{spec.image}'.")
+
+
+def _remove_quietly(api: docker.APIClient, container_id: str) -> None:
+    try:
+        api.remove_container(container_id, force=True)
+    except _DOCKER_FAILURES as e:
+        log.warning("could not remove container %s: %s", container_id[:12], e)
