@@ -17,7 +17,7 @@ from typing import Any
 from config.settings import Settings, SettingsError
 
 _SECTION_TYPES: dict[str, Any] = {
-    f.name: f.default_factory for f in dataclasses.fields(Settings)  # type: ignore[misc]
+    f.name: f.default_factory for f in dataclasses.fields(Settings)
 }
 
 

@@ -38,8 +38,8 @@ def runtimes() -> None:
 
 
 @runtimes.command("build")
-@click.option("--base", help="Base image for the runtime Dockerfiles (default: a local Debian base, built "
-                             "with debootstrap if missing). E.g. python:3.11-slim-bookworm where a registry is reachable.")
+@click.option("--base", help="Base image for the runtime Dockerfiles (default: a local Debian base, built with "
+              "debootstrap if missing), e.g. python:3.11-slim-bookworm where a registry is reachable.")
 @click.option("--mirror", help="Debian mirror for debootstrap (default: the one apt uses).")
 def build(base: str | None, mirror: str | None) -> None:
     """Build the base and runtime images, showing progress."""

@@ -277,7 +277,7 @@ class Activation:
             status = next(s for s in Status if s.label == response.get("status", "success"))
         return cls(
             namespace=doc["namespace"], name=doc["name"], version=doc.get("version", "0.0.1"),
-            subject=doc.get("subject", doc["namespace"]), activation_id=doc["activationId"],
+            subject=str(doc.get("subject") or doc["namespace"]), activation_id=doc["activationId"],
             start=int(doc["start"]), end=int(doc.get("end", 0)), status=status,
             result=response.get("result"), logs=list(doc.get("logs", [])),
             annotations=list(doc.get("annotations", [])), cause=doc.get("cause"),

@@ -17,9 +17,10 @@ KEY_LENGTH = 64
 
 # OpenWhisk's well-known default credentials (ansible/files/auth.guest, auth.whisk.system): published,
 # so a stock `wsk` works against a fresh install. Operators rotate them in production.
+_WELL_KNOWN_KEY = "zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
 WELL_KNOWN = {
-    "guest": "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP",
-    "whisk.system": "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP",
+    "guest": f"23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123{_WELL_KNOWN_KEY}",
+    "whisk.system": f"789c46b1-71f6-4ed5-8c54-816aa4f8c502:abc{_WELL_KNOWN_KEY}",
 }
 
 

@@ -44,7 +44,7 @@ class ActionPut(BaseModel):
     limits: dict[str, Any] | None = None
     version: str | None = None
     publish: bool | None = None
-    delAnnotations: list[str] | None = None  # noqa: N815 - OpenWhisk's wire name
+    delAnnotations: list[str] | None = None
 
     @field_validator("version")
     @classmethod

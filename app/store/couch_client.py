@@ -171,10 +171,10 @@ class Database:
     def delete(self, doc_id: str, rev: str) -> str:
         """Delete revision ``rev``; returns the tombstone's rev.
 
-        Raises ``NotFound`` when there is no such document (now), ``Conflict`` when it has another rev. Servers
-        disagree on the status for these (CouchDB 3 answers 409 for an unknown rev and for a rev of a deleted
-        document, pouchdb-server 404 for a rev it has never seen), so a failure is settled by reading the
-        document.
+        Raises ``NotFound`` when there is no such document (now), ``Conflict`` when it has another rev.
+        Servers disagree on the status for these (CouchDB 3 answers 409 for an unknown rev and for a rev of a
+        deleted document, pouchdb-server 404 for a rev it has never seen), so a failure is settled by reading
+        the document.
         """
         try:
             body = self._call("DELETE", _quote_id(doc_id), params={"rev": rev})

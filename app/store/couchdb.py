@@ -156,7 +156,7 @@ class CouchStore:
                 if not row["id"].startswith("_design/") and "subject" in (row.get("doc") or {})]
 
     def identity_by_uuid(self, uuid: str) -> Identity:
-        rows = _query(self._view(self._subjects, "identities"), key=uuid, limit=1)
+        rows = _query(_View(self._subjects, "identities"), key=uuid, limit=1)
         if not rows:
             raise NotFound()
         value = rows[0]["value"]
@@ -177,13 +177,13 @@ class CouchStore:
     def list_entities(self, namespace: str, entity_type: str, skip: int, limit: int) -> list[Document]:
         if limit <= 0:
             return []
-        rows = _query(self._view(self._whisks, "entities"), reduce=False, include_docs=True, descending=True,
+        rows = _query(_View(self._whisks, "entities"), reduce=False, include_docs=True, descending=True,
                       startkey=[namespace, entity_type, _HIGH], endkey=[namespace, entity_type],
                       skip=skip, limit=limit)
         return [row["doc"] for row in rows if row.get("doc")]
 
     def count_entities(self, namespace: str, entity_type: str) -> int:
-        return _count(self._view(self._whisks, "entities"),
+        return _count(_View(self._whisks, "entities"),
                       startkey=[namespace, entity_type], endkey=[namespace, entity_type, _HIGH])
 
     # -- ActivationStore ------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class CouchStore:
     def get_activation(self, namespace: str, activation_id: str) -> Document:
         return self._activations.get(f"{namespace}/{activation_id}")
 
-    def list_activations(self, namespace: str, name: str | None, since: int | None,  # noqa: PLR0917 (the port's)
+    def list_activations(self, namespace: str, name: str | None, since: int | None,
                          upto: int | None, skip: int, limit: int) -> list[Document]:
         if limit <= 0 or _empty_range(since, upto):
             return []
@@ -216,14 +216,10 @@ class CouchStore:
                           upto: int | None) -> tuple[_View, list[Any], list[Any]]:
         """The view and the inclusive key range [low, high] for these filters."""
         prefix: list[Any] = [namespace] if name is None else [namespace, name]
-        view = self._view(self._activations, "activations" if name is None else "activations-by-name")
+        view = _View(self._activations, "activations" if name is None else "activations-by-name")
         low = prefix if since is None else [*prefix, since]
         high = [*prefix, _HIGH if upto is None else upto]
         return view, low, high
-
-    @staticmethod
-    def _view(db: Database, view: str) -> _View:
-        return _View(db, view)
 
 
 class _View:

@@ -230,7 +230,8 @@ def test_entity_list_newest_first_with_skip_and_limit(store: Store) -> None:
     store.put_entity(package_doc("ns", "p", updated=5000))
     store.put_entity(action_doc("other", "z", updated=9999))
 
-    assert ids(store.list_entities("ns", "action", skip=0, limit=10)) == ["ns/e", "ns/d", "ns/c", "ns/b", "ns/a"]
+    newest_first = ["ns/e", "ns/d", "ns/c", "ns/b", "ns/a"]
+    assert ids(store.list_entities("ns", "action", skip=0, limit=10)) == newest_first
     assert ids(store.list_entities("ns", "action", skip=1, limit=2)) == ["ns/d", "ns/c"]
     assert ids(store.list_entities("ns", "action", skip=4, limit=2)) == ["ns/a"]
     assert store.list_entities("ns", "action", skip=5, limit=2) == []
@@ -345,7 +346,7 @@ def test_activation_list_since_upto_are_inclusive(store: Store) -> None:
 # -- CouchDB only -------------------------------------------------------------------------------------------
 
 
-def test_couch_setup_leaves_unchanged_design_documents_alone(couch_store: CouchStore, couchdb_url: str) -> None:
+def test_couch_setup_rewrites_only_changed_designs(couch_store: CouchStore, couchdb_url: str) -> None:
     client = CouchClient(couchdb_url, timeout_s=10.0)
     try:
         databases = [client.database(couch_store.settings.prefix + name) for name in COUCH_DATABASES]

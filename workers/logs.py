@@ -1,0 +1,145 @@
+"""Collect one activation's log lines from its container (OpenWhisk ``DockerToActivationLogStore``).
+
+The proxy writes a sentinel line on stdout and on stderr after each run (and after a failed init);
+an activation's logs are the lines from where the previous collection stopped up to both sentinels.
+Why read the json-file directly: it is a local file read from a remembered byte offset, no round trip
+to the engine, and it is what OpenWhisk does. The engine's API is the fallback when the file cannot
+be read (another host's engine, no permission).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.core.errors import ContainerError
+from workers.factories.base import Container, LogEntry
+
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+WAIT_S = 2.0  # docker copies output to the file asynchronously: the sentinels may trail the reply
+DEVELOPER_ERROR_WAIT_S = 0.25  # a failed action may never print them: do not hold the record for long
+DEVELOPER_ERROR_WARNING = "The action did not initialize or run as expected. Log data might be missing."
+COLLECTION_WARNING = "There was an issue while collecting your logs. Data might be missing."
+_STREAMS = ("stdout", "stderr")
+_POLL_FIRST_S = 0.001
+_POLL_MAX_S = 0.02
+
+
+@dataclass
+class LogCursor:
+    """Where the previous collection stopped, per container."""
+
+    offset: int = 0  # bytes into the json-file log
+    since_ns: int = 0  # time of the last consumed line, for the API fallback
+
+
+def format_line(time_text: str, stream: str, text: str) -> str:
+    """OpenWhisk's activation log line; ``wsk activation logs --strip`` relies on the shape."""
+    return f"{time_text:<30} {stream}: {text}"
+
+
+def truncation_message(limit_bytes: int) -> str:
+    return f"Logs were truncated because the total bytes size exceeds the limit of {limit_bytes} bytes."
+
+
+class _Collection:
+    """Accumulates lines until both sentinels, keeping at most ``limit_bytes`` of log text."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.lines: list[str] = []
+        self.size = 0
+        self.truncated = False
+        self.sentinels: set[str] = set()
+
+    @property
+    def complete(self) -> bool:
+        return len(self.sentinels) == len(_STREAMS)
+
+    def add(self, entry: LogEntry) -> None:
+        """Take one line; after truncation keep consuming (to reach the sentinels) without keeping."""
+        if entry.text.strip() == SENTINEL:
+            self.sentinels.add(entry.stream)
+            return
+        if self.truncated:
+            return
+        self.size += len(entry.text.encode("utf-8"))
+        if self.size > self.limit_bytes:
+            self.truncated = True
+            self.lines.append(format_line(_now(), "stderr", truncation_message(self.limit_bytes)))
+            return
+        self.lines.append(format_line(entry.time, entry.stream, entry.text))
+
+
+def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, developer_error: bool) -> list[str]:
+    """The activation's formatted log lines, advancing ``cursor`` past its sentinels.
+
+    Waits up to ``WAIT_S`` for the sentinels (``DEVELOPER_ERROR_WAIT_S`` after a developer error);
+    if they never came, ends with a stderr line saying data might be missing.
+    """
+    if limit_mb <= 0:
+        return []
+    collection = _Collection(limit_mb * 1024 * 1024)
+    deadline = time.monotonic() + (DEVELOPER_ERROR_WAIT_S if developer_error else WAIT_S)
+    pause = _POLL_FIRST_S
+    use_file = container.log_path is not None
+    while True:
+        if use_file:
+            try:
+                _read_file(container.log_path or "", cursor, collection)
+            except OSError:
+                use_file = False  # e.g. the engine rotated or hid it: ask the API from the last time seen
+                continue
+        else:
+            try:
+                _read_api(container, cursor, collection)
+            except ContainerError:
+                break
+        remaining = deadline - time.monotonic()
+        if collection.complete or remaining <= 0:
+            break
+        time.sleep(min(pause, remaining))  # polling a file the engine appends to; not synchronisation
+        pause = min(pause * 2, _POLL_MAX_S)
+    if not collection.complete:
+        warning = DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING
+        collection.lines.append(format_line(_now(), "stderr", warning))
+    return collection.lines
+
+
+def _read_file(path: str, cursor: LogCursor, collection: _Collection) -> None:
+    with open(path, "rb") as file:
+        file.seek(cursor.offset)
+        data = file.read()
+    position = 0
+    while not collection.complete:
+        end = data.find(b"\n", position)
+        if end < 0:  # a partly written line: take it next time
+            break
+        entry = _parse_json_line(data[position:end])
+        position = end + 1
+        if entry is not None:
+            collection.add(entry)
+            cursor.since_ns = entry.time_ns
+    cursor.offset += position
+
+
+def _parse_json_line(raw: bytes) -> LogEntry | None:
+    try:
+        record = json.loads(raw)
+        return LogEntry(str(record["time"]), str(record["stream"]), str(record["log"]).rstrip("\r\n"))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _read_api(container: Container, cursor: LogCursor, collection: _Collection) -> None:
+    for entry in container.api_logs(cursor.since_ns + 1 if cursor.since_ns else 0):
+        if collection.complete:
+            break
+        collection.add(entry)
+        cursor.since_ns = max(cursor.since_ns, entry.time_ns)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
