@@ -28,6 +28,12 @@ class InvokerTask(Task):  # type: ignore[misc]
         return InvokerTask._invoker
 
     @classmethod
+    def install(cls, invoker: Invoker) -> None:
+        """Give the worker process its invoker, built at start so leftovers are cleaned before work arrives."""
+        with cls._lock:
+            InvokerTask._invoker = invoker
+
+    @classmethod
     def shutdown(cls, **_: Any) -> None:
         if cls._invoker is not None:
             cls._invoker.close()

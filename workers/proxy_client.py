@@ -34,11 +34,23 @@ class ContainerDied(ActionError):
 class ProxyResponse:
     status: int
     body: Any  # the parsed JSON, or the raw text when it is not JSON
-    size: int  # bytes of the body as received
+    raw: bytes = b""
+
+    @classmethod
+    def parse(cls, status: int, raw: bytes) -> ProxyResponse:
+        return cls(status, _decode(raw), raw)
 
     @property
     def is_json(self) -> bool:
         return not isinstance(self.body, _RawText)
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8", errors="replace")
 
 
 class _RawText(str):
@@ -61,7 +73,7 @@ class ProxyClient:
         pause = _RETRY_FIRST_S
         while True:
             try:
-                self._connect(deadline, during_init=True)
+                self._connect(deadline)
                 break
             except TimeoutError:
                 raise ActionTimeout(round(timeout_s * 1000), during_init=True) from None
@@ -77,7 +89,7 @@ class ProxyClient:
         """``/run`` once; never retried (the action may have started)."""
         deadline = time.monotonic() + timeout_s
         try:
-            self._connect(deadline, during_init=False)
+            self._connect(deadline)
         except TimeoutError:
             raise ActionTimeout(round(timeout_s * 1000)) from None
         except OSError as e:
@@ -91,13 +103,13 @@ class ProxyClient:
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _connect(self, deadline: float, during_init: bool) -> None:
+    def _connect(self, deadline: float) -> None:
         if self._conn is not None and self._conn.sock is not None and not _peer_closed(self._conn.sock):
             return
         self.close()  # a kept-alive connection the proxy closed while idle: start afresh
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ActionTimeout(0, during_init=during_init)
+            raise TimeoutError("deadline passed before connecting")
         conn = http.client.HTTPConnection(self._host, self._port, timeout=remaining)
         try:
             conn.connect()
@@ -130,7 +142,7 @@ class ProxyClient:
             raise ContainerDied(during_init) from e
         if response.will_close:
             self.close()
-        return ProxyResponse(status, _decode(raw), len(raw))
+        return ProxyResponse.parse(status, raw)
 
 
 def _decode(raw: bytes) -> Any:

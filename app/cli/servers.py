@@ -45,7 +45,7 @@ def build(base: str | None, mirror: str | None) -> None:
     """Build the base and runtime images, showing progress."""
     import docker
 
-    from workers.images import build_runtime_images
+    from workers.images import ImageBuildError, build_runtime_images
 
     s = settings()
 
@@ -53,7 +53,12 @@ def build(base: str | None, mirror: str | None) -> None:
         click.echo(line)
 
     try:
-        with docker.from_env() as client:
-            build_runtime_images(client, s.runtimes.directory, base_image=base, mirror=mirror, progress=progress)
-    except Exception as e:  # the builder's errors say what to do; show them without a traceback
+        client = docker.from_env()
+    except docker.errors.DockerException as e:
+        raise click.ClickException(f"cannot reach Docker ({e}); start dockerd or set DOCKER_HOST") from e
+    try:
+        build_runtime_images(client, s.runtimes.directory, base_image=base, mirror=mirror, progress=progress)
+    except ImageBuildError as e:  # its messages say what to do; show them without a traceback
         raise click.ClickException(str(e)) from e
+    finally:
+        client.close()

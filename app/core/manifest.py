@@ -171,7 +171,7 @@ class RuntimeManifest:
 
     def valid_kinds(self) -> list[str]:
         """Kinds a new action may use, as listed in the unknown-kind message."""
-        return sorted(k.kind for k in self._kinds.values() if not k.deprecated) + [BLACKBOX]
+        return [*sorted(k.kind for k in self._kinds.values() if not k.deprecated), BLACKBOX]
 
     def is_deprecated(self, kind: str) -> bool:
         runtime = self._kinds.get(kind)

@@ -114,9 +114,12 @@ def stack(couchdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         for p in processes:
             _stop(p)
-        with docker.from_env() as client:
+        client = docker.from_env()
+        try:
             for c in client.containers.list(all=True, filters={"label": f"squall.invoker={invoker}"}):
                 c.remove(force=True)
+        finally:
+            client.close()
 
 
 @pytest.fixture

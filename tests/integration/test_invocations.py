@@ -25,6 +25,7 @@ def test_blocking_full_record_then_stored_record_logs_and_result(api: httpx.Clie
     first = invoke(api, unique, blocking="true")
     assert first.status_code == 200
     activation = first.json()
+    assert activation["response"].pop("size") == len('{"greeting":"Hello default"}')
     assert activation["response"] == {"status": "success", "success": True, "result": {"greeting": "Hello default"}}
     assert activation["namespace"] == "guest" and activation["name"] == unique
     annotations = {a["key"]: a["value"] for a in activation["annotations"]}
@@ -42,8 +43,8 @@ def test_blocking_full_record_then_stored_record_logs_and_result(api: httpx.Clie
     assert len(record["logs"]) == 1 and record["logs"][0].endswith(" stdout: hello log")
     assert record["logs"][0][30] == " "  # OpenWhisk's "<time padded to 30> <stream>: <line>"
     aid = activation["activationId"]
-    assert api.get(f"/api/v1/namespaces/_/activations/{aid}/result").json() == {
-        "status": "success", "success": True, "result": {"greeting": "Hello default"}}
+    result = api.get(f"/api/v1/namespaces/_/activations/{aid}/result").json()
+    assert result == {"status": "success", "success": True, "result": {"greeting": "Hello default"}, "size": 28}
     assert api.get(f"/api/v1/namespaces/_/activations/{aid}/logs").json() == {"logs": record["logs"]}
 
 

@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from workers.factories.base import ContainerSpec, LogEntry
 log = logging.getLogger(__name__)
 
 PROXY_PORT = 8080
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 LABEL_INVOKER = "squall.invoker"
 LABEL_NAMESPACE = "squall.namespace"
 LABEL_ACTION = "squall.action"
@@ -141,12 +143,23 @@ class DockerContainerFactory:
         with self._client_lock:
             if self._client is None:
                 try:
+                    self._probe()
                     self._client = docker.DockerClient.from_env(
                         environment=self._environment, timeout=int(self._timeout_s),
                         max_pool_size=max(self._settings.threads, 10))
                 except _DOCKER_FAILURES as e:
                     raise RuntimeStartupError() from e
             return self._client.api
+
+    def _probe(self) -> None:
+        """Connect once to a unix-socket engine ourselves: docker-py leaks the socket of a failed
+        connect, and an engine that is down should cost one quick, clean failure."""
+        environment = self._environment if self._environment is not None else os.environ
+        host = environment.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+        if host.startswith("unix://"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(min(self._timeout_s, 5.0))
+                probe.connect(host.removeprefix("unix://"))
 
     def close(self) -> None:
         with self._client_lock:

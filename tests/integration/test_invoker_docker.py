@@ -1,0 +1,273 @@
+"""The invoker against the real Docker Engine and the real python:3 runtime image.
+
+The stores are dict-backed implementations of our own ports (not CouchDB mocks); everything else is
+real: containers, the action proxy, json-file logs. Every container a test starts carries this run's
+invoker label and is removed at teardown.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+
+from app.core.entities import Action, ActivationMessage, Exec, Status, annotation, new_activation_id, now_ms
+from app.core.errors import NotFound
+from app.core.limits import ActionLimits
+from app.core.manifest import RuntimeManifest
+from app.core.names import EntityPath
+from config.settings import Settings
+from workers.factories.docker import LABEL_INVOKER, DockerContainerFactory
+from workers.invoker import Invoker
+from workers.journal import MemoryJournal
+from workers.pool import ContainerPool
+
+pytestmark = pytest.mark.integration
+
+IMAGE = "squall/action-python-v3:latest"
+
+
+class DictEntityStore:
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    def put_action(self, action: Action) -> Action:
+        rev = f"1-{secrets.token_hex(8)}"
+        stamped = action.stamped(rev)
+        self.docs[action.path.doc_id] = stamped.to_doc()
+        return stamped
+
+    def get_entity(self, doc_id: str) -> dict[str, Any]:
+        if doc_id not in self.docs:
+            raise NotFound()
+        return dict(self.docs[doc_id])
+
+
+class DictActivationStore:
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    def put_activation(self, doc: dict[str, Any]) -> None:
+        self.docs.setdefault(doc["_id"], doc)
+
+    def get_activation(self, namespace: str, activation_id: str) -> dict[str, Any]:
+        try:
+            return self.docs[f"{namespace}/{activation_id}"]
+        except KeyError:
+            raise NotFound() from None
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    client = docker.from_env()
+    try:
+        client.ping()
+        try:
+            client.images.get(IMAGE)
+        except docker.errors.ImageNotFound:
+            from workers.images import build_runtime_images
+
+            build_runtime_images(client, Settings().runtimes.directory, kinds=["python:3"])
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings().replace(invoker={"name": f"itest{secrets.token_hex(4)}", "user_memory_mb": 1024,
+                                       "threads": 4})
+
+
+class Harness:
+    def __init__(self, settings: Settings, factory: DockerContainerFactory) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.entities = DictEntityStore()
+        self.activations = DictActivationStore()
+        self.pool = ContainerPool(factory, settings.invoker, wait_timeout_s=30)
+        self.journal = MemoryJournal()
+        self.invoker = Invoker(self.entities, self.activations, self.pool,
+                               RuntimeManifest.load(settings.runtimes.manifest_path), settings, self.journal)
+        self.published: list[dict[str, Any]] = []
+        self.stored_when_published: list[bool] = []
+
+    def action(self, code: str, name: str = "act", timeout_ms: int = 10_000, logs_mb: int = 10) -> Action:
+        action = Action(EntityPath("guest", name), Exec("python:3", code=code),
+                        ActionLimits(timeout=timeout_ms, memory=256, logs=logs_mb, concurrency=1))
+        return self.entities.put_action(action)
+
+    def message(self, action: Action, content: dict[str, Any] | None = None) -> ActivationMessage:
+        return ActivationMessage(
+            activation_id=new_activation_id(), transaction_id=secrets.token_hex(16), namespace="guest",
+            subject="guest", action=action.path.doc_id, revision=action.rev or "", content=content or {},
+            blocking=True, received_ms=now_ms())
+
+    def invoke(self, msg: ActivationMessage):
+        def publish(doc: dict[str, Any]) -> None:
+            self.published.append(doc)
+            self.stored_when_published.append(f"guest/{doc['activationId']}" in self.activations.docs)
+
+        return self.invoker.invoke(msg, publish)
+
+    def containers(self) -> list[dict[str, Any]]:
+        return self.factory._api().containers(
+            all=True, filters={"label": f"{LABEL_INVOKER}={self.settings.invoker.name}"})
+
+
+@pytest.fixture
+def harness(docker_client, settings):
+    factory = DockerContainerFactory(settings.invoker, settings.controller.api_host)
+    h = Harness(settings, factory)
+    try:
+        yield h
+    finally:
+        h.invoker.close()
+        factory.cleanup()
+        assert h.containers() == []
+        factory.close()
+
+
+HELLO = """
+import os
+def main(args):
+    print("hello", args.get("name"))
+    return {"greeting": "Hello " + args.get("name", "stranger"),
+            "ns": os.environ.get("__OW_NAMESPACE"), "action": os.environ.get("__OW_ACTION_NAME"),
+            "api_host": os.environ.get("__OW_API_HOST"), "id": os.environ.get("__OW_ACTIVATION_ID")}
+"""
+
+
+def test_success_then_warm_reuse(harness):
+    action = harness.action(HELLO)
+    first_msg = harness.message(action, {"name": "Ada"})
+    first = harness.invoke(first_msg)
+
+    assert first.status == Status.SUCCESS, first.result
+    assert first.result["greeting"] == "Hello Ada"
+    assert first.result["ns"] == "guest"
+    assert first.result["action"] == "/guest/act"
+    assert first.result["api_host"] == harness.settings.controller.api_host
+    assert first.result["id"] == first_msg.activation_id
+    assert annotation(first.annotations, "path") == "guest/act"
+    assert annotation(first.annotations, "kind") == "python:3"
+    assert annotation(first.annotations, "timeout") is False
+    assert annotation(first.annotations, "limits")["memory"] == 256
+    assert annotation(first.annotations, "initTime") is not None
+    assert annotation(first.annotations, "waitTime") >= 0
+    assert len(first.logs) == 1 and first.logs[0].endswith(" stdout: hello Ada")
+    assert first.logs[0][30] == " " and first.logs[0][:4].isdigit()
+    # The result was published before the record (with its logs) was stored.
+    assert harness.published[0]["response"]["result"] == first.result
+    assert harness.stored_when_published == [False]
+    stored = harness.activations.docs[f"guest/{first.activation_id}"]
+    assert stored["logs"] == first.logs and stored["response"]["statusCode"] == 0
+
+    started = time.perf_counter()
+    second = harness.invoke(harness.message(action, {"name": "Bob"}))
+    warm_ms = (time.perf_counter() - started) * 1000
+    assert second.status == Status.SUCCESS and second.result["greeting"] == "Hello Bob"
+    assert annotation(second.annotations, "initTime") is None
+    assert len(harness.containers()) == 1
+    print(f"\ncold start: initTime {annotation(first.annotations, 'initTime')} ms, "
+          f"duration {first.duration} ms; warm invoke {warm_ms:.1f} ms (duration {second.duration} ms)")
+
+
+def test_raise_is_an_application_error_and_keeps_the_container(harness):
+    action = harness.action("def main(args):\n    raise ValueError('boom')\n")
+    first = harness.invoke(harness.message(action))
+    assert first.status == Status.APPLICATION_ERROR
+    assert "boom" in first.result["error"]
+    assert any("ValueError" in line for line in first.logs)
+    second = harness.invoke(harness.message(action))
+    assert second.status == Status.APPLICATION_ERROR
+    assert annotation(second.annotations, "initTime") is None  # reused warm
+
+
+def test_non_dict_result_is_a_developer_error_and_destroys_the_container(harness):
+    action = harness.action("def main(args):\n    return 42\n")
+    activation = harness.invoke(harness.message(action))
+    assert activation.status == Status.DEVELOPER_ERROR
+    assert activation.result == {"error": "The action did not return a dictionary or array."}
+    assert harness.containers() == []
+
+
+def test_init_failure_is_a_developer_error(harness):
+    action = harness.action("def main(args):\n    return {\n")
+    activation = harness.invoke(harness.message(action))
+    assert activation.status == Status.DEVELOPER_ERROR
+    assert activation.result["error"]
+    assert annotation(activation.annotations, "initTime") is not None
+    assert harness.containers() == []
+
+
+def test_timeout_destroys_the_container_and_the_next_call_works(harness):
+    code = "import time\ndef main(args):\n    time.sleep(args.get('sleep', 0))\n    return {'slept': args.get('sleep', 0)}\n"
+    action = harness.action(code, timeout_ms=1000)
+    started = time.monotonic()
+    slow = harness.invoke(harness.message(action, {"sleep": 30}))
+    assert time.monotonic() - started < 10
+    assert slow.status == Status.DEVELOPER_ERROR
+    assert slow.result == {"error": "The action exceeded its time limits of 1000 milliseconds."}
+    assert annotation(slow.annotations, "timeout") is True
+    assert slow.logs[-1].endswith("stderr: The action did not initialize or run as expected. Log data might be missing.")
+    assert harness.containers() == []
+
+    quick = harness.invoke(harness.message(action, {"sleep": 0}))
+    assert quick.status == Status.SUCCESS and quick.result == {"slept": 0}
+    assert annotation(quick.annotations, "initTime") is not None  # a new container
+
+
+def test_ten_thousand_lines_are_collected_in_order(harness):
+    action = harness.action("def main(args):\n    for i in range(10000):\n        print('line', i)\n    return {}\n")
+    activation = harness.invoke(harness.message(action))
+    assert activation.status == Status.SUCCESS
+    assert len(activation.logs) == 10_000
+    assert activation.logs[0].endswith("stdout: line 0")
+    assert activation.logs[-1].endswith("stdout: line 9999")
+
+
+def test_logs_over_the_limit_are_truncated(harness):
+    action = harness.action("def main(args):\n    for i in range(3000):\n        print('x' * 1000)\n    return {}\n",
+                            logs_mb=1)
+    activation = harness.invoke(harness.message(action))
+    assert activation.status == Status.SUCCESS
+    assert activation.logs[-1].endswith(
+        "stderr: Logs were truncated because the total bytes size exceeds the limit of 1048576 bytes.")
+    assert 1000 < len(activation.logs) < 1100
+    # The collection went on to the sentinels: the next activation's logs are its own.
+    again = harness.invoke(harness.message(harness.action("def main(a):\n    print('mine')\n    return {}\n",
+                                                          name="other")))
+    assert [line.split(": ", 1)[1] for line in again.logs] == ["mine"]
+
+
+def test_redelivered_message_is_not_run_again(harness):
+    action = harness.action(HELLO)
+    msg = harness.message(action, {"name": "Ada"})
+    first = harness.invoke(msg)
+    again = harness.invoke(msg)
+    assert again.activation_id == first.activation_id and again.result == first.result
+    assert len(harness.activations.docs) == 1
+
+
+def test_docker_unreachable_records_a_whisk_error_quickly(settings):
+    dead = f"unix:///tmp/squall-no-docker-{secrets.token_hex(4)}.sock"
+    factory = DockerContainerFactory(settings.invoker, settings.controller.api_host,
+                                     environment={"DOCKER_HOST": dead})
+    h = Harness(settings, factory)
+    try:
+        action = h.action(HELLO)
+        started = time.monotonic()
+        activation = h.invoke(h.message(action))
+        assert time.monotonic() - started < 5
+        assert activation.status == Status.WHISK_ERROR
+        assert activation.result == {"error": "Failed to provision resources to run the action."}
+        assert h.activations.docs[f"guest/{activation.activation_id}"]["response"]["statusCode"] == 3
+        assert h.published[0]["response"]["status"] == "whisk internal error"
+    finally:
+        h.invoker.close()
+        factory.close()

@@ -1,0 +1,191 @@
+"""Log collection over a docker json-file written by the test (the format docker writes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import ContainerError
+from workers.factories.base import LogEntry
+from workers.logs import (
+    COLLECTION_WARNING,
+    DEVELOPER_ERROR_WARNING,
+    SENTINEL,
+    LogCursor,
+    collect_logs,
+    format_line,
+    truncation_message,
+)
+
+pytestmark = pytest.mark.unit
+
+
+class FileContainer:
+    """A Container whose log is a json-file we append to; ``api_logs`` serves the same entries."""
+
+    def __init__(self, path: Path | None, entries: list[LogEntry] | None = None, api_fails: bool = False) -> None:
+        self.path = path
+        self.entries = entries or []
+        self.api_fails = api_fails
+        self.seconds = 0
+
+    id = "c1"
+    name = "squall_test_1"
+    host = "127.0.0.1"
+    port = 8080
+    memory_mb = 256
+
+    @property
+    def log_path(self) -> str | None:
+        return str(self.path) if self.path else None
+
+    def write(self, stream: str, text: str, newline: bool = True) -> LogEntry:
+        self.seconds += 1
+        minutes, seconds = divmod(self.seconds, 60)
+        entry = LogEntry(f"2024-05-01T12:{minutes:02d}:{seconds:02d}.123456789Z", stream, text)
+        self.entries.append(entry)
+        if self.path is not None:
+            record = json.dumps({"log": text + "\n", "stream": stream, "time": entry.time})
+            with open(self.path, "a", encoding="utf-8") as file:
+                file.write(record + ("\n" if newline else ""))
+        return entry
+
+    def end(self) -> None:
+        self.write("stdout", SENTINEL)
+        self.write("stderr", SENTINEL)
+
+    def api_logs(self, since_ns: int) -> list[LogEntry]:
+        if self.api_fails:
+            raise ContainerError("engine gone")
+        return [e for e in self.entries if e.time_ns >= since_ns]
+
+    def destroy(self) -> None:
+        pass
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> FileContainer:
+    path = tmp_path / "c1-json.log"
+    path.touch()
+    return FileContainer(path)
+
+
+def texts(lines: list[str]) -> list[str]:
+    return [line[31:] for line in lines]
+
+
+def test_collects_lines_up_to_both_sentinels_in_openwhisk_format(container):
+    container.write("stdout", "hello")
+    container.write("stderr", "oops")
+    container.end()
+    cursor = LogCursor()
+    lines = collect_logs(container, cursor, 10, developer_error=False)
+    assert lines == [
+        format_line("2024-05-01T12:00:01.123456789Z", "stdout", "hello"),
+        format_line("2024-05-01T12:00:02.123456789Z", "stderr", "oops"),
+    ]
+    assert lines[0] == "2024-05-01T12:00:01.123456789Z stdout: hello"
+    assert cursor.offset == container.path.stat().st_size
+
+
+def test_next_collection_starts_where_the_last_stopped(container):
+    cursor = LogCursor()
+    container.write("stdout", "first")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: first"]
+    container.write("stdout", "second")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: second"]
+
+
+def test_lines_after_the_sentinels_are_left_for_the_next_activation(container):
+    cursor = LogCursor()
+    container.write("stdout", "a")
+    container.end()
+    container.write("stdout", "b")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: a"]
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: b"]
+
+
+def test_a_partly_written_line_waits_for_its_newline(container):
+    container.write("stdout", "whole")
+    container.write("stdout", "half", newline=False)
+    cursor = LogCursor()
+    lines = collect_logs(container, cursor, 10, developer_error=True)
+    assert texts(lines) == ["stdout: whole", f"stderr: {DEVELOPER_ERROR_WARNING}"]
+    with open(container.path, "a") as file:
+        file.write("\n")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: half"]
+
+
+def test_missing_sentinels_after_a_developer_error_add_a_warning(container):
+    container.write("stdout", "started")
+    lines = collect_logs(container, LogCursor(), 10, developer_error=True)
+    assert texts(lines) == ["stdout: started", f"stderr: {DEVELOPER_ERROR_WARNING}"]
+
+
+def test_missing_sentinels_otherwise_add_the_collection_warning(container, monkeypatch):
+    monkeypatch.setattr("workers.logs.WAIT_S", 0.05)
+    container.write("stdout", "only")
+    assert texts(collect_logs(container, LogCursor(), 10, False)) == ["stdout: only", f"stderr: {COLLECTION_WARNING}"]
+
+
+def test_only_one_sentinel_is_not_enough(container):
+    container.write("stdout", SENTINEL)
+    lines = collect_logs(container, LogCursor(), 10, developer_error=True)
+    assert texts(lines) == [f"stderr: {DEVELOPER_ERROR_WARNING}"]
+
+
+def test_truncates_at_the_limit_and_still_reaches_the_sentinels(container):
+    chunk = "x" * 1000
+    for _ in range(1100):
+        container.write("stdout", chunk)
+    container.end()
+    container.write("stdout", "next activation")
+    container.end()
+    cursor = LogCursor()
+    lines = collect_logs(container, cursor, 1, developer_error=False)
+    assert len(lines) == 1049
+    assert lines[-1].endswith(f"stderr: {truncation_message(1048576)}")
+    assert "1048576 bytes." in lines[-1]
+    assert texts(collect_logs(container, cursor, 1, False)) == ["stdout: next activation"]
+
+
+def test_log_limit_zero_collects_nothing(container):
+    container.write("stdout", "ignored")
+    container.end()
+    assert collect_logs(container, LogCursor(), 0, developer_error=False) == []
+
+
+def test_falls_back_to_the_api_without_a_readable_file():
+    container = FileContainer(None)
+    container.write("stdout", "via api")
+    container.end()
+    cursor = LogCursor()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: via api"]
+    container.write("stderr", "again")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stderr: again"]
+
+
+def test_falls_back_to_the_api_when_the_file_vanishes(tmp_path):
+    container = FileContainer(tmp_path / "gone.log")
+    container.write("stdout", "from api")
+    container.end()
+    (tmp_path / "gone.log").unlink()
+    assert texts(collect_logs(container, LogCursor(), 10, False)) == ["stdout: from api"]
+
+
+def test_an_unreachable_engine_yields_the_warning_only():
+    container = FileContainer(None, api_fails=True)
+    assert texts(collect_logs(container, LogCursor(), 10, True)) == [f"stderr: {DEVELOPER_ERROR_WARNING}"]
+
+
+def test_rfc3339_nano_time_is_parsed_to_nanoseconds():
+    assert LogEntry("1970-01-01T00:00:01.5Z", "stdout", "").time_ns == 1_500_000_000
+    assert LogEntry("1970-01-01T00:00:02Z", "stdout", "").time_ns == 2_000_000_000
+    assert LogEntry("not a time", "stdout", "").time_ns == 0

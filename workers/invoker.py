@@ -1,0 +1,358 @@
+"""The invoker: runs one activation message in a container and records what happened.
+
+Order matters (DESIGN §2 step 7-8): the result goes to ``publish_result`` first, so a blocking caller
+wakes at once; the logs are collected after (they may trail the reply by a few ms), and only then is
+the record stored. Every path, including "Docker is down", ends in exactly one stored record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.core.entities import Action, Activation, ActivationMessage, Document, Status, now_ms
+from app.core.errors import (
+    ActionTimeout,
+    ContainerError,
+    Invalid,
+    NotFound,
+    PlatformError,
+    StoreError,
+    UserImageStartupError,
+)
+from app.core.manifest import BLACKBOX, RuntimeManifest
+from app.core.ports import ActivationStore, EntityStore
+from config.settings import Settings
+from workers.factories.base import ContainerSpec
+from workers.journal import Journal
+from workers.logs import collect_logs
+from workers.pool import ContainerPool, PooledContainer
+from workers.proxy_client import ContainerDied, ProxyResponse
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Document], None]
+
+NOT_FOUND = "Action could not be found or may have been deleted."
+NOT_FETCHED = "Action could not be fetched."
+PROVISION_FAILED = "Failed to provision resources to run the action."
+REDELIVERED = "The invoker stopped while the action ran; it was not run again."
+_STORE_RETRIES_S = (0.1, 0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    result: Any
+    timed_out: bool = False
+
+    @property
+    def reusable(self) -> bool:
+        """Only after success or an application error is the container's state known to be sane."""
+        return self.status in (Status.SUCCESS, Status.APPLICATION_ERROR)
+
+
+# --- outcome mapping (reference §2.1, §3.1, §3.2) ---------------------------------------------------
+
+
+def _error(message: Any) -> dict[str, Any]:
+    return {"error": message}
+
+
+def init_outcome(response: ProxyResponse) -> Outcome | None:
+    """None when ``/init`` succeeded, else the developer error it amounts to."""
+    if response.status == 200:
+        return None
+    if response.is_json and isinstance(response.body, dict):
+        return Outcome(Status.DEVELOPER_ERROR, _error(response.body.get("error", response.body)))
+    return Outcome(Status.DEVELOPER_ERROR,
+                   _error(f"The action failed during initialization: {response.text}".rstrip(": ")))
+
+
+def run_outcome(response: ProxyResponse, max_bytes: int) -> Outcome:
+    """What a ``/run`` answer means: 200 object → success (``error`` key → application error),
+    200 array → success, anything else → developer error; oversized → truncated error."""
+    ok = response.status == 200
+    if response.size > max_bytes:
+        truncated = response.raw[:max_bytes].decode("utf-8", errors="ignore")
+        message = (f"The action produced a response that exceeded the allowed length: "
+                   f"{response.size} > {max_bytes} bytes. The truncated response was: {truncated}")
+        return Outcome(Status.APPLICATION_ERROR if ok else Status.DEVELOPER_ERROR, _error(message))
+    body = response.body
+    if response.is_json and isinstance(body, dict):
+        if ok:
+            return Outcome(Status.APPLICATION_ERROR, _error(body["error"])) if "error" in body \
+                else Outcome(Status.SUCCESS, body)
+        if "error" in body:
+            return Outcome(Status.DEVELOPER_ERROR, _error(body["error"]))
+    elif ok and response.is_json and isinstance(body, list):
+        return Outcome(Status.SUCCESS, body)
+    text = response.text
+    detail = f": {text}" if text else "."
+    return Outcome(Status.DEVELOPER_ERROR,
+                   _error(f"The action did not produce a valid JSON or JSON Array response{detail}"))
+
+
+def stringify(value: Any) -> str:
+    """An init parameter as an environment value: strings raw, null empty, anything else compact JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, separators=(",", ":"))
+
+
+# --- the invoker -------------------------------------------------------------------------------------
+
+
+class Invoker:
+    def __init__(self, entities: EntityStore, activations: ActivationStore, pool: ContainerPool,
+                 manifest: RuntimeManifest, settings: Settings, journal: Journal, *,
+                 action_cache_size: int = 512) -> None:
+        self._entities = entities
+        self._activations = activations
+        self._pool = pool
+        self._manifest = manifest
+        self._settings = settings
+        self._journal = journal
+        self._payload_bytes = settings.limits.payload_bytes
+        # Parsed actions by (doc id, rev): a rev never changes content, so entries never go stale.
+        self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
+        self._actions_lock = threading.Lock()
+        self._action_cache_size = action_cache_size
+
+    def close(self) -> None:
+        self._pool.close()
+        self._journal.close()
+
+    def invoke(self, msg: ActivationMessage, publish_result: Publish) -> Activation:
+        """Run ``msg`` and return its record (already published and stored)."""
+        received = now_ms()
+        try:
+            action = self._action(msg)
+        except NotFound:
+            return self._record(self._fallback(msg, received, Status.APPLICATION_ERROR, NOT_FOUND), publish_result)
+        except PlatformError:
+            log.exception("fetching %s for %s failed", msg.action, msg.activation_id)
+            return self._record(self._fallback(msg, received, Status.WHISK_ERROR, NOT_FETCHED), publish_result)
+        try:
+            first_time = self._journal.claim(msg.activation_id)
+        except PlatformError:
+            log.exception("cannot claim activation %s", msg.activation_id)
+            return self._record(self._failed(msg, action, received, Status.WHISK_ERROR, PROVISION_FAILED),
+                                publish_result)
+        if not first_time:
+            return self._redelivered(msg, action, received, publish_result)
+        return self._run(msg, action, publish_result)
+
+    # --- the action --------------------------------------------------------------------------------
+
+    def _action(self, msg: ActivationMessage) -> Action:
+        cached = self._cached(msg.action, msg.revision)
+        if cached is not None:
+            return cached
+        action = Action.from_doc(self._entities.get_entity(msg.action))
+        if action.rev != msg.revision:
+            # Updated since the controller resolved it: run the newest, as OpenWhisk's fetch by id does.
+            log.info("action %s is at %s, message has %s", msg.action, action.rev, msg.revision)
+        with self._actions_lock:
+            self._actions[(msg.action, action.rev or "")] = action
+            while len(self._actions) > self._action_cache_size:
+                self._actions.popitem(last=False)
+        return action
+
+    def _cached(self, doc_id: str, rev: str) -> Action | None:
+        with self._actions_lock:
+            action = self._actions.get((doc_id, rev))
+            if action is not None:
+                self._actions.move_to_end((doc_id, rev))
+            return action
+
+    def _image(self, action: Action) -> str:
+        if action.exec.kind == BLACKBOX:
+            if not action.exec.image:
+                raise Invalid("A blackbox action needs an image.")
+            return action.exec.image
+        return self._manifest.image(action.exec.kind)
+
+    # --- running -----------------------------------------------------------------------------------
+
+    def _run(self, msg: ActivationMessage, action: Action, publish_result: Publish) -> Activation:
+        started = now_ms()
+        try:
+            spec = ContainerSpec(image=self._image(action), memory_mb=action.limits.memory,
+                                 namespace=msg.namespace, action=action.path.name, kind=action.exec.kind,
+                                 user_image=action.exec.kind == BLACKBOX)
+        except Invalid as e:  # a kind this invoker's manifest does not know (or a sequence sent here)
+            log.error("cannot run %s: %s", msg.action, e.message)
+            return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),
+                                publish_result)
+        key = (msg.namespace, action.path.doc_id, action.rev or msg.revision)
+        try:
+            pooled = self._pool.acquire(key, spec)
+        except UserImageStartupError as e:
+            return self._record(self._failed(msg, action, started, Status.DEVELOPER_ERROR, e.message),
+                                publish_result)
+        except ContainerError as e:
+            log.error("no container for %s: %r (cause: %r)", msg.activation_id, e, e.__cause__)
+            return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),
+                                publish_result)
+        ready = now_ms()
+        outcome, init_ms, start, end = self._init_and_run(msg, action, pooled, ready)
+        annotations = self._annotations(msg, action, wait_ms=ready - msg.received_ms, init_ms=init_ms,
+                                        timed_out=outcome.timed_out)
+        activation = self._activation(msg, action, start, end, outcome, annotations)
+        self._publish(activation, publish_result)
+        try:
+            logs = collect_logs(pooled.container, pooled.cursor, action.limits.logs,
+                                developer_error=outcome.status == Status.DEVELOPER_ERROR)
+        finally:
+            self._pool.release(pooled, reusable=outcome.reusable)
+        return self._store(replace(activation, logs=logs))
+
+    def _init_and_run(self, msg: ActivationMessage, action: Action, pooled: PooledContainer,
+                      ready: int) -> tuple[Outcome, int | None, int, int]:
+        """(outcome, initTime or None when warm, start, end) of ``/init`` (when cold) then ``/run``."""
+        timeout_s = action.limits.timeout / 1000
+        init_ms: int | None = None
+        start = ready
+        if not pooled.initialized:
+            start = now_ms()
+            try:
+                response = pooled.proxy.init(self._init_payload(msg, action, start), timeout_s)
+                failed = init_outcome(response)
+            except ActionTimeout as e:
+                failed = Outcome(Status.DEVELOPER_ERROR, _error(e.message), timed_out=True)
+            except ContainerDied as e:
+                failed = Outcome(Status.DEVELOPER_ERROR, _error(e.message))
+            end = now_ms()
+            init_ms = end - start
+            if failed is not None:
+                return failed, init_ms, start, end
+            pooled.initialized = True
+        run_start = now_ms()
+        if init_ms is None:
+            start = run_start
+        try:
+            response = pooled.proxy.run(self._run_payload(msg, action, run_start), timeout_s)
+            outcome = run_outcome(response, self._payload_bytes)
+        except ActionTimeout as e:
+            outcome = Outcome(Status.DEVELOPER_ERROR, _error(e.message), timed_out=True)
+        except ContainerDied as e:
+            outcome = Outcome(Status.DEVELOPER_ERROR, _error(e.message))
+        return outcome, init_ms, start, now_ms()
+
+    def _init_payload(self, msg: ActivationMessage, action: Action, start: int) -> dict[str, Any]:
+        env = self._ow_env(msg, action, deadline=start + action.limits.timeout)
+        init_params = {p["key"]: p.get("value") for p in action.parameters if p.get("init")}
+        init_params.update(msg.init_args)
+        env.update({key: stringify(value) for key, value in init_params.items()})
+        return {"value": {"name": action.path.name, "main": action.exec.main or "main",
+                          "binary": action.exec.binary, "code": action.exec.code or "", "env": env}}
+
+    def _ow_env(self, msg: ActivationMessage, action: Action, deadline: int) -> dict[str, str]:
+        env = {
+            "__OW_NAMESPACE": msg.namespace,
+            "__OW_ACTION_NAME": action.path.fqn,
+            "__OW_ACTION_VERSION": action.version,
+            "__OW_ACTIVATION_ID": msg.activation_id,
+            "__OW_TRANSACTION_ID": msg.transaction_id,
+            "__OW_DEADLINE": str(deadline),
+        }
+        if msg.api_key:
+            env["__OW_API_KEY"] = msg.api_key
+        return env
+
+    def _run_payload(self, msg: ActivationMessage, action: Action, start: int) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "value": msg.content,
+            "namespace": msg.namespace,
+            "action_name": action.path.fqn,
+            "action_version": action.version,
+            "activation_id": msg.activation_id,
+            "transaction_id": msg.transaction_id,
+            "deadline": str(start + action.limits.timeout),
+        }
+        if msg.api_key:
+            payload["api_key"] = msg.api_key
+        return payload
+
+    # --- records -----------------------------------------------------------------------------------
+
+    def _annotations(self, msg: ActivationMessage, action: Action | None, *, wait_ms: int | None = None,
+                     init_ms: int | None = None, timed_out: bool = False) -> list[dict[str, Any]]:
+        annotations: list[dict[str, Any]] = [{"key": "path", "value": action.path.doc_id if action else msg.action}]
+        if wait_ms is not None:
+            annotations.append({"key": "waitTime", "value": max(wait_ms, 0)})
+        if action is not None:
+            annotations.append({"key": "kind", "value": action.exec.kind})
+        annotations.append({"key": "timeout", "value": timed_out})
+        if action is not None:
+            annotations.append({"key": "limits", "value": action.limits.to_doc()})
+        if init_ms is not None:
+            annotations.append({"key": "initTime", "value": init_ms})
+        if msg.binding:
+            annotations.append({"key": "binding", "value": msg.binding})
+        if msg.cause:
+            annotations.append({"key": "causedBy", "value": "sequence"})
+        return annotations
+
+    def _activation(self, msg: ActivationMessage, action: Action, start: int, end: int, outcome: Outcome,
+                    annotations: list[dict[str, Any]]) -> Activation:
+        return Activation(
+            namespace=msg.namespace, name=action.path.name, version=action.version, subject=msg.subject,
+            activation_id=msg.activation_id, start=start, end=end, status=outcome.status,
+            result=outcome.result, annotations=annotations, cause=msg.cause,
+            size=len(json.dumps(outcome.result, separators=(",", ":"))) if outcome.result is not None else None,
+        )
+
+    def _failed(self, msg: ActivationMessage, action: Action, at: int, status: Status, message: str) -> Activation:
+        """The record of an activation that never reached its action's code."""
+        annotations = self._annotations(msg, action, wait_ms=at - msg.received_ms)
+        return self._activation(msg, action, at, now_ms(), Outcome(status, _error(message)), annotations)
+
+    def _fallback(self, msg: ActivationMessage, at: int, status: Status, message: str) -> Activation:
+        """The record when even the action is unknown: name from the message's doc id."""
+        return Activation(
+            namespace=msg.namespace, name=msg.action.rsplit("/", 1)[-1], version="0.0.1", subject=msg.subject,
+            activation_id=msg.activation_id, start=at, end=now_ms(), status=status, result=_error(message),
+            annotations=self._annotations(msg, None), cause=msg.cause,
+        )
+
+    def _redelivered(self, msg: ActivationMessage, action: Action, at: int, publish_result: Publish) -> Activation:
+        """A message whose activation already started here or elsewhere: never run it again."""
+        try:
+            existing = Activation.from_doc(self._activations.get_activation(msg.namespace, msg.activation_id))
+        except NotFound:
+            return self._record(self._failed(msg, action, at, Status.WHISK_ERROR, REDELIVERED), publish_result)
+        self._publish(existing, publish_result)
+        return existing
+
+    def _record(self, activation: Activation, publish_result: Publish) -> Activation:
+        self._publish(activation, publish_result)
+        return self._store(activation)
+
+    def _publish(self, activation: Activation, publish_result: Publish) -> None:
+        try:
+            publish_result(activation.to_api())
+        except Exception:  # the record must still be stored and the container released
+            log.exception("publishing the result of %s failed", activation.activation_id)
+
+    def _store(self, activation: Activation) -> Activation:
+        """Store the record, retrying a store that is briefly down; the last failure propagates."""
+        for pause in (*_STORE_RETRIES_S, None):
+            try:
+                self._activations.put_activation(activation.to_doc())
+                return activation
+            except StoreError:
+                if pause is None:
+                    raise
+                log.warning("storing activation %s failed; retrying in %.1f s", activation.activation_id, pause)
+                time.sleep(pause)
+        return activation

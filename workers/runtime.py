@@ -1,0 +1,62 @@
+"""The composition root of an invoker process: builds the Invoker and runs the Celery worker."""
+
+from __future__ import annotations
+
+import logging
+
+from app.core.errors import PlatformError
+from app.core.manifest import RuntimeManifest
+from app.store.couchdb import CouchStore
+from config import Settings
+from tasks.base import InvokerTask
+from tasks.celery_app import make_celery
+from workers.factories.docker import DockerContainerFactory
+from workers.invoker import Invoker
+from workers.journal import Journal, MemoryJournal, RedisJournal
+from workers.pool import ContainerPool
+
+log = logging.getLogger(__name__)
+
+
+def _journal(settings: Settings) -> Journal:
+    backend = settings.broker.result_backend
+    if backend.startswith(("redis://", "rediss://")):
+        return RedisJournal(backend)
+    # Without Redis, claims live in this process only: a redelivery to another invoker may run twice.
+    log.warning("result backend %s is not Redis; the start journal is per-process", backend.split("://")[0])
+    return MemoryJournal()
+
+
+def build_invoker(settings: Settings) -> Invoker:
+    """Store, manifest, Docker factory (leftover containers removed), pool and journal, wired together."""
+    store = CouchStore(settings.couchdb)
+    store.setup()
+    factory = DockerContainerFactory(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
+    try:
+        factory.cleanup()
+    except PlatformError as e:  # Docker down: keep serving, each activation records the failure
+        log.warning("could not remove leftover containers: %s", e)
+    pool = ContainerPool(factory, settings.invoker)
+    manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    return Invoker(store, store, pool, manifest, settings, _journal(settings))
+
+
+def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
+    """Consume this invoker's queue with a thread pool until told to stop; then remove its containers."""
+    app = make_celery(settings, worker=True)
+    invoker = build_invoker(settings)
+    InvokerTask.install(invoker)
+    name = settings.invoker.name
+    worker = app.Worker(
+        hostname=f"{name}@%h",
+        queues=[name],
+        pool="threads",
+        concurrency=settings.invoker.threads,
+        loglevel=loglevel,
+        without_gossip=True,
+        without_mingle=True,
+    )
+    try:
+        worker.start()
+    finally:
+        InvokerTask.shutdown()
