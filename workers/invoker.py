@@ -42,6 +42,7 @@ Publish = Callable[[Document], None]
 NOT_FOUND = "Action could not be found or may have been deleted."
 NOT_FETCHED = "Action could not be fetched."
 PROVISION_FAILED = "Failed to provision resources to run the action."
+INTERNAL_ERROR = "There was an internal server error."
 REDELIVERED = "The invoker stopped while the action ran; it was not run again."
 _STORE_RETRIES_S = (0.1, 0.5, 2.0)
 
@@ -136,7 +137,7 @@ class Invoker:
         received = now_ms()
         try:
             action = self._action(msg)
-        except NotFound:
+        except (NotFound, KeyError, TypeError, ValueError):  # gone, or a document we cannot read as an action
             return self._record(self._fallback(msg, received, Status.APPLICATION_ERROR, NOT_FOUND), publish_result)
         except PlatformError:
             log.exception("fetching %s for %s failed", msg.action, msg.activation_id)
@@ -204,7 +205,11 @@ class Invoker:
             return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),
                                 publish_result)
         ready = now_ms()
-        outcome, init_ms, start, end = self._init_and_run(msg, action, pooled, ready)
+        try:
+            outcome, init_ms, start, end = self._init_and_run(msg, action, pooled, ready)
+        except Exception:  # a bug of ours must still end in a record and give the memory back
+            log.exception("running %s failed", msg.activation_id)
+            outcome, init_ms, start, end = Outcome(Status.WHISK_ERROR, _error(INTERNAL_ERROR)), None, ready, now_ms()
         annotations = self._annotations(msg, action, wait_ms=ready - msg.received_ms, init_ms=init_ms,
                                         timed_out=outcome.timed_out)
         activation = self._activation(msg, action, start, end, outcome, annotations)

@@ -90,7 +90,8 @@ class ContainerPool:
         """A warm container for ``key``, else a new one (evicting idle ones if memory is short), else wait
         for a release. Raises ``PoolExhausted`` after ``timeout_s``, ``ContainerStartupError`` if a new
         container cannot be started, ``PoolClosed`` once closed."""
-        deadline = self._clock() + (self._wait_timeout_s if timeout_s is None else timeout_s)
+        # Waits run on real time; the injectable clock only ages idle containers.
+        deadline = time.monotonic() + (self._wait_timeout_s if timeout_s is None else timeout_s)
         request = Request(key, spec.memory_mb)
         with self._cond:
             while True:
@@ -109,7 +110,7 @@ class ContainerPool:
                 if isinstance(decision, Impossible):
                     raise PoolExhausted(f"The action needs {decision.needed_mb} MB but this invoker has "
                                         f"{decision.capacity_mb} MB for containers.")
-                remaining = deadline - self._clock()
+                remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise PoolExhausted("No container memory became free in time.")
                 self._cond.wait(remaining)

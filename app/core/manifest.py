@@ -195,7 +195,10 @@ class RuntimeManifest:
 
     def runtime(self, kind: str) -> RuntimeKind:
         """The manifest entry of a concrete kind. Raises ``Invalid`` like ``resolve``."""
-        return self._kinds[self.resolve(kind, allow_deprecated=True)]
+        resolved = self.resolve(kind, allow_deprecated=True)
+        if resolved not in self._kinds:  # blackbox and sequence: no image of ours runs them
+            raise Invalid(f"The '{resolved}' kind has no runtime image in the manifest.")
+        return self._kinds[resolved]
 
     # --- questions the invoker asks -------------------------------------------------------------
 

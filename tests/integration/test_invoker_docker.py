@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
@@ -24,6 +25,7 @@ from config.settings import Settings
 from workers.factories.docker import LABEL_INVOKER, DockerContainerFactory
 from workers.invoker import Invoker
 from workers.journal import MemoryJournal
+from workers.logs import DEVELOPER_ERROR_WARNING
 from workers.pool import ContainerPool
 
 pytestmark = pytest.mark.integration
@@ -206,7 +208,8 @@ def test_init_failure_is_a_developer_error(harness):
 
 
 def test_timeout_destroys_the_container_and_the_next_call_works(harness):
-    code = "import time\ndef main(args):\n    time.sleep(args.get('sleep', 0))\n    return {'slept': args.get('sleep', 0)}\n"
+    code = ("import time\n"
+            "def main(args):\n    time.sleep(args.get('sleep', 0))\n    return {'slept': args.get('sleep', 0)}\n")
     action = harness.action(code, timeout_ms=1000)
     started = time.monotonic()
     slow = harness.invoke(harness.message(action, {"sleep": 30}))
@@ -214,7 +217,7 @@ def test_timeout_destroys_the_container_and_the_next_call_works(harness):
     assert slow.status == Status.DEVELOPER_ERROR
     assert slow.result == {"error": "The action exceeded its time limits of 1000 milliseconds."}
     assert annotation(slow.annotations, "timeout") is True
-    assert slow.logs[-1].endswith("stderr: The action did not initialize or run as expected. Log data might be missing.")
+    assert slow.logs[-1].endswith(f"stderr: {DEVELOPER_ERROR_WARNING}")
     assert harness.containers() == []
 
     quick = harness.invoke(harness.message(action, {"sleep": 0}))
@@ -270,4 +273,23 @@ def test_docker_unreachable_records_a_whisk_error_quickly(settings):
         assert h.published[0]["response"]["status"] == "whisk internal error"
     finally:
         h.invoker.close()
+        factory.close()
+
+
+def test_concurrent_activations_share_the_memory_bound(docker_client, settings):
+    settings = settings.replace(invoker={"user_memory_mb": 512})
+    factory = DockerContainerFactory(settings.invoker, settings.controller.api_host)
+    h = Harness(settings, factory)
+    try:
+        action = h.action("import time\ndef main(args):\n    time.sleep(0.3)\n    return {'ok': True}\n")
+        messages = [h.message(action) for _ in range(4)]
+        with ThreadPoolExecutor(4) as executor:
+            activations = list(executor.map(h.invoke, messages))
+        assert [a.status for a in activations] == [Status.SUCCESS] * 4
+        # 512 MB holds two 256 MB containers: two cold starts, the other two waited and ran warm.
+        assert sum(annotation(a.annotations, "initTime") is not None for a in activations) == 2
+        assert len(h.containers()) == 2
+    finally:
+        h.invoker.close()
+        factory.cleanup()
         factory.close()

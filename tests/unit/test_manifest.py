@@ -57,6 +57,12 @@ def test_concrete_blackbox_and_sequence_kinds_resolve_to_themselves(manifest):
     assert manifest.resolve("sequence") == "sequence"
 
 
+def test_blackbox_and_sequence_have_no_manifest_image(manifest):
+    for kind in ("blackbox", "sequence"):
+        with pytest.raises(Invalid):
+            manifest.image(kind)
+
+
 def test_unknown_kind_names_the_valid_values(manifest):
     with pytest.raises(Invalid) as info:
         manifest.resolve("cobol:1")
