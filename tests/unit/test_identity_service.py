@@ -1,0 +1,101 @@
+"""IdentityService: key checks, the short cache, seeding and blocking, over a dict-backed SubjectStore."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.errors import Conflict, NotFound, Unauthorized
+from app.core.identities import WELL_KNOWN, Identity, Subject
+from app.core.services import IdentityService
+
+pytestmark = pytest.mark.unit
+
+
+class DictSubjects:
+    """Our own SubjectStore port, kept in a dict (the real one is tested in tests/contract)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Subject] = {}
+        self.lookups = 0
+
+    def put_subject(self, subject: Subject) -> Subject:
+        current = self.docs.get(subject.name)
+        if (current.rev if current else None) != subject.rev:
+            raise Conflict()
+        stored = Subject(subject.name, subject.namespaces, subject.blocked, str(int(subject.rev or "0") + 1))
+        self.docs[subject.name] = stored
+        return stored
+
+    def get_subject(self, name: str) -> Subject:
+        if name not in self.docs:
+            raise NotFound()
+        return self.docs[name]
+
+    def delete_subject(self, subject: Subject) -> None:
+        del self.docs[subject.name]
+
+    def list_subjects(self) -> list[Subject]:
+        return list(self.docs.values())
+
+    def identity_by_uuid(self, uuid: str) -> Identity:
+        self.lookups += 1
+        for s in self.docs.values():
+            for n in s.namespaces:
+                if n.uuid == uuid:
+                    return Identity(s.name, n.namespace, n.uuid, n.key_hash, s.blocked)
+        raise NotFound()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_create_prints_a_key_that_authenticates_and_is_stored_hashed() -> None:
+    store = DictSubjects()
+    ids = IdentityService(store)
+    uuid, key = ids.create("alice").split(":")
+    assert ids.authenticate(uuid, key).namespace == "alice"
+    assert key not in str(store.docs["alice"].to_doc())
+    with pytest.raises(Unauthorized):
+        ids.authenticate(uuid, key[:-1] + ("a" if key[-1] != "a" else "b"))
+    with pytest.raises(Unauthorized):
+        ids.authenticate("no-such-uuid", key)
+    with pytest.raises(Conflict):
+        ids.create("alice")
+
+
+def test_lookups_are_cached_for_a_few_seconds() -> None:
+    store, clock = DictSubjects(), Clock()
+    ids = IdentityService(store, cache_seconds=5, clock=clock)
+    uuid, key = ids.create("bob").split(":")
+    ids.authenticate(uuid, key)
+    ids.authenticate(uuid, key)
+    assert store.lookups == 1
+    clock.now = 6
+    ids.authenticate(uuid, key)
+    assert store.lookups == 2
+
+
+def test_seed_uses_the_well_known_keys_once() -> None:
+    ids = IdentityService(DictSubjects())
+    assert ids.seed() == ["guest", "whisk.system"]
+    assert ids.seed() == []
+    uuid, key = WELL_KNOWN["guest"].split(":")
+    assert ids.authenticate(uuid, key).subject == "guest"
+
+
+def test_blocked_subjects_are_refused_and_unblocked_ones_return() -> None:
+    ids = IdentityService(DictSubjects(), cache_seconds=0)
+    uuid, key = ids.create("carol").split(":")
+    ids.set_blocked("carol", True)
+    with pytest.raises(Unauthorized):
+        ids.authenticate(uuid, key)
+    ids.set_blocked("carol", False)
+    assert ids.authenticate(uuid, key).namespace == "carol"
+    ids.delete("carol")
+    with pytest.raises(Unauthorized):
+        ids.authenticate(uuid, key)
