@@ -67,6 +67,12 @@ INVOKER_API_HOST = ""
 INVOKER_IDLE_TIMEOUT_S = 600.0
 """An idle warm container is removed after this long."""
 
+CLIENT_APIHOST = "http://127.0.0.1:3233"
+"""Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
+
+CLIENT_AUTH = ""
+"""``uuid:key`` the client verbs authenticate with (like ``wsk --auth``); empty sends no credentials."""
+
 RUNTIMES_MANIFEST = ""
 """Path of the runtimes manifest; empty means the one shipped in runtimes/manifest.json."""
 

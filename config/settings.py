@@ -136,6 +136,17 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    apihost: str = defaults.CLIENT_APIHOST
+    auth: str = defaults.CLIENT_AUTH
+
+    def __post_init__(self) -> None:
+        _require(self.apihost.strip() != "", "client.apihost must name the controller, e.g. http://127.0.0.1:3233")
+        _require(self.auth == "" or ":" in self.auth,
+                 "client.auth must be 'uuid:key'")
+
+
+@dataclass(frozen=True)
 class Settings:
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     couchdb: CouchDBSettings = field(default_factory=CouchDBSettings)
@@ -143,6 +154,7 @@ class Settings:
     invoker: InvokerSettings = field(default_factory=InvokerSettings)
     runtimes: RuntimesSettings = field(default_factory=RuntimesSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    client: ClientSettings = field(default_factory=ClientSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(couchdb={"prefix": "t_"})``."""

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.cli import admin, servers
+from app.cli import admin, servers, verbs
 
 
 @click.group()
@@ -20,6 +20,8 @@ cli.add_command(servers.controller)
 cli.add_command(servers.invoker)
 cli.add_command(servers.runtimes)
 cli.add_command(admin.admin)
+for _group in verbs.GROUPS:
+    cli.add_command(_group)
 
 
 def main() -> None:  # pragma: no cover - console entry point

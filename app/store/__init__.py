@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from collections.abc import Callable
 from typing import Protocol
 
-from app.core.errors import Invalid
+from app.core.plugins import resolve
 from app.core.ports import ActivationStore, EntityStore, SubjectStore
 
 __all__ = ["STORES", "Store", "resolve_store"]
@@ -32,24 +30,7 @@ class Store(SubjectStore, EntityStore, ActivationStore, Protocol):
 
 def resolve_store(name: str) -> Callable[..., Store]:
     """The store class named ``name`` (an alias from ``STORES``, or ``package.module:Class``); call it
-    with the store's settings.
-
-    Raises ``Invalid`` for an unknown alias (suggesting the closest one) or a class that cannot be imported.
+    with the store's settings. Raises ``Invalid`` for an unknown alias or a class that cannot be imported.
     """
-    target = STORES.get(name)
-    if target is None:
-        if ":" not in name:
-            close = difflib.get_close_matches(name, STORES, n=1)
-            hint = f"Did you mean {close[0]!r}?" if close else f"Known stores: {', '.join(sorted(STORES))}."
-            raise Invalid(f"No such store: {name!r}. {hint}")
-        target = name
-    module_name, _, attribute = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise Invalid(f"Store {name!r} cannot be loaded: {e}") from e
-    try:
-        cls: Callable[..., Store] = getattr(module, attribute)
-    except AttributeError as e:
-        raise Invalid(f"Store {name!r} cannot be loaded: {module_name} has no {attribute!r}") from e
+    cls: Callable[..., Store] = resolve(STORES, name, "store")
     return cls

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.errors import Invalid
 from workers.factories import FACTORIES, resolve_factory
 from workers.factories.docker import DockerContainerFactory, container_name
 
@@ -15,7 +16,7 @@ def test_resolve_by_alias_and_by_path():
 
 
 def test_unknown_factory_suggests_a_name():
-    with pytest.raises(KeyError, match="Did you mean 'docker'"):
+    with pytest.raises(Invalid, match="Did you mean 'docker'"):
         resolve_factory("dokcer")
 
 

@@ -1,0 +1,171 @@
+"""A small OpenWhisk REST client for the ``squall`` client verbs: HTTP only, like ``wsk``.
+
+It never imports the store, the controller or the services: everything goes through ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_NAMESPACE = "_"
+TIMEOUT_S = 90.0
+"""Longer than the controller's 60 s blocking wait, so a blocking invoke gets the server's answer."""
+
+
+class ClientError(Exception):
+    """A call failed: ``status`` is the HTTP status (0 when the server was not reached)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _normalize_host(apihost: str) -> str:
+    """``wsk`` treats an apihost without a scheme as https."""
+    host = apihost.strip().rstrip("/")
+    if "://" not in host:
+        host = "https://" + host
+    return host
+
+
+def _split_auth(auth: str) -> tuple[str, str] | None:
+    if not auth:
+        return None
+    user, _, key = auth.partition(":")
+    return user, key
+
+
+def _entity_path(collection: str, name: str) -> str:
+    """``/namespaces/<ns>/<collection>/<name>``; a fully qualified ``/ns/pkg/name`` keeps its namespace."""
+    namespace = DEFAULT_NAMESPACE
+    if name.startswith("/"):
+        parts = name.strip("/").split("/", 1)
+        if len(parts) != 2 or not all(parts):
+            raise ClientError(0, f"'{name}' is not a valid qualified name")
+        namespace, name = parts
+    return f"/namespaces/{quote(namespace, safe='')}/{collection}/{quote(name, safe='/')}"
+
+
+class ApiClient:
+    """One ``httpx.Client`` against ``<apihost>/api/v1`` with Basic auth ``uuid:key``."""
+
+    def __init__(self, apihost: str, auth: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.apihost = _normalize_host(apihost)
+        self._http = httpx.Client(
+            base_url=self.apihost + "/api/v1",
+            auth=_split_auth(auth),
+            timeout=TIMEOUT_S,
+            transport=transport,
+            headers={"User-Agent": "squall-cli/1.0"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 json: Any = None) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as e:
+            raise ClientError(0, f"The request to {self.apihost} timed out ({e.__class__.__name__}).") from e
+        except httpx.TransportError as e:
+            raise ClientError(
+                0, f"Could not reach the controller at {self.apihost} ({e}); check --apihost "
+                   "(or SQUALL_CLIENT_APIHOST).") from e
+        if not response.is_success:
+            raise ClientError(response.status_code, _error_message(response))
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as e:
+            raise ClientError(response.status_code,
+                              f"The server answered {response.status_code} with a body that is not JSON.") from e
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def put_action(self, name: str, body: dict[str, Any], overwrite: bool = False) -> Any:
+        return self._json("PUT", _entity_path("actions", name),
+                          params={"overwrite": "true" if overwrite else "false"}, json=body)
+
+    def get_action(self, name: str, code: bool = True) -> Any:
+        params = None if code else {"code": "false"}
+        return self._json("GET", _entity_path("actions", name), params=params)
+
+    def list_actions(self, limit: int = 30, skip: int = 0, namespace: str = DEFAULT_NAMESPACE) -> Any:
+        return self._json("GET", f"/namespaces/{quote(namespace, safe='')}/actions",
+                          params={"limit": limit, "skip": skip})
+
+    def delete_action(self, name: str) -> Any:
+        return self._json("DELETE", _entity_path("actions", name))
+
+    def invoke_action(self, name: str, payload: dict[str, Any] | None = None, blocking: bool = False,
+                      result: bool = False) -> Any:
+        """``wsk action invoke``: non-blocking answers ``{"activationId"}``; ``result`` implies blocking.
+
+        A blocking call whose action failed answers 502 with the activation; that is an error here too,
+        with the record's error as the message.
+        """
+        blocking = blocking or result
+        params = {"blocking": "true" if blocking else "false", "result": "true" if result else "false"}
+        return self._json("POST", _entity_path("actions", name), params=params, json=payload or {})
+
+    # -- activations ----------------------------------------------------------------------------
+
+    def list_activations(self, limit: int = 30, skip: int = 0, name: str | None = None,
+                         docs: bool = False) -> Any:
+        params: dict[str, Any] = {"limit": limit, "skip": skip}
+        if name:
+            params["name"] = name
+        if docs:
+            params["docs"] = "true"
+        return self._json("GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations", params=params)
+
+    def get_activation(self, activation_id: str) -> Any:
+        return self._json("GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations/{quote(activation_id, safe='')}")
+
+    def activation_logs(self, activation_id: str) -> Any:
+        return self._json(
+            "GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations/{quote(activation_id, safe='')}/logs")
+
+    def activation_result(self, activation_id: str) -> Any:
+        return self._json(
+            "GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations/{quote(activation_id, safe='')}/result")
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's ``error`` field; for a failed activation, its result's error; else a readable fallback."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, str) and error:
+            return error
+        if error is not None:
+            return str(error)
+        outcome = body.get("response")
+        if isinstance(outcome, dict):
+            result = outcome.get("result")
+            detail = result.get("error") if isinstance(result, dict) else None
+            status = outcome.get("status", "error")
+            aid = body.get("activationId", "")
+            suffix = f": {detail}" if detail is not None else ""
+            return f"The activation {aid} ended with {status}{suffix}".replace("  ", " ")
+    reason = response.reason_phrase or "error"
+    return f"The server answered {response.status_code} {reason}."
