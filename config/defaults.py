@@ -58,6 +58,9 @@ INVOKER_THREADS = 16
 INVOKER_USER_MEMORY_MB = 4096
 """Memory the invoker's action containers may use together."""
 
+INVOKER_FACTORY = "docker"
+"""Container factory by alias (``workers.factories.FACTORIES``) or ``module:Class``."""
+
 INVOKER_NETWORK = "bridge"
 """Docker network action containers join."""
 

@@ -80,6 +80,7 @@ class InvokerSettings:
     queues: tuple[str, ...] = defaults.INVOKER_QUEUES
     threads: int = defaults.INVOKER_THREADS
     user_memory_mb: int = defaults.INVOKER_USER_MEMORY_MB
+    factory: str = defaults.INVOKER_FACTORY
     network: str = defaults.INVOKER_NETWORK
     api_host: str = defaults.INVOKER_API_HOST
     idle_timeout_s: float = defaults.INVOKER_IDLE_TIMEOUT_S

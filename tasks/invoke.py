@@ -9,13 +9,27 @@ from celery import shared_task, states
 from tasks import names
 from tasks.base import InvokerTask
 
+STORE_RETRY_MAX_S = 60
+
 
 @shared_task(name=names.INVOKE, base=InvokerTask, bind=True, ignore_result=True)
 def invoke(self: InvokerTask, **message: Any) -> None:
     from app.core.entities import ActivationMessage
+    from workers.invoker import RecordNotStored
 
     def publish_result(activation: dict[str, Any]) -> None:
         # Straight to the backend: a blocking caller wakes now, before logs and the record are stored.
         self.backend.store_result(self.request.id, activation, states.SUCCESS)
 
-    self.invoker.invoke(ActivationMessage.from_dict(message), publish_result)
+    try:
+        self.invoker.invoke(ActivationMessage.from_dict(message), publish_result)
+    except RecordNotStored as e:
+        # Hand the record to the broker, durably, rather than lose it; the action is not run again.
+        store_record.apply_async(kwargs={"doc": e.doc}, queue=self.app.conf.squall_settings.invoker.name)
+
+
+@shared_task(name=names.STORE_RECORD, base=InvokerTask, bind=True, ignore_result=True,
+             autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=STORE_RETRY_MAX_S,
+             max_retries=None)
+def store_record(self: InvokerTask, doc: dict[str, Any]) -> None:
+    self.invoker.store_record(doc)

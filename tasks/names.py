@@ -2,3 +2,7 @@
 
 INVOKE = "squall.invoke"
 """Run one activation. kwargs: ``ActivationMessage.to_dict()``; result: the activation's API document."""
+
+STORE_RECORD = "squall.store_record"
+"""Store an activation record the invoker could not store (CouchDB down); retried until it lands.
+kwargs: ``doc`` (the record document)."""

@@ -47,6 +47,14 @@ REDELIVERED = "The invoker stopped while the action ran; it was not run again."
 _STORE_RETRIES_S = (0.1, 0.5, 2.0)
 
 
+class RecordNotStored(StoreError):
+    """The store stayed down through the retries; ``doc`` is the record still to be stored."""
+
+    def __init__(self, doc: Document) -> None:
+        super().__init__(f"activation record {doc['_id']} could not be stored")
+        self.doc = doc
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status
@@ -127,6 +135,10 @@ class Invoker:
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
         self._actions_lock = threading.Lock()
         self._action_cache_size = action_cache_size
+
+    def store_record(self, doc: Document) -> None:
+        """Store a record that an earlier attempt could not (see ``tasks.invoke.store_record``)."""
+        self._activations.put_activation(doc)
 
     def close(self) -> None:
         self._pool.close()
@@ -355,9 +367,9 @@ class Invoker:
             try:
                 self._activations.put_activation(activation.to_doc())
                 return activation
-            except StoreError:
+            except StoreError as e:
                 if pause is None:
-                    raise
+                    raise RecordNotStored(activation.to_doc()) from e
                 log.warning("storing activation %s failed; retrying in %.1f s", activation.activation_id, pause)
                 time.sleep(pause)
         return activation

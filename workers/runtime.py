@@ -10,7 +10,7 @@ from app.store.couchdb import CouchStore
 from config import Settings
 from tasks.base import InvokerTask
 from tasks.celery_app import make_celery
-from workers.factories.docker import DockerContainerFactory
+from workers.factories import resolve_factory
 from workers.invoker import Invoker
 from workers.journal import Journal, MemoryJournal, RedisJournal
 from workers.pool import ContainerPool
@@ -31,7 +31,8 @@ def build_invoker(settings: Settings) -> Invoker:
     """Store, manifest, Docker factory (leftover containers removed), pool and journal, wired together."""
     store = CouchStore(settings.couchdb)
     store.setup()
-    factory = DockerContainerFactory(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
+    factory_class = resolve_factory(settings.invoker.factory)
+    factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
     try:
         factory.cleanup()
     except PlatformError as e:  # Docker down: keep serving, each activation records the failure

@@ -26,10 +26,14 @@ def controller(host: str | None, port: int | None, workers: int | None, threads:
 @click.option("--loglevel", default="INFO", show_default=True)
 def invoker(name: str | None, threads: int | None, loglevel: str) -> None:
     """Run an invoker: a Celery worker with a pool of action containers."""
+    from app.core.errors import PlatformError
     from workers.runtime import run_worker
 
     s = settings(invoker={"name": name, "threads": threads})
-    run_worker(s, loglevel=loglevel)
+    try:
+        run_worker(s, loglevel=loglevel)
+    except PlatformError as e:  # e.g. CouchDB unreachable or an unknown factory: say so, no traceback
+        raise click.ClickException(f"{e.message} (CouchDB {s.couchdb.url}, factory {s.invoker.factory!r})") from e
 
 
 @click.group()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import workers.invoker as invoker_module
 from app.core.entities import Action, ActivationMessage, Exec, Status, annotation, new_activation_id, now_ms
 from app.core.errors import NotFound, RuntimeStartupError, StoreError, Unavailable, UserImageStartupError
 from app.core.limits import ActionLimits
@@ -14,7 +15,7 @@ from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
 from config.settings import Settings
 from workers.factories.base import ContainerSpec
-from workers.invoker import Invoker, init_outcome, run_outcome, stringify
+from workers.invoker import Invoker, RecordNotStored, init_outcome, run_outcome, stringify
 from workers.journal import MemoryJournal
 from workers.pool import ContainerPool
 from workers.proxy_client import ProxyResponse
@@ -287,3 +288,27 @@ def test_unreadable_action_document_counts_as_missing(setup):
     s = setup()
     s.entities.docs["guest/bad"] = {"_id": "guest/bad", "_rev": "1-x", "namespace": "guest"}
     assert s.invoke(s.message("guest/bad")).result == {"error": "Action could not be found or may have been deleted."}
+
+
+class DownActivationStore(DictActivationStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    def put_activation(self, doc: dict[str, Any]) -> None:
+        self.attempts += 1
+        raise StoreError()
+
+
+def test_a_record_the_store_refuses_is_handed_back_to_be_stored_later(setup, monkeypatch):
+    monkeypatch.setattr(invoker_module, "_STORE_RETRIES_S", (0.0, 0.0))
+    s = setup()
+    s.activations = s.invoker._activations = DownActivationStore()
+    with pytest.raises(RecordNotStored) as raised:
+        s.invoke(s.message("guest/nope"))
+    assert s.activations.attempts == 3
+    assert raised.value.doc["response"]["statusCode"] == 1  # the record itself travels with the error
+    assert s.published[0]["response"]["status"] == "application error"  # the caller was answered first
+    s.invoker._activations = DictActivationStore()
+    s.invoker.store_record(raised.value.doc)  # what the store_record task does on its retry
+    assert s.invoker._activations.docs[raised.value.doc["_id"]] == raised.value.doc
