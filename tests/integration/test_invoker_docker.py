@@ -17,11 +17,11 @@ import docker.errors
 import pytest
 
 from app.core.entities import Action, ActivationMessage, Exec, Status, annotation, new_activation_id, now_ms
-from app.core.errors import NotFound
 from app.core.limits import ActionLimits
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
 from config.settings import Settings
+from tests.fakes import DictActivationStore, DictEntityStore
 from workers.factories.docker import LABEL_INVOKER, DockerContainerFactory
 from workers.invoker import Invoker
 from workers.journal import MemoryJournal
@@ -31,36 +31,6 @@ from workers.pool import ContainerPool
 pytestmark = pytest.mark.integration
 
 IMAGE = "squall/action-python-v3:latest"
-
-
-class DictEntityStore:
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    def put_action(self, action: Action) -> Action:
-        rev = f"1-{secrets.token_hex(8)}"
-        stamped = action.stamped(rev)
-        self.docs[action.path.doc_id] = stamped.to_doc()
-        return stamped
-
-    def get_entity(self, doc_id: str) -> dict[str, Any]:
-        if doc_id not in self.docs:
-            raise NotFound()
-        return dict(self.docs[doc_id])
-
-
-class DictActivationStore:
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    def put_activation(self, doc: dict[str, Any]) -> None:
-        self.docs.setdefault(doc["_id"], doc)
-
-    def get_activation(self, namespace: str, activation_id: str) -> dict[str, Any]:
-        try:
-            return self.docs[f"{namespace}/{activation_id}"]
-        except KeyError:
-            raise NotFound() from None
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,12 @@ import pytest
 
 import workers.invoker as invoker_module
 from app.core.entities import Action, ActivationMessage, Exec, Status, annotation, new_activation_id, now_ms
-from app.core.errors import NotFound, RuntimeStartupError, StoreError, Unavailable, UserImageStartupError
+from app.core.errors import RuntimeStartupError, StoreError, Unavailable, UserImageStartupError
 from app.core.limits import ActionLimits
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
 from config.settings import Settings
+from tests.fakes import DictActivationStore, DictEntityStore
 from workers.factories.base import ContainerSpec
 from workers.invoker import Invoker, RecordNotStored, init_outcome, run_outcome, stringify
 from workers.journal import MemoryJournal
@@ -83,35 +84,6 @@ def test_init_parameters_are_stringified(value, text):
 
 
 # --- paths without a container --------------------------------------------------------------------
-
-
-class DictEntityStore:
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.reads = 0
-        self.broken = False
-
-    def get_entity(self, doc_id: str) -> dict[str, Any]:
-        self.reads += 1
-        if self.broken:
-            raise StoreError()
-        if doc_id not in self.docs:
-            raise NotFound()
-        return dict(self.docs[doc_id])
-
-
-class DictActivationStore:
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    def put_activation(self, doc: dict[str, Any]) -> None:
-        self.docs.setdefault(doc["_id"], doc)
-
-    def get_activation(self, namespace: str, activation_id: str) -> dict[str, Any]:
-        try:
-            return self.docs[f"{namespace}/{activation_id}"]
-        except KeyError:
-            raise NotFound() from None
 
 
 class FailingFactory:
