@@ -26,6 +26,7 @@ BASE_IMAGE = "squall/debian-base:bookworm"
 BASE_SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "nodejs")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+PUBLIC_BASES = "public"  # as a base: let each Dockerfile use its own ARG BASE default
 
 Progress = Callable[[str], None]
 
@@ -36,11 +37,12 @@ class ImageBuildError(Exception):
 
 @dataclass(frozen=True)
 class RuntimeImage:
-    """One image to build: its kind, tag and Dockerfile path relative to the runtimes folder."""
+    """One image to build: its kind, tag, Dockerfile path relative to the runtimes folder, extra tags."""
 
     kind: str
     tag: str
     dockerfile: str
+    also: tuple[str, ...] = ()  # more full references to give the built image
 
 
 def _ignore(_line: str) -> None:
@@ -217,29 +219,40 @@ def _mounts_under(rootfs: Path) -> list[str]:
 
 
 def runtime_images(runtimes_dir: Path, kinds: Iterable[str] | None = None) -> list[RuntimeImage]:
-    """Our own (prefix ``squall``) images named in manifest.json whose folder exists.
+    """Images the manifest says we build: runtimes of ours (prefix ``squall``), and blackbox images
+    that name a ``folder`` (local stand-ins for public images, tagged with the public name and each
+    ``alsoTag``). Entries whose Dockerfile is missing are skipped.
 
-    The folder is the kind without its colon ("python:3" -> "python3") unless the entry names one
-    with ``"folder"``.
+    A runtime's folder is the kind without its colon ("python:3" -> "python3") unless the entry names
+    one with ``"folder"``. ``kinds`` keeps only the images whose kind or tag it lists (a blackbox's kind
+    is ``blackbox``).
     """
     manifest_path = runtimes_dir / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ImageBuildError(f"cannot read {manifest_path}: {exc}") from exc
-    wanted = set(kinds) if kinds is not None else None
-    found: dict[str, RuntimeImage] = {}
+    candidates: list[tuple[str, dict[str, Any], str | None, list[str]]] = []
     for entries in manifest.get("runtimes", {}).values():
         for entry in entries:
-            kind = entry["kind"]
             image = entry.get("image", {})
-            if image.get("prefix") != "squall" or (wanted is not None and kind not in wanted):
-                continue
-            folder = entry.get("folder") or kind.replace(":", "")
-            if not (runtimes_dir / folder / "Dockerfile").is_file():
-                continue
-            tag = f"{image['prefix']}/{image['name']}:{image.get('tag', 'latest')}"
-            found.setdefault(tag, RuntimeImage(kind=kind, tag=tag, dockerfile=f"{folder}/Dockerfile"))
+            if image.get("prefix") == "squall":
+                folder = entry.get("folder") or entry["kind"].replace(":", "")
+                candidates.append((entry["kind"], image, folder, []))
+    for image in manifest.get("blackboxes", []):
+        if image.get("folder"):
+            candidates.append(("blackbox", image, image["folder"], list(image.get("alsoTag", []))))
+    wanted = set(kinds) if kinds is not None else None
+    found: dict[str, RuntimeImage] = {}
+    for kind, image, folder, also in candidates:
+        repository = "/".join(p for p in (image.get("prefix"), image["name"]) if p)
+        tag = f"{repository}:{image.get('tag') or 'latest'}"
+        if wanted is not None and kind not in wanted and tag not in wanted:
+            continue
+        if not (runtimes_dir / str(folder) / "Dockerfile").is_file():
+            continue
+        found.setdefault(tag, RuntimeImage(kind=kind, tag=tag, dockerfile=f"{folder}/Dockerfile",
+                                           also=tuple(f"{repository}:{t}" for t in also)))
     return list(found.values())
 
 
@@ -250,7 +263,7 @@ def build_image(
         stream = client.api.build(
             path=str(runtimes_dir),
             dockerfile=image.dockerfile,
-            buildargs={"BASE": base},
+            buildargs={} if base == PUBLIC_BASES else {"BASE": base},
             tag=image.tag,
             decode=True,
             rm=True,
@@ -265,6 +278,9 @@ def build_image(
                 for line in str(text).splitlines():
                     if line.strip():
                         progress(line.rstrip())
+        for reference in image.also:
+            repository, _, tag = reference.rpartition(":")
+            client.api.tag(image.tag, repository, tag=tag)
     except docker.errors.APIError as exc:
         raise ImageBuildError(f"building {image.tag} failed: {exc}") from exc
 
@@ -278,8 +294,9 @@ def build_runtime_images(
     progress: Progress | None = None,
     kinds: Iterable[str] | None = None,
 ) -> list[str]:
-    """Make the base (unless a public ``base_image`` is given), then build every runtime image.
+    """Make the base (unless a public ``base_image`` is given), then build every image the manifest names.
 
+    ``base_image`` ``"public"`` builds each Dockerfile on its own default (public) base instead.
     Returns the tags built. ``kinds`` limits the build to those kinds (e.g. ``["python:3"]``).
     """
     report = progress or _ignore
@@ -292,7 +309,11 @@ def build_runtime_images(
     base = base_image or BASE_IMAGE
     if base == BASE_IMAGE:
         ensure_base_image(docker_client, name=base, mirror=mirror, progress=report)
-    for image in images:
-        report(f"building {image.tag} ({image.kind}) on {base}")
+    for number, image in enumerate(images, 1):
+        on = "its Dockerfile's default base" if base == PUBLIC_BASES else base
+        report(f"[{number}/{len(images)}] building {image.tag} ({image.kind}) on {on}")
         build_image(docker_client, runtimes_dir, image, base, report)
+        for reference in image.also:
+            report(f"[{number}/{len(images)}] tagged {image.tag} as {reference}")
+    report(f"built {len(images)} image(s): {', '.join(image.tag for image in images)}")
     return [image.tag for image in images]

@@ -42,11 +42,13 @@ def runtimes() -> None:
 
 
 @runtimes.command("build")
-@click.option("--base", help="Base image for the runtime Dockerfiles (default: a local Debian base, built with "
-              "debootstrap if missing), e.g. python:3.11-slim-bookworm where a registry is reachable.")
+@click.option("--base", help="Base image for every Dockerfile (default: a local Debian base with python3 and "
+              "nodejs, built with debootstrap if missing); 'public' builds each on its Dockerfile's own public "
+              "base (python:3.11-slim-bookworm, node:18-bookworm-slim) where a registry is reachable.")
 @click.option("--mirror", help="Debian mirror for debootstrap (default: the one apt uses).")
 def build(base: str | None, mirror: str | None) -> None:
-    """Build the base and runtime images, showing progress."""
+    """Build the base image, then every image runtimes/manifest.json names (runtimes and the blackbox
+    skeleton), showing progress."""
     import docker
 
     from workers.images import ImageBuildError, build_runtime_images

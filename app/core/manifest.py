@@ -2,7 +2,8 @@
 
 The file has the shape of OpenWhisk's ``ansible/files/runtimes.json``:
 ``{"runtimes": {family: [{kind, image: {prefix, name, tag}, default, deprecated, attached,
-requireMain, stemCells}]}, "blackboxes": [{prefix, name, tag}]}``.
+requireMain, stemCells, concurrent}]}, "blackboxes": [{prefix, name, tag}]}``. ``concurrent`` is ours:
+OpenWhisk knows only Node.js takes concurrent activations; here the manifest says which kinds do.
 ``GET /`` serves the ``runtimes`` part (``to_api``); the controller validates kinds with ``resolve``;
 the invoker maps a kind to its image with ``image``.
 """
@@ -87,6 +88,7 @@ class RuntimeKind:
     deprecated: bool = False
     attached: bool = False  # code kept as an attachment, not inline (OpenWhisk ``attached``)
     require_main: bool = False
+    concurrent: bool = False  # the proxy takes several /run at once (limits.concurrency may exceed 1)
     stem_cells: tuple[StemCell, ...] = ()
 
     def to_api(self) -> dict[str, Any]:
@@ -114,6 +116,7 @@ class RuntimeKind:
             deprecated=bool(data.get("deprecated", False)),
             attached=bool(data.get("attached")),
             require_main=bool(data.get("requireMain", False)),
+            concurrent=bool(data.get("concurrent", False)),
             stem_cells=tuple(StemCell.from_dict(c) for c in data.get("stemCells") or ()),
         )
 
@@ -205,6 +208,16 @@ class RuntimeManifest:
     def image(self, kind: str) -> str:
         """The image reference that runs ``kind`` (deprecated kinds still map: their actions exist)."""
         return self.runtime(kind).image.ref
+
+    def supports_concurrency(self, kind: str) -> bool:
+        """True if containers of ``kind`` may run several activations at once. Blackbox images and
+        unknown kinds: no (nothing says their proxy can)."""
+        if kind in (BLACKBOX, SEQUENCE):
+            return False
+        try:
+            return self.runtime(kind).concurrent
+        except Invalid:
+            return False
 
     def stem_cells(self) -> dict[str, tuple[StemCell, ...]]:
         return {k.kind: k.stem_cells for k in self._kinds.values() if k.stem_cells}

@@ -1,4 +1,4 @@
-"""Fixtures for the runtime-protocol contract: a built runtime image and fresh containers of it."""
+"""Fixtures for the runtime-protocol contract: every runtime image of the manifest, and fresh containers of it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from workers.images import build_runtime_images
+from app.core.manifest import BLACKBOX, RuntimeManifest
+from workers.images import build_runtime_images, runtime_images
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
@@ -29,6 +30,7 @@ class Response:
     status: int
     body: Any
     headers: dict[str, str]
+    raw: bytes = b""
 
 
 @dataclass
@@ -47,7 +49,7 @@ class RuntimeClient:
         self.connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
         reply = self.connection.getresponse()
         raw = reply.read()
-        return Response(reply.status, json.loads(raw.decode("utf-8")), dict(reply.getheaders()))
+        return Response(reply.status, json.loads(raw.decode("utf-8")), dict(reply.getheaders()), raw)
 
     def init(
         self, code: str | None, main: str = "main", env: dict[str, Any] | None = None, binary: bool = False
@@ -107,6 +109,54 @@ def _wait_until_listening(ip: str, container: Container) -> None:
             time.sleep(0.02)
 
 
+# --- the runtimes under test: every image the manifest has us build --------------------------------
+
+
+@dataclass(frozen=True)
+class RuntimeUnderTest:
+    """One image of the manifest and the dialect its test actions are written in."""
+
+    kind: str  # "python:3", "nodejs:18", or "blackbox" for a skeleton image
+    image: str
+    dialect: str  # "python", "nodejs" (the manifest family) or "exec" (a dockerskeleton-like image)
+    concurrent: bool
+
+    @property
+    def id(self) -> str:
+        return self.kind if self.kind != BLACKBOX else f"blackbox:{self.image}"
+
+
+def runtimes_under_test() -> list[RuntimeUnderTest]:
+    """Every image ``squall runtimes build`` makes from the manifest: a new kind gets the suite for free."""
+    manifest = RuntimeManifest.load(RUNTIMES_DIR / "manifest.json")
+    out = []
+    for image in runtime_images(RUNTIMES_DIR):
+        if image.kind == BLACKBOX:
+            out.append(RuntimeUnderTest(image.kind, image.tag, "exec", concurrent=False))
+        else:
+            runtime = manifest.runtime(image.kind)
+            out.append(RuntimeUnderTest(image.kind, image.tag, runtime.family, runtime.concurrent))
+    return out
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "dialects(*names): run only on runtimes whose test code is in these dialects")
+    config.addinivalue_line("markers", "concurrent_runtimes: run only on runtimes that take concurrent /run requests")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``runtime`` over the runtimes under test, narrowed by the markers above."""
+    if "runtime" not in metafunc.fixturenames:
+        return
+    selected = runtimes_under_test()
+    dialects = metafunc.definition.get_closest_marker("dialects")
+    if dialects is not None:
+        selected = [r for r in selected if r.dialect in dialects.args]
+    if metafunc.definition.get_closest_marker("concurrent_runtimes") is not None:
+        selected = [r for r in selected if r.concurrent]
+    metafunc.parametrize("runtime", selected, ids=[r.id for r in selected], scope="module")
+
+
 @pytest.fixture(scope="module")
 def runtime_docker() -> Iterator[docker.DockerClient]:
     client = docker.from_env()
@@ -115,23 +165,21 @@ def runtime_docker() -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture(scope="module")
-def python_runtime_image(runtime_docker: docker.DockerClient) -> str:
-    """squall/action-python-v3, built (idempotent: the base is made once, the build is cached)."""
-    (tag,) = build_runtime_images(runtime_docker, RUNTIMES_DIR, kinds=["python:3"])
-    return tag
+def runtime_image(runtime_docker: docker.DockerClient, runtime: RuntimeUnderTest) -> str:
+    """The runtime's image, built (idempotent: the base is made once, the build is cached)."""
+    build_runtime_images(runtime_docker, RUNTIMES_DIR, kinds=[runtime.image])
+    return runtime.image
 
 
 @pytest.fixture
-def python_runtime(
-    runtime_docker: docker.DockerClient, python_runtime_image: str
-) -> Iterator[Callable[..., RuntimeClient]]:
+def start(runtime_docker: docker.DockerClient, runtime_image: str) -> Iterator[Callable[..., RuntimeClient]]:
     """Factory of fresh runtime containers (init is once per container); removes them all afterwards."""
     clients: list[RuntimeClient] = []
     containers: list[Container] = []
 
-    def start(env: dict[str, str] | None = None) -> RuntimeClient:
+    def start_container(env: dict[str, str] | None = None) -> RuntimeClient:
         container = runtime_docker.containers.run(
-            python_runtime_image,
+            runtime_image,
             detach=True,
             network_mode="bridge",
             mem_limit="256m",
@@ -149,7 +197,7 @@ def python_runtime(
         clients.append(client)
         return client
 
-    yield start
+    yield start_container
     for client in clients:
         client.close()
     for container in containers:

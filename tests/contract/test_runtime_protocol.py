@@ -1,82 +1,101 @@
-"""The action runtime protocol (reference/openwhisk-behaviour.md §3) against the python:3 image."""
+"""The action runtime protocol (reference/openwhisk-behaviour.md §3) against every runtime image.
+
+``runtime`` is parametrized over every image the manifest has ``squall runtimes build`` make (see
+conftest.py), so a new kind gets this suite for free; the test actions are in ``runtime_code.py``.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
-import textwrap
+import threading
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.contract.conftest import RuntimeClient, RuntimeUnderTest
+from tests.contract.runtime_code import (
+    EXIT_ON_RUN_ERROR,
+    GREETING,
+    TRACEBACK_MARKERS,
+    snippet,
+)
+
 pytestmark = pytest.mark.contract
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
-Start = Callable[..., Any]  # the python_runtime factory: start(env=None) -> RuntimeClient (conftest.py)
-
-ECHO = "def main(args):\n    return args\n"
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip()
+NO_CODE = "Missing main/no code to execute."
+NOT_A_DICT = "The action did not return a dictionary or array."
+Start = Callable[..., RuntimeClient]  # the `start` fixture: start(env=None) -> RuntimeClient
 
 
-def zipped(files: dict[str, str]) -> str:
+def zipped(files: dict[str, str], modes: dict[str, int] | None = None) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
-            archive.writestr(name, text)
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ((modes or {}).get(name, 0o644) & 0xFFFF) << 16
+            archive.writestr(info, text)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def test_hello_world(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        def main(args):
-            return {"greeting": "Hello " + args.get("name", "stranger") + "!"}
-    """)
-    init = proxy.init(source)
-    assert (init.status, init.body) == (200, {"ok": True})
+def initialized(start: Start, runtime: RuntimeUnderTest, name: str, **init: Any) -> RuntimeClient:
+    proxy = start()
+    reply = proxy.init(snippet(runtime, name), **init)
+    assert (reply.status, reply.body) == (200, {"ok": True})
+    return proxy
+
+
+# --- /init ------------------------------------------------------------------------------------------
+
+
+def test_hello_world(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "hello")
     run = proxy.run({"name": "World"})
     assert (run.status, run.body) == (200, {"greeting": "Hello World!"})
     assert run.headers["Content-Type"] == "application/json"
 
 
-def test_second_init_is_refused(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    assert proxy.init(ECHO).status == 200
-    again = proxy.init("def main(args):\n    return {'second': True}\n")
+def test_second_init_is_refused(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "echo")
+    again = proxy.init(snippet(runtime, "second"))
     assert (again.status, again.body) == (403, {"error": "Cannot initialize the action more than once."})
     assert proxy.run({"first": True}).body == {"first": True}
 
 
-def test_reinit_allowed_by_proxy_allow_reinit(python_runtime: Start) -> None:
-    proxy = python_runtime(env={"PROXY_ALLOW_REINIT": "1"})
-    assert proxy.init(ECHO).status == 200
-    assert proxy.init("def main(args):\n    return {'second': True}\n").status == 200
+def test_reinit_allowed_by_proxy_allow_reinit(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start(env={"PROXY_ALLOW_REINIT": "1"})
+    assert proxy.init(snippet(runtime, "echo")).status == 200
+    assert proxy.init(snippet(runtime, "second")).status == 200
     assert proxy.run({}).body == {"second": True}
 
 
-@pytest.mark.parametrize("source", [None, ""])
-def test_init_without_code_is_403(python_runtime: Start, source: str | None) -> None:
-    proxy = python_runtime()
+@pytest.mark.parametrize("source", [None, ""], ids=["absent", "empty"])
+def test_init_without_code(start: Start, runtime: RuntimeUnderTest, source: str | None) -> None:
+    proxy = start()
     init = proxy.init(source)
-    assert (init.status, init.body) == (403, {"error": "Missing main/no code to execute."})
+    if runtime.dialect == "exec":  # OpenWhisk's skeleton then runs the executable baked into the image
+        assert (init.status, init.body) == (200, {"ok": True})
+        run = proxy.run({})
+        assert run.status == 200 and "stub action" in run.body["error"]
+    else:
+        assert (init.status, init.body) == (403, {"error": NO_CODE})
 
 
-def test_run_before_init_is_an_error(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    run = proxy.run({})
+@pytest.mark.dialects("python", "nodejs")
+def test_run_before_init_is_an_error(start: Start, runtime: RuntimeUnderTest) -> None:
+    run = start().run({})
     assert run.status in (403, 500)
     assert "error" in run.body
 
 
-def test_syntax_error_fails_init(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    init = proxy.init("def main(args)\n    return {}\n")
+def test_syntax_error_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    init = proxy.init(snippet(runtime, "syntax_error"))
     assert init.status == 502
     assert "syntax" in init.body["error"].lower()
     out, err = proxy.logs_with_sentinels(1)
@@ -84,82 +103,61 @@ def test_syntax_error_fails_init(python_runtime: Start) -> None:
     assert out[-1] == SENTINEL and err[-1] == SENTINEL
 
 
-def test_missing_main_fails_init(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    init = proxy.init("def handler(args):\n    return args\n")
+def test_missing_main_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    init = proxy.init(snippet(runtime, "missing_main"))
     assert init.status == 502
     assert "main" in init.body["error"]
     proxy.logs_with_sentinels(1)
 
 
-def test_non_dict_result_is_a_developer_error(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    assert proxy.init("def main(args):\n    return 'just a string'\n").status == 200
-    run = proxy.run({})
-    assert (run.status, run.body) == (502, {"error": "The action did not return a dictionary or array."})
+def test_exit_during_init_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    init = proxy.init(snippet(runtime, "exit_on_init"))
+    assert init.status == 502
+    assert "exited" in init.body["error"]
     proxy.logs_with_sentinels(1)
 
 
-def test_exception_is_an_application_error(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        def main(args):
-            if args.get("fail"):
-                raise ValueError("bad input: " + args["fail"])
-            return {"fine": True}
-    """)
-    assert proxy.init(source).status == 200
+def test_init_env_is_exported_before_the_code_loads(start: Start, runtime: RuntimeUnderTest) -> None:
+    env = {"GREETING": "bonjour", "COUNT": 3, "__OW_NAMESPACE": "guest"}
+    proxy = initialized(start, runtime, "env_at_load", env=env)
+    assert proxy.run({}).body == {"GREETING": "bonjour", "COUNT": "3", "__OW_NAMESPACE": "guest"}
+
+
+# --- /run -------------------------------------------------------------------------------------------
+
+
+def test_non_dict_result_is_a_developer_error(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "non_dict")
+    run = proxy.run({})
+    assert (run.status, run.body) == (502, {"error": NOT_A_DICT})
+    proxy.logs_with_sentinels(1)
+
+
+def test_exception_is_an_application_error(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "raise")
     run = proxy.run({"fail": "x"})
     assert (run.status, run.body) == (200, {"error": "bad input: x"})
     out, err = proxy.logs_with_sentinels(1)
     assert out == [SENTINEL]
     stderr = "\n".join(err)
-    assert "Traceback (most recent call last)" in stderr
-    assert "ValueError: bad input: x" in stderr
-    assert stderr.index("ValueError") < stderr.index(SENTINEL)
+    for marker in TRACEBACK_MARKERS[runtime.dialect]:
+        assert marker in stderr
+        assert stderr.index(marker) < stderr.index(SENTINEL)
     assert proxy.run({}).body == {"fine": True}  # the container lives on
 
 
-def test_unicode_in_code_params_logs_and_result(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        GREETING = "héllo wörld ✓ 你好 🐍"
-
-        def main(args):
-            print("log:", GREETING, args["name"])
-            return {"greeting": GREETING + " " + args["name"]}
-    """)
-    assert proxy.init(source).status == 200
+def test_unicode_in_code_params_logs_and_result(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "unicode")
     run = proxy.run({"name": "Zoë 日本 🚀"})
-    assert run.body == {"greeting": "héllo wörld ✓ 你好 🐍 Zoë 日本 🚀"}
+    assert run.body == {"greeting": f"{GREETING} Zoë 日本 🚀"}
     out, _ = proxy.logs_with_sentinels(1)
-    assert out == ["log: héllo wörld ✓ 你好 🐍 Zoë 日本 🚀", SENTINEL]
+    assert out == [f"log: {GREETING} Zoë 日本 🚀", SENTINEL]
 
 
-def test_init_env_is_exported_before_the_code_loads(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        import os
-
-        AT_LOAD = {k: os.environ.get(k) for k in ("GREETING", "COUNT", "__OW_NAMESPACE")}
-
-        def main(args):
-            return AT_LOAD
-    """)
-    env = {"GREETING": "bonjour", "COUNT": 3, "__OW_NAMESPACE": "guest"}
-    assert proxy.init(source, env=env).status == 200
-    assert proxy.run({}).body == {"GREETING": "bonjour", "COUNT": "3", "__OW_NAMESPACE": "guest"}
-
-
-def test_ow_variables_are_set_on_run(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        import os
-
-        def main(args):
-            return {k: v for k, v in os.environ.items() if k.startswith("__OW_")}
-    """)
-    assert proxy.init(source).status == 200
+def test_ow_variables_are_set_on_run(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "ow_env")
     meta = {
         "activation_id": "a1b2c3",
         "namespace": "alice",
@@ -182,37 +180,22 @@ def test_ow_variables_are_set_on_run(python_runtime: Start) -> None:
     assert second["__OW_ACTIVATION_ID"] == "d4e5f6"
 
 
-def test_one_mib_argument_round_trips(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    assert proxy.init(ECHO).status == 200
+def test_one_mib_argument_round_trips(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "echo")
     blob = "é" * (512 * 1024)  # 1 MiB of UTF-8
     run = proxy.run({"blob": blob})
     assert run.status == 200
     assert run.body == {"blob": blob}
 
 
-def test_array_arguments_and_results(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        def main(args):
-            return list(reversed(args)) if isinstance(args, list) else [args]
-    """)
-    assert proxy.init(source).status == 200
-    assert (proxy.run([1, "two", {"three": 3}]).body) == [{"three": 3}, "two", 1]
+def test_array_arguments_and_results(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "reverse")
+    assert proxy.run([1, "two", {"three": 3}]).body == [{"three": 3}, "two", 1]
     assert proxy.run({"a": 1}).body == [{"a": 1}]
 
 
-def test_one_sentinel_per_activation_after_the_output(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    source = code("""
-        import sys
-
-        def main(args):
-            print("out", args["n"])
-            print("err", args["n"], file=sys.stderr)
-            return {"n": args["n"]}
-    """)
-    assert proxy.init(source).status == 200
+def test_one_sentinel_per_activation_after_the_output(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "out_err")
     assert proxy.run({"n": 1}).status == 200
     assert proxy.run({"n": 2}).status == 200
     out, err = proxy.logs_with_sentinels(2)
@@ -220,83 +203,158 @@ def test_one_sentinel_per_activation_after_the_output(python_runtime: Start) -> 
     assert err == ["err 1", SENTINEL, "err 2", SENTINEL]
 
 
-@pytest.mark.parametrize(
-    "exit_call",
-    ["sys.exit(3)", "os._exit(0)", "os.kill(os.getpid(), signal.SIGKILL)"],
-    ids=["sys.exit", "os._exit", "killed"],
-)
-def test_launcher_exit_during_run_is_a_developer_error(python_runtime: Start, exit_call: str) -> None:
-    proxy = python_runtime()
-    source = code(f"""
-        import os, signal, sys
-
-        def main(args):
-            print("about to exit", flush=True)
-            {exit_call}
-    """)
-    assert proxy.init(source).status == 200
+@pytest.mark.parametrize("how", ["exit_on_run", "killed_on_run"], ids=["exit", "killed"])
+def test_exit_during_run_is_a_developer_error(start: Start, runtime: RuntimeUnderTest, how: str) -> None:
+    proxy = initialized(start, runtime, how)
     run = proxy.run({})
-    assert (run.status, run.body) == (
-        502,
-        {"error": "The action did not produce a valid response and exited unexpectedly."},
-    )
+    assert (run.status, run.body) == (502, {"error": EXIT_ON_RUN_ERROR[runtime.dialect]})
     out, err = proxy.logs_with_sentinels(1)
-    assert out == ["about to exit", SENTINEL]
-    assert err[-1] == SENTINEL
+    assert out[0] == "about to exit"
+    assert out[-1] == SENTINEL and out.count(SENTINEL) == 1
+    assert err[-1] == SENTINEL and err.count(SENTINEL) == 1
 
 
-def test_sys_exit_at_import_fails_init(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    init = proxy.init("import sys\nsys.exit(1)\ndef main(args):\n    return {}\n")
-    assert init.status == 502
-    assert "exited" in init.body["error"]
-    proxy.logs_with_sentinels(1)
-
-
-@pytest.mark.parametrize("binary", [True, False], ids=["binary", "inferred"])
-def test_zip_action_with_helper_module_and_custom_main(python_runtime: Start, binary: bool) -> None:
-    proxy = python_runtime()
-    archive = zipped(
-        {
-            "__main__.py": code("""
-                from helper import shout
-
-                def handler(args):
-                    return {"said": shout(args["w"])}
-            """),
-            "helper.py": "def shout(word):\n    return word.upper() + '!'\n",
-        }
-    )
-    assert proxy.init(archive, main="handler", binary=binary).status == 200
-    assert proxy.run({"w": "zip"}).body == {"said": "ZIP!"}
-
-
-def test_zip_action_with_virtualenv(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    archive = zipped(
-        {
-            "__main__.py": "import vendored\n\ndef main(args):\n    return {'v': vendored.VERSION}\n",
-            "virtualenv/lib/python3.11/site-packages/vendored/__init__.py": "VERSION = '1.2.3'\n",
-        }
-    )
-    assert proxy.init(archive, binary=True).status == 200
-    assert proxy.run({}).body == {"v": "1.2.3"}
-
-
-def test_action_cannot_read_the_protocol_from_stdin(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    assert proxy.init("import sys\n\ndef main(args):\n    return {'stdin': sys.stdin.read()}\n").status == 200
+def test_action_cannot_read_the_protocol_from_stdin(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "read_stdin")
     assert proxy.run({}).body == {"stdin": ""}
     assert proxy.run({"again": 1}).body == {"stdin": ""}
 
 
-def test_keep_alive_many_runs_on_one_connection(python_runtime: Start) -> None:
-    proxy = python_runtime()
-    assert proxy.init(ECHO).status == 200
+def test_keep_alive_many_runs_on_one_connection(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "echo")
     sock = proxy.connection.sock
     assert sock is not None
     for n in range(20):
         run = proxy.run({"n": n})
         assert (run.status, run.body) == (200, {"n": n})
-        assert int(run.headers["Content-Length"]) == len(json.dumps({"n": n}, separators=(",", ":")))
+        assert int(run.headers["Content-Length"]) == len(run.raw)
         assert proxy.connection.sock is sock  # no reconnect happened
+
+
+@pytest.mark.concurrent_runtimes
+def test_concurrent_runs_are_in_flight_together(start: Start, runtime: RuntimeUnderTest) -> None:
+    """Each run waits until all are in flight: only a proxy that runs them at once lets any finish
+    released (a fallback timer ends the wait, so a serial proxy fails instead of hanging)."""
+    proxy = initialized(start, runtime, "together")
+    clients = [proxy] + [RuntimeClient(proxy.container, proxy.ip) for _ in range(2)]
+    results: dict[int, Any] = {}
+
+    def call(n: int) -> None:
+        results[n] = clients[n].run({"n": n, "expect": len(clients)}, activation_id=f"act{n}").body
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {n: {"n": n, "released": True} for n in range(len(clients))}
+    for client in clients[1:]:
+        client.close()
+    out, err = proxy.logs_with_sentinels(len(clients))
+    assert out.count(SENTINEL) == err.count(SENTINEL) == len(clients)
+
+
+@pytest.mark.dialects("nodejs")
+def test_promise_results_and_rejections(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = initialized(start, runtime, "promise")
+    assert proxy.run({"n": 7}).body == {"later": 7}
+    run = proxy.run({"fail": "no"})
+    assert (run.status, run.body) == (200, {"error": "async no"})
+    _, err = proxy.logs_with_sentinels(2)
+    assert "Error: async no" in "\n".join(err)
+
+
+# --- zip actions, per dialect -----------------------------------------------------------------------
+
+
+@pytest.mark.dialects("python")
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "inferred"])
+def test_python_zip_with_helper_module_and_custom_main(start: Start, runtime: RuntimeUnderTest,
+                                                       binary: bool) -> None:
+    proxy = start()
+    archive = zipped({
+        "__main__.py": "from helper import shout\n\ndef handler(args):\n    return {'said': shout(args['w'])}\n",
+        "helper.py": "def shout(word):\n    return word.upper() + '!'\n",
+    })
+    assert proxy.init(archive, main="handler", binary=binary).status == 200
+    assert proxy.run({"w": "zip"}).body == {"said": "ZIP!"}
+
+
+@pytest.mark.dialects("python")
+def test_python_zip_with_virtualenv(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    site = "virtualenv/lib/python3.11/site-packages"
+    archive = zipped({
+        "__main__.py": "import vendored, extra\n\ndef main(args):\n    return {'v': vendored.VERSION, 'x': extra.X}\n",
+        f"{site}/vendored/__init__.py": "VERSION = '1.2.3'\n",
+        f"{site}/extra.pth": "extra_dir\n",  # .pth files of the venv are honoured, as site does
+        f"{site}/extra_dir/extra.py": "X = 'from a .pth'\n",
+    })
+    assert proxy.init(archive, binary=True).status == 200
+    assert proxy.run({}).body == {"v": "1.2.3", "x": "from a .pth"}
+
+
+@pytest.mark.dialects("python")
+def test_python_zip_without_main_file_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    init = proxy.init(zipped({"helper.py": "X = 1\n"}), binary=True)
+    assert (init.status, init.body) == (502, {"error": "Zip file does not include __main__.py at its top level."})
+
+
+@pytest.mark.dialects("nodejs")
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "inferred"])
+def test_nodejs_zip_with_package_main_and_node_modules(start: Start, runtime: RuntimeUnderTest,
+                                                       binary: bool) -> None:
+    proxy = start()
+    archive = zipped({
+        "package.json": json.dumps({"name": "zipped", "main": "lib/entry.js"}),
+        "lib/entry.js": ("const pad = require('left-pad');\n"
+                         "exports.handler = (args) => ({padded: pad(args.w, 6, '.'), cwd: process.cwd()});\n"),
+        "node_modules/left-pad/package.json": json.dumps({"name": "left-pad", "main": "index.js"}),
+        "node_modules/left-pad/index.js": "module.exports = (s, n, c) => c.repeat(Math.max(n - s.length, 0)) + s;\n",
+    })
+    assert proxy.init(archive, main="handler", binary=binary).status == 200
+    body = proxy.run({"w": "zip"}).body
+    assert body["padded"] == "...zip"
+    assert body["cwd"].startswith("/")  # the action runs in its own folder
+
+
+@pytest.mark.dialects("nodejs")
+def test_nodejs_zip_with_index_js(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    archive = zipped({"index.js": "const h = require('./helper');\nexports.main = (a) => ({h: h(a.w)});\n",
+                      "helper.js": "module.exports = (w) => w + '!';\n"})
+    assert proxy.init(archive, binary=True).status == 200
+    assert proxy.run({"w": "hi"}).body == {"h": "hi!"}
+
+
+@pytest.mark.dialects("nodejs")
+def test_nodejs_zip_without_entry_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    init = proxy.init(zipped({"lib/other.js": "exports.main = () => ({})\n"}), binary=True)
+    assert (init.status, init.body) == (
+        502, {"error": "Zipped actions must contain either package.json or index.js at the root."})
+    proxy.logs_with_sentinels(1)
+
+
+@pytest.mark.dialects("exec")
+def test_exec_zip_with_helper_file(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    script = ("#!/bin/sh\n"
+              "echo \"log line from $(cat greeting.txt)\"\n"
+              "echo \"{\\\"greeting\\\": \\\"$(cat greeting.txt)\\\", \\\"ns\\\": \\\"$__OW_NAMESPACE\\\"}\"\n")
+    # The mode is dropped on purpose: the skeleton makes exec runnable itself.
+    archive = zipped({"exec": script, "greeting.txt": "bonjour"}, modes={"exec": 0o644})
+    assert proxy.init(archive, binary=True).status == 200
+    assert proxy.run({}, namespace="guest").body == {"greeting": "bonjour", "ns": "guest"}
+    out, _ = proxy.logs_with_sentinels(1)
+    assert out == ["log line from bonjour", SENTINEL]
+
+
+@pytest.mark.dialects("exec")
+def test_exec_zip_without_exec_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    init = proxy.init(zipped({"run.sh": "#!/bin/sh\necho '{}'\n"}), binary=True)
+    assert init.status == 502
+    assert "binary" in init.body["error"]
+    proxy.logs_with_sentinels(1)

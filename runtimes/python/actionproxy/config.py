@@ -13,6 +13,13 @@ class ProxyConfig:
     port: int = 8080
     allow_reinit: bool = False  # OpenWhisk's reference proxy honours PROXY_ALLOW_REINIT=1
     work_dir: str = tempfile.gettempdir()  # where each /init's code is unpacked
+    # "python" runs Python code; "exec" runs an executable per activation, as OpenWhisk's dockerskeleton.
+    runner: str = "python"
+    exec_path: str = "/action/exec"  # the "exec" runner's executable when /init brings no code
+
+    def __post_init__(self) -> None:
+        if self.runner not in ("python", "exec"):
+            raise ValueError(f"PROXY_RUNNER must be 'python' or 'exec', not {self.runner!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProxyConfig:
@@ -21,4 +28,6 @@ class ProxyConfig:
             port=int(env.get("PROXY_PORT", cls.port)),
             allow_reinit=env.get("PROXY_ALLOW_REINIT", "").lower() in ("1", "true", "yes"),
             work_dir=env.get("PROXY_WORK_DIR") or cls.work_dir,
+            runner=env.get("PROXY_RUNNER") or cls.runner,
+            exec_path=env.get("PROXY_EXEC") or cls.exec_path,
         )

@@ -129,7 +129,7 @@ class ActionRunner:
         if self._initialized and not self._config.allow_reinit:
             return Reply.error(403, protocol.REINIT)
         try:
-            value = _parse(raw).get("value") or {}
+            value = parse_body(raw).get("value") or {}
         except ValueError as exc:
             return Reply.error(400, f"Cannot parse the /init body: {exc}")
         if not isinstance(value, dict):
@@ -180,7 +180,7 @@ class ActionRunner:
         if launcher is None:  # it exited during an earlier /run; the invoker should have dropped us
             return Reply.error(502, protocol.EXITED_ON_RUN)
         try:
-            request = _parse(raw)
+            request = parse_body(raw)
         except ValueError as exc:
             return Reply.error(400, f"Cannot parse the /run body: {exc}")
         # Re-serialised so the launcher always gets exactly one line, whatever the client's whitespace.
@@ -211,7 +211,7 @@ class ActionRunner:
             self._launcher = None
 
 
-def _parse(raw: bytes) -> dict[str, object]:
+def parse_body(raw: bytes) -> dict[str, object]:
     body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")

@@ -12,15 +12,27 @@ import sys
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from typing import Protocol
 
 from actionproxy.config import ProxyConfig
+from actionproxy.executable import ExecRunner
 from actionproxy.runner import ActionRunner, Reply
+
+
+class Runner(Protocol):
+    """What the HTTP side needs: ``ActionRunner`` (Python code) or ``ExecRunner`` (an executable)."""
+
+    def init(self, raw: bytes) -> Reply: ...
+
+    def run(self, raw: bytes) -> Reply: ...
+
+    def close(self) -> None: ...
 
 
 class ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], runner: ActionRunner) -> None:
+    def __init__(self, address: tuple[str, int], runner: Runner) -> None:
         self.runner = runner
         super().__init__(address, ProxyHandler)
 
@@ -91,7 +103,7 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 def main() -> None:
     config = ProxyConfig.from_env(os.environ)
-    runner = ActionRunner(config)
+    runner: Runner = ExecRunner(config) if config.runner == "exec" else ActionRunner(config)
     server = ProxyServer((config.host, config.port), runner)
     signal.signal(signal.SIGTERM, _stop)
     try:

@@ -20,17 +20,31 @@ class SourceError(Exception):
 
 
 def materialise(code: str, binary: bool, work_dir: str) -> Path:
-    """Write the action into a fresh folder under ``work_dir`` and return that folder."""
-    payload = _decode(code, binary)
+    """Write the action into a fresh folder under ``work_dir`` and return the folder holding ``__main__.py``."""
     folder = Path(tempfile.mkdtemp(prefix="action-", dir=work_dir))
+    if not unpack(code, binary, folder, text_name=ENTRY_FILE):
+        return folder
+    if (folder / ENTRY_FILE).is_file():
+        return folder
+    # Forgive a zip made of the folder rather than its contents: one top folder holding __main__.py.
+    children = list(folder.iterdir())
+    if len(children) == 1 and (children[0] / ENTRY_FILE).is_file():
+        return children[0]
+    raise SourceError(f"Zip file does not include {ENTRY_FILE} at its top level.")
+
+
+def unpack(code: str, binary: bool, folder: Path, text_name: str) -> bool:
+    """Unzip the code into ``folder``, or write its text to ``folder/text_name``; True if it was a zip."""
+    payload = _decode(code, binary)
     if payload.startswith(ZIP_MAGIC):
-        return _unzip(payload, folder)
+        _unzip(payload, folder)
+        return True
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(f"The action code is neither a zip file nor UTF-8 text: {exc}") from exc
-    (folder / ENTRY_FILE).write_text(text, encoding="utf-8")
-    return folder
+    (folder / text_name).write_text(text, encoding="utf-8")
+    return False
 
 
 def _decode(code: str, binary: bool) -> bytes:
@@ -50,19 +64,12 @@ def _decode(code: str, binary: bool) -> bytes:
     return code.encode("utf-8")
 
 
-def _unzip(payload: bytes, folder: Path) -> Path:
+def _unzip(payload: bytes, folder: Path) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             archive.extractall(folder)  # zipfile drops absolute paths and ".." parts
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise SourceError(f"Cannot unzip the action: {exc}") from exc
-    if (folder / ENTRY_FILE).is_file():
-        return folder
-    # Forgive a zip made of the folder rather than its contents: one top folder holding __main__.py.
-    children = list(folder.iterdir())
-    if len(children) == 1 and (children[0] / ENTRY_FILE).is_file():
-        return children[0]
-    raise SourceError(f"Zip file does not include {ENTRY_FILE} at its top level.")
 
 
 def site_dirs(folder: Path) -> list[Path]:

@@ -1,0 +1,127 @@
+'use strict';
+// The child process that runs the action. The proxy starts it before /init (so a cold start does not
+// wait for Node to boot), then sends, over the IPC channel:
+//   {type: 'init', folder, main, env}  once: export env, require the code, answer ready or init-error;
+//   {type: 'run', id, value, env}      per activation: export env, call main, answer result/bad-result.
+// Its stdout and stderr are the container's, so whatever the action prints becomes its logs; they are
+// pipes, which Node writes synchronously, so the output is out before the answer reaches the proxy.
+
+const url = require('url');
+
+const { NOT_A_DICT } = require('./protocol');
+
+class LoadError extends Error {}
+
+function main() {
+  // The proxy is gone: nobody can read our answers.
+  process.on('disconnect', () => process.exit(0));
+  process.once('message', (message) => {
+    if (!message || message.type !== 'init') {
+      process.send({ type: 'init-error', message: 'The launcher expected an init message.' });
+      return;
+    }
+    init(message).then(
+      (entry) => {
+        process.on('message', (request) => run(entry, request));
+        process.send({ type: 'ready' });
+      },
+      (error) => process.send({ type: 'init-error', message: error.message }),
+    );
+  });
+}
+
+async function init({ folder, main: mainName, env }) {
+  Object.assign(process.env, env); // exported before the code loads, so module-level code sees them
+  process.chdir(folder); // as OpenWhisk's runtime does: the action's files are relative to its folder
+  const exported = await load(folder);
+  const entry = pickEntry(folder, exported, mainName);
+  if (typeof entry !== 'function') {
+    const message = `Cannot start action: the code has no function named '${mainName}'.`;
+    console.error(message);
+    throw new LoadError(message);
+  }
+  return entry;
+}
+
+async function load(folder) {
+  try {
+    return require(folder); // package.json's main, else index.js
+  } catch (error) {
+    if (error && error.code === 'ERR_REQUIRE_ESM') return loadModule(folder);
+    console.error(error && error.stack ? error.stack : error);
+    throw new LoadError(`Cannot start action: ${describeLoadError(error)}`);
+  }
+}
+
+async function loadModule(folder) {
+  try {
+    return await import(url.pathToFileURL(require.resolve(folder)).href);
+  } catch (error) {
+    console.error(error && error.stack ? error.stack : error);
+    throw new LoadError(`Cannot start action: ${describeLoadError(error)}`);
+  }
+}
+
+function describeLoadError(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function pickEntry(folder, exported, mainName) {
+  const cached = require.cache[require.resolve(folder)];
+  if (cached && typeof cached.squallEntry === 'function') return cached.squallEntry; // plain code
+  if (exported && typeof exported[mainName] === 'function') return exported[mainName];
+  if (mainName === 'main' && typeof exported === 'function') return exported; // module.exports = fn
+  if (exported && exported.default && typeof exported.default[mainName] === 'function') {
+    return exported.default[mainName]; // an ES module's default export holding main
+  }
+  return undefined;
+}
+
+function run(entry, request) {
+  if (!request || request.type !== 'run') return;
+  Object.assign(process.env, request.env);
+  let pending;
+  try {
+    pending = Promise.resolve(entry(request.value));
+  } catch (error) {
+    pending = Promise.reject(error);
+  }
+  pending.then(
+    (result) => answer(request.id, result === undefined ? {} : result),
+    (error) => {
+      // An application error: reported, and the container lives on.
+      console.error(error instanceof Error ? error.stack : error);
+      answer(request.id, { error: errorValue(error) });
+    },
+  );
+}
+
+function errorValue(error) {
+  if (error instanceof Error) return error.message;
+  return error === undefined || error === null ? {} : error; // reject({...}) passes its value through
+}
+
+function answer(id, result) {
+  if (result === null || typeof result !== 'object') {
+    process.send({ type: 'bad-result', id, message: NOT_A_DICT });
+    return;
+  }
+  let json;
+  try {
+    json = JSON.stringify(result);
+  } catch (error) {
+    process.send({ type: 'bad-result', id, message: `The action did not return a valid JSON value: ${error.message}` });
+    return;
+  }
+  if (typeof json !== 'string') { // e.g. a toJSON() that returns undefined
+    process.send({ type: 'bad-result', id, message: NOT_A_DICT });
+    return;
+  }
+  process.send({ type: 'result', id, json });
+}
+
+if (require.main === module) {
+  main();
+}
+
+module.exports = { pickEntry, errorValue };

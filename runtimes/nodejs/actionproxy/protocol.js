@@ -1,0 +1,20 @@
+'use strict';
+// What the proxy, its launcher and the invoker agree on. The wording is the Python proxy's
+// (runtimes/python/actionproxy/protocol.py) and OpenWhisk's, which clients and tests match on.
+
+const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+
+const NO_CODE = 'Missing main/no code to execute.';
+const REINIT = 'Cannot initialize the action more than once.';
+const NOT_A_DICT = 'The action did not return a dictionary or array.';
+const EXITED_ON_RUN = 'The action did not produce a valid response and exited unexpectedly.';
+const NOT_INITIALIZED = 'Cannot run the action: it has not been initialized (POST /init first).';
+
+/** Environment values are strings: strings raw, null/undefined empty, everything else compact JSON. */
+function envString(value) {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  return JSON.stringify(value);
+}
+
+module.exports = { SENTINEL, NO_CODE, REINIT, NOT_A_DICT, EXITED_ON_RUN, NOT_INITIALIZED, envString };

@@ -1,0 +1,64 @@
+'use strict';
+// Squall's Node.js action proxy: OpenWhisk's action runtime protocol (POST /init, POST /run) on port
+// 8080, with Node's built-ins only. `node proxy.js` in the container; settings from PROXY_HOST,
+// PROXY_PORT, PROXY_WORK_DIR and PROXY_ALLOW_REINIT.
+//
+// The invoker keeps one connection per container and sends many /run requests on it, so the server
+// never closes idle keep-alive connections and never times a request out (the invoker owns deadlines).
+
+const http = require('http');
+
+const { configFromEnv } = require('./config');
+const { ActionRunner, Reply } = require('./runner');
+
+function createServer(runner) {
+  const server = http.createServer({ noDelay: true, requestTimeout: 0, headersTimeout: 0 }, (request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      handle(runner, request, Buffer.concat(chunks)).then(
+        (reply) => send(response, reply),
+        (error) => { // a proxy bug must still answer, or the invoker waits for its timeout
+          process.stderr.write(`${error && error.stack ? error.stack : error}\n`);
+          send(response, Reply.error(500, `The action proxy failed: ${error && error.message}`));
+        },
+      );
+    });
+  });
+  server.keepAliveTimeout = 0;
+  server.timeout = 0;
+  return server;
+}
+
+async function handle(runner, request, body) {
+  const route = request.url.split('?', 1)[0];
+  if (request.method === 'POST' && route === '/init') return runner.init(body);
+  if (request.method === 'POST' && route === '/run') return runner.run(body);
+  return Reply.error(404, `No such endpoint: ${request.url}`);
+}
+
+function send(response, reply) {
+  const body = Buffer.from(reply.body, 'utf8');
+  response.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+  response.end(body);
+}
+
+function main() {
+  const config = configFromEnv(process.env);
+  const runner = new ActionRunner(config);
+  runner.prepare();
+  const server = createServer(runner);
+  const stop = () => { // docker stop sends SIGTERM; a PID 1 without a handler would ignore it
+    runner.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  server.listen(config.port, config.host);
+}
+
+if (require.main === module) {
+  main();
+}
+
+module.exports = { createServer };

@@ -1,0 +1,237 @@
+'use strict';
+// The action's lifecycle inside one container: /init hands the code to a launcher child, /run talks
+// to it. Unlike the Python proxy, runs are not serialised: several may be in flight at once (an
+// action's limits.concurrency > 1), each matched to its answer by id. The sentinel is written here
+// because it marks the end of an activation, whatever HTTP says about it.
+
+const childProcess = require('child_process');
+const path = require('path');
+
+const protocol = require('./protocol');
+const { materialise, SourceError } = require('./source');
+
+const LAUNCHER = path.join(__dirname, 'launcher.js');
+
+class Reply {
+  constructor(status, body) {
+    this.status = status;
+    this.body = body; // a JSON text
+  }
+
+  static of(status, payload) {
+    return new Reply(status, JSON.stringify(payload));
+  }
+
+  static error(status, message) {
+    return Reply.of(status, { error: message });
+  }
+}
+
+/** One launcher child: sends it requests and routes its answers to the waiting promises. */
+class Launcher {
+  constructor(env) {
+    this.waiting = new Map(); // id -> resolve(answer | null)
+    this.exited = null; // {code, signal} once the child is gone
+    this.onReady = null;
+    this.process = childProcess.fork(LAUNCHER, [], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    this.process.on('message', (message) => this.receive(message));
+    // 'close' comes after 'exit' and after the IPC channel drained: every answer sent has arrived.
+    this.process.on('close', (code, signal) => this.gone(code, signal));
+    this.process.on('error', () => {}); // a failed send shows up as 'close'
+  }
+
+  get alive() {
+    return this.exited === null;
+  }
+
+  init(folder, main, env) {
+    return new Promise((resolve) => {
+      this.onReady = resolve;
+      this.post({ type: 'init', folder, main, env });
+    });
+  }
+
+  run(id, value, env) {
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.post({ type: 'run', id, value, env });
+    });
+  }
+
+  post(message) {
+    if (!this.alive || !this.process.connected) {
+      return; // 'close' resolves whoever waits
+    }
+    this.process.send(message, (error) => {
+      if (error) this.stop();
+    });
+  }
+
+  receive(message) {
+    if (message.type === 'ready' || message.type === 'init-error') {
+      const resolve = this.onReady;
+      this.onReady = null;
+      if (resolve) resolve(message);
+      return;
+    }
+    const resolve = this.waiting.get(message.id);
+    if (resolve) {
+      this.waiting.delete(message.id);
+      resolve(message);
+    }
+  }
+
+  gone(code, signal) {
+    this.exited = { code, signal };
+    if (this.onReady) this.onReady(null);
+    this.onReady = null;
+    for (const resolve of this.waiting.values()) resolve(null);
+    this.waiting.clear();
+  }
+
+  stop() {
+    if (this.alive) this.process.kill('SIGKILL');
+  }
+}
+
+class ActionRunner {
+  constructor(config, { stdout = process.stdout, stderr = process.stderr, env = process.env } = {}) {
+    this.config = config;
+    this.stdout = stdout;
+    this.stderr = stderr;
+    this.env = env;
+    this.launcher = null;
+    this.spare = null; // a launcher started ahead of /init, so a cold start does not wait for Node to boot
+    this.initialized = false;
+    this.initializing = false;
+    this.nextId = 0;
+  }
+
+  /** Start the spare launcher now (a prewarmed container then pays only for loading the code). */
+  prepare() {
+    if (this.spare === null || !this.spare.alive) this.spare = new Launcher({ ...this.env });
+  }
+
+  // --- /init ---------------------------------------------------------------------------------------
+
+  async init(raw) {
+    const reply = await this.initOnce(raw);
+    if (reply.status !== 200) this.endActivation();
+    return reply;
+  }
+
+  async initOnce(raw) {
+    if (this.initializing || (this.initialized && !this.config.allowReinit)) {
+      return Reply.error(403, protocol.REINIT);
+    }
+    let value;
+    try {
+      value = parse(raw).value || {};
+    } catch (error) {
+      return Reply.error(400, `Cannot parse the /init body: ${error.message}`);
+    }
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      return Reply.error(400, "The /init body's value must be an object.");
+    }
+    if (typeof value.code !== 'string' || value.code === '') return Reply.error(403, protocol.NO_CODE);
+    this.initializing = true;
+    try {
+      return await this.start(value);
+    } finally {
+      this.initializing = false;
+    }
+  }
+
+  async start(value) {
+    if (this.launcher !== null) this.launcher.stop(); // a permitted re-init replaces the running code
+    this.launcher = null;
+    const main = typeof value.main === 'string' && value.main ? value.main : 'main';
+    let folder;
+    try {
+      folder = materialise(value.code, Boolean(value.binary), main, this.config.workDir);
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error;
+      this.stderr.write(`${error.message}\n`);
+      return Reply.error(502, error.message);
+    }
+    const env = {};
+    for (const [key, item] of Object.entries(value.env || {})) env[key] = protocol.envString(item);
+    this.prepare();
+    const launcher = this.spare;
+    this.spare = null;
+    const answer = await launcher.init(folder, main, env);
+    if (answer === null) {
+      const { code, signal } = launcher.exited;
+      return Reply.error(502, 'Cannot start action: the action exited during initialization '
+        + `(exit ${signal ? `signal ${signal}` : `code ${code}`}). Check logs for details.`);
+    }
+    if (answer.type !== 'ready') {
+      launcher.stop();
+      return Reply.error(502, answer.message);
+    }
+    this.launcher = launcher;
+    this.initialized = true;
+    return Reply.of(200, { ok: true });
+  }
+
+  // --- /run ----------------------------------------------------------------------------------------
+
+  async run(raw) {
+    try {
+      return await this.runOnce(raw);
+    } finally {
+      this.endActivation();
+    }
+  }
+
+  async runOnce(raw) {
+    const launcher = this.launcher;
+    if (launcher === null) return Reply.error(500, protocol.NOT_INITIALIZED);
+    if (!launcher.alive) return Reply.error(502, protocol.EXITED_ON_RUN); // the invoker should have dropped us
+    let request;
+    try {
+      request = parse(raw);
+    } catch (error) {
+      return Reply.error(400, `Cannot parse the /run body: ${error.message}`);
+    }
+    const env = {};
+    for (const [key, item] of Object.entries(request)) {
+      if (key !== 'value') env[`__OW_${key.toUpperCase()}`] = protocol.envString(item);
+    }
+    this.nextId += 1;
+    const answer = await launcher.run(this.nextId, request.value === undefined ? {} : request.value, env);
+    if (answer === null) return Reply.error(502, protocol.EXITED_ON_RUN);
+    if (answer.type === 'result') return new Reply(200, answer.json); // already JSON: passed through
+    return Reply.error(502, answer.message);
+  }
+
+  // --- both ----------------------------------------------------------------------------------------
+
+  endActivation() {
+    this.stdout.write(`${protocol.SENTINEL}\n`);
+    this.stderr.write(`${protocol.SENTINEL}\n`);
+  }
+
+  close() {
+    for (const launcher of [this.launcher, this.spare]) {
+      if (launcher !== null) launcher.stop();
+    }
+    this.launcher = null;
+    this.spare = null;
+  }
+}
+
+function parse(raw) {
+  const text = raw.toString('utf8');
+  const body = text.trim() ? JSON.parse(text) : {};
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new Error('the body must be a JSON object');
+  }
+  return body;
+}
+
+module.exports = { ActionRunner, Reply };

@@ -1,0 +1,134 @@
+"""Run an executable per activation, as OpenWhisk's ``dockerskeleton`` image does.
+
+/init writes the code to an ``exec`` file (text with a shebang, or a zip holding ``exec`` at its top),
+made executable; without code the image's own executable (``exec_path``) is used. Each /run starts it
+with the parameters as one JSON argument (and on stdin, the only way past Linux's 128 KiB argument
+limit), ``__OW_*`` in its environment. Its stdout but the last line, and its stderr, are its logs; the
+last stdout line is the result, which must be a JSON object or array.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from actionproxy import protocol
+from actionproxy.config import ProxyConfig
+from actionproxy.runner import Reply, parse_body
+from actionproxy.source import SourceError, unpack
+
+EXEC_FILE = "exec"
+MAX_ARG_BYTES = 131071  # MAX_ARG_STRLEN - 1 (linux/binfmts.h): longer arguments go on stdin only
+NO_BINARY = "The action failed to generate or locate a binary. See logs for details."
+
+
+class ExecRunner:
+    def __init__(
+        self, config: ProxyConfig, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self._config = config
+        self._stdout = stdout or sys.stdout
+        self._stderr = stderr or sys.stderr
+        self._lock = threading.Lock()
+        self._binary = Path(config.exec_path)
+        self._initialized = False
+
+    def init(self, raw: bytes) -> Reply:
+        with self._lock:
+            reply = self._init(raw)
+            if reply.status != 200:
+                self._end_activation()
+            return reply
+
+    def _init(self, raw: bytes) -> Reply:
+        if self._initialized and not self._config.allow_reinit:
+            return Reply.error(403, protocol.REINIT)
+        try:
+            value = parse_body(raw).get("value") or {}
+        except ValueError as exc:
+            return Reply.error(400, f"Cannot parse the /init body: {exc}")
+        if not isinstance(value, dict):
+            return Reply.error(400, "The /init body's value must be an object.")
+        code = value.get("code")
+        binary = Path(self._config.exec_path)
+        if isinstance(code, str) and code:
+            try:
+                binary = self._materialise(code, bool(value.get("binary")))
+            except (SourceError, OSError) as exc:
+                print(exc, file=self._stderr, flush=True)
+                return Reply.error(502, NO_BINARY)
+        if not (binary.is_file() and os.access(binary, os.X_OK)):
+            print(f"{binary} is not an executable file", file=self._stderr, flush=True)
+            return Reply.error(502, NO_BINARY)
+        self._binary = binary
+        self._initialized = True
+        return Reply.of(200, {"ok": True})
+
+    def _materialise(self, code: str, binary: bool) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="action-", dir=self._config.work_dir))
+        unpack(code, binary, folder, text_name=EXEC_FILE)
+        path = folder / EXEC_FILE
+        if not path.is_file():
+            raise SourceError(f"Zip file does not include {EXEC_FILE} at its top level.")
+        # zipfile does not keep modes: make it runnable, as it must be.
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return path
+
+    def run(self, raw: bytes) -> Reply:
+        with self._lock:
+            try:
+                return self._run(raw)
+            finally:
+                self._end_activation()
+
+    def _run(self, raw: bytes) -> Reply:
+        try:
+            request = parse_body(raw)
+        except ValueError as exc:
+            return Reply.error(400, f"Cannot parse the /run body: {exc}")
+        args = request.get("value", {})
+        if not isinstance(args, dict | list):
+            return Reply.error(400, "The action did not receive a dictionary or array as an argument.")
+        if not (self._binary.is_file() and os.access(self._binary, os.X_OK)):
+            return Reply.error(502, "The action failed to locate a binary. See logs for details.")
+        env = dict(os.environ)
+        env.update({"__OW_" + k.upper(): protocol.env_string(v) for k, v in request.items() if k != "value"})
+        text = json.dumps(args, ensure_ascii=False)
+        argv = [str(self._binary)] + ([text] if len(text.encode("utf-8")) <= MAX_ARG_BYTES else [])
+        try:
+            done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True, env=env,
+                                  cwd=self._binary.parent, check=False)
+        except OSError as exc:
+            print(f"Cannot run {self._binary}: {exc}", file=self._stderr, flush=True)
+            return Reply.error(502, protocol.NOT_A_DICT)
+        out = done.stdout.decode("utf-8", errors="replace")
+        # The last line is the result, even if empty; everything before it is logged.
+        cut = out.rfind("\n", 0, len(out) - 1)
+        result_line = out[cut + 1:].strip() if cut != -1 else out.strip()
+        if cut != -1:
+            self._stdout.write(out[:cut + 1])
+        if done.stderr:
+            self._stderr.write(done.stderr.decode("utf-8", errors="replace"))
+        try:
+            result = json.loads(result_line)
+        except ValueError:
+            result = None
+        if isinstance(result, dict | list):
+            return Reply(200, json.dumps(result, ensure_ascii=False).encode("utf-8"))
+        self._stdout.write(result_line + "\n")
+        return Reply.error(502, protocol.NOT_A_DICT)
+
+    def _end_activation(self) -> None:
+        for stream in (self._stdout, self._stderr):
+            stream.write(protocol.SENTINEL + "\n")
+            stream.flush()
+
+    def close(self) -> None:
+        return None  # nothing outlives a /run
