@@ -23,14 +23,18 @@ def invoke(api: httpx.Client, name: str, payload: dict[str, Any] | None = None, 
 
 
 def wait_for_record(api: httpx.Client, activation_id: str) -> dict[str, Any]:
-    """Poll until the invoker has stored the record (it is written after the result is handed back)."""
+    """Poll until the invoker has stored the record (it is written after the result is handed back).
+
+    The record is read after the listing shows it: read before, a GET may be answered from the result
+    backend, which has no logs yet."""
     deadline = time.monotonic() + RECORD_DEADLINE_S
     while True:
-        response = api.get(f"/api/v1/namespaces/_/activations/{activation_id}")
-        if response.status_code == 200 and "logs" in response.json() and _stored(api, activation_id):
-            record: dict[str, Any] = response.json()
-            return record
-        assert time.monotonic() < deadline, f"no record for {activation_id}: {response.text}"
+        if _stored(api, activation_id):
+            response = api.get(f"/api/v1/namespaces/_/activations/{activation_id}")
+            if response.status_code == 200 and "logs" in response.json():
+                record: dict[str, Any] = response.json()
+                return record
+        assert time.monotonic() < deadline, f"no record for {activation_id}"
         time.sleep(0.05)
 
 

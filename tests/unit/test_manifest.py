@@ -7,6 +7,7 @@ import pytest
 
 from app.core.errors import Invalid
 from app.core.manifest import ManifestError, RuntimeManifest
+from workers.images import runtime_images
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +25,7 @@ DATA = {
         ],
         "nodejs": [
             {"kind": "nodejs:20", "image": {"prefix": "openwhisk", "name": "action-nodejs-v20", "tag": "nightly"},
-             "requireMain": False},
+             "requireMain": False, "concurrent": True},
         ],
     },
     "blackboxes": [{"prefix": "openwhisk", "name": "dockerskeleton", "tag": "nightly"}],
@@ -144,3 +145,25 @@ def test_load_reads_a_file(tmp_path):
 def test_the_shipped_manifest_loads():
     manifest = RuntimeManifest.load(REPO_MANIFEST)
     assert manifest.image(manifest.resolve("python:default")) == "squall/action-python-v3:latest"
+    assert manifest.image(manifest.resolve("nodejs:default")) == "squall/action-nodejs-v18:latest"
+    assert manifest.supports_concurrency("nodejs:18")
+    assert not manifest.supports_concurrency("python:3")
+    assert "openwhisk/dockerskeleton:nightly" in [b.ref for b in manifest.blackboxes]
+
+
+def test_concurrency_is_what_the_manifest_says(manifest):
+    assert manifest.supports_concurrency("nodejs:20")
+    assert manifest.supports_concurrency("nodejs:default")
+    assert not manifest.supports_concurrency("python:3")
+    assert not manifest.supports_concurrency("python:3.10")  # deprecated kinds still answer
+    for kind in ("blackbox", "sequence", "cobol:1"):
+        assert not manifest.supports_concurrency(kind)
+
+
+def test_every_shipped_kind_has_an_image_we_build():
+    """A kind without a Dockerfile would pass validation and then fail every invoke."""
+    built = {image.kind for image in runtime_images(REPO_MANIFEST.parent)}
+    manifest = RuntimeManifest.load(REPO_MANIFEST)
+    kinds = {kind for family in manifest.families().values() for kind in family if not manifest.is_deprecated(kind)}
+    assert kinds <= built
+    assert "blackbox" in built  # the dockerskeleton stand-in

@@ -1,0 +1,234 @@
+"""Every kind of action through the real stack: Python zip with a virtualenv, Node.js plain and zip,
+blackbox on the dockerskeleton stand-in, and a deprecated kind refused on invoke and update."""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.conftest import Stack, _start, _stop, _wait_ready
+from tests.integration.helpers import invoke, put_action, wait_for_record
+
+pytestmark = pytest.mark.integration
+
+RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
+
+
+def zip_folder(folder: Path) -> str:
+    """The folder as `zip -r` without -y would store it, minus symlinks (a venv's bin/python)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for root, _dirs, files in os.walk(folder):  # does not descend into symlinked folders
+            for name in sorted(files):
+                path = Path(root) / name
+                if not path.is_symlink():
+                    archive.write(path, path.relative_to(folder).as_posix())
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def zip_files(files: dict[str, str]) -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def annotations(activation: dict[str, object]) -> dict[str, object]:
+    return {a["key"]: a["value"] for a in activation["annotations"]}  # type: ignore[index, union-attr]
+
+
+# --- Python -------------------------------------------------------------------------------------------
+
+
+def test_python_zip_with_a_virtualenv(api: httpx.Client, unique: str, tmp_path: Path) -> None:
+    """A zip laid out as OpenWhisk documents it: __main__.py at the top, a real virtualenv beside it
+    holding a real package (click, copied from our own environment as pip would have installed it)."""
+    action = tmp_path / "action"
+    action.mkdir()
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(action / "virtualenv")], check=True)
+    (site,) = (action / "virtualenv" / "lib").glob("python3*/site-packages")
+    dist = importlib.metadata.distribution("click")
+    for file in dist.files or ():
+        source = Path(str(dist.locate_file(file)))
+        if file.parts[0] in ("click", f"click-{dist.version}.dist-info") and source.is_file() \
+                and "__pycache__" not in file.parts:
+            (site / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, site / file)
+    (action / "__main__.py").write_text(
+        "import importlib.metadata\nimport click\nfrom helper import shout\n\n"
+        "def handler(args):\n"
+        "    return {'said': shout(args['w']), 'click': importlib.metadata.version('click'),\n"
+        "            'venv': '/virtualenv/' in click.__file__}\n")
+    (action / "helper.py").write_text("def shout(w):\n    return w.upper()\n")
+    response = api.put(f"/api/v1/namespaces/_/actions/{unique}",
+                       json={"exec": {"kind": "python:default", "code": zip_folder(action), "main": "handler"}})
+    assert response.status_code == 200, response.text
+    stored = api.get(f"/api/v1/namespaces/_/actions/{unique}").json()
+    assert stored["exec"]["binary"] is True and stored["exec"]["main"] == "handler"
+    response = invoke(api, unique, {"w": "venv"}, blocking="true", result="true")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"said": "VENV", "click": dist.version, "venv": True}
+
+
+# --- Node.js ------------------------------------------------------------------------------------------
+
+
+def test_nodejs_plain_action(api: httpx.Client, unique: str) -> None:
+    code = ("function main(params) {\n"
+            "  console.log('hello from', process.env.__OW_ACTION_NAME);\n"
+            "  return {greeting: 'Hello ' + (params.name || 'stranger'), api: process.env.__OW_API_HOST};\n"
+            "}\n")
+    put_action(api, unique, code, kind="nodejs:default")
+    first = invoke(api, unique, {"name": "node"}, blocking="true")
+    assert first.status_code == 200, first.text
+    activation = first.json()
+    assert activation["response"]["result"]["greeting"] == "Hello node"
+    assert activation["response"]["result"]["api"].startswith("http")
+    assert annotations(activation)["kind"] == "nodejs:18"
+    assert annotations(activation)["limits"]["concurrency"] == 1  # type: ignore[index]
+    record = wait_for_record(api, activation["activationId"])
+    assert [line[31:] for line in record["logs"]] == [f"stdout: hello from /guest/{unique}"]
+    warm = invoke(api, unique, {}, blocking="true").json()
+    assert warm["response"]["result"]["greeting"] == "Hello stranger"
+
+
+def test_nodejs_zip_action_with_node_modules(api: httpx.Client, unique: str) -> None:
+    code = zip_files({
+        "package.json": json.dumps({"name": unique, "main": "src/action.js"}),
+        "src/action.js": ("const shout = require('shout');\n"
+                          "exports.handler = async (params) => ({said: await shout(params.w)});\n"),
+        "node_modules/shout/package.json": json.dumps({"name": "shout", "main": "lib/shout.js"}),
+        "node_modules/shout/lib/shout.js": "module.exports = async (w) => w.toUpperCase() + '!';\n",
+    })
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "nodejs:18", "code": code, "main": "handler"}}).raise_for_status()
+    response = invoke(api, unique, {"w": "zip"}, blocking="true", result="true")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"said": "ZIP!"}
+
+
+def test_nodejs_exception_is_an_application_error_with_the_stack_logged(api: httpx.Client, unique: str) -> None:
+    put_action(api, unique, "function main() { throw new Error('node boom'); }\n", kind="nodejs:default")
+    response = invoke(api, unique, {}, blocking="true")
+    assert response.status_code == 502
+    activation = response.json()
+    assert activation["response"]["status"] == "application error"
+    assert activation["response"]["result"] == {"error": "node boom"}
+    record = wait_for_record(api, activation["activationId"])
+    assert any("stderr: Error: node boom" in line for line in record["logs"])
+
+
+# --- blackbox -----------------------------------------------------------------------------------------
+
+
+def test_blackbox_action_on_the_skeleton_image(api: httpx.Client, unique: str) -> None:
+    """``wsk action create X --docker openwhisk/dockerskeleton exec.zip``: no registry is reachable
+    here, so this runs because `squall runtimes build` made the image under its public name."""
+    script = ("#!/bin/sh\n"
+              "echo \"args: $1\"\n"
+              "echo \"{\\\"msg\\\": \\\"hello from exec\\\", \\\"ns\\\": \\\"$__OW_NAMESPACE\\\"}\"\n")
+    code = zip_files({"exec": script})
+    response = api.put(f"/api/v1/namespaces/_/actions/{unique}",
+                       json={"exec": {"kind": "blackbox", "image": "openwhisk/dockerskeleton", "code": code}})
+    assert response.status_code == 200, response.text
+    assert response.json()["exec"]["image"] == "openwhisk/dockerskeleton"
+    first = invoke(api, unique, {"k": "v"}, blocking="true")
+    assert first.status_code == 200, first.text
+    activation = first.json()
+    assert activation["response"]["result"] == {"msg": "hello from exec", "ns": "guest"}
+    assert annotations(activation)["kind"] == "blackbox"
+    record = wait_for_record(api, activation["activationId"])
+    assert [line[31:] for line in record["logs"]] == ['stdout: args: {"k": "v"}']
+
+
+def test_blackbox_without_code_runs_the_image_s_own_executable(api: httpx.Client, unique: str) -> None:
+    response = api.put(f"/api/v1/namespaces/_/actions/{unique}",
+                       json={"exec": {"kind": "blackbox", "image": "openwhisk/dockerskeleton:nightly"}})
+    assert response.status_code == 200, response.text
+    activation = invoke(api, unique, {}, blocking="true").json()
+    assert activation["response"]["status"] == "application error"
+    assert "stub action" in activation["response"]["result"]["error"]
+
+
+def test_blackbox_image_that_is_nowhere_is_a_developer_error(api: httpx.Client, unique: str) -> None:
+    image = f"squall-test/{unique}:missing"
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "blackbox", "image": image}}).raise_for_status()
+    activation = invoke(api, unique, {}, blocking="true").json()
+    assert activation["response"]["status"] == "action developer error"
+    assert activation["response"]["result"] == {"error": f"Failed to pull container image '{image}'."}
+
+
+# --- the manifest -------------------------------------------------------------------------------------
+
+
+def test_root_lists_every_family_with_its_default(stack: Stack) -> None:
+    runtimes = httpx.get(stack.url + "/").json()["runtimes"]
+    defaults = {family: [k["kind"] for k in kinds if k["default"]] for family, kinds in runtimes.items()}
+    assert defaults == {"python": ["python:3"], "nodejs": ["nodejs:18"]}
+    assert runtimes["nodejs"][0]["image"] == "squall/action-nodejs-v18:latest"
+
+
+@pytest.fixture
+def deprecating_controller(stack: Stack, tmp_path: Path) -> Iterator[str]:
+    """A second controller on the same database whose manifest marks python:3 deprecated: what an
+    operator does when a kind is retired while actions of it still exist."""
+    manifest = json.loads((RUNTIMES_DIR / "manifest.json").read_text())
+    for entry in manifest["runtimes"]["python"]:
+        entry["deprecated"] = True
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    port = free_port()
+    env = {**stack.env, "SQUALL_RUNTIMES_MANIFEST": str(path), "SQUALL_CONTROLLER_PORT": str(port)}
+    log = tmp_path / "controller.log"
+    process = _start(env, log, "controller")
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/ping", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        _wait_ready(up, "deprecating controller", [process], log)
+        yield url
+    finally:
+        _stop(process)
+
+
+def test_deprecated_kind_can_be_read_and_deleted_but_not_invoked_or_updated(
+        api: httpx.Client, stack: Stack, deprecating_controller: str, unique: str) -> None:
+    put_action(api, unique, "def main(args):\n    return {'old': True}\n", kind="python:3")
+    message = ("The 'python:3' runtime is no longer supported. "
+               "You may read and delete but not update or invoke this action.")
+    with httpx.Client(base_url=deprecating_controller, auth=stack.guest, timeout=90.0) as old:
+        path = f"/api/v1/namespaces/_/actions/{unique}"
+        got = old.get(path)
+        assert got.status_code == 200 and got.json()["exec"]["kind"] == "python:3"
+        invoked = old.post(path, params={"blocking": "true"}, json={})
+        assert invoked.status_code == 400 and invoked.json()["error"] == message
+        updated = old.put(path, params={"overwrite": "true"}, json={"parameters": [{"key": "a", "value": 1}]})
+        assert updated.status_code == 400 and updated.json()["error"] == message
+        rewritten = old.put(path, params={"overwrite": "true"},
+                            json={"exec": {"kind": "python:3", "code": "def main(a):\n    return a\n"}})
+        assert rewritten.status_code == 400 and rewritten.json()["error"] == message
+        created = old.put(f"/api/v1/namespaces/_/actions/{unique}new",
+                          json={"exec": {"kind": "python:default", "code": "def main(a):\n    return a\n"}})
+        assert created.status_code == 400 and created.json()["error"] == message
+        assert old.delete(path).status_code == 200
+        assert old.get(path).status_code == 404
