@@ -88,6 +88,7 @@ class RuntimeKind:
     attached: bool = False  # code kept as an attachment, not inline (OpenWhisk ``attached``)
     require_main: bool = False
     stem_cells: tuple[StemCell, ...] = ()
+    concurrent: bool = False  # its proxy runs several activations at once (``limits.concurrency`` > 1)
 
     def to_api(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -115,6 +116,7 @@ class RuntimeKind:
             attached=bool(data.get("attached")),
             require_main=bool(data.get("requireMain", False)),
             stem_cells=tuple(StemCell.from_dict(c) for c in data.get("stemCells") or ()),
+            concurrent=data.get("concurrent") is True,
         )
 
 
@@ -205,6 +207,11 @@ class RuntimeManifest:
     def image(self, kind: str) -> str:
         """The image reference that runs ``kind`` (deprecated kinds still map: their actions exist)."""
         return self.runtime(kind).image.ref
+
+    def supports_concurrency(self, kind: str) -> bool:
+        """Whether actions of ``kind`` may have ``limits.concurrency`` above 1 (manifest ``concurrent``)."""
+        runtime = self._kinds.get(kind)
+        return runtime is not None and runtime.concurrent
 
     def stem_cells(self) -> dict[str, tuple[StemCell, ...]]:
         return {k.kind: k.stem_cells for k in self._kinds.values() if k.stem_cells}
