@@ -61,14 +61,26 @@ INVOKER_USER_MEMORY_MB = 4096
 INVOKER_FACTORY = "docker"
 """Container factory by alias (``workers.factories.FACTORIES``) or ``module:Class``."""
 
-INVOKER_NETWORK = "bridge"
-"""Docker network action containers join."""
+INVOKER_NETWORK = "squall-actions"
+"""Docker bridge network action containers join; the invoker creates it (inter-container traffic off)."""
+
+INVOKER_ISOLATE = False
+"""Install the iptables rules that keep action containers away from the invoker host and the services
+(``squall invoker isolate`` does the same as an operator command); needs root."""
 
 INVOKER_API_HOST = ""
 """``__OW_API_HOST`` as seen from inside containers; empty means the controller's api_host."""
 
 INVOKER_IDLE_TIMEOUT_S = 600.0
 """An idle warm container is removed after this long."""
+
+INVOKER_IDLE_POLICY = "running"
+"""What an idle warm container does until it is removed: ``running`` (stays as it is) or ``pause``
+(``docker pause`` after ``pause_grace_s``, unpaused on reuse). bench/pause_cost.py measured why
+``running`` is the default (README, "Container pool")."""
+
+INVOKER_PAUSE_GRACE_S = 10.0
+"""With idle policy ``pause``: idle seconds before a warm container is paused (OpenWhisk's pause grace)."""
 
 CLIENT_APIHOST = "http://127.0.0.1:3233"
 """Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
@@ -89,9 +101,10 @@ LIMIT_MIN_LOGS_MB = 0
 LIMIT_MAX_LOGS_MB = 10
 LIMIT_DEFAULT_LOGS_MB = 10
 LIMIT_MIN_CONCURRENCY = 1
-LIMIT_MAX_CONCURRENCY = 1
+LIMIT_MAX_CONCURRENCY = 500
 LIMIT_DEFAULT_CONCURRENCY = 1
-"""Action limit ranges and defaults, OpenWhisk's (reference §5)."""
+"""Action limit ranges and defaults, OpenWhisk's (reference §5). Concurrency above 1 is allowed only for
+kinds whose manifest entry says ``"concurrent": true`` (OpenWhisk's intra-container concurrency)."""
 
 LIMIT_PAYLOAD_BYTES = 1_048_576
 """Largest invoke payload and result (1 MB)."""

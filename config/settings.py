@@ -84,6 +84,9 @@ class InvokerSettings:
     network: str = defaults.INVOKER_NETWORK
     api_host: str = defaults.INVOKER_API_HOST
     idle_timeout_s: float = defaults.INVOKER_IDLE_TIMEOUT_S
+    idle_policy: str = defaults.INVOKER_IDLE_POLICY
+    pause_grace_s: float = defaults.INVOKER_PAUSE_GRACE_S
+    isolate: bool = defaults.INVOKER_ISOLATE
 
     def __post_init__(self) -> None:
         _require(self.name.replace("-", "").replace("_", "").isalnum(),
@@ -92,6 +95,10 @@ class InvokerSettings:
         _require(self.threads >= 1, "invoker.threads must be at least 1")
         _require(self.user_memory_mb >= defaults.LIMIT_MIN_MEMORY_MB,
                  f"invoker.user_memory_mb must hold at least one {defaults.LIMIT_MIN_MEMORY_MB} MB action")
+        _require(self.idle_timeout_s > 0, "invoker.idle_timeout_s must be positive")
+        _require(self.idle_policy in ("running", "pause"),
+                 f"invoker.idle_policy must be 'running' or 'pause', got {self.idle_policy!r}")
+        _require(self.pause_grace_s >= 0, "invoker.pause_grace_s must not be negative")
 
 
 @dataclass(frozen=True)

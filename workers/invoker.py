@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core.entities import Action, Activation, ActivationMessage, Document, Status, now_ms
@@ -31,8 +32,8 @@ from app.core.ports import ActivationStore, EntityStore
 from config.settings import Settings
 from workers.factories.base import ContainerSpec
 from workers.journal import Journal
-from workers.logs import collect_logs
-from workers.pool import ContainerPool, PooledContainer
+from workers.logs import collect_logs, format_line
+from workers.pool import BufferTimeout, ContainerPool, Lease
 from workers.proxy_client import ContainerDied, ProxyResponse
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ NOT_FETCHED = "Action could not be fetched."
 PROVISION_FAILED = "Failed to provision resources to run the action."
 INTERNAL_ERROR = "There was an internal server error."
 REDELIVERED = "The invoker stopped while the action ran; it was not run again."
+OOM = "The action exhausted its memory and was aborted."
+CONCURRENT_LOGS = ("Logs are not collected for actions with a concurrency limit above 1: "
+                   "the output of their activations interleaves.")
 _STORE_RETRIES_S = (0.1, 0.5, 2.0)
 
 
@@ -60,6 +64,7 @@ class Outcome:
     status: Status
     result: Any
     timed_out: bool = False
+    oom: bool = False
 
     @property
     def reusable(self) -> bool:
@@ -106,6 +111,10 @@ def run_outcome(response: ProxyResponse, max_bytes: int) -> Outcome:
     detail = f": {text}" if text else "."
     return Outcome(Status.DEVELOPER_ERROR,
                    _error(f"The action did not produce a valid JSON or JSON Array response{detail}"))
+
+
+def _log_time() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def stringify(value: Any) -> str:
@@ -207,8 +216,13 @@ class Invoker:
             return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),
                                 publish_result)
         key = (msg.namespace, action.path.doc_id, action.rev or msg.revision)
+        concurrency = self._concurrency(action)
         try:
-            pooled = self._pool.acquire(key, spec)
+            # The run buffer holds a run for at most its action's timeout: longer, and it could not finish in time.
+            lease = self._pool.acquire(key, spec, action.limits.timeout / 1000, concurrency=concurrency)
+        except BufferTimeout as e:
+            log.warning("activation %s waited %d ms for container memory", msg.activation_id, e.waited_ms)
+            return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, e.message), publish_result)
         except UserImageStartupError as e:
             return self._record(self._failed(msg, action, started, Status.DEVELOPER_ERROR, e.message),
                                 publish_result)
@@ -218,7 +232,7 @@ class Invoker:
                                 publish_result)
         ready = now_ms()
         try:
-            outcome, init_ms, start, end = self._init_and_run(msg, action, pooled, ready)
+            outcome, init_ms, start, end = self._init_and_run(msg, action, lease, ready)
         except Exception:  # a bug of ours must still end in a record and give the memory back
             log.exception("running %s failed", msg.activation_id)
             outcome, init_ms, start, end = Outcome(Status.WHISK_ERROR, _error(INTERNAL_ERROR)), None, ready, now_ms()
@@ -227,22 +241,40 @@ class Invoker:
         activation = self._activation(msg, action, start, end, outcome, annotations)
         self._publish(activation, publish_result)
         try:
-            logs = collect_logs(pooled.container, pooled.cursor, action.limits.logs,
-                                developer_error=outcome.status == Status.DEVELOPER_ERROR)
+            if concurrency > 1:
+                logs = [format_line(_log_time(), "stderr", CONCURRENT_LOGS)] if action.limits.logs > 0 else []
+            else:
+                logs = collect_logs(lease.container, lease.pooled.cursor, action.limits.logs,
+                                    developer_error=outcome.status == Status.DEVELOPER_ERROR)
         finally:
-            self._pool.release(pooled, reusable=outcome.reusable)
+            self._pool.release(lease, reusable=outcome.reusable)
         return self._store(replace(activation, logs=logs))
 
-    def _init_and_run(self, msg: ActivationMessage, action: Action, pooled: PooledContainer,
+    def _concurrency(self, action: Action) -> int:
+        """The action's concurrency limit where its runtime takes concurrent activations, else 1."""
+        if action.limits.concurrency > 1 and self._manifest.supports_concurrency(action.exec.kind):
+            return action.limits.concurrency
+        return 1
+
+    def _init_and_run(self, msg: ActivationMessage, action: Action, lease: Lease,
                       ready: int) -> tuple[Outcome, int | None, int, int]:
-        """(outcome, initTime or None when warm, start, end) of ``/init`` (when cold) then ``/run``."""
+        """(outcome, initTime or None when warm, start, end) of ``/init`` (when cold) then ``/run``.
+
+        A developer error in a container whose memory ran out is recorded as the out-of-memory error."""
+        outcome, init_ms, start, end = self._init_and_run_once(msg, action, lease, ready)
+        if outcome.status == Status.DEVELOPER_ERROR and not outcome.timed_out and lease.container.oom_killed():
+            outcome = Outcome(Status.DEVELOPER_ERROR, _error(OOM), oom=True)
+        return outcome, init_ms, start, end
+
+    def _init_and_run_once(self, msg: ActivationMessage, action: Action, lease: Lease,
+                           ready: int) -> tuple[Outcome, int | None, int, int]:
         timeout_s = action.limits.timeout / 1000
         init_ms: int | None = None
         start = ready
-        if not pooled.initialized:
+        if not lease.initialized:
             start = now_ms()
             try:
-                response = pooled.proxy.init(self._init_payload(msg, action, start), timeout_s)
+                response = lease.proxy.init(self._init_payload(msg, action, start), timeout_s)
                 failed = init_outcome(response)
             except ActionTimeout as e:
                 failed = Outcome(Status.DEVELOPER_ERROR, _error(e.message), timed_out=True)
@@ -252,12 +284,12 @@ class Invoker:
             init_ms = end - start
             if failed is not None:
                 return failed, init_ms, start, end
-            pooled.initialized = True
+            lease.pooled.initialized = True
         run_start = now_ms()
         if init_ms is None:
             start = run_start
         try:
-            response = pooled.proxy.run(self._run_payload(msg, action, run_start), timeout_s)
+            response = lease.proxy.run(self._run_payload(msg, action, run_start), timeout_s)
             outcome = run_outcome(response, self._payload_bytes)
         except ActionTimeout as e:
             outcome = Outcome(Status.DEVELOPER_ERROR, _error(e.message), timed_out=True)

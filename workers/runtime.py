@@ -11,9 +11,10 @@ from config import Settings
 from tasks.base import InvokerTask
 from tasks.celery_app import make_celery
 from workers.factories import resolve_factory
+from workers.factories.base import ContainerSpec
 from workers.invoker import Invoker
 from workers.journal import Journal, MemoryJournal, RedisJournal
-from workers.pool import ContainerPool
+from workers.pool import ContainerPool, StemCellSpec
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,13 @@ def _journal(settings: Settings) -> Journal:
     return MemoryJournal()
 
 
+def stem_cell_specs(manifest: RuntimeManifest) -> list[StemCellSpec]:
+    """The manifest's ``stemCells``: per kind and memory, how many prewarmed containers to keep."""
+    return [StemCellSpec(ContainerSpec(image=manifest.image(kind), memory_mb=cell.memory_mb, namespace="",
+                                       action="", kind=kind, stem_cell=True), cell.initial_count)
+            for kind, cells in manifest.stem_cells().items() for cell in cells]
+
+
 def build_invoker(settings: Settings) -> Invoker:
     """Store, manifest, Docker factory (leftover containers removed), pool and journal, wired together."""
     store = CouchStore(settings.couchdb)
@@ -37,8 +45,8 @@ def build_invoker(settings: Settings) -> Invoker:
         factory.cleanup()
     except PlatformError as e:  # Docker down: keep serving, each activation records the failure
         log.warning("could not remove leftover containers: %s", e)
-    pool = ContainerPool(factory, settings.invoker)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
     return Invoker(store, store, pool, manifest, settings, _journal(settings))
 
 

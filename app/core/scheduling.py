@@ -3,24 +3,40 @@
 No I/O, no clocks, no threads: the pool shell (``workers.pool``) hands in a snapshot of its containers
 and applies the decision it gets back. That keeps every rule here testable with plain data.
 
-Rules:
-* a free container warmed for exactly the requested key is reused (most recently used first, so the
-  others age out and get reaped);
-* else a new container starts if its memory fits beside every free, busy and starting container;
-* else the least recently used free containers are evicted until it fits;
+Rules of ``schedule``:
+* a warm container of exactly the requested key with room for one more activation is reused: a busy
+  one first when the action allows concurrent activations (packing them is the point), else the most
+  recently used free one (so the others age out and get reaped);
+* else a prewarmed stem cell of the request's kind and memory is taken (it only lacks ``/init``);
+* else a new container starts if its memory fits beside every container the pool holds;
+* else the least recently used free containers are evicted until it fits, then stem cells (they are
+  replenished once memory allows);
 * else the request waits for a release; a request larger than the whole pool can never run.
+
+The pool serves waiting requests strictly in arrival order (a FIFO run buffer): only the head of the
+queue is scheduled, so a large request is not starved by a stream of small ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 
 class Slot(Enum):
+    PREWARM = "prewarm"  # a started stem cell, not initialised; its key is a ``StemKey``
     FREE = "free"  # warm and idle: reusable for its key, evictable for anything else
-    BUSY = "busy"  # running an activation, or still starting: counts against memory, untouchable
+    BUSY = "busy"  # running one activation or more; counts against memory, never evicted
+    STARTING = "starting"  # being created: counts against memory, untouchable
+
+
+@dataclass(frozen=True)
+class StemKey:
+    """What a stem cell can become: any action of ``kind`` with exactly ``memory_mb`` of memory."""
+
+    kind: str
+    memory_mb: int
 
 
 @dataclass(frozen=True)
@@ -28,20 +44,35 @@ class ContainerView:
     """What scheduling needs to know of one pooled container."""
 
     id: str
-    key: Hashable  # the warm key: (invoking namespace, action doc id, revision) in the invoker
+    key: Hashable  # the warm key (invoking namespace, action doc id, revision), or a StemKey
     memory_mb: int
     slot: Slot
     last_used: float  # any monotonic clock; only compared
+    active: int = 0  # activations running in it now
+    concurrency: int = 1  # activations it may run at once (the action's limits.concurrency)
+    warm: bool = True  # /init done: a busy container still initialising takes no second activation
+    paused: bool = False
 
 
 @dataclass(frozen=True)
 class Request:
     key: Hashable
     memory_mb: int
+    kind: str | None = None  # None: no stem cell can serve it (a blackbox image)
+    concurrency: int = 1
+
+    @property
+    def stem_key(self) -> StemKey | None:
+        return StemKey(self.kind, self.memory_mb) if self.kind is not None else None
 
 
 @dataclass(frozen=True)
 class Reuse:
+    container_id: str
+
+
+@dataclass(frozen=True)
+class TakePrewarm:
     container_id: str
 
 
@@ -65,7 +96,7 @@ class Impossible:
     capacity_mb: int
 
 
-Decision = Reuse | Start | Wait | Impossible
+Decision = Reuse | TakePrewarm | Start | Wait | Impossible
 
 
 def used_memory(containers: Sequence[ContainerView]) -> int:
@@ -74,9 +105,13 @@ def used_memory(containers: Sequence[ContainerView]) -> int:
 
 def schedule(containers: Sequence[ContainerView], request: Request, capacity_mb: int) -> Decision:
     """Decide how to serve ``request`` given the pool's ``containers`` and its memory ``capacity_mb``."""
-    warm = [c for c in containers if c.slot is Slot.FREE and c.key == request.key]
-    if warm:
-        return Reuse(max(warm, key=lambda c: c.last_used).id)
+    warm = find_warm(containers, request.key)
+    if warm is not None:
+        return Reuse(warm)
+    stem_key = request.stem_key
+    stem = [c for c in containers if c.slot is Slot.PREWARM and c.key == stem_key]
+    if stem:
+        return TakePrewarm(min(stem, key=lambda c: c.last_used).id)
     if request.memory_mb > capacity_mb:
         return Impossible(request.memory_mb, capacity_mb)
     free_mb = capacity_mb - used_memory(containers)
@@ -86,17 +121,55 @@ def schedule(containers: Sequence[ContainerView], request: Request, capacity_mb:
     return Start(evict) if evict is not None else Wait()
 
 
+def find_warm(containers: Sequence[ContainerView], key: Hashable) -> str | None:
+    """A warm container of ``key`` with room for one more activation, or None."""
+    busy = [c for c in containers
+            if c.slot is Slot.BUSY and c.key == key and c.warm and c.active < c.concurrency]
+    if busy:
+        return max(busy, key=lambda c: (c.active, c.last_used)).id
+    free = [c for c in containers if c.slot is Slot.FREE and c.key == key]
+    return max(free, key=lambda c: c.last_used).id if free else None
+
+
 def choose_evictions(containers: Sequence[ContainerView], needed_mb: int) -> tuple[str, ...] | None:
-    """The least recently used free containers whose memory adds up to ``needed_mb``; None if all of
-    them together are not enough (then evicting any would only cost warm containers for nothing)."""
+    """Free containers (least recently used first), then stem cells, whose memory adds up to
+    ``needed_mb``; None if all of them together are not enough (then evicting any would only cost
+    warm containers for nothing)."""
+    candidates = sorted((c for c in containers if c.slot in (Slot.FREE, Slot.PREWARM)),
+                        key=lambda c: (c.slot is Slot.PREWARM, c.last_used))
     chosen: list[str] = []
     freed = 0
-    for container in sorted((c for c in containers if c.slot is Slot.FREE), key=lambda c: c.last_used):
+    for container in candidates:
         if freed >= needed_mb:
             break
         chosen.append(container.id)
         freed += container.memory_mb
     return tuple(chosen) if freed >= needed_mb else None
+
+
+def stem_cells_to_start(containers: Sequence[ContainerView], wanted: Mapping[StemKey, int], capacity_mb: int,
+                        waiting: bool) -> list[StemKey]:
+    """Stem cells to start now so each ``StemKey`` reaches its wanted count (prewarmed plus starting).
+
+    Only into memory nobody needs: never while requests wait for memory, never by evicting.
+    """
+    if waiting:
+        return []
+    free_mb = capacity_mb - used_memory(containers)
+    out: list[StemKey] = []
+    for key, count in wanted.items():
+        have = sum(1 for c in containers if c.key == key and c.slot in (Slot.PREWARM, Slot.STARTING))
+        for _ in range(count - have):
+            if key.memory_mb > free_mb:
+                return out
+            out.append(key)
+            free_mb -= key.memory_mb
+    return out
+
+
+def to_pause(containers: Sequence[ContainerView], now: float, grace: float) -> list[str]:
+    """Free containers running idle for at least ``grace`` (same clock as ``last_used``)."""
+    return [c.id for c in containers if c.slot is Slot.FREE and not c.paused and now - c.last_used >= grace]
 
 
 def expired(containers: Sequence[ContainerView], now: float, idle_timeout: float) -> list[str]:

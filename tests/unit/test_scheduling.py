@@ -11,10 +11,14 @@ from app.core.scheduling import (
     Reuse,
     Slot,
     Start,
+    StemKey,
+    TakePrewarm,
     Wait,
     choose_evictions,
     expired,
     schedule,
+    stem_cells_to_start,
+    to_pause,
     used_memory,
 )
 
@@ -26,8 +30,12 @@ A_OTHER_USER = ("alice", "guest/a", "1-x")
 A_NEW_REV = ("guest", "guest/a", "2-z")
 
 
-def view(cid: str, key: Hashable = A, memory: int = 256, slot: Slot = Slot.FREE, last_used: float = 0.0):
-    return ContainerView(cid, key, memory, slot, last_used)
+PY = StemKey("python:3", 256)
+
+
+def view(cid: str, key: Hashable = A, memory: int = 256, slot: Slot = Slot.FREE, last_used: float = 0.0,
+         **kwargs: object):
+    return ContainerView(cid, key, memory, slot, last_used, **kwargs)  # type: ignore[arg-type]
 
 
 def test_empty_pool_starts_a_container():
@@ -45,7 +53,7 @@ def test_prefers_the_most_recently_used_warm_container():
 
 
 def test_busy_container_of_the_key_is_not_reused():
-    pool = [view("1", A, slot=Slot.BUSY)]
+    pool = [view("1", A, slot=Slot.BUSY, active=1)]
     assert schedule(pool, Request(A, 256), 1024) == Start()
 
 
@@ -114,3 +122,69 @@ def test_expired_lists_free_containers_idle_too_long():
 
 def test_used_memory_counts_every_container():
     assert used_memory([view("1", memory=128), view("2", memory=256, slot=Slot.BUSY)]) == 384
+
+
+# --- stem cells -------------------------------------------------------------------------------------
+
+
+def test_takes_a_stem_cell_of_the_kind_and_memory():
+    pool = [view("n", StemKey("nodejs:20", 256), slot=Slot.PREWARM), view("p", PY, slot=Slot.PREWARM)]
+    assert schedule(pool, Request(A, 256, "python:3"), 512) == TakePrewarm("p")
+
+
+def test_warm_container_wins_over_a_stem_cell():
+    pool = [view("p", PY, slot=Slot.PREWARM), view("w", A)]
+    assert schedule(pool, Request(A, 256, "python:3"), 1024) == Reuse("w")
+
+
+def test_no_stem_cell_for_other_memory_or_without_kind():
+    pool = [view("p", PY, slot=Slot.PREWARM)]
+    assert schedule(pool, Request(A, 512, "python:3"), 1024) == Start()
+    assert schedule(pool, Request(A, 256, None), 1024) == Start()
+
+
+def test_stem_cells_are_evicted_after_free_warm_containers():
+    pool = [view("p", PY, slot=Slot.PREWARM, last_used=0.0), view("w", B, last_used=5.0)]
+    assert schedule(pool, Request(A, 256, "nodejs:20"), 512) == Start(("w",))
+    assert schedule(pool, Request(A, 512, "nodejs:20"), 512) == Start(("w", "p"))
+
+
+def test_starting_containers_are_never_evicted():
+    pool = [view("s", B, slot=Slot.STARTING)]
+    assert schedule(pool, Request(A, 256), 256) == Wait()
+
+
+def test_stem_cells_to_start_fills_up_to_the_count_in_free_memory():
+    wanted = {PY: 2, StemKey("nodejs:20", 256): 1}
+    assert stem_cells_to_start([], wanted, 1024, waiting=False) == [PY, PY, StemKey("nodejs:20", 256)]
+    have = [view("p", PY, slot=Slot.PREWARM), view("s", PY, slot=Slot.STARTING)]
+    assert stem_cells_to_start(have, {PY: 2}, 1024, waiting=False) == []
+    assert stem_cells_to_start([view("p", PY, slot=Slot.PREWARM)], {PY: 2}, 1024, waiting=False) == [PY]
+
+
+def test_stem_cells_never_take_memory_from_waiting_runs_or_by_eviction():
+    assert stem_cells_to_start([], {PY: 2}, 1024, waiting=True) == []
+    assert stem_cells_to_start([view("w", B, memory=768)], {PY: 2}, 1024, waiting=False) == [PY]
+
+
+# --- concurrency ------------------------------------------------------------------------------------
+
+
+def test_busy_warm_container_with_room_takes_another_activation():
+    pool = [view("busy", A, slot=Slot.BUSY, active=1, concurrency=3), view("free", A)]
+    assert schedule(pool, Request(A, 256, concurrency=3), 1024) == Reuse("busy")
+
+
+def test_full_or_initialising_busy_containers_take_no_more():
+    full = view("full", A, slot=Slot.BUSY, active=2, concurrency=2)
+    cold = view("cold", A, slot=Slot.BUSY, active=1, concurrency=2, warm=False)
+    assert schedule([full, cold], Request(A, 256, concurrency=2), 1024) == Start()
+
+
+# --- idle policy ------------------------------------------------------------------------------------
+
+
+def test_to_pause_lists_running_free_containers_idle_past_the_grace():
+    pool = [view("idle", last_used=0.0), view("paused", last_used=0.0, paused=True),
+            view("fresh", last_used=95.0), view("busy", slot=Slot.BUSY), view("stem", PY, slot=Slot.PREWARM)]
+    assert to_pause(pool, now=100.0, grace=10.0) == ["idle"]

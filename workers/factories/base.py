@@ -22,6 +22,7 @@ class ContainerSpec:
     action: str  # the action's name, for the container's name and labels
     kind: str
     user_image: bool = False  # a blackbox image: failures are the user's, not the platform's
+    stem_cell: bool = False  # a prewarmed container for any action of ``kind`` (namespace, action unused)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,16 @@ class Container(Protocol):
 
         Raises ``ContainerError`` if the engine cannot be asked."""
 
+    def pause(self) -> None:
+        """Freeze every process of the container (``docker pause``); raises ``ContainerError``."""
+
+    def resume(self) -> None:
+        """Undo ``pause``; raises ``ContainerError`` (the pool then replaces the container)."""
+
+    def oom_killed(self) -> bool:
+        """True if the kernel killed a process of this container for want of memory since the previous
+        call (or since it started). Asked after a developer error; never raises."""
+
     def destroy(self) -> None: ...
 
 
@@ -89,7 +100,8 @@ class ContainerFactory(Protocol):
       ``__OW_API_HOST`` in its environment;
     * a container the platform cannot provide raises ``RuntimeStartupError``; a user (blackbox) image
       that cannot be started raises ``UserImageStartupError``; nothing else escapes;
-    * ``cleanup`` removes containers an earlier run of this invoker left behind;
+    * every container it starts is named after the invoker and labelled with the invoker's name (an
+      operator can tell whose it is), and ``cleanup`` removes the ones an earlier run left behind;
     * ``close`` releases the factory's own resources (connections), not the containers.
     """
 

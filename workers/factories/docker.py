@@ -33,6 +33,12 @@ LABEL_INVOKER = "squall.invoker"
 LABEL_NAMESPACE = "squall.namespace"
 LABEL_ACTION = "squall.action"
 LABEL_KIND = "squall.kind"
+LABEL_PREWARM = "squall.prewarm"
+BUILTIN_NETWORKS = ("bridge", "host", "none")
+# A user-defined bridge for action containers: containers cannot talk to each other (icc off), so one
+# user's action cannot call another's proxy; the host (invoker) still reaches every container.
+NETWORK_OPTIONS = {"com.docker.network.bridge.enable_icc": "false"}
+CGROUP_ROOT = "/sys/fs/cgroup"
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 # Every way the engine or the transport to it can fail: docker-py's root, requests' root, sockets.
 _DOCKER_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
@@ -49,13 +55,15 @@ class DockerContainer:
     """A started container; ``host:port`` is its proxy on the container network."""
 
     def __init__(self, api: docker.APIClient, container_id: str, name: str, host: str, memory_mb: int,
-                 log_path: str | None) -> None:
+                 log_path: str | None, oom_files: tuple[str, ...] = ()) -> None:
         self._api = api
         self._id = container_id
         self._name = name
         self._host = host
         self._memory_mb = memory_mb
         self._log_path = log_path
+        self._oom_files = oom_files
+        self._oom_seen = 0
         self._destroyed = False
 
     @property
@@ -96,6 +104,36 @@ class DockerContainer:
         entries.sort(key=lambda entry: entry.time_ns)
         return [entry for entry in entries if entry.time_ns >= since_ns]
 
+    def pause(self) -> None:
+        try:
+            self._api.pause(self._id)
+        except _DOCKER_FAILURES as e:
+            raise ContainerError(f"Cannot pause container {self._name}: {e}") from e
+
+    def resume(self) -> None:
+        try:
+            self._api.unpause(self._id)
+        except _DOCKER_FAILURES as e:
+            raise ContainerError(f"Cannot unpause container {self._name}: {e}") from e
+
+    def oom_killed(self) -> bool:
+        """The cgroup's ``oom_kill`` counter when this host can read it: Docker's ``State.OOMKilled`` is
+        only set when the container's first process dies, and our proxy survives its action's child
+        being killed. Else ``State.OOMKilled``, or exit code 137 (SIGKILL) of a stopped container."""
+        count = _oom_kills(self._oom_files)
+        if count is not None:
+            killed = count > self._oom_seen
+            self._oom_seen = count
+            if killed:
+                return True
+        try:
+            state = self._api.inspect_container(self._id).get("State") or {}
+        except _DOCKER_FAILURES:
+            return False
+        if state.get("OOMKilled"):
+            return True
+        return count is None and not state.get("Running") and state.get("ExitCode") == 137
+
     def destroy(self) -> None:
         if self._destroyed:
             return
@@ -109,6 +147,31 @@ class DockerContainer:
 
     def __repr__(self) -> str:
         return f"DockerContainer({self._name}, {self._host}:{PROXY_PORT})"
+
+
+def _oom_kills(files: tuple[str, ...]) -> int | None:
+    """The ``oom_kill`` count of the first readable cgroup file (v1 ``memory.oom_control``, v2
+    ``memory.events``), or None when none can be read (another host's engine, another layout)."""
+    for path in files:
+        try:
+            with open(path, encoding="ascii") as file:
+                for line in file:
+                    name, _, value = line.partition(" ")
+                    if name == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _cgroup_files(info: dict[str, Any]) -> tuple[str, ...]:
+    """Where the engine put the container's memory cgroup, for the drivers and versions we know."""
+    container_id = info["Id"]
+    parent = ((info.get("HostConfig") or {}).get("CgroupParent") or "").strip("/")
+    folders = [f"{parent or 'docker'}/{container_id}", f"system.slice/docker-{container_id}.scope"]
+    files = [f"{CGROUP_ROOT}/memory/{folder}/memory.oom_control" for folder in folders]
+    files += [f"{CGROUP_ROOT}/{folder}/memory.events" for folder in folders]
+    return tuple(files)
 
 
 def _parse_api_logs(raw: bytes, stream: str) -> list[LogEntry]:
@@ -149,7 +212,28 @@ class DockerContainerFactory:
                         max_pool_size=max(self._settings.threads, 10))
                 except _DOCKER_FAILURES as e:
                     raise RuntimeStartupError() from e
+                try:
+                    self._ensure_network(self._client.api)
+                except _DOCKER_FAILURES as e:
+                    self._client.close()
+                    self._client = None
+                    raise RuntimeStartupError() from e
             return self._client.api
+
+    def _ensure_network(self, api: docker.APIClient) -> None:
+        """Create the action network if it is ours to create and missing (two invokers may race: fine)."""
+        name = self._settings.network
+        if name in BUILTIN_NETWORKS or name.startswith("container:"):
+            return
+        try:
+            api.inspect_network(name)
+        except docker.errors.NotFound:
+            try:
+                api.create_network(name, driver="bridge", options=NETWORK_OPTIONS, check_duplicate=True,
+                                   labels={"squall.role": "actions"})
+            except docker.errors.APIError as e:
+                if e.status_code != 409:
+                    raise
 
     def _probe(self) -> None:
         """Connect once to a unix-socket engine ourselves: docker-py leaks the socket of a failed
@@ -184,12 +268,15 @@ class DockerContainerFactory:
         log_path = info.get("LogPath") or None
         readable = log_path is not None and os.access(log_path, os.R_OK)
         return DockerContainer(api, container_id, info["Name"].lstrip("/"), host, spec.memory_mb,
-                               log_path if readable else None)
+                               log_path if readable else None, _cgroup_files(info))
 
     def _create(self, api: docker.APIClient, spec: ContainerSpec) -> str:
         pulled = False
         for _attempt in range(3):
-            name = container_name(self._settings.name, next(self._counter), spec.namespace, spec.action)
+            if spec.stem_cell:
+                name = container_name(self._settings.name, next(self._counter), "prewarm", spec.kind)
+            else:
+                name = container_name(self._settings.name, next(self._counter), spec.namespace, spec.action)
             try:
                 created: dict[str, Any] = api.create_container(
                     spec.image, name=name, labels=self._labels(spec), host_config=self._host_config(api, spec),
@@ -219,6 +306,8 @@ class DockerContainerFactory:
             raise _pull_error(spec) from e
 
     def _labels(self, spec: ContainerSpec) -> dict[str, str]:
+        if spec.stem_cell:  # a stem cell keeps these labels (Docker cannot change them) when an action takes it
+            return {LABEL_INVOKER: self._settings.name, LABEL_KIND: spec.kind, LABEL_PREWARM: "true"}
         return {LABEL_INVOKER: self._settings.name, LABEL_NAMESPACE: spec.namespace,
                 LABEL_ACTION: spec.action, LABEL_KIND: spec.kind}
 

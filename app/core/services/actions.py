@@ -96,6 +96,9 @@ class ActionService:
                                       f"{self._sizes.parameters_bytes} bytes.")
 
         limits = self._limits.validate(body.limits, old.limits if old else None)
+        if limits.concurrency > 1 and not self._manifest.supports_concurrency(exec_.kind):
+            # Only runtimes whose manifest entry says ``concurrent`` run several activations at once.
+            raise Invalid(f"concurrency {limits.concurrency} exceeds allowed threshold of 1")
         if old is None:
             merged_annotations = annotations or []
             if annotation(merged_annotations, "provide-api-key") is None:
