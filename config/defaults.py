@@ -34,6 +34,12 @@ COUCHDB_PREFIX = "squall_"
 COUCHDB_TIMEOUT_S = 10.0
 """Per-request timeout against CouchDB."""
 
+STORE_KIND = "couchdb"
+"""Document store by alias (``app.store.STORES``: couchdb, sqlite) or ``module:Class``."""
+
+STORE_PATH = "squall.db"
+"""The SQLite file of the sqlite store (relative paths are taken from the working directory)."""
+
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 """Celery broker; RabbitMQ is the one we test."""
 

@@ -6,7 +6,7 @@ import logging
 
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
-from app.store.couchdb import CouchStore
+from app.store import open_store
 from config import Settings
 from tasks.base import InvokerTask
 from tasks.celery_app import make_celery
@@ -29,8 +29,7 @@ def _journal(settings: Settings) -> Journal:
 
 def build_invoker(settings: Settings) -> Invoker:
     """Store, manifest, Docker factory (leftover containers removed), pool and journal, wired together."""
-    store = CouchStore(settings.couchdb)
-    store.setup()
+    store = open_store(settings)
     factory_class = resolve_factory(settings.invoker.factory)
     factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
     try:
