@@ -76,6 +76,10 @@ INVOKER_API_HOST = ""
 INVOKER_IDLE_TIMEOUT_S = 600.0
 """An idle warm container is removed after this long."""
 
+INVOKER_PROCESS_DIR = ""
+"""Where the ``process`` factory keeps each action process's scratch directory and log; empty means
+``<system temp>/squall-<invoker name>`` (reachable by the unprivileged users actions run as)."""
+
 CLIENT_APIHOST = "http://127.0.0.1:3233"
 """Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
 

@@ -93,6 +93,7 @@ class InvokerSettings:
     network: str = defaults.INVOKER_NETWORK
     api_host: str = defaults.INVOKER_API_HOST
     idle_timeout_s: float = defaults.INVOKER_IDLE_TIMEOUT_S
+    process_dir: str = defaults.INVOKER_PROCESS_DIR
 
     def __post_init__(self) -> None:
         _require(self.name.replace("-", "").replace("_", "").isalnum(),

@@ -1,10 +1,14 @@
-"""Fixtures for the runtime-protocol contract: a built runtime image and fresh containers of it."""
+"""Fixtures for the runtime-protocol contract: fresh proxies of a runtime, each in a container of the Docker
+image and as a local sandboxed process (the ``process`` factory), so one suite holds both to the protocol."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import secrets
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +19,9 @@ import docker
 import pytest
 from docker.models.containers import Container
 
+from config.settings import InvokerSettings
+from workers.factories.base import ContainerSpec
+from workers.factories.process import LocalProcessFactory, ProcessContainer
 from workers.images import build_runtime_images
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
@@ -33,14 +40,15 @@ class Response:
 
 @dataclass
 class RuntimeClient:
-    """One container of the runtime image and one keep-alive HTTP connection to its proxy."""
+    """One proxy (a container or a process) and one keep-alive HTTP connection to it."""
 
-    container: Container
+    read_logs: Callable[[], tuple[str, str]]  # the proxy's stdout and stderr so far
     ip: str
+    port: int = PROXY_PORT
     connection: http.client.HTTPConnection = field(init=False)
 
     def __post_init__(self) -> None:
-        self.connection = http.client.HTTPConnection(self.ip, PROXY_PORT, timeout=60)
+        self.connection = http.client.HTTPConnection(self.ip, self.port, timeout=60)
 
     def post(self, path: str, payload: object) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -71,10 +79,7 @@ class RuntimeClient:
         return self.post("/run", body)
 
     def logs(self) -> tuple[str, str]:
-        """The container's stdout and stderr so far."""
-        out = self.container.logs(stdout=True, stderr=False).decode("utf-8")
-        err = self.container.logs(stdout=False, stderr=True).decode("utf-8")
-        return out, err
+        return self.read_logs()
 
     def logs_with_sentinels(self, count: int) -> tuple[list[str], list[str]]:
         """Lines of stdout and stderr once each holds ``count`` sentinels (docker copies logs async)."""
@@ -121,8 +126,56 @@ def python_runtime_image(runtime_docker: docker.DockerClient) -> str:
     return tag
 
 
+@pytest.fixture(params=["docker", "process"])
+def python_runtime(request: pytest.FixtureRequest) -> Callable[..., RuntimeClient]:
+    """Factory of fresh python:3 proxies (init is once per proxy), in Docker and as processes."""
+    starter: Callable[..., RuntimeClient] = request.getfixturevalue(f"python_runtime_{request.param}")
+    return starter
+
+
+def _docker_logs(container: Container) -> tuple[str, str]:
+    out = container.logs(stdout=True, stderr=False).decode("utf-8")
+    err = container.logs(stdout=False, stderr=True).decode("utf-8")
+    return out, err
+
+
+def _process_logs(container: ProcessContainer) -> tuple[str, str]:
+    """The json-file log the process factory writes, split back into the two streams."""
+    streams = {"stdout": "", "stderr": ""}
+    with open(container.log_path or "", encoding="utf-8") as file:
+        for line in file:
+            record = json.loads(line)
+            streams[record["stream"]] += record["log"]
+    return streams["stdout"], streams["stderr"]
+
+
 @pytest.fixture
-def python_runtime(
+def python_runtime_process() -> Iterator[Callable[..., RuntimeClient]]:
+    """Factory of fresh proxy processes from the ``process`` container factory; destroyed afterwards."""
+    name = f"contract{secrets.token_hex(3)}"
+    # Not pytest's tmp_path: as root, actions run as their own users and must be able to reach the folder.
+    root = Path(tempfile.gettempdir()) / f"squall-{name}"
+    settings = InvokerSettings(name=name, process_dir=str(root))
+    started: list[tuple[ProcessContainer, RuntimeClient]] = []
+
+    def start(env: dict[str, str] | None = None) -> RuntimeClient:
+        factory = LocalProcessFactory(settings, "http://127.0.0.1:3233", runtimes_dir=RUNTIMES_DIR,
+                                      proxy_env=env or {})
+        spec = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="contract", kind="python:3")
+        container = factory.create(spec)
+        client = RuntimeClient(lambda: _process_logs(container), container.host, container.port)
+        started.append((container, client))
+        return client
+
+    yield start
+    for container, client in started:
+        client.close()
+        container.destroy()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def python_runtime_docker(
     runtime_docker: docker.DockerClient, python_runtime_image: str
 ) -> Iterator[Callable[..., RuntimeClient]]:
     """Factory of fresh runtime containers (init is once per container); removes them all afterwards."""
@@ -145,7 +198,7 @@ def python_runtime(
         container.reload()
         ip = container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
         _wait_until_listening(ip, container)
-        client = RuntimeClient(container, ip)
+        client = RuntimeClient(lambda: _docker_logs(container), ip)
         clients.append(client)
         return client
 
