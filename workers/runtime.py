@@ -6,7 +6,7 @@ import logging
 
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
-from app.store import open_store
+from app.store import Store, open_store
 from config import Settings
 from tasks.base import InvokerTask
 from tasks.celery_app import make_celery
@@ -27,9 +27,10 @@ def _journal(settings: Settings) -> Journal:
     return MemoryJournal()
 
 
-def build_invoker(settings: Settings) -> Invoker:
-    """Store, manifest, Docker factory (leftover containers removed), pool and journal, wired together."""
-    store = open_store(settings)
+def build_invoker(settings: Settings, *, store: Store | None = None, journal: Journal | None = None) -> Invoker:
+    """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
+    ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
+    store = store or open_store(settings)
     factory_class = resolve_factory(settings.invoker.factory)
     factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
     try:
@@ -38,7 +39,7 @@ def build_invoker(settings: Settings) -> Invoker:
         log.warning("could not remove leftover containers: %s", e)
     pool = ContainerPool(factory, settings.invoker)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
-    return Invoker(store, store, pool, manifest, settings, _journal(settings))
+    return Invoker(store, store, pool, manifest, settings, journal or _journal(settings))
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
