@@ -34,6 +34,12 @@ COUCHDB_PREFIX = "squall_"
 COUCHDB_TIMEOUT_S = 10.0
 """Per-request timeout against CouchDB."""
 
+STORE_KIND = "couchdb"
+"""Document store by alias (``app.store.STORES``: couchdb, sqlite) or ``module:Class``."""
+
+STORE_PATH = "squall.db"
+"""The SQLite file of the sqlite store (relative paths are taken from the working directory)."""
+
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 """Celery broker; RabbitMQ is the one we test."""
 
@@ -81,6 +87,9 @@ INVOKER_IDLE_POLICY = "running"
 
 INVOKER_PAUSE_GRACE_S = 10.0
 """With idle policy ``pause``: idle seconds before a warm container is paused (OpenWhisk's pause grace)."""
+INVOKER_PROCESS_DIR = ""
+"""Where the ``process`` factory keeps each action process's scratch directory and log; empty means
+``<system temp>/squall-<invoker name>`` (reachable by the unprivileged users actions run as)."""
 
 CLIENT_APIHOST = "http://127.0.0.1:3233"
 """Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""

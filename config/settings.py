@@ -62,6 +62,15 @@ class CouchDBSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    kind: str = defaults.STORE_KIND
+    path: str = defaults.STORE_PATH
+
+    def __post_init__(self) -> None:
+        _require(bool(self.kind), "store.kind must name a store, e.g. couchdb or sqlite")
+
+
+@dataclass(frozen=True)
 class BrokerSettings:
     url: str = field(default=defaults.BROKER_URL, metadata=_env("SQUALL_BROKER_URL"))
     result_backend: str = field(default=defaults.RESULT_BACKEND, metadata=_env("SQUALL_RESULT_BACKEND"))
@@ -87,6 +96,7 @@ class InvokerSettings:
     idle_policy: str = defaults.INVOKER_IDLE_POLICY
     pause_grace_s: float = defaults.INVOKER_PAUSE_GRACE_S
     isolate: bool = defaults.INVOKER_ISOLATE
+    process_dir: str = defaults.INVOKER_PROCESS_DIR
 
     def __post_init__(self) -> None:
         _require(self.name.replace("-", "").replace("_", "").isalnum(),
@@ -158,6 +168,7 @@ class ClientSettings:
 class Settings:
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     couchdb: CouchDBSettings = field(default_factory=CouchDBSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     invoker: InvokerSettings = field(default_factory=InvokerSettings)
     runtimes: RuntimesSettings = field(default_factory=RuntimesSettings)

@@ -6,7 +6,7 @@ import logging
 
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
-from app.store.couchdb import CouchStore
+from app.store import Store, open_store
 from config import Settings
 from tasks.base import InvokerTask
 from tasks.celery_app import make_celery
@@ -35,10 +35,10 @@ def stem_cell_specs(manifest: RuntimeManifest) -> list[StemCellSpec]:
             for kind, cells in manifest.stem_cells().items() for cell in cells]
 
 
-def build_invoker(settings: Settings) -> Invoker:
-    """Store, manifest, Docker factory (leftover containers removed), pool and journal, wired together."""
-    store = CouchStore(settings.couchdb)
-    store.setup()
+def build_invoker(settings: Settings, *, store: Store | None = None, journal: Journal | None = None) -> Invoker:
+    """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
+    ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
+    store = store or open_store(settings)
     factory_class = resolve_factory(settings.invoker.factory)
     factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
     try:
@@ -47,7 +47,7 @@ def build_invoker(settings: Settings) -> Invoker:
         log.warning("could not remove leftover containers: %s", e)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
-    return Invoker(store, store, pool, manifest, settings, _journal(settings))
+    return Invoker(store, store, pool, manifest, settings, journal or _journal(settings))
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:

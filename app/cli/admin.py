@@ -14,15 +14,18 @@ from app.core.services import IdentityService
 
 @contextmanager
 def _identities() -> Iterator[IdentityService]:
-    from app.store.couchdb import CouchStore
+    from app.store import open_store
 
     s = settings()
-    store = CouchStore(s.couchdb)
+    where = f"CouchDB at {s.couchdb.url}" if s.store.kind == "couchdb" else f"{s.store.kind} store"
     try:
-        store.setup()
+        store = open_store(s)
+    except PlatformError as e:
+        raise click.ClickException(f"{e.message} ({where})") from e
+    try:
         yield IdentityService(store, cache_seconds=0)
     except PlatformError as e:
-        raise click.ClickException(f"{e.message} (CouchDB at {s.couchdb.url})") from e
+        raise click.ClickException(f"{e.message} ({where})") from e
     finally:
         store.close()
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.cli import admin, servers, verbs
+from app.cli import admin, servers, standalone, verbs
 
 
 @click.group()
@@ -19,6 +19,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(servers.controller)
 cli.add_command(servers.invoker)
 cli.add_command(servers.runtimes)
+cli.add_command(standalone.standalone)
 cli.add_command(admin.admin)
 for _group in verbs.GROUPS:
     cli.add_command(_group)

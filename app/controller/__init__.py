@@ -13,7 +13,7 @@ from app.core.manifest import RuntimeManifest
 from app.core.ports import Dispatcher
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
-from app.store.couchdb import CouchStore
+from app.store import Store, open_store
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
 
@@ -30,7 +30,7 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
-def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher) -> Services:
+def build_services(settings: Settings, store: Store, dispatcher: Dispatcher) -> Services:
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
     return Services(
@@ -43,12 +43,15 @@ def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher
     )
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the controller app: stores, dispatcher, services, blueprints, error handlers."""
+def create_app(settings: Settings | None = None, *, store: Store | None = None,
+               dispatcher: Dispatcher | None = None) -> Flask:
+    """Build the controller app: stores, dispatcher, services, blueprints, error handlers.
+
+    ``store`` and ``dispatcher`` default to the configured store and Celery; standalone mode passes its own.
+    """
     settings = settings or load_settings()
-    store = CouchStore(settings.couchdb)
-    store.setup()
-    dispatcher = CeleryDispatcher(make_celery(settings), settings.invoker.queues)
+    store = store or open_store(settings)
+    dispatcher = dispatcher or CeleryDispatcher(make_celery(settings), settings.invoker.queues)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.core.plugins import resolve
 from app.core.ports import ActivationStore, EntityStore, SubjectStore
 
-__all__ = ["STORES", "Store", "resolve_store"]
+__all__ = ["STORES", "Store", "open_store", "resolve_store"]
 
 STORES: dict[str, str] = {
     "couchdb": "app.store.couchdb:CouchStore",
+    "sqlite": "app.store.sqlite:SqliteStore",
 }
 
 
@@ -27,6 +28,10 @@ class Store(SubjectStore, EntityStore, ActivationStore, Protocol):
 
     def close(self) -> None: ...
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> Store:
+        """The store configured by ``settings`` (a ``config.Settings``: its own section of it)."""
+
 
 def resolve_store(name: str) -> Callable[..., Store]:
     """The store class named ``name`` (an alias from ``STORES``, or ``package.module:Class``); call it
@@ -34,3 +39,18 @@ def resolve_store(name: str) -> Callable[..., Store]:
     """
     cls: Callable[..., Store] = resolve(STORES, name, "store")
     return cls
+
+
+def open_store(settings: Any) -> Store:
+    """The store ``settings.store.kind`` names, built from ``settings`` (a ``config.Settings``), set up.
+
+    Raises ``Invalid`` for an unknown store, ``StoreError`` when it cannot be reached or set up.
+    """
+    cls: Any = resolve_store(settings.store.kind)
+    store: Store = cls.from_settings(settings)
+    try:
+        store.setup()
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -118,6 +118,11 @@ class CouchStore:
             (self._activations, _ACTIVATIONS_DESIGN),
         )
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> CouchStore:
+        """The store of ``settings.couchdb`` (a ``config.Settings``)."""
+        return cls(settings.couchdb)
+
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     def setup(self) -> None:

@@ -1,10 +1,15 @@
-"""Fixtures for the runtime-protocol contract: every runtime image of the manifest, and fresh containers of it."""
+"""Fixtures for the runtime-protocol contract: every runtime image of the manifest, each proxy started in a
+container of its image and (for the language families) as a local sandboxed process of the ``process`` factory,
+so one suite holds every runtime and both factories to the protocol."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import secrets
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +21,9 @@ import pytest
 from docker.models.containers import Container
 
 from app.core.manifest import BLACKBOX, RuntimeManifest
+from config.settings import InvokerSettings
+from workers.factories.base import ContainerSpec
+from workers.factories.process import LocalProcessFactory, ProcessContainer
 from workers.images import build_runtime_images, runtime_images
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
@@ -35,14 +43,15 @@ class Response:
 
 @dataclass
 class RuntimeClient:
-    """One container of the runtime image and one keep-alive HTTP connection to its proxy."""
+    """One proxy (a container or a process) and one keep-alive HTTP connection to it."""
 
-    container: Container
+    read_logs: Callable[[], tuple[str, str]]  # the proxy's stdout and stderr so far
     ip: str
+    port: int = PROXY_PORT
     connection: http.client.HTTPConnection = field(init=False)
 
     def __post_init__(self) -> None:
-        self.connection = http.client.HTTPConnection(self.ip, PROXY_PORT, timeout=60)
+        self.connection = http.client.HTTPConnection(self.ip, self.port, timeout=60)
 
     def post(self, path: str, payload: object) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -73,10 +82,7 @@ class RuntimeClient:
         return self.post("/run", body)
 
     def logs(self) -> tuple[str, str]:
-        """The container's stdout and stderr so far."""
-        out = self.container.logs(stdout=True, stderr=False).decode("utf-8")
-        err = self.container.logs(stdout=False, stderr=True).decode("utf-8")
-        return out, err
+        return self.read_logs()
 
     def logs_with_sentinels(self, count: int) -> tuple[list[str], list[str]]:
         """Lines of stdout and stderr once each holds ``count`` sentinels (docker copies logs async)."""
@@ -120,10 +126,12 @@ class RuntimeUnderTest:
     image: str
     dialect: str  # "python", "nodejs" (the manifest family) or "exec" (a dockerskeleton-like image)
     concurrent: bool
+    factory: str = "docker"  # "docker" (a container of the image) or "process" (the process factory)
 
     @property
     def id(self) -> str:
-        return self.kind if self.kind != BLACKBOX else f"blackbox:{self.image}"
+        name = self.kind if self.kind != BLACKBOX else f"blackbox:{self.image}"
+        return f"{name}-{self.factory}"
 
 
 def runtimes_under_test() -> list[RuntimeUnderTest]:
@@ -136,6 +144,8 @@ def runtimes_under_test() -> list[RuntimeUnderTest]:
         else:
             runtime = manifest.runtime(image.kind)
             out.append(RuntimeUnderTest(image.kind, image.tag, runtime.family, runtime.concurrent))
+            # The process factory runs the same shared proxy of the family outside Docker.
+            out.append(RuntimeUnderTest(image.kind, image.tag, runtime.family, runtime.concurrent, "process"))
     return out
 
 
@@ -164,22 +174,66 @@ def runtime_docker() -> Iterator[docker.DockerClient]:
     client.close()
 
 
-@pytest.fixture(scope="module")
-def runtime_image(runtime_docker: docker.DockerClient, runtime: RuntimeUnderTest) -> str:
-    """The runtime's image, built (idempotent: the base is made once, the build is cached)."""
-    build_runtime_images(runtime_docker, RUNTIMES_DIR, kinds=[runtime.image])
-    return runtime.image
+@pytest.fixture
+def start(request: pytest.FixtureRequest, runtime: RuntimeUnderTest) -> Callable[..., RuntimeClient]:
+    """Factory of fresh proxies of ``runtime`` (init is once per proxy), in the runtime's factory."""
+    starter: Callable[..., RuntimeClient] = request.getfixturevalue(f"start_{runtime.factory}")
+    return starter
+
+
+def _docker_logs(container: Container) -> tuple[str, str]:
+    out = container.logs(stdout=True, stderr=False).decode("utf-8")
+    err = container.logs(stdout=False, stderr=True).decode("utf-8")
+    return out, err
+
+
+def _process_logs(container: ProcessContainer) -> tuple[str, str]:
+    """The json-file log the process factory writes, split back into the two streams."""
+    streams = {"stdout": "", "stderr": ""}
+    with open(container.log_path or "", encoding="utf-8") as file:
+        for line in file:
+            record = json.loads(line)
+            streams[record["stream"]] += record["log"]
+    return streams["stdout"], streams["stderr"]
 
 
 @pytest.fixture
-def start(runtime_docker: docker.DockerClient, runtime_image: str) -> Iterator[Callable[..., RuntimeClient]]:
-    """Factory of fresh runtime containers (init is once per container); removes them all afterwards."""
+def start_process(runtime: RuntimeUnderTest) -> Iterator[Callable[..., RuntimeClient]]:
+    """Fresh proxy processes from the ``process`` container factory; destroyed afterwards."""
+    name = f"contract{secrets.token_hex(3)}"
+    # Not pytest's tmp_path: as root, actions run as their own users and must be able to reach the folder.
+    root = Path(tempfile.gettempdir()) / f"squall-{name}"
+    settings = InvokerSettings(name=name, process_dir=str(root))
+    started: list[tuple[ProcessContainer, RuntimeClient]] = []
+
+    def start_process_proxy(env: dict[str, str] | None = None) -> RuntimeClient:
+        factory = LocalProcessFactory(settings, "http://127.0.0.1:3233", runtimes_dir=RUNTIMES_DIR,
+                                      proxy_env=env or {})
+        spec = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="contract", kind=runtime.kind)
+        container = factory.create(spec)
+        client = RuntimeClient(lambda: _process_logs(container), container.host, container.port)
+        started.append((container, client))
+        return client
+
+    yield start_process_proxy
+    for container, client in started:
+        client.close()
+        container.destroy()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def start_docker(
+    runtime_docker: docker.DockerClient, runtime: RuntimeUnderTest
+) -> Iterator[Callable[..., RuntimeClient]]:
+    """Fresh containers of the runtime's image (built; idempotent and cached); removed afterwards."""
+    build_runtime_images(runtime_docker, RUNTIMES_DIR, kinds=[runtime.image])
     clients: list[RuntimeClient] = []
     containers: list[Container] = []
 
     def start_container(env: dict[str, str] | None = None) -> RuntimeClient:
         container = runtime_docker.containers.run(
-            runtime_image,
+            runtime.image,
             detach=True,
             network_mode="bridge",
             mem_limit="256m",
@@ -193,7 +247,7 @@ def start(runtime_docker: docker.DockerClient, runtime_image: str) -> Iterator[C
         container.reload()
         ip = container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
         _wait_until_listening(ip, container)
-        client = RuntimeClient(container, ip)
+        client = RuntimeClient(lambda: _docker_logs(container), ip)
         clients.append(client)
         return client
 

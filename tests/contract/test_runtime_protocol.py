@@ -236,7 +236,7 @@ def test_concurrent_runs_are_in_flight_together(start: Start, runtime: RuntimeUn
     """Each run waits until all are in flight: only a proxy that runs them at once lets any finish
     released (a fallback timer ends the wait, so a serial proxy fails instead of hanging)."""
     proxy = initialized(start, runtime, "together")
-    clients = [proxy] + [RuntimeClient(proxy.container, proxy.ip) for _ in range(2)]
+    clients = [proxy] + [RuntimeClient(proxy.read_logs, proxy.ip, proxy.port) for _ in range(2)]
     results: dict[int, Any] = {}
 
     def call(n: int) -> None:

@@ -10,7 +10,9 @@ import base64
 import dataclasses
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,11 +25,12 @@ from app.core.names import EntityPath
 from app.store import Store, resolve_store
 from app.store.couch_client import CouchClient
 from app.store.couchdb import CouchStore
+from app.store.sqlite import SqliteStore
 from config.settings import CouchDBSettings
 
 pytestmark = pytest.mark.contract
 
-STORE_FIXTURES = {"couchdb": "couch_store"}
+STORE_FIXTURES = {"couchdb": "couch_store", "sqlite": "sqlite_store"}
 COUCH_DATABASES = ("subjects", "whisks", "activations")
 
 
@@ -47,6 +50,17 @@ def couch_store(couchdb_url: str) -> Iterator[CouchStore]:
                 cleanup.database(prefix + name).drop()
         finally:
             cleanup.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
+    """A set-up SqliteStore in a file of its own (removed with ``tmp_path``)."""
+    store = SqliteStore(tmp_path / "squall.db")
+    try:
+        store.setup()
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture(params=sorted(STORE_FIXTURES))
@@ -411,15 +425,90 @@ def test_couch_non_json_reply_is_store_error() -> None:
         store.get_entity("ns/a")
 
 
+# -- SQLite only --------------------------------------------------------------------------------------------
+
+
+def test_sqlite_keeps_documents_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "squall.db"
+    with SqliteStore(path) as first:
+        first.setup()
+        rev = first.put_entity(action_doc("ns", "kept", updated=1))
+        first.put_activation(activation_doc("ns", "kept", start=10, activation_id="a" * 32))
+        first.put_subject(subject("frank", ("frank", "u-frank")))
+    with SqliteStore(path) as second:
+        second.setup()
+        assert second.get_entity("ns/kept")["_rev"] == rev
+        assert second.get_activation("ns", "a" * 32)["start"] == 10
+        assert second.identity_by_uuid("u-frank").namespace == "frank"
+
+
+def test_sqlite_two_stores_on_one_file_see_each_other_and_conflict(tmp_path: Path) -> None:
+    """Two connections stand for two processes (gunicorn workers and an invoker) sharing the file."""
+    with SqliteStore(tmp_path / "s.db") as one, SqliteStore(tmp_path / "s.db") as two:
+        one.setup()
+        two.setup()
+        rev = one.put_entity(action_doc("ns", "a", updated=1))
+        assert two.get_entity("ns/a")["_rev"] == rev
+        two.put_entity({**action_doc("ns", "a", updated=2), "_rev": rev})
+        with pytest.raises(Conflict):
+            one.put_entity({**action_doc("ns", "a", updated=3), "_rev": rev})
+
+
+def test_sqlite_concurrent_updates_from_threads_lose_nothing(sqlite_store: SqliteStore) -> None:
+    """Threads racing read-modify-write on one document: each update lands once or is a Conflict."""
+    sqlite_store.put_entity({**action_doc("ns", "counter", updated=0), "count": 0})
+    applied: list[int] = []
+    errors: list[BaseException] = []
+
+    def bump(worker: int) -> None:
+        try:
+            for _ in range(25):
+                while True:
+                    doc = sqlite_store.get_entity("ns/counter")
+                    try:
+                        sqlite_store.put_entity({**doc, "count": doc["count"] + 1})
+                        applied.append(worker)
+                        break
+                    except Conflict:
+                        continue
+                sqlite_store.put_activation(activation_doc("ns", "counter", start=1))
+        except BaseException as e:  # surfaced below: an assertion in a thread would be lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=bump, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sqlite_store.get_entity("ns/counter")["count"] == len(applied) == 200
+    assert sqlite_store.count_activations("ns", None, None, None) == 200
+
+
+def test_sqlite_queries_before_setup_are_store_errors(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "fresh.db") as store:
+        with pytest.raises(StoreError):
+            store.put_entity(action_doc("ns", "a", updated=1))
+        with pytest.raises(StoreError):
+            store.list_entities("ns", "action", skip=0, limit=10)
+
+
+def test_sqlite_unopenable_file_is_store_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises(StoreError):
+        SqliteStore(tmp_path / "a-file" / "squall.db")
+
+
 # -- the alias table ----------------------------------------------------------------------------------------
 
 
 def test_resolve_store() -> None:
     assert resolve_store("couchdb") is CouchStore
     assert resolve_store("app.store.couchdb:CouchStore") is CouchStore
+    assert resolve_store("sqlite") is SqliteStore
     with pytest.raises(Invalid, match="Did you mean 'couchdb'"):
         resolve_store("couchbd")
-    with pytest.raises(Invalid, match="Known stores: couchdb"):
+    with pytest.raises(Invalid, match="Known stores: couchdb, sqlite"):
         resolve_store("zzz")
     with pytest.raises(Invalid, match="cannot be loaded"):
         resolve_store("app.store.nothing_here:Store")

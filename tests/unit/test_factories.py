@@ -12,7 +12,7 @@ pytestmark = pytest.mark.unit
 def test_resolve_by_alias_and_by_path():
     assert resolve_factory("docker") is DockerContainerFactory
     assert resolve_factory("workers.factories.docker:DockerContainerFactory") is DockerContainerFactory
-    assert set(FACTORIES) >= {"docker"}
+    assert set(FACTORIES) >= {"docker", "process"}
 
 
 def test_unknown_factory_suggests_a_name():

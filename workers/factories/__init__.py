@@ -14,6 +14,7 @@ __all__ = ["FACTORIES", "Container", "ContainerFactory", "ContainerSpec", "LogEn
 
 FACTORIES: dict[str, str] = {
     "docker": "workers.factories.docker:DockerContainerFactory",
+    "process": "workers.factories.process:LocalProcessFactory",
 }
 
 

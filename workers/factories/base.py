@@ -7,9 +7,19 @@ logs through ``log_path`` (or ``api_logs`` when that file cannot be read).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+def container_name(invoker: str, counter: int, namespace: str, action: str) -> str:
+    """``squall_<invoker>_<counter>_<ns>_<action>`` with characters docker (and file names) refuse removed."""
+    def clean(part: str) -> str:
+        return _UNSAFE.sub("", part)[:48]
+    return f"squall_{clean(invoker)}_{counter}_{clean(namespace)}_{clean(action)}".rstrip("_.-")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from docker.types import LogConfig, Ulimit
 
 from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartupError
 from config.settings import InvokerSettings
-from workers.factories.base import ContainerSpec, LogEntry
+from workers.factories.base import ContainerSpec, LogEntry, container_name
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +38,8 @@ BUILTIN_NETWORKS = ("bridge", "host", "none")
 # user's action cannot call another's proxy; the host (invoker) still reaches every container.
 NETWORK_OPTIONS = {"com.docker.network.bridge.enable_icc": "false"}
 CGROUP_ROOT = "/sys/fs/cgroup"
-_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 # Every way the engine or the transport to it can fail: docker-py's root, requests' root, sockets.
 _DOCKER_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
-
-
-def container_name(invoker: str, counter: int, namespace: str, action: str) -> str:
-    """``squall_<invoker>_<counter>_<ns>_<action>`` with characters docker refuses removed."""
-    def clean(part: str) -> str:
-        return _UNSAFE.sub("", part)[:48]
-    return f"squall_{clean(invoker)}_{counter}_{clean(namespace)}_{clean(action)}".rstrip("_.-")
 
 
 class DockerContainer:

@@ -1,0 +1,155 @@
+"""The standalone platform: controller, invoker and store in one process, started and stopped as one.
+
+This is the composition root of ``squall standalone`` (the only module that wires the controller and the
+invoker together; import-linter keeps everything else from importing ``app.standalone``). The REST API is
+served in-process by waitress, a production WSGI server on a thread pool (each blocking invoke holds a thread
+for up to 60 s, as under gunicorn's gthread workers). Without ``--broker`` invocations go to the
+``InProcessDispatcher``; with one, the controller publishes Celery tasks and an ``squall invoker`` child
+process (same process group) consumes them, exactly as in the distributed stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import waitress
+from waitress.server import BaseWSGIServer, MultiSocketServer
+
+from app.controller import create_app
+from app.core.identities import WELL_KNOWN
+from app.core.manifest import RuntimeManifest
+from app.core.services import IdentityService
+from app.standalone.dispatch import InProcessDispatcher
+from app.standalone.spool import Spool
+from app.store import Store, open_store
+from config import Settings, environment_variables
+from workers.invoker import Invoker
+from workers.runtime import build_invoker
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_DRAIN_S = 20.0
+"""On Ctrl-C or SIGTERM, how long queued and running activations may finish before the pool is closed."""
+INVOKER_STOP_S = 60.0
+
+
+def docker_status(settings: Settings) -> str | None:
+    """None when the Docker engine answers and has the default Python runtime image, else why not."""
+    try:
+        import docker
+        import docker.errors
+        import requests.exceptions
+    except ImportError as e:  # pragma: no cover - docker is a dependency; kept for trimmed installs
+        return f"the docker package is missing ({e})"
+    image = RuntimeManifest.load(settings.runtimes.manifest_path).image("python:default")
+    try:
+        client = docker.from_env(timeout=3)
+    except docker.errors.DockerException as e:
+        return f"Docker is not reachable ({e})"
+    try:
+        client.ping()
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return f"the runtime image {image} is not built (squall runtimes build)"
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+        return f"Docker is not reachable ({e})"
+    finally:
+        client.close()
+    return None
+
+
+def child_environment(sections: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """``SQUALL_*`` variables that give a child process the same settings as these overrides."""
+    names = {setting: variable for variable, setting in environment_variables().items()}
+    env = dict(os.environ)
+    for section, values in sections.items():
+        for key, value in values.items():
+            env[names[f"{section}.{key}"]] = ",".join(value) if isinstance(value, tuple) else str(value)
+    return env
+
+
+class Standalone:
+    """Builds, runs and stops the one-process platform. ``start`` returns once it serves HTTP."""
+
+    def __init__(self, settings: Settings, data_dir: Path, sections: dict[str, dict[str, Any]]) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self._sections = sections
+        self._store: Store | None = None
+        self._invoker: Invoker | None = None
+        self._dispatcher: InProcessDispatcher | None = None
+        self._server: BaseWSGIServer | MultiSocketServer | None = None
+        self._serving: threading.Thread | None = None
+        self._worker: subprocess.Popen[bytes] | None = None
+
+    @property
+    def in_process(self) -> bool:
+        return "broker" not in self._sections
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._store = open_store(self.settings)
+        IdentityService(self._store, cache_seconds=0).seed()
+        dispatcher = None
+        if self.in_process:
+            spool = Spool(self.data_dir / "spool")
+            self._invoker = build_invoker(self.settings, store=self._store, journal=spool)
+            self._dispatcher = dispatcher = InProcessDispatcher(
+                self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s)
+            recovered = dispatcher.recover()
+            if recovered:
+                log.info("running %d activations an earlier run accepted and did not finish", recovered)
+        else:
+            self._worker = subprocess.Popen([sys.executable, "-c", "from app.cli.main import cli; cli()", "invoker"],
+                                            env=child_environment(self._sections), stdin=subprocess.DEVNULL)
+        app = create_app(self.settings, store=self._store, dispatcher=dispatcher)
+        c = self.settings.controller
+        self._server = waitress.create_server(app, host=c.host, port=c.port, threads=c.threads,
+                                              channel_timeout=max(120, c.blocking_timeout_ms // 1000 * 2),
+                                              ident="squall")
+        self._serving = threading.Thread(target=self._server.run, name="squall-http", daemon=True)
+        self._serving.start()
+
+    def banner(self) -> str:
+        api = self.settings.controller.api_host
+        auth = WELL_KNOWN["guest"]
+        mode = "in-process dispatcher" if self.in_process else f"Celery on {self.settings.broker.url}"
+        return "\n".join([
+            f"Squall standalone is up ({self.settings.store.kind} store, {self.settings.invoker.factory} "
+            f"containers, {mode}; data in {self.data_dir}).",
+            f"  API host:  {api}",
+            f"  guest key: {auth}",
+            f"  wsk:       wsk property set --apihost {api} --auth {auth}",
+            f"  admin:     {api}/admin",
+            "Ctrl-C stops it.",
+        ])
+
+    def stop(self) -> None:
+        """Finish or keep what was accepted, then stop serving and remove every container."""
+        if self._dispatcher is not None:
+            left = self._dispatcher.shutdown(SHUTDOWN_DRAIN_S)
+            if left:
+                log.info("%d queued activations kept in the spool for the next start", len(left))
+        if self._worker is not None and self._worker.poll() is None:
+            self._worker.terminate()  # Celery's warm shutdown: running tasks finish, queued stay in the broker
+            try:
+                self._worker.wait(INVOKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                self._worker.kill()
+                self._worker.wait()
+        if self._invoker is not None:
+            self._invoker.close()  # destroys every container; activations still running end with a record
+        if self._dispatcher is not None:
+            self._dispatcher.join()
+        if self._server is not None:
+            self._server.close()
+        if self._serving is not None:
+            self._serving.join(5)
+        if self._store is not None:
+            self._store.close()

@@ -1,0 +1,85 @@
+"""The standalone platform's durable queue: accepted activations and start claims as small files.
+
+What RabbitMQ and the Redis start journal give the distributed stack, in a folder of the data directory:
+
+* ``accepted/<id>.json``: the activation message, written (and fsynced) before ``publish`` returns, removed once
+  its record is stored. A message still there at start was accepted and not finished: it is run again.
+* ``started/<id>``: created atomically (``O_EXCL``) when the invoker claims the activation (``Journal.claim``).
+  A replayed message that was claimed is not run again: the invoker records it as interrupted.
+* ``records/<id>.json``: a finished activation's record the store would not take; stored at the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from app.core.entities import ActivationMessage, Document
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.accepted = directory / "accepted"
+        self.started = directory / "started"
+        self.records = directory / "records"
+        for folder in (self.accepted, self.started, self.records):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # --- accepted messages ----------------------------------------------------------------------------
+
+    def accept(self, message: ActivationMessage) -> None:
+        """Write the message durably (write, fsync, rename): after this it survives a crash."""
+        _write_durably(self.accepted / f"{message.activation_id}.json", message.to_dict())
+
+    def done(self, activation_id: str) -> None:
+        """The activation's record is stored (or spooled): forget the message and its claim."""
+        for path in (self.accepted / f"{activation_id}.json", self.started / activation_id):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def pending(self) -> list[ActivationMessage]:
+        """Messages accepted by an earlier run and not finished, oldest first."""
+        for partial in self.accepted.glob("*.partial"):  # a crash before the rename: never accepted
+            partial.unlink()
+        paths = sorted(self.accepted.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+        messages = []
+        for path in paths:
+            try:
+                messages.append(ActivationMessage.from_dict(json.loads(path.read_text())))
+            except (ValueError, KeyError, TypeError):  # not a message of ours: set aside, not lost
+                path.rename(path.with_suffix(".unreadable"))
+        return messages
+
+    # --- start claims (the invoker's ``Journal``) ----------------------------------------------------
+
+    def claim(self, activation_id: str) -> bool:
+        """True the first time for an activation id, False ever after (until ``done``)."""
+        try:
+            fd = os.open(self.started / activation_id, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+
+    def close(self) -> None:
+        return None
+
+    # --- records the store refused ---------------------------------------------------------------------
+
+    def keep_record(self, doc: Document) -> None:
+        _write_durably(self.records / f"{doc['activationId']}.json", doc)
+
+    def kept_records(self) -> list[tuple[Path, Document]]:
+        return [(path, json.loads(path.read_text())) for path in sorted(self.records.glob("*.json"))]
+
+
+def _write_durably(path: Path, data: Any) -> None:
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as file:
+        json.dump(data, file, separators=(",", ":"))
+        file.flush()
+        os.fsync(file.fileno())
+    partial.replace(path)

@@ -1,0 +1,297 @@
+"""``SqliteStore``: subjects, entities and activations in one SQLite file, for standalone mode.
+
+The embedded twin of ``CouchStore``: each document is its JSON body plus a revision (``<n>-<hex>``, like
+CouchDB's) in a table per CouchDB database, with the few fields the queries need copied into indexed columns
+(``deps-measured.md`` §7: put+get 0.04 ms). A write whose ``_rev`` is not the stored one changes no row,
+which is a ``Conflict``, exactly as CouchDB answers 409. It passes the same contract suite
+(``tests/contract/test_store.py``).
+
+Threads and processes: one connection guarded by a lock serves every thread of a process (a statement takes
+microseconds, so the lock is never the bottleneck); WAL journaling and a busy timeout let several processes
+(gunicorn workers, an invoker) share the file. Every ``sqlite3`` failure becomes a ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.entities import Document
+from app.core.errors import Conflict, NotFound, StoreError
+from app.core.identities import Identity, Subject
+
+BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for another process's write to finish before failing."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subjects (id TEXT PRIMARY KEY, rev TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS identities (
+    uuid TEXT PRIMARY KEY, subject TEXT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL,
+    blocked INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS identities_subject ON identities (subject);
+CREATE TABLE IF NOT EXISTS whisks (
+    id TEXT PRIMARY KEY, rev TEXT NOT NULL, body TEXT NOT NULL,
+    namespace TEXT, root TEXT, entity_type TEXT, updated INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS whisks_namespace ON whisks (namespace, entity_type, updated);
+CREATE INDEX IF NOT EXISTS whisks_root ON whisks (root, entity_type, updated);
+CREATE TABLE IF NOT EXISTS activations (
+    id TEXT PRIMARY KEY, body TEXT NOT NULL, namespace TEXT, name TEXT, start INTEGER);
+CREATE INDEX IF NOT EXISTS activations_namespace ON activations (namespace, start);
+CREATE INDEX IF NOT EXISTS activations_name ON activations (namespace, name, start);
+"""
+
+
+class SqliteStore:
+    """The ``SubjectStore``, ``EntityStore`` and ``ActivationStore`` ports over one SQLite file.
+
+    ``path`` may be ``":memory:"`` (one process only). Call ``setup()`` once (idempotent) and ``close()``
+    when done. Every method raises ``NotFound``, ``Conflict`` or ``StoreError`` only.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never implicit.
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the SQLite store {self.path}: {e}") from e
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SqliteStore:
+        """The store of ``settings.store.path`` (a ``config.Settings``)."""
+        return cls(settings.store.path)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the tables and indexes if missing; WAL so readers never wait for a writer."""
+        with self._locked() as db:
+            if self.path != ":memory:":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a crash of the process
+            db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- SubjectStore ---------------------------------------------------------------------------------------
+
+    def put_subject(self, subject: Subject) -> Subject:
+        doc = subject.to_doc()
+        with self._transaction() as db:
+            rev = _write(db, "subjects", doc, {})
+            db.execute("DELETE FROM identities WHERE subject = ?", (subject.name,))
+            db.executemany(
+                "INSERT OR REPLACE INTO identities (uuid, subject, namespace, key, blocked) VALUES (?, ?, ?, ?, ?)",
+                [(n.uuid, subject.name, n.namespace, n.key_hash, int(subject.blocked)) for n in subject.namespaces])
+        return dataclasses.replace(subject, rev=rev)
+
+    def get_subject(self, name: str) -> Subject:
+        return Subject.from_doc(self._get("subjects", name))
+
+    def delete_subject(self, subject: Subject) -> None:
+        with self._transaction() as db:
+            _delete(db, "subjects", subject.name, subject.rev)
+            db.execute("DELETE FROM identities WHERE subject = ?", (subject.name,))
+
+    def list_subjects(self) -> list[Subject]:
+        rows = self._query("SELECT id, rev, body FROM subjects ORDER BY id", ())
+        return [Subject.from_doc(_doc(row)) for row in rows]
+
+    def identity_by_uuid(self, uuid: str) -> Identity:
+        rows = self._query("SELECT subject, namespace, key, blocked FROM identities WHERE uuid = ?", (uuid,))
+        if not rows:
+            raise NotFound()
+        subject, namespace, key, blocked = rows[0]
+        return Identity(subject=subject, namespace=namespace, uuid=uuid, key_hash=key, blocked=bool(blocked))
+
+    # -- EntityStore ----------------------------------------------------------------------------------------
+
+    def get_entity(self, doc_id: str) -> Document:
+        return self._get("whisks", doc_id)
+
+    def put_entity(self, doc: Document) -> str:
+        namespace = doc.get("namespace") if isinstance(doc.get("namespace"), str) else None
+        updated = doc.get("updated")
+        columns = {
+            "namespace": namespace,
+            "root": namespace.split("/", 1)[0] if namespace else None,
+            "entity_type": doc.get("entityType") if isinstance(doc.get("entityType"), str) else None,
+            "updated": updated if isinstance(updated, int) and not isinstance(updated, bool) else 0,
+        }
+        with self._transaction() as db:
+            return _write(db, "whisks", doc, columns)
+
+    def delete_entity(self, doc_id: str, rev: str) -> None:
+        with self._transaction() as db:
+            _delete(db, "whisks", doc_id, rev)
+
+    def list_entities(self, namespace: str, entity_type: str, skip: int, limit: int) -> list[Document]:
+        if limit <= 0:
+            return []
+        rows = self._query(
+            "SELECT id, rev, body FROM whisks WHERE (namespace = ?1 OR root = ?1) AND entity_type = ?2 "
+            "ORDER BY updated DESC, id DESC LIMIT ?3 OFFSET ?4", (namespace, entity_type, limit, skip))
+        return [_doc(row) for row in rows]
+
+    def count_entities(self, namespace: str, entity_type: str) -> int:
+        rows = self._query("SELECT COUNT(*) FROM whisks WHERE (namespace = ?1 OR root = ?1) AND entity_type = ?2",
+                           (namespace, entity_type))
+        return int(rows[0][0])
+
+    # -- ActivationStore ------------------------------------------------------------------------------------
+
+    def put_activation(self, doc: Document) -> None:
+        body = {k: v for k, v in doc.items() if k not in ("_id", "_rev")}
+        namespace = doc.get("namespace")
+        with self._transaction() as db:
+            # OR IGNORE: stored already, a redelivery of the same activation.
+            db.execute("INSERT OR IGNORE INTO activations (id, body, namespace, name, start) VALUES (?, ?, ?, ?, ?)",
+                       (_id_of(doc), _dumps(body), namespace, _activation_name(doc), doc.get("start")))
+
+    def get_activation(self, namespace: str, activation_id: str) -> Document:
+        rows = self._query("SELECT id, body FROM activations WHERE id = ?", (f"{namespace}/{activation_id}",))
+        if not rows:
+            raise NotFound()
+        doc_id, body = rows[0]
+        return {"_id": doc_id, **json.loads(body)}
+
+    def list_activations(self, namespace: str, name: str | None, since: int | None,
+                         upto: int | None, skip: int, limit: int) -> list[Document]:
+        if limit <= 0:
+            return []
+        where, params = _activation_filter(namespace, name, since, upto)
+        rows = self._query(f"SELECT id, body FROM activations WHERE {where} ORDER BY start DESC, id DESC "
+                           "LIMIT ? OFFSET ?", (*params, limit, skip))
+        return [{"_id": doc_id, **json.loads(body)} for doc_id, body in rows]
+
+    def count_activations(self, namespace: str, name: str | None, since: int | None, upto: int | None) -> int:
+        where, params = _activation_filter(namespace, name, since, upto)
+        return int(self._query(f"SELECT COUNT(*) FROM activations WHERE {where}", params)[0][0])
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as e:
+                raise StoreError(f"SQLite store {self.path}: {e}") from e
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: IMMEDIATE takes the write lock first, so read-then-write cannot race
+        another process; committed on success, rolled back on any error."""
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._locked() as db:
+            return db.execute(sql, params).fetchall()
+
+    def _get(self, table: str, doc_id: str) -> Document:
+        rows = self._query(f"SELECT id, rev, body FROM {table} WHERE id = ?", (doc_id,))
+        if not rows:
+            raise NotFound()
+        return _doc(rows[0])
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _doc(row: tuple[str, str, str]) -> Document:
+    doc_id, rev, body = row
+    return {"_id": doc_id, "_rev": rev, **json.loads(body)}
+
+
+def _id_of(doc: Document) -> str:
+    doc_id = doc.get("_id")
+    if not isinstance(doc_id, str) or not doc_id:
+        raise StoreError("a document needs a non-empty string _id to be stored")
+    return doc_id
+
+
+def _next_rev(rev: str | None) -> str:
+    generation = int(rev.split("-", 1)[0]) if rev else 0
+    return f"{generation + 1}-{secrets.token_hex(16)}"
+
+
+def _write(db: sqlite3.Connection, table: str, doc: Document, columns: dict[str, Any]) -> str:
+    """Create (no ``_rev``) or update (matching ``_rev``) one document; returns its new rev."""
+    doc_id = _id_of(doc)
+    rev = doc.get("_rev")
+    body = _dumps({k: v for k, v in doc.items() if k not in ("_id", "_rev")})
+    new_rev = _next_rev(rev if isinstance(rev, str) else None)
+    names = ["rev", "body", *columns]
+    values = [new_rev, body, *columns.values()]
+    if rev:
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        changed = db.execute(f"UPDATE {table} SET {assignments} WHERE id = ? AND rev = ?", (*values, doc_id, rev))
+        if changed.rowcount == 0:
+            raise Conflict()
+        return new_rev
+    try:
+        db.execute(f"INSERT INTO {table} (id, {', '.join(names)}) VALUES (?, {', '.join('?' * len(names))})",
+                   (doc_id, *values))
+    except sqlite3.IntegrityError:  # one exists already: creating over it is a conflict, as in CouchDB
+        raise Conflict() from None
+    return new_rev
+
+
+def _delete(db: sqlite3.Connection, table: str, doc_id: str, rev: str | None) -> None:
+    if rev and db.execute(f"DELETE FROM {table} WHERE id = ? AND rev = ?", (doc_id, rev)).rowcount == 1:
+        return
+    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (doc_id,)).fetchone() is None:
+        raise NotFound()
+    raise Conflict()  # a stale rev, or none at all (CouchDB 3 refuses a DELETE without rev)
+
+
+def _activation_name(doc: Document) -> str | None:
+    """``pkg/action`` when the ``path`` annotation is ``ns/pkg/action``, else the name (as CouchStore's view)."""
+    name = doc.get("name")
+    for annotation in doc.get("annotations") or ():
+        if isinstance(annotation, dict) and annotation.get("key") == "path":
+            value = annotation.get("value")
+            if isinstance(value, str):
+                parts = value.split("/")
+                if len(parts) == 3:
+                    return f"{parts[1]}/{name}"
+            break
+    return name if isinstance(name, str) else None
+
+
+def _activation_filter(namespace: str, name: str | None, since: int | None,
+                       upto: int | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause (and its parameters) for activations in a namespace, by name and start range."""
+    clauses, params = ["namespace = ?"], [namespace]
+    for clause, value in (("name = ?", name), ("start >= ?", since), ("start <= ?", upto)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)  # type: ignore[arg-type]
+    return " AND ".join(clauses), tuple(params)

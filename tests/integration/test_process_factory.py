@@ -1,0 +1,170 @@
+"""The ``process`` container factory on the real kernel: sandboxed proxies, and hostile actions contained
+(fork bomb, memory bomb, log flood, infinite loop). Each test owns its factory and folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import ActionTimeout, UserImageStartupError
+from config.settings import InvokerSettings
+from workers.factories.base import ContainerSpec
+from workers.factories.process import LOG_CAP_BYTES, NPROC, LocalProcessFactory, ProcessContainer
+from workers.logs import LogCursor, collect_logs
+from workers.proxy_client import ProxyClient
+
+pytestmark = pytest.mark.integration
+
+RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
+SPEC = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="hostile", kind="python:3")
+
+
+@pytest.fixture
+def factory() -> Iterator[LocalProcessFactory]:
+    name = f"pf{secrets.token_hex(3)}"
+    root = Path(tempfile.gettempdir()) / f"squall-{name}"
+    made = LocalProcessFactory(InvokerSettings(name=name, process_dir=str(root)), "http://127.0.0.1:3233",
+                               runtimes_dir=RUNTIMES_DIR)
+    yield made
+    made.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def started(factory: LocalProcessFactory, source: str) -> tuple[ProcessContainer, ProxyClient]:
+    container = factory.create(SPEC)
+    proxy = ProxyClient(container.host, container.port)
+    init = proxy.init({"value": {"name": "hostile", "main": "main", "binary": False, "env": {},
+                                 "code": textwrap.dedent(source)}}, timeout_s=30)
+    assert init.status == 200, init.body
+    return container, proxy
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Pids of processes whose working directory is inside ``directory`` (also after it was removed)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry.name}/cwd")
+            except OSError:
+                continue
+            if cwd.startswith(str(directory)):
+                found.append(int(entry.name))
+    return found
+
+
+def destroyed_cleanly(container: ProcessContainer, proxy: ProxyClient) -> None:
+    directory = Path(container.log_path or "").parent
+    proxy.close()
+    container.destroy()
+    assert processes_in(directory) == []
+    assert not directory.exists()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(container.pid, 0)
+
+
+def test_a_run_prints_into_the_json_file_log_and_destroy_removes_everything(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        import os
+        def main(args):
+            print("hello", args["n"])
+            return {"cwd": os.getcwd(), "home": os.environ["HOME"]}
+    """)
+    result = proxy.run({"value": {"n": 1}}, timeout_s=30).body
+    workdir = Path(container.log_path or "").parent / "work"
+    assert Path(result["home"]) == workdir and Path(result["cwd"]).parent == workdir
+    logs = collect_logs(container, LogCursor(), limit_mb=1, developer_error=False)
+    assert len(logs) == 1 and logs[0].endswith(" stdout: hello 1")
+    destroyed_cleanly(container, proxy)
+
+
+def test_infinite_loop_times_out_and_is_killed(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        def main(args):
+            while True:
+                pass
+    """)
+    with pytest.raises(ActionTimeout):
+        proxy.run({"value": {}}, timeout_s=1.0)
+    assert processes_in(Path(container.log_path or "").parent)  # still spinning until destroyed
+    destroyed_cleanly(container, proxy)
+
+
+def test_fork_bomb_is_stopped_by_the_process_limit_and_every_child_dies(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        import os, time
+        def main(args):
+            forks = 0
+            while True:
+                try:
+                    pid = os.fork()
+                except OSError:
+                    return {"forks": forks}
+                if pid == 0:
+                    if forks % 2:
+                        os.setsid()  # half of them leave the process group: the namespace still holds them
+                    time.sleep(600)
+                    os._exit(0)
+                forks += 1
+    """)
+    run = proxy.run({"value": {}}, timeout_s=30)
+    assert run.status == 200, run.body
+    assert 0 < run.body["forks"] < NPROC
+    assert subprocess.run(["true"], check=False).returncode == 0  # the host can still fork
+    destroyed_cleanly(container, proxy)
+
+
+def test_memory_bomb_fails_inside_its_limit(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        def main(args):
+            hoard = []
+            while True:
+                hoard.append(bytearray(16 * 1024 * 1024))
+    """)
+    run = proxy.run({"value": {}}, timeout_s=30)
+    assert run.status != 200 or "error" in run.body  # MemoryError or a dead launcher, never a result
+    destroyed_cleanly(container, proxy)
+
+
+def test_log_flood_is_capped_on_disk(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        import sys
+        def main(args):
+            line = "x" * 1000
+            while True:
+                print(line)
+                print(line, file=sys.stderr)
+    """)
+    with pytest.raises(ActionTimeout):
+        proxy.run({"value": {}}, timeout_s=3.0)
+    size = Path(container.log_path or "").stat().st_size
+    assert size < 2 * LOG_CAP_BYTES * 1.2  # both streams at their cap, plus the JSON around each line
+    logs = collect_logs(container, LogCursor(), limit_mb=1, developer_error=True)
+    assert "Logs were truncated" in logs[-2]
+    destroyed_cleanly(container, proxy)
+
+
+def test_blackbox_is_refused_with_a_clear_message(factory: LocalProcessFactory) -> None:
+    spec = ContainerSpec(image="me/img", memory_mb=256, namespace="guest", action="bb", kind="blackbox",
+                         user_image=True)
+    with pytest.raises(UserImageStartupError, match="--containers docker"):
+        factory.create(spec)
+
+
+def test_cleanup_kills_what_an_earlier_run_left(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, "def main(args):\n    return {}\n")
+    directory = Path(container.log_path or "").parent
+    proxy.close()
+    assert processes_in(directory)
+    factory.cleanup()  # as a restarted invoker would, without the old process's objects
+    assert processes_in(directory) == []
+    assert not directory.exists()
+    container.destroy()  # idempotent, and quiet about what is already gone

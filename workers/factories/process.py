@@ -1,0 +1,461 @@
+"""Action "containers" as local sandboxed processes: the same action proxies as the images, without Docker.
+
+A container is one proxy process (``python3 -m actionproxy`` or ``node .../proxy.js``, by the kind's family)
+listening on 127.0.0.1 at a free port, started through ``workers.factories.sandbox`` (own session and process
+group, PID namespace when permitted, its own user id when the invoker is root, rlimits), with a scratch
+directory of its own as working directory, ``HOME`` and ``TMPDIR``. Its stdout and stderr are copied line by line
+into ``<dir>/log.json`` in Docker's json-file shape, so ``workers.logs`` reads them as it reads Docker's.
+``destroy`` kills the whole process group (the PID namespace takes any escapee with it) and removes the
+directory. Blackbox kinds need an image, so this factory refuses them with a message that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartupError
+from config import defaults
+from config.settings import InvokerSettings, RuntimesSettings
+from workers.factories.base import ContainerSpec, LogEntry, container_name
+from workers.factories.sandbox import Limits, Sandbox, SandboxUnavailable
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+BLACKBOX_REFUSED = ("Blackbox actions (container images) cannot run with the process container factory; "
+                    "run Squall with Docker (--containers docker).")
+STARTUP_S = 30.0
+"""How long a new proxy may take to listen before its start counts as failed."""
+PORT_ATTEMPTS = 3  # the free port we picked may be taken before the proxy binds it
+CPU_LIMIT_S = 3600
+"""RLIMIT_CPU per process: a backstop for a process that escaped its kill; the action timeout is enforced by
+the invoker, which destroys a timed-out container. It is a lifetime total, so it must outlast many warm runs."""
+NOFILE = 1024
+NPROC = 128
+NODE_RESERVE_MB = 1024
+"""Address space V8 reserves up front (its code range and cages); Node's heap is capped by
+``--max-old-space-size`` instead."""
+LINE_BYTES = 16 * 1024
+"""Longer output lines are split, as Docker's json-file logger splits at 16 KiB."""
+LOG_CAP_BYTES = defaults.LIMIT_MAX_LOGS_MB * 1024 * 1024
+"""Per stream and activation, more than any action may keep is not written (the collector truncates at the
+action's own limit anyway), so a log flood cannot fill the disk."""
+SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+PID_FILE = "pid"
+LOG_FILE = "log.json"
+
+
+def rfc3339_nano(time_ns: int) -> str:
+    seconds, nanos = divmod(time_ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+class _LogWriter:
+    """Copies a process's stdout and stderr into one json-file log, a thread per stream."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("ab", buffering=0)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def follow(self, pipe: IO[bytes], stream: str, name: str) -> None:
+        thread = threading.Thread(target=self._pump, args=(pipe, stream), name=f"log-{stream}-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _pump(self, pipe: IO[bytes], stream: str) -> None:
+        since_sentinel = 0
+        try:
+            for raw in iter(lambda: pipe.readline(LINE_BYTES), b""):
+                if raw.rstrip(b"\r\n") == SENTINEL:
+                    since_sentinel = 0
+                else:
+                    since_sentinel += len(raw)
+                    if since_sentinel > LOG_CAP_BYTES:
+                        continue
+                record = {"log": raw.decode("utf-8", errors="replace"), "stream": stream,
+                          "time": rfc3339_nano(time.time_ns())}
+                line = json.dumps(record, ensure_ascii=False).encode() + b"\n"
+                with self._lock:
+                    self._file.write(line)
+        except (OSError, ValueError):  # the pipe or the file was closed under us: the container is going
+            pass
+        finally:
+            pipe.close()
+
+    def close(self, timeout_s: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout_s)
+        with self._lock:
+            self._file.close()
+
+
+class ProcessContainer:
+    """One sandboxed proxy process; see the module doc."""
+
+    def __init__(self, name: str, port: int, memory_mb: int, directory: Path, process: subprocess.Popen[bytes],
+                 logs: _LogWriter, release: Callable[[], None], namespaced: bool) -> None:
+        self._namespaced = namespaced
+        self._name = name
+        self._port = port
+        self._memory_mb = memory_mb
+        self._directory = directory
+        self._process = process
+        self._logs = logs
+        self._release = release
+        self._destroyed = False
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self._name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def host(self) -> str:
+        return HOST
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def memory_mb(self) -> int:
+        return self._memory_mb
+
+    @property
+    def pid(self) -> int:
+        """The process group (and session) id of the container's processes."""
+        return self._process.pid
+
+    @property
+    def log_path(self) -> str | None:
+        return str(self._directory / LOG_FILE)
+
+    def api_logs(self, since_ns: int) -> list[LogEntry]:
+        """The same file, parsed: there is no engine to ask."""
+        entries: list[LogEntry] = []
+        try:
+            with (self._directory / LOG_FILE).open("rb") as file:
+                for raw in file:
+                    record = json.loads(raw)
+                    entry = LogEntry(record["time"], record["stream"], record["log"].rstrip("\r\n"))
+                    if entry.time_ns >= since_ns:
+                        entries.append(entry)
+        except (OSError, ValueError, KeyError) as e:
+            raise ContainerError(f"Cannot read the logs of {self._name}: {e}") from e
+        return entries
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def destroy(self) -> None:
+        with self._lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+        try:
+            _stop(self._process, self._namespaced)
+            self._logs.close(timeout_s=2.0)
+            shutil.rmtree(self._directory, ignore_errors=True)
+        except Exception:  # never raises: cleanup() removes what is left at the next start
+            log.exception("destroying %s failed", self._name)
+        finally:
+            self._release()
+
+    def __repr__(self) -> str:
+        return f"ProcessContainer({self._name}, {HOST}:{self._port}, pid {self._process.pid})"
+
+
+@dataclass(frozen=True)
+class _Launch:
+    argv: list[str]
+    env: dict[str, str]
+    address_space_mb: int
+
+
+class LocalProcessFactory:
+    """Implements ``ContainerFactory`` with local processes (see the module doc).
+
+    The sandbox is probed on first use (which confinements the kernel permits, which Python runs in it),
+    so constructing the factory is cheap and never fails.
+    """
+
+    def __init__(self, settings: InvokerSettings, api_host: str, *, runtimes_dir: Path | None = None,
+                 proxy_env: Mapping[str, str] | None = None) -> None:
+        self._settings = settings
+        self._proxy_env = dict(proxy_env or {})  # e.g. PROXY_ALLOW_REINIT, for the protocol contract
+        self._api_host = api_host
+        self._source = runtimes_dir or RuntimesSettings().directory
+        self._root = Path(settings.process_dir or Path(tempfile.gettempdir()) / f"squall-{settings.name}")
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._sandbox: Sandbox | None = None
+        self._python = ""
+        self._proxies: dict[str, Path] = {}
+
+    # --- set-up ---------------------------------------------------------------------------------------
+
+    def _ready_sandbox(self) -> Sandbox:
+        with self._lock:
+            if self._sandbox is None:
+                try:
+                    sandbox = Sandbox(self._settings.name)
+                    self._root.mkdir(parents=True, exist_ok=True)
+                    self._root.chmod(0o711)  # actions running as other users must reach their own directory
+                    if sandbox.root:
+                        _require_traversable(self._root)
+                    self._python = sandbox.probe(self._interpreters())
+                except (SandboxUnavailable, OSError) as e:
+                    raise RuntimeStartupError(f"The process container factory cannot start: {e}") from e
+                log.info("process containers in %s, confined by %s, Python %s", self._root, sandbox.describe(),
+                         self._python)
+                self._sandbox = sandbox
+            return self._sandbox
+
+    def _interpreters(self) -> list[str]:
+        """This Python first; as root also the system's, since an unprivileged user may not reach ours."""
+        found = [sys.executable, getattr(sys, "_base_executable", sys.executable)]
+        found += [p for p in ("/usr/bin/python3", shutil.which("python3")) if p]
+        return [os.path.realpath(p) for p in found]
+
+    def _proxy_dir(self, family: str, sandbox: Sandbox) -> Path:
+        """The family's proxy folder; as root, a world-readable copy (the checkout may be under /root)."""
+        with self._lock:
+            if family not in self._proxies:
+                source = self._source / family
+                if not (source / "actionproxy").is_dir():
+                    raise RuntimeStartupError(f"No action proxy for the {family!r} family in {self._source}.")
+                if sandbox.root:
+                    copy = self._root / "runtimes" / family
+                    shutil.rmtree(copy, ignore_errors=True)
+                    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("Dockerfile", "__pycache__"))
+                    for folder in (self._root / "runtimes", *(p for p in copy.rglob("*") if p.is_dir()), copy):
+                        folder.chmod(0o755)
+                    for file in (p for p in copy.rglob("*") if p.is_file()):
+                        file.chmod(0o644)
+                    source = copy
+                self._proxies[family] = source
+            return self._proxies[family]
+
+    def _launch(self, spec: ContainerSpec, sandbox: Sandbox, work: Path, port: int) -> _Launch:
+        family = spec.kind.split(":", 1)[0]
+        proxy = self._proxy_dir(family, sandbox)
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(work),
+            "TMPDIR": str(work),
+            "LANG": "C.UTF-8",
+            "PROXY_HOST": HOST,
+            "PROXY_PORT": str(port),
+            "PROXY_WORK_DIR": str(work),
+            "__OW_API_HOST": self._api_host,
+            # glibc reserves 64 MB of address space per thread arena: under RLIMIT_AS that is memory lost.
+            "MALLOC_ARENA_MAX": "2",
+            **self._proxy_env,
+        }
+        if family == "python":
+            env.update(PYTHONPATH=str(proxy), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+            return _Launch([self._python, "-m", "actionproxy"], env, spec.memory_mb)
+        if family == "nodejs":
+            node = shutil.which("node")
+            if node is None:
+                raise RuntimeStartupError("The nodejs family needs node on PATH for the process factory.")
+            env["NODE_OPTIONS"] = f"--max-old-space-size={spec.memory_mb}"
+            return _Launch([node, str(proxy / "actionproxy" / "proxy.js")], env, spec.memory_mb + NODE_RESERVE_MB)
+        raise RuntimeStartupError(f"The process factory does not know how to start the {family!r} proxy.")
+
+    # --- containers -----------------------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> ProcessContainer:
+        if spec.user_image:
+            raise UserImageStartupError(BLACKBOX_REFUSED)
+        sandbox = self._ready_sandbox()
+        name = container_name(self._settings.name, next(self._counter), spec.namespace, spec.action)
+        directory = self._root / name
+        uid = sandbox.acquire_uid()
+        try:
+            work = self._make_directory(directory, uid)
+            return self._start(spec, sandbox, name, directory, work, uid)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            sandbox.release_uid(uid)
+            raise
+
+    def _make_directory(self, directory: Path, uid: int | None) -> Path:
+        try:
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir(mode=0o711)
+            work = directory / "work"
+            work.mkdir(mode=0o700)
+            if uid is not None:
+                os.chown(work, uid, uid)
+        except OSError as e:
+            raise RuntimeStartupError(f"Cannot make the scratch directory {directory}: {e}") from e
+        return work
+
+    def _start(self, spec: ContainerSpec, sandbox: Sandbox, name: str, directory: Path, work: Path,
+               uid: int | None) -> ProcessContainer:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = _free_port()
+            launch = self._launch(spec, sandbox, work, port)
+            limits = Limits(address_space_mb=launch.address_space_mb, cpu_s=CPU_LIMIT_S, nofile=NOFILE, nproc=NPROC)
+            logs = _LogWriter(directory / LOG_FILE)
+            try:
+                process = subprocess.Popen(
+                    sandbox.command(launch.argv, uid, limits), cwd=work, env=launch.env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+            except OSError as e:
+                logs.close(0)
+                raise RuntimeStartupError(f"Cannot start the action proxy: {e}") from e
+            assert process.stdout is not None and process.stderr is not None
+            logs.follow(process.stdout, "stdout", name)
+            logs.follow(process.stderr, "stderr", name)
+            (directory / PID_FILE).write_text(f"{process.pid} {_start_time(process.pid)}\n")
+            container = ProcessContainer(name, port, spec.memory_mb, directory, process, logs,
+                                         lambda: sandbox.release_uid(uid), sandbox.namespaces)
+            if _wait_listening(port, process):
+                return container
+            _stop(process, sandbox.namespaces)
+            logs.close(timeout_s=2.0)
+            tail = (directory / LOG_FILE).read_text(errors="replace")[-2000:]
+            log.warning("proxy %s exited before listening (attempt %d): %s", name, attempt, tail)
+            (directory / LOG_FILE).unlink(missing_ok=True)
+        raise RuntimeStartupError(f"The action proxy for {spec.kind} did not start.")
+
+    def cleanup(self) -> None:
+        """Kill the process groups an earlier run of this invoker left (by their pid files) and remove
+        their directories."""
+        if not self._root.is_dir():
+            return
+        for directory in self._root.iterdir():
+            if directory.name == "runtimes" or not directory.is_dir():
+                continue
+            try:
+                pid, started = (directory / PID_FILE).read_text().split()
+                if _start_time(int(pid)) == started:  # the same process, not a reused pid
+                    _kill_leftover(int(pid))
+            except (OSError, ValueError):
+                pass
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def close(self) -> None:
+        return None
+
+
+def _require_traversable(directory: Path) -> None:
+    """Actions run as other users: every folder above their scratch directories must let others through."""
+    for folder in (directory, *directory.parents):
+        if not folder.stat().st_mode & 0o001:
+            raise OSError(f"{folder} is not searchable by other users, so actions running as their own users "
+                          f"cannot reach {directory}; set invoker.process_dir elsewhere (e.g. under /tmp)")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> bool:
+    """True once the proxy accepts connections; False if it exited (or hung) first."""
+    deadline = time.monotonic() + STARTUP_S
+    pause = 0.002
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0):
+                return True
+        except OSError:
+            time.sleep(pause)  # polling a process that is starting up; there is nothing to wait on
+            pause = min(pause * 2, 0.05)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes], namespaced: bool) -> None:
+    """Kill a container's processes and reap them.
+
+    In a PID namespace, ``unshare`` waits for the namespace's init (the proxy): kill that first, so the kernel
+    kills the rest of the namespace and ``unshare`` reaps the init rather than leaving a zombie to the host's
+    init. Then the whole process group, for anything outside a namespace.
+    """
+    if namespaced:
+        for child in _children(process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+    _kill_group(process.pid)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        log.warning("process group %d did not exit after SIGKILL", process.pid)
+
+
+def _kill_leftover(pgid: int) -> None:
+    """Kill a process group of an earlier run (not our child, so nothing to reap) and wait until it is gone."""
+    for child in _children(pgid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
+    _kill_group(pgid)
+    deadline = time.monotonic() + 10
+    while _living_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)  # SIGKILL is delivered asynchronously; there is no handle to wait on
+
+
+def _living_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that have not exited (zombies count as exited)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _start_time(pid: int) -> str:
+    """Field 22 of /proc/<pid>/stat: tells a process from a later one with the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "gone"
+
