@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.controller import context, errors
-from app.controller.api import actions, activations, meta, namespaces
+from app.controller.api import actions, activations, meta, namespaces, packages
 from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
 from app.core.limits import LimitPolicy
@@ -13,6 +13,7 @@ from app.core.manifest import RuntimeManifest
 from app.core.ports import Dispatcher
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
+from app.core.services.packages import PackageService
 from app.store.couchdb import CouchStore
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
@@ -40,6 +41,7 @@ def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher
         actions=ActionService(store, manifest, limit_policy(settings), sizes),
         invocations=InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms),
         activations=ActivationService(store, dispatcher),
+        packages=PackageService(store),
     )
 
 
@@ -58,6 +60,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["squall"] = build_services(settings, store, dispatcher)
     context.init_app(app)
     errors.register_error_handlers(app)
-    for module in (meta, namespaces, actions, activations):
+    for module in (meta, namespaces, actions, activations, packages):
         app.register_blueprint(module.bp)
     return app

@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, g, request
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
+from app.core.services.packages import PackageService
 from config import Settings
 
 _TID_ALPHABET = string.ascii_letters + string.digits
@@ -31,6 +32,7 @@ class Services:
     actions: ActionService
     invocations: InvocationService
     activations: ActivationService
+    packages: PackageService
 
 
 def services() -> Services:

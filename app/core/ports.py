@@ -68,3 +68,8 @@ class Dispatcher(Protocol):
 
     def peek(self, activation_id: str) -> dict[str, Any] | None:
         """The finished activation's API document if the result backend still holds it, else None."""
+
+
+class RateCounter(Protocol):
+    def increment(self, key: str, ttl_s: int) -> int:
+        """Add one to ``key`` (created with a time to live of ``ttl_s``) and return the new count."""
