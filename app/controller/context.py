@@ -12,6 +12,8 @@ from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.packages import PackageService
+from app.core.services.rules import RuleService
+from app.core.services.triggers import TriggerService
 from config import Settings
 
 _TID_ALPHABET = string.ascii_letters + string.digits
@@ -33,6 +35,8 @@ class Services:
     invocations: InvocationService
     activations: ActivationService
     packages: PackageService
+    triggers: TriggerService
+    rules: RuleService
 
 
 def services() -> Services:

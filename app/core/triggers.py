@@ -109,11 +109,10 @@ class Trigger:
 def rule_log_line(rule_id: str, action: EntityPath, *, activation_id: str | None = None,
                   status_code: int = 0, error: str | None = None) -> str:
     """One line of a trigger activation's ``logs``: compact JSON, as OpenWhisk writes it per rule."""
-    entry: dict[str, Any] = {"statusCode": status_code, "success": error is None}
+    entry: dict[str, Any] = {"rule": rule_id, "action": action.doc_id, "statusCode": status_code,
+                             "success": error is None}
     if error is None:
         entry["activationId"] = activation_id
     else:
         entry["error"] = error
-    entry["rule"] = rule_id
-    entry["action"] = action.doc_id
     return json.dumps(entry, separators=(",", ":"))
