@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.controller import context, errors
-from app.controller.api import actions, activations, meta, namespaces, packages, rules, triggers
+from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
 from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
 from app.core.limits import LimitPolicy
@@ -13,6 +13,7 @@ from app.core.manifest import RuntimeManifest
 from app.core.ports import Dispatcher, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
+from app.core.services.alarms import AlarmService
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import FireLimits, TriggerService
@@ -58,6 +59,7 @@ def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher
         triggers=TriggerService(store, store, invocations, counter or rate_counter(settings),
                                 FireLimits(settings.limits.fires_per_minute)),
         rules=RuleService(store),
+        alarms=AlarmService(store, store),
     )
 
 
@@ -76,6 +78,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["squall"] = build_services(settings, store, dispatcher)
     context.init_app(app)
     errors.register_error_handlers(app)
-    for module in (meta, namespaces, actions, activations, packages, triggers, rules):
+    for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):
         app.register_blueprint(module.bp)
     return app

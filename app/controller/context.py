@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, g, request
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
+from app.core.services.alarms import AlarmService
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
@@ -37,6 +38,7 @@ class Services:
     packages: PackageService
     triggers: TriggerService
     rules: RuleService
+    alarms: AlarmService
 
 
 def services() -> Services:
