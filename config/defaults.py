@@ -70,6 +70,15 @@ INVOKER_API_HOST = ""
 INVOKER_IDLE_TIMEOUT_S = 600.0
 """An idle warm container is removed after this long."""
 
+SCHEDULER_QUEUE = "squall-alarms"
+"""Celery queue the scheduler's alarm fires go through (its embedded worker consumes it)."""
+
+SCHEDULER_POLL_S = 1.0
+"""Longest the scheduler waits between looks at the store for due alarms."""
+
+SCHEDULER_FIRE_RETRIES = 5
+"""How often a failed alarm fire (controller down, 5xx, 429) is retried, with backoff, before it is dropped."""
+
 CLIENT_APIHOST = "http://127.0.0.1:3233"
 """Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
 
