@@ -43,6 +43,13 @@ def rate_counter(settings: Settings) -> RateCounter:
     return MemoryCounters()
 
 
+def build_actions_and_packages(settings: Settings, store: CouchStore) -> tuple[ActionService, PackageService]:
+    """The services that write entities, for callers outside a request (the catalog installer)."""
+    manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
+    return ActionService(store, manifest, limit_policy(settings), sizes), PackageService(store)
+
+
 def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher,
                    counter: RateCounter | None = None) -> Services:
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
