@@ -4,6 +4,7 @@ two seconds across a restart of the scheduler, with no slot fired twice (referen
 from __future__ import annotations
 
 import secrets
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import Stack, _start, _stop, _wait_ready
+from tests.integration.conftest import SQUALL, Stack, _start, _stop, _wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -143,3 +144,57 @@ def test_once_alarm_deletes_its_trigger_and_rules_after_firing(api: httpx.Client
     assert api.get(f"{NS}/rules/{unique}-r").status_code == 404
     assert api.get(f"{NS}/alarms/{unique}").status_code == 404
     wait_until(lambda: len(activations(api, f"{unique}-echo")) == 1, "the one fire")
+
+
+def feed(client: httpx.Client, kind: str, event: str, trigger: str, auth: tuple[str, str],
+         **params: Any) -> httpx.Response:
+    """Invoke a ``/whisk.system/alarms`` feed action the way wsk and the npm client do."""
+    body = {"lifecycleEvent": event, "triggerName": trigger, "authKey": ":".join(auth), **params}
+    return client.post(f"/api/v1/namespaces/whisk.system/actions/alarms/{kind}",
+                       params={"blocking": "true", "result": "false"}, json=body)
+
+
+def test_classic_flow_alarm_feed_trigger_rule_into_a_bound_public_package(
+        stack: Stack, api: httpx.Client, scheduler: Scheduler, unique: str) -> None:
+    """guest publishes a package; other binds it, creates an alarm feed trigger (the feed action runs in a
+    container and calls the provider API with other's key) and a rule into the binding; the scheduler fires."""
+    subprocess_install(stack)
+    assert api.put(f"{NS}/packages/{unique}", json={"publish": True, "parameters": [
+        {"key": "greeting", "value": "from guest's package"}]}).is_success
+    assert api.put(f"{NS}/actions/{unique}/echo", json={"exec": {"kind": "python:default", "code": ECHO}}).is_success
+    with stack.client(auth=stack.other) as other:
+        assert other.put(f"{NS}/packages/{unique}-b", json={"binding": {"namespace": "guest", "name": unique}}).is_success
+        assert other.put(f"{NS}/triggers/{unique}", json={"annotations": [
+            {"key": "feed", "value": "/whisk.system/alarms/alarm"}]}).is_success
+        bad = feed(other, "alarm", "CREATE", f"/_/{unique}", stack.other, cron="99 * * * *")
+        assert bad.status_code == 502 and bad.json()["response"]["result"] == {
+            "error": "cron pattern '99 * * * *' is not valid"}
+        created = feed(other, "alarm", "CREATE", f"/_/{unique}", stack.other, cron="*/2 * * * * *",
+                       trigger_payload={"n": 1})
+        assert created.status_code == 200, created.text
+        assert created.json()["namespace"] == "other"  # the feed ran as the caller, in its own record
+        assert other.put(f"{NS}/rules/{unique}-r", json={"trigger": f"/_/{unique}",
+                                                       "action": f"/_/{unique}-b/echo"}).is_success
+        scheduler.start()
+        wait_until(lambda: len(activations(other, f"{unique}/echo")) >= 2, "two fires into the binding")
+        paused = feed(other, "alarm", "PAUSE", f"/other/{unique}", stack.other)
+        assert paused.status_code == 200, paused.text
+        read = feed(other, "alarm", "READ", f"/other/{unique}", stack.other).json()["response"]["result"]
+        assert read["status"]["active"] is False and read["config"]["cron"] == "*/2 * * * * *"
+        assert feed(other, "alarm", "UNPAUSE", f"/other/{unique}", stack.other).status_code == 200
+        updated = feed(other, "interval", "UPDATE", f"/other/{unique}", stack.other, minutes=60)
+        assert updated.json()["response"]["result"]["config"]["minutes"] == 60
+        assert feed(other, "alarm", "DELETE", f"/other/{unique}", stack.other).status_code == 200
+        gone = feed(other, "alarm", "READ", f"/other/{unique}", stack.other)
+        assert gone.status_code == 502 and "there is no alarm" in gone.json()["response"]["result"]["error"]
+        fired = activations(other, f"{unique}/echo")
+        result = fired[0]["response"]["result"]
+        assert result["greeting"] == "from guest's package" and result["n"] == 1
+        notes = {a["key"]: a["value"] for a in fired[0]["annotations"]}
+        assert notes["path"] == f"guest/{unique}/echo" and notes["binding"] == f"other/{unique}-b"
+        assert fired[0]["namespace"] == "other"
+
+
+def subprocess_install(stack: Stack) -> None:
+    subprocess.run([SQUALL, "admin", "catalog", "install"], env=stack.env, check=True, capture_output=True,
+                   timeout=120)
