@@ -91,6 +91,15 @@ INVOKER_PROCESS_DIR = ""
 """Where the ``process`` factory keeps each action process's scratch directory and log; empty means
 ``<system temp>/squall-<invoker name>`` (reachable by the unprivileged users actions run as)."""
 
+SCHEDULER_QUEUE = "squall-alarms"
+"""Celery queue the scheduler's alarm fires go through (its embedded worker consumes it)."""
+
+SCHEDULER_POLL_S = 1.0
+"""Longest the scheduler waits between looks at the store for due alarms."""
+
+SCHEDULER_FIRE_RETRIES = 5
+"""How often a failed alarm fire (controller down, 5xx, 429) is retried, with backoff, before it is dropped."""
+
 CLIENT_APIHOST = "http://127.0.0.1:3233"
 """Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
 

@@ -154,6 +154,18 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True)
+class SchedulerSettings:
+    queue: str = defaults.SCHEDULER_QUEUE
+    poll_s: float = defaults.SCHEDULER_POLL_S
+    fire_retries: int = defaults.SCHEDULER_FIRE_RETRIES
+
+    def __post_init__(self) -> None:
+        _require(self.queue.strip() != "", "scheduler.queue must name a queue")
+        _require(0 < self.poll_s <= 60, "scheduler.poll_s must be in (0, 60]")
+        _require(self.fire_retries >= 0, "scheduler.fire_retries must not be negative")
+
+
+@dataclass(frozen=True)
 class ClientSettings:
     apihost: str = defaults.CLIENT_APIHOST
     auth: str = defaults.CLIENT_AUTH
@@ -174,6 +186,7 @@ class Settings:
     runtimes: RuntimesSettings = field(default_factory=RuntimesSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     client: ClientSettings = field(default_factory=ClientSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(couchdb={"prefix": "t_"})``."""

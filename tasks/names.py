@@ -6,3 +6,7 @@ INVOKE = "squall.invoke"
 STORE_RECORD = "squall.store_record"
 """Store an activation record the invoker could not store (CouchDB down); retried until it lands.
 kwargs: ``doc`` (the record document)."""
+
+FIRE_ALARM = "squall.fire_alarm"
+"""Fire one claimed alarm through the API as the trigger's owner. kwargs: ``trigger`` (``ns/name``),
+``auth_key``, ``payload``, ``due`` (epoch ms of the claimed slot), ``delete_after_fire``."""

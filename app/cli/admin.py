@@ -89,3 +89,29 @@ def unblock(subject: str) -> None:
     with _identities() as ids:
         ids.set_blocked(subject, False)
     click.echo(f"unblocked {subject}")
+
+
+@admin.group()
+def catalog() -> None:
+    """The system catalog: public packages in whisk.system."""
+
+
+@catalog.command("install")
+def install_catalog() -> None:
+    """Install or refresh /whisk.system/utils and /whisk.system/alarms (idempotent; needs ``admin seed``)."""
+    from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
+    from app.controller import build_actions_and_packages
+    from app.store.couchdb import CouchStore
+
+    s = settings()
+    store = CouchStore(s.couchdb)
+    try:
+        store.setup()
+        identity = IdentityService(store, cache_seconds=0).identity_of(SYSTEM_NAMESPACE)
+        actions, packages = build_actions_and_packages(s, store)
+        written = CatalogInstaller(packages, actions, identity).install()
+    except PlatformError as e:
+        raise click.ClickException(f"{e.message} (CouchDB at {s.couchdb.url})") from e
+    finally:
+        store.close()
+    click.echo("\n".join(f"installed {name}" for name in written) if written else "catalog is up to date")

@@ -18,6 +18,7 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(servers.controller)
 cli.add_command(servers.invoker)
+cli.add_command(servers.scheduler)
 cli.add_command(servers.runtimes)
 cli.add_command(standalone.standalone)
 cli.add_command(admin.admin)

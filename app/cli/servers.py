@@ -1,4 +1,4 @@
-"""Commands that run Squall's processes: controller, invoker, and the runtime image build."""
+"""Commands that run Squall's processes: controller, invoker, scheduler, and the runtime image build."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def invoker(name: str | None, threads: int | None, loglevel: str) -> None:
         run_worker(s, loglevel=loglevel)
     except PlatformError as e:  # e.g. CouchDB unreachable or an unknown factory: say so, no traceback
         raise click.ClickException(f"{e.message} (CouchDB {s.couchdb.url}, factory {s.invoker.factory!r})") from e
+
+
+@click.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def scheduler(loglevel: str) -> None:
+    """Run the alarm scheduler: Celery beat over the stored alarm schedules, firing through the API."""
+    from workers.scheduler import run_scheduler
+
+    run_scheduler(settings(), loglevel=loglevel)
 
 
 @click.group()

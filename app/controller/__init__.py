@@ -5,15 +5,21 @@ from __future__ import annotations
 from flask import Flask
 
 from app.controller import context, errors
-from app.controller.api import actions, activations, meta, namespaces
+from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
 from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import Dispatcher
+from app.core.ports import Dispatcher, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.store import Store, open_store
+from app.core.services.alarms import AlarmService
+from app.core.services.packages import PackageService
+from app.core.services.rules import RuleService
+from app.core.services.triggers import FireLimits, TriggerService
+from app.core.throttle import MemoryCounters
+from app.store.counters import RedisCounters
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
 
@@ -30,16 +36,37 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
-def build_services(settings: Settings, store: Store, dispatcher: Dispatcher) -> Services:
+def rate_counter(settings: Settings) -> RateCounter:
+    """Throttle counts shared through Redis when the result backend is Redis, else kept in this process."""
+    if settings.broker.result_backend.startswith(("redis://", "rediss://")):
+        return RedisCounters(settings.broker.result_backend)
+    return MemoryCounters()
+
+
+def build_actions_and_packages(settings: Settings, store: Store) -> tuple[ActionService, PackageService]:
+    """The services that write entities, for callers outside a request (the catalog installer)."""
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
+    return ActionService(store, manifest, limit_policy(settings), sizes), PackageService(store)
+
+
+def build_services(settings: Settings, store: Store, dispatcher: Dispatcher,
+                   counter: RateCounter | None = None) -> Services:
+    manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
+    invocations = InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms)
     return Services(
         settings=settings,
         manifest=manifest,
         identities=IdentityService(store, settings.controller.identity_cache_seconds),
         actions=ActionService(store, manifest, limit_policy(settings), sizes),
-        invocations=InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms),
+        invocations=invocations,
         activations=ActivationService(store, dispatcher),
+        packages=PackageService(store),
+        triggers=TriggerService(store, store, invocations, counter or rate_counter(settings),
+                                FireLimits(settings.limits.fires_per_minute)),
+        rules=RuleService(store),
+        alarms=AlarmService(store, store),
     )
 
 
@@ -61,6 +88,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     app.extensions["squall"] = build_services(settings, store, dispatcher)
     context.init_app(app)
     errors.register_error_handlers(app)
-    for module in (meta, namespaces, actions, activations):
+    for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):
         app.register_blueprint(module.bp)
     return app

@@ -11,6 +11,10 @@ from flask import Flask, Response, current_app, g, request
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
+from app.core.services.alarms import AlarmService
+from app.core.services.packages import PackageService
+from app.core.services.rules import RuleService
+from app.core.services.triggers import TriggerService
 from config import Settings
 
 _TID_ALPHABET = string.ascii_letters + string.digits
@@ -31,6 +35,10 @@ class Services:
     actions: ActionService
     invocations: InvocationService
     activations: ActivationService
+    packages: PackageService
+    triggers: TriggerService
+    rules: RuleService
+    alarms: AlarmService
 
 
 def services() -> Services:

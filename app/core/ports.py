@@ -68,3 +68,28 @@ class Dispatcher(Protocol):
 
     def peek(self, activation_id: str) -> dict[str, Any] | None:
         """The finished activation's API document if the result backend still holds it, else None."""
+
+
+class RateCounter(Protocol):
+    def increment(self, key: str, ttl_s: int) -> int:
+        """Add one to ``key`` (created with a time to live of ``ttl_s``) and return the new count."""
+
+
+class AlarmStore(Protocol):
+    """Alarm schedules (``app.core.alarms``), one per trigger, keyed by the trigger's ``ns/name``."""
+
+    def get_alarm(self, trigger_id: str) -> Document:
+        """Raises ``NotFound``."""
+
+    def put_alarm(self, doc: Document) -> str:
+        """Create (no ``_rev``) or update (matching ``_rev``, the scheduler's claim); returns the new rev.
+        Raises ``Conflict`` when the rev is stale: someone else changed or claimed it first."""
+
+    def delete_alarm(self, trigger_id: str, rev: str) -> None:
+        """Raises ``NotFound`` or ``Conflict``."""
+
+    def due_alarms(self, now_ms: int, limit: int) -> list[Document]:
+        """Active alarms whose ``next_fire`` is at or before ``now_ms``, earliest first."""
+
+    def next_alarm_time(self) -> int | None:
+        """The earliest ``next_fire`` of any active alarm, or None when there is none."""

@@ -33,18 +33,12 @@ class ExecPut(BaseModel):
     components: list[str] | None = None
 
 
-class ActionPut(BaseModel):
-    """``PUT /namespaces/{ns}/actions/{name}``: every field optional on update."""
+class _Versioned(BaseModel):
+    """An entity body with an optional semantic ``version``."""
 
     model_config = ConfigDict(extra="ignore")
 
-    exec: ExecPut | None = None
-    parameters: list[KeyValue] | None = None
-    annotations: list[KeyValue] | None = None
-    limits: dict[str, Any] | None = None
     version: str | None = None
-    publish: bool | None = None
-    delAnnotations: list[str] | None = None
 
     @field_validator("version")
     @classmethod
@@ -54,6 +48,52 @@ class ActionPut(BaseModel):
             if len(parts) != 3 or not all(p.isdigit() for p in parts):
                 raise ValueError("version must be a semantic version like 0.0.1")
         return value
+
+
+class ActionPut(_Versioned):
+    """``PUT /namespaces/{ns}/actions/{name}``: every field optional on update."""
+
+    exec: ExecPut | None = None
+    parameters: list[KeyValue] | None = None
+    annotations: list[KeyValue] | None = None
+    limits: dict[str, Any] | None = None
+    publish: bool | None = None
+    delAnnotations: list[str] | None = None
+
+
+class PackagePut(_Versioned):
+    """``PUT /namespaces/{ns}/packages/{name}``; ``binding`` ``{}`` means "not a binding"."""
+
+    binding: dict[str, Any] | None = None
+    parameters: list[KeyValue] | None = None
+    annotations: list[KeyValue] | None = None
+    publish: bool | None = None
+
+
+class TriggerPut(_Versioned):
+    """``PUT /namespaces/{ns}/triggers/{name}``: given fields replace the old ones wholesale."""
+
+    parameters: list[KeyValue] | None = None
+    annotations: list[KeyValue] | None = None
+    limits: dict[str, Any] | None = None
+    publish: bool | None = None
+
+
+class RulePut(_Versioned):
+    """``PUT /namespaces/{ns}/rules/{name}``: names as ``/ns/t`` and ``/ns/[pkg/]a``; ``status`` is ignored."""
+
+    trigger: str | None = None
+    action: str | None = None
+    publish: bool | None = None
+    annotations: list[KeyValue] | None = None
+
+
+def key_values(items: list[KeyValue] | None) -> list[dict[str, Any]] | None:
+    """Validated key/value pairs as stored; ``init`` kept only when set."""
+    if items is None:
+        return None
+    return [item.model_dump(exclude_none=True) if item.init else {"key": item.key, "value": item.value}
+            for item in items]
 
 
 def parse(model: type[M], body: Any) -> M:

@@ -1,7 +1,8 @@
-"""``CouchStore``: subjects, entities and activations in CouchDB 3 or any CouchDB-API server.
+"""``CouchStore``: subjects, entities, activations and alarm schedules in CouchDB 3 or any CouchDB-API server.
 
-Three databases, ``<prefix>subjects``, ``<prefix>whisks`` and ``<prefix>activations`` (reference
-``openwhisk-behaviour.md`` §6.4), each with one design document ``_design/squall`` that ``setup()`` installs.
+Four databases, ``<prefix>subjects``, ``<prefix>whisks`` and ``<prefix>activations`` (reference
+``openwhisk-behaviour.md`` §6.4) and ``<prefix>alarms``, each with one design document ``_design/squall`` that
+``setup()`` installs.
 The map functions are plain JavaScript that CouchDB 3 and pouchdb-server run alike; counts use the built-in
 ``_count`` reduce. All HTTP goes through one ``CouchClient`` (``app.store.couch_client``), which turns
 failures into ``NotFound``, ``Conflict`` and ``StoreError``.
@@ -99,6 +100,19 @@ _ACTIVATIONS_DESIGN: Document = {
 }
 
 
+_ALARMS_DESIGN: Document = {
+    "language": "javascript",
+    "views": {
+        # next_fire of active alarms: what the scheduler polls for.
+        "due": {
+            "map": """function (doc) {
+  if (doc.status === 'active' && typeof doc.next_fire === 'number') emit(doc.next_fire, null);
+}""",
+        },
+    },
+}
+
+
 class CouchStore:
     """The ``SubjectStore``, ``EntityStore`` and ``ActivationStore`` ports over CouchDB.
 
@@ -112,10 +126,12 @@ class CouchStore:
         self._subjects = self._client.database(f"{settings.prefix}subjects")
         self._whisks = self._client.database(f"{settings.prefix}whisks")
         self._activations = self._client.database(f"{settings.prefix}activations")
+        self._alarms = self._client.database(f"{settings.prefix}alarms")
         self._designs: tuple[tuple[Database, Document], ...] = (
             (self._subjects, _SUBJECTS_DESIGN),
             (self._whisks, _WHISKS_DESIGN),
             (self._activations, _ACTIVATIONS_DESIGN),
+            (self._alarms, _ALARMS_DESIGN),
         )
 
     @classmethod
@@ -126,7 +142,7 @@ class CouchStore:
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Create the three databases if missing and install or update their design documents."""
+        """Create the databases if missing and install or update their design documents."""
         for db, design in self._designs:
             db.create()
             _install_design(db, design)
@@ -214,6 +230,25 @@ class CouchStore:
             return 0
         view, low, high = self._activation_range(namespace, name, since, upto)
         return _count(view, startkey=low, endkey=high)
+
+    # -- AlarmStore -----------------------------------------------------------------------------------------
+
+    def get_alarm(self, trigger_id: str) -> Document:
+        return self._alarms.get(trigger_id)
+
+    def put_alarm(self, doc: Document) -> str:
+        return _put(self._alarms, doc)
+
+    def delete_alarm(self, trigger_id: str, rev: str) -> None:
+        _delete(self._alarms, trigger_id, rev)
+
+    def due_alarms(self, now_ms: int, limit: int) -> list[Document]:
+        rows = _query(_View(self._alarms, "due"), include_docs=True, startkey=0, endkey=now_ms, limit=limit)
+        return [row["doc"] for row in rows if row.get("doc")]
+
+    def next_alarm_time(self) -> int | None:
+        rows = _query(_View(self._alarms, "due"), limit=1)
+        return int(rows[0]["key"]) if rows else None
 
     # -- helpers --------------------------------------------------------------------------------------------
 

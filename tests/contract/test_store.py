@@ -31,7 +31,7 @@ from config.settings import CouchDBSettings
 pytestmark = pytest.mark.contract
 
 STORE_FIXTURES = {"couchdb": "couch_store", "sqlite": "sqlite_store"}
-COUCH_DATABASES = ("subjects", "whisks", "activations")
+COUCH_DATABASES = ("subjects", "whisks", "activations", "alarms")
 
 
 @pytest.fixture
@@ -355,6 +355,42 @@ def test_activation_list_since_upto_are_inclusive(store: Store) -> None:
     assert store.count_activations("guest", "a", None, 100) == 1
     assert store.count_activations("guest", None, 300, 200) == 0
     assert [d["start"] for d in store.list_activations("guest", "a", 100, 400, skip=1, limit=2)] == [300, 200]
+
+
+# -- alarms -------------------------------------------------------------------------------------------------
+
+
+def alarm_doc(trigger: str, next_fire: int | None, status: str = "active") -> Document:
+    return {"_id": f"guest/{trigger}", "kind": "once", "namespace": "guest", "trigger": trigger,
+            "auth_key": "u:k", "created": 1, "date": next_fire, "status": status, "next_fire": next_fire}
+
+
+def test_alarm_put_get_claim_and_delete(store: Store) -> None:
+    rev = store.put_alarm(alarm_doc("a", 1000))
+    doc = store.get_alarm("guest/a")
+    assert doc["_rev"] == rev and doc["next_fire"] == 1000
+    claimed = {**doc, "next_fire": 2000}
+    store.put_alarm(claimed)
+    with pytest.raises(Conflict):  # a second claim with the same (now stale) revision loses
+        store.put_alarm({**doc, "next_fire": 3000})
+    with pytest.raises(NotFound):
+        store.get_alarm("guest/none")
+    current = store.get_alarm("guest/a")
+    store.delete_alarm("guest/a", current["_rev"])
+    with pytest.raises(NotFound):
+        store.get_alarm("guest/a")
+
+
+def test_due_alarms_are_active_ones_at_or_before_now_earliest_first(store: Store) -> None:
+    assert store.next_alarm_time() is None
+    store.put_alarm(alarm_doc("late", 3000))
+    store.put_alarm(alarm_doc("early", 1000))
+    store.put_alarm(alarm_doc("now", 2000))
+    store.put_alarm(alarm_doc("paused", 500, status="paused"))
+    store.put_alarm(alarm_doc("over", None))
+    assert [d["trigger"] for d in store.due_alarms(2000, 10)] == ["early", "now"]
+    assert [d["trigger"] for d in store.due_alarms(5000, 1)] == ["early"]
+    assert store.next_alarm_time() == 1000
 
 
 # -- CouchDB only -------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ One stack per test session; every test uses its own action names, so tests share
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import signal
@@ -80,12 +81,20 @@ def stack(couchdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     run_id = secrets.token_hex(4)
     port = free_port()
     invoker = f"it{run_id}"
+    client = docker.from_env()
+    try:  # actions (feeds, for one) call the API back: through the bridge's gateway, so listen beyond 127.0.0.1
+        ipam = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+        gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    finally:
+        client.close()
     env = {
         **os.environ,
         "SQUALL_COUCHDB_URL": couchdb_url,
         "SQUALL_COUCHDB_PREFIX": f"it{run_id}_",
         "SQUALL_CONTROLLER_PORT": str(port),
         "SQUALL_CONTROLLER_API_HOST": f"http://127.0.0.1:{port}",
+        "SQUALL_CONTROLLER_HOST": "0.0.0.0",
+        "SQUALL_INVOKER_API_HOST": f"http://{gateway}:{port}",
         "SQUALL_CONTROLLER_WORKERS": "1",
         "SQUALL_CONTROLLER_THREADS": "16",
         "SQUALL_INVOKER_NAME": invoker,

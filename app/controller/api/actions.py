@@ -10,7 +10,7 @@ from app.controller.api import params
 from app.controller.auth import authenticate
 from app.controller.context import identity, services, transaction_id
 from app.core.errors import Invalid
-from app.core.names import EntityPath
+from app.core.names import EntityPath, check_name
 from app.core.requests import ActionPut, parse
 from app.core.services.entitlement import resolve_namespace
 
@@ -39,7 +39,15 @@ def list_actions(namespace: str) -> Response:
 
 @bp.get("/<path:name>")
 def get_action(namespace: str, name: str) -> Response:
-    """200 Action (``code=false`` leaves the code out); 403 another namespace; 404 missing."""
+    """200 Action (``code=false`` leaves the code out); 403 another namespace; 404 missing.
+
+    ``pkg/`` (trailing slash) lists the actions of a package, or of the package a binding binds.
+    """
+    if name.endswith("/") and name.count("/") == 1:
+        skip, limit = params.paging("actions")
+        found = services().actions.list_in_package(identity(), resolve_namespace(identity(), namespace),
+                                                   check_name(name[:-1]), skip, limit)
+        return jsonify([a.to_summary() for a in found])
     action = services().actions.get(identity(), _path(namespace, name))
     return jsonify(action.to_api(include_code=params.flag("code", default=True)))
 

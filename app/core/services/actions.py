@@ -9,7 +9,6 @@ from typing import Any
 from app.core.entities import (
     Action,
     Exec,
-    KeyValues,
     annotation,
     bump_patch,
     is_binary_code,
@@ -22,21 +21,15 @@ from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
 from app.core.ports import EntityStore
-from app.core.requests import ActionPut, ExecPut, KeyValue
+from app.core.requests import ActionPut, ExecPut, key_values
 from app.core.services.entitlement import check_owner
+from app.core.services.resolution import Resolver
 
 
 @dataclass(frozen=True)
 class SizeLimits:
     exec_bytes: int = 48 * 1_048_576
     parameters_bytes: int = 1_048_576
-
-
-def _key_values(items: list[KeyValue] | None) -> KeyValues | None:
-    if items is None:
-        return None
-    return [item.model_dump(exclude_none=True) if item.init else {"key": item.key, "value": item.value}
-            for item in items]
 
 
 def _size(value: Any) -> int:
@@ -50,10 +43,24 @@ class ActionService:
         self._manifest = manifest
         self._limits = limits
         self._sizes = sizes or SizeLimits()
+        self._resolver = Resolver(entities)
 
     def get(self, identity: Identity, path: EntityPath) -> Action:
-        check_owner(identity, path.namespace, path.relative)
-        return self._load(path)
+        """The action, readable through an own or public package or a binding; inherited parameters are shown
+        merged in (package < binding < action), as OpenWhisk shows them."""
+        resolved = self._resolver.resolve_action(identity, path)
+        if not resolved.inherited:
+            return resolved.action
+        merged = resolved.parameters()
+        return replace(resolved.action, path=path, parameters=[{"key": k, "value": v} for k, v in merged.items()])
+
+    def list_in_package(self, identity: Identity, namespace: str, package: str, skip: int,
+                        limit: int) -> list[Action]:
+        """Actions of a package, or of the package a binding binds (``GET /actions/pkg/``)."""
+        found = self._resolver.readable_package(identity, namespace, package)
+        real = found.binding.doc_id if found.binding else found.doc_id
+        return [Action.from_doc(d) for d in self._entities.list_entities(real, "action", skip, limit)
+                if d.get("namespace") == real]
 
     def list(self, identity: Identity, namespace: str, skip: int, limit: int) -> list[Action]:
         check_owner(identity, namespace)
@@ -65,7 +72,7 @@ class ActionService:
         return self._entities.count_entities(namespace, "action")
 
     def delete(self, identity: Identity, path: EntityPath) -> Action:
-        check_owner(identity, path.namespace, path.relative)
+        self._resolver.writable_package(identity, path)
         action = self._load(path)
         assert action.rev is not None
         self._entities.delete_entity(path.doc_id, action.rev)
@@ -73,7 +80,7 @@ class ActionService:
 
     def put(self, identity: Identity, path: EntityPath, body: ActionPut, overwrite: bool) -> Action:
         """Create, or update when ``overwrite``; returns the stored action. Nothing is stored if a check fails."""
-        check_owner(identity, path.namespace, path.relative)
+        self._resolver.writable_package(identity, path)
         try:
             old: Action | None = self._load(path)
         except NotFound:
@@ -87,8 +94,8 @@ class ActionService:
         assert exec_ is not None
         if old is not None and body.exec is None and old.exec.kind != "blackbox":
             self._manifest.resolve(old.exec.kind)  # raises for a deprecated kind: no updates to those
-        parameters = _key_values(body.parameters)
-        annotations = _key_values(body.annotations)
+        parameters = key_values(body.parameters)
+        annotations = key_values(body.annotations)
         for what, value in (("parameters", parameters), ("annotations", annotations)):
             if value is not None and _size(value) > self._sizes.parameters_bytes:
                 raise PayloadTooLarge(_size(value), self._sizes.parameters_bytes,

@@ -75,6 +75,15 @@ class IdentityService:
                 created.append(namespace)
         return created
 
+    def identity_of(self, namespace: str) -> Identity:
+        """The identity owning ``namespace`` (for work done on a namespace's behalf, like the catalog).
+        Raises ``NotFound`` with a hint when no subject has it."""
+        for subject in self._subjects.list_subjects():
+            for entry in subject.namespaces:
+                if entry.namespace == namespace:
+                    return Identity(subject.name, namespace, entry.uuid, entry.key_hash, subject.blocked)
+        raise NotFound(f"no subject owns namespace '{namespace}'; run 'squall admin seed' first")
+
     def list(self) -> list[Subject]:
         return sorted(self._subjects.list_subjects(), key=lambda s: s.name)
 

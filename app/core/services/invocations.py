@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.entities import Action, ActivationMessage, annotation, merge_parameters, new_activation_id, now_ms
-from app.core.errors import Invalid, NotFound
+from app.core.entities import ActivationMessage, annotation, new_activation_id, now_ms
+from app.core.errors import Invalid
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
 from app.core.ports import Dispatcher, EntityStore
-from app.core.services.entitlement import check_owner
+from app.core.services.resolution import Resolver
 
 RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reserved properties)."
 
@@ -29,6 +29,7 @@ class InvocationService:
         self._dispatcher = dispatcher
         self._manifest = manifest
         self.max_wait_ms = max_wait_ms
+        self._resolver = Resolver(entities)
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
                wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
@@ -38,15 +39,12 @@ class InvocationService:
         ``Unavailable`` when no invoker can take it.
         """
         received = now_ms()
-        check_owner(identity, path.namespace, path.relative)
-        doc = self._entities.get_entity(path.doc_id)
-        if doc.get("entityType") != "action":
-            raise NotFound()
-        action = Action.from_doc(doc)
+        resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
+        action = resolved.action
         if action.exec.kind not in ("blackbox", "sequence"):
             self._manifest.resolve(action.exec.kind)  # deprecated kinds may not be invoked
         if annotation(action.annotations, "final") is True:
-            defined = {p["key"] for p in action.parameters}
+            defined = set(resolved.parameters())
             if defined & payload.keys():
                 raise Invalid(RESERVED_MESSAGE)
 
@@ -54,9 +52,9 @@ class InvocationService:
         wants_key = annotation(action.annotations, "provide-api-key") is True
         message = ActivationMessage(
             activation_id=activation_id, transaction_id=transaction_id, namespace=identity.namespace,
-            subject=identity.subject, action=path.doc_id, revision=action.rev or "",
-            content=merge_parameters(action.parameters, payload), blocking=blocking, received_ms=received,
-            api_key=api_key if wants_key else None,
+            subject=identity.subject, action=action.path.doc_id, revision=action.rev or "",
+            content=resolved.parameters(payload), blocking=blocking, received_ms=received,
+            api_key=api_key if wants_key else None, binding=resolved.binding,
             init_args={p["key"]: p.get("value") for p in action.parameters if p.get("init")},
         )
         self._dispatcher.publish(message)

@@ -1,0 +1,67 @@
+"""Packages, triggers, rules and feeds through the npm ``openwhisk`` client, installed from npm and unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import SQUALL, Stack
+
+pytestmark = pytest.mark.integration
+
+CLIENT_DIR = Path(os.environ.get("SQUALL_NPM_CLIENT_DIR", "/opt/squall-deps/npm-client"))
+SCRIPT = Path(__file__).with_name("npm_events.js")
+
+
+def test_npm_client_packages_triggers_rules_and_feeds(stack: Stack, unique: str) -> None:
+    node = shutil.which("node")
+    if node is None or not (CLIENT_DIR / "node_modules" / "openwhisk").is_dir():
+        message = "node or the npm openwhisk client is missing; run tests/services.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    subprocess.run([SQUALL, "admin", "catalog", "install"], env=stack.env, check=True, capture_output=True,
+                   timeout=120)
+    env = {**os.environ, "NODE_PATH": str(CLIENT_DIR / "node_modules")}
+    done = subprocess.run([node, str(SCRIPT), stack.url, ":".join(stack.guest), unique], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert seen["pkg"]["name"] == unique and seen["pkg"]["publish"] is True
+    assert seen["binding"]["binding"] == {"namespace": "whisk.system", "name": "utils"}
+    assert [a["name"] for a in seen["pkgGet"]["actions"]] == ["echo"]
+    assert unique in seen["pkgList"] and f"{unique}-utils" in seen["pkgList"]
+    assert "utils" in seen["publicList"] and "alarms" in seen["publicList"]
+    assert seen["viaBinding"] == {"lines": ["a", "b"], "length": 2}
+    assert seen["notEmpty"]["statusCode"] == 409
+    assert '"Package not empty (contains 1 entities). Set force param or delete package contents."' in \
+        seen["notEmpty"]["message"]
+
+    assert seen["rule"]["status"] == "active"
+    assert seen["ruleToPublic"]["action"] == {"path": "whisk.system/utils", "name": "echo"}
+    assert len(seen["fired"]["activationId"]) == 32
+    lines = [json.loads(line) for line in seen["triggerRecord"]["logs"]]
+    assert sorted(line["rule"] for line in lines) == [f"guest/{unique}-r", f"guest/{unique}-r2"]
+    assert all(line["success"] for line in lines)
+    assert seen["triggerRecord"]["response"]["result"] == {"hello": "world"}
+    assert seen["disabled"] == "inactive" and seen["enabled"] == "active"
+    assert seen["badRule"]["statusCode"] == 400
+    assert f'"trigger /guest/{unique}-none does not exist"' in seen["badRule"]["message"]
+
+    assert "cron pattern 'not a cron' is not valid" in seen["badFeed"]["message"]
+    assert seen["feedCreated"] is True
+    assert seen["feedRead"]["config"]["cron"] == "*/2 * * * * *"
+    assert seen["feedRead"]["config"]["trigger_payload"] == {"from": "alarm"}
+    assert seen["feedRead"]["status"]["active"] is True
+    assert seen["feedDeleted"] is True
+    assert f"there is no alarm for trigger /guest/{unique}-alarm" in seen["feedReadAfter"]["message"]
+
+    assert seen["orphan"] == "inactive"
+    assert seen["ruleDeleted"]["status"] == "inactive"
+    assert seen["pkgDeleted"]["name"] == unique
