@@ -13,12 +13,12 @@ from app.core.manifest import RuntimeManifest
 from app.core.ports import Dispatcher, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
-from app.store import Store, open_store
 from app.core.services.alarms import AlarmService
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import FireLimits, TriggerService
 from app.core.throttle import MemoryCounters
+from app.store import Store, open_store
 from app.store.counters import RedisCounters
 from config import Settings, load_settings
 from tasks.celery_app import make_celery

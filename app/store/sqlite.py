@@ -45,11 +45,14 @@ CREATE TABLE IF NOT EXISTS activations (
     id TEXT PRIMARY KEY, body TEXT NOT NULL, namespace TEXT, name TEXT, start INTEGER);
 CREATE INDEX IF NOT EXISTS activations_namespace ON activations (namespace, start);
 CREATE INDEX IF NOT EXISTS activations_name ON activations (namespace, name, start);
+CREATE TABLE IF NOT EXISTS alarms (
+    id TEXT PRIMARY KEY, rev TEXT NOT NULL, body TEXT NOT NULL, next_fire INTEGER);
+CREATE INDEX IF NOT EXISTS alarms_due ON alarms (next_fire);
 """
 
 
 class SqliteStore:
-    """The ``SubjectStore``, ``EntityStore`` and ``ActivationStore`` ports over one SQLite file.
+    """The ``SubjectStore``, ``EntityStore``, ``ActivationStore`` and ``AlarmStore`` ports over one SQLite file.
 
     ``path`` may be ``":memory:"`` (one process only). Call ``setup()`` once (idempotent) and ``close()``
     when done. Every method raises ``NotFound``, ``Conflict`` or ``StoreError`` only.
@@ -187,6 +190,30 @@ class SqliteStore:
         where, params = _activation_filter(namespace, name, since, upto)
         return int(self._query(f"SELECT COUNT(*) FROM activations WHERE {where}", params)[0][0])
 
+    # -- AlarmStore -----------------------------------------------------------------------------------------
+
+    def get_alarm(self, trigger_id: str) -> Document:
+        return self._get("alarms", trigger_id)
+
+    def put_alarm(self, doc: Document) -> str:
+        with self._transaction() as db:
+            return _write(db, "alarms", doc, {"next_fire": _due_time(doc)})
+
+    def delete_alarm(self, trigger_id: str, rev: str) -> None:
+        with self._transaction() as db:
+            _delete(db, "alarms", trigger_id, rev)
+
+    def due_alarms(self, now_ms: int, limit: int) -> list[Document]:
+        if limit <= 0:
+            return []
+        rows = self._query("SELECT id, rev, body FROM alarms WHERE next_fire IS NOT NULL AND next_fire <= ? "
+                           "ORDER BY next_fire, id LIMIT ?", (now_ms, limit))
+        return [_doc(row) for row in rows]
+
+    def next_alarm_time(self) -> int | None:
+        rows = self._query("SELECT MIN(next_fire) FROM alarms WHERE next_fire IS NOT NULL", ())
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
     # -- helpers --------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -270,6 +297,14 @@ def _delete(db: sqlite3.Connection, table: str, doc_id: str, rev: str | None) ->
     if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (doc_id,)).fetchone() is None:
         raise NotFound()
     raise Conflict()  # a stale rev, or none at all (CouchDB 3 refuses a DELETE without rev)
+
+
+def _due_time(doc: Document) -> int | None:
+    """``next_fire`` of an active alarm (what the scheduler polls for, as CouchStore's ``due`` view), else None."""
+    next_fire = doc.get("next_fire")
+    if doc.get("status") != "active" or not isinstance(next_fire, int) or isinstance(next_fire, bool):
+        return None
+    return next_fire
 
 
 def _activation_name(doc: Document) -> str | None:
