@@ -6,3 +6,7 @@ INVOKE = "squall.invoke"
 STORE_RECORD = "squall.store_record"
 """Store an activation record the invoker could not store (CouchDB down); retried until it lands.
 kwargs: ``doc`` (the record document)."""
+
+COMPOSITION_STEP = "squall.composition_step"
+"""One step of a sequence or conductor composition (``app.core.compositions``): start it, or go on after a
+component finished. kwargs: ``app.core.services.compositions.start_event`` / ``completed_event``."""

@@ -10,7 +10,7 @@ from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import Dispatcher
+from app.core.ports import CompositionStarter, Dispatcher
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.store.couchdb import CouchStore
@@ -30,15 +30,17 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
-def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher) -> Services:
+def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher,
+                   compositions: CompositionStarter | None = None) -> Services:
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
     return Services(
         settings=settings,
         manifest=manifest,
         identities=IdentityService(store, settings.controller.identity_cache_seconds),
-        actions=ActionService(store, manifest, limit_policy(settings), sizes),
-        invocations=InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms),
+        actions=ActionService(store, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length),
+        invocations=InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms,
+                                      compositions),
         activations=ActivationService(store, dispatcher),
     )
 
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.compact = True  # type: ignore[attr-defined]
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
-    app.extensions["squall"] = build_services(settings, store, dispatcher)
+    app.extensions["squall"] = build_services(settings, store, dispatcher, dispatcher)
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations):

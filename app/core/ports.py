@@ -68,3 +68,14 @@ class Dispatcher(Protocol):
 
     def peek(self, activation_id: str) -> dict[str, Any] | None:
         """The finished activation's API document if the result backend still holds it, else None."""
+
+
+class ResultSink(Protocol):
+    def store_result(self, activation_id: str, activation: dict[str, Any]) -> None:
+        """Hand a finished activation's API document to whoever waits on ``activation_id`` (``Dispatcher.wait``)."""
+
+
+class CompositionStarter(Protocol):
+    def publish_step(self, step: dict[str, Any], key: str) -> None:
+        """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once
+        the broker confirmed. Raises ``Unavailable``."""
