@@ -189,3 +189,26 @@ def test_conductor_naming_a_missing_action_is_told_so(api: httpx.Client, unique:
     response = invoke(api, unique, blocking="true", result="true")
     assert response.status_code == 200
     assert response.json() == {"error": "Failed to resolve action with name 'guest/nope' during composition."}
+
+
+def test_blocking_past_its_wait_answers_202_and_the_record_lands(api: httpx.Client, unique: str,
+                                                                 three: list[str]) -> None:
+    put_action(api, f"{unique}-slow", "import time\ndef main(args):\n    time.sleep(2)\n    return args\n")
+    assert put_sequence(api, unique, [three[0], f"/_/{unique}-slow"]).status_code == 200
+    response = invoke(api, unique, {"value": 1}, blocking="true", timeout="300")
+    assert response.status_code == 202
+    aid = response.json()["activationId"]
+    assert response.headers["x-openwhisk-activation-id"] == aid
+    record = wait_for_record(api, aid)
+    assert record["response"]["result"] == {"value": 2} and len(record["logs"]) == 2
+
+
+def test_a_component_deleted_after_create(api: httpx.Client, unique: str, three: list[str]) -> None:
+    assert put_sequence(api, unique, three).status_code == 200
+    assert api.delete(f"/api/v1/namespaces/_/actions/{unique}-b").status_code == 200
+    response = invoke(api, unique, {"value": 1}, blocking="true")
+    assert response.status_code == 502
+    record = response.json()
+    assert record["response"]["status"] == "application error"
+    assert record["response"]["result"] == {"error": "Sequence component does not exist."}
+    assert len(record["logs"]) == 1

@@ -373,3 +373,58 @@ def test_api_key_only_for_components_that_ask() -> None:
     assert first.api_key is None and first.blocking and first.cause == cont.frames[0].activation_id
     w.run(first)
     assert w.bus.published.pop().api_key == "uuid:key"
+
+
+@pytest.mark.parametrize(("value", "conducts"), [
+    (True, True), ("yes", True), (1, True), ({"any": 1}, True), (False, False), (0, False), ("", False),
+    (None, False),
+])
+def test_conductor_annotation_truthiness(value: Any, conducts: bool) -> None:
+    w = World()
+    action = w.action("c", add(1), annotations=[{"key": "conductor", "value": value}])
+    assert is_conductor(action) is conducts
+
+
+def test_the_conductor_annotation_is_ignored_on_sequences() -> None:
+    w = World()
+    w.action("a", add(1))
+    seq = w.sequence("s", "a")
+    assert not is_conductor(Action.from_doc({**seq.to_doc(), "annotations": [{"key": "conductor", "value": True}]}))
+
+
+def test_conductor_is_told_about_a_component_it_may_not_invoke() -> None:
+    w = World()
+    w.action("/other/secret", add(1))
+
+    def conduct(params: dict[str, Any]) -> Any:
+        return {"params": params} if "error" in params else {"action": "/other/secret"}
+
+    result = w.invoke(w.conductor("c", conduct), {})
+    assert result["response"]["result"] == {
+        "error": "Failed entitlement check for action with name 'other/secret' during composition."}
+    assert [name for name, _ in w.ran] == ["guest/c", "guest/c"]
+
+
+def test_a_sequence_component_in_another_namespace_is_not_run() -> None:
+    w = World()
+    w.action("/other/secret", add(1))
+    seq = w.entities.put_action(Action(EntityPath("guest", "s"), Exec(SEQUENCE, components=("/other/secret",)),
+                                       ActionLimits(60000, 256, 10, 1)))
+    result = w.invoke(seq, {})
+    assert result["response"]["result"] == {"error": COMPONENT_NOT_FOUND}
+    assert w.ran == []
+
+
+def test_a_bug_in_a_step_still_ends_in_records() -> None:
+    w = World()
+    w.action("a", add(1))
+    w.sequence("inner", "a")
+    outer = w.sequence("outer", "inner")
+    w.entities.docs["guest/a"]["limits"] = "not limits"  # a document the step cannot read as an action
+    aid = new_activation_id()
+    cont = begin(outer, activation_id=aid, namespace="guest", subject="guest", transaction_id="t", api_key=None,
+                 start=1)
+    w.service.step(**start_event(cont, {}))
+    assert w.bus.results[aid]["response"] == {"status": "whisk internal error", "success": False,
+                                              "result": {"error": "Sequence failed."}}
+    assert len(w.activations.docs) == 1  # the outer record only: the inner frame was not pushed yet
