@@ -133,6 +133,10 @@ LIMIT_EXEC_BYTES = 48 * 1_048_576
 LIMIT_PARAMETERS_BYTES = 1_048_576
 """Largest parameters or annotations of one entity (1 MB)."""
 
+LIMIT_SEQUENCE_MAX_LENGTH = 50
+"""Most atomic actions a sequence may hold once nested sequences are inlined; a conductor composition may run
+as many components and twice as many plus one conductor steps (OpenWhisk ``actions.sequence.maxLength``)."""
+
 LIMIT_INVOCATIONS_PER_MINUTE = 60
 LIMIT_CONCURRENT_INVOCATIONS = 30
 LIMIT_FIRES_PER_MINUTE = 60

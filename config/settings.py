@@ -143,6 +143,7 @@ class LimitsSettings:
     payload_bytes: int = defaults.LIMIT_PAYLOAD_BYTES
     exec_bytes: int = defaults.LIMIT_EXEC_BYTES
     parameters_bytes: int = defaults.LIMIT_PARAMETERS_BYTES
+    sequence_max_length: int = defaults.LIMIT_SEQUENCE_MAX_LENGTH
     invocations_per_minute: int = defaults.LIMIT_INVOCATIONS_PER_MINUTE
     concurrent_invocations: int = defaults.LIMIT_CONCURRENT_INVOCATIONS
     fires_per_minute: int = defaults.LIMIT_FIRES_PER_MINUTE
@@ -151,6 +152,7 @@ class LimitsSettings:
         for name in ("timeout_ms", "memory_mb", "logs_mb", "concurrency"):
             low, high, default = (getattr(self, f"{p}_{name}") for p in ("min", "max", "default"))
             _require(0 <= low <= default <= high, f"limits: need min_{name} <= default_{name} <= max_{name}")
+        _require(self.sequence_max_length >= 1, "limits.sequence_max_length must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -10,3 +10,7 @@ kwargs: ``doc`` (the record document)."""
 FIRE_ALARM = "squall.fire_alarm"
 """Fire one claimed alarm through the API as the trigger's owner. kwargs: ``trigger`` (``ns/name``),
 ``auth_key``, ``payload``, ``due`` (epoch ms of the claimed slot), ``delete_after_fire``."""
+
+COMPOSITION_STEP = "squall.composition_step"
+"""One step of a sequence or conductor composition (``app.core.compositions``): start it, or go on after a
+component finished. kwargs: ``app.core.services.compositions.start_event`` / ``completed_event``."""

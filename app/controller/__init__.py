@@ -10,7 +10,7 @@ from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import Dispatcher, RateCounter
+from app.core.ports import CompositionStarter, Dispatcher, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.core.services.alarms import AlarmService
@@ -47,19 +47,21 @@ def build_actions_and_packages(settings: Settings, store: Store) -> tuple[Action
     """The services that write entities, for callers outside a request (the catalog installer)."""
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
-    return ActionService(store, manifest, limit_policy(settings), sizes), PackageService(store)
+    actions = ActionService(store, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length)
+    return actions, PackageService(store)
 
 
 def build_services(settings: Settings, store: Store, dispatcher: Dispatcher,
-                   counter: RateCounter | None = None) -> Services:
+                   compositions: CompositionStarter | None = None, counter: RateCounter | None = None) -> Services:
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
-    invocations = InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms)
+    invocations = InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms,
+                                    compositions)
     return Services(
         settings=settings,
         manifest=manifest,
         identities=IdentityService(store, settings.controller.identity_cache_seconds),
-        actions=ActionService(store, manifest, limit_policy(settings), sizes),
+        actions=ActionService(store, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length),
         invocations=invocations,
         activations=ActivationService(store, dispatcher),
         packages=PackageService(store),
@@ -85,7 +87,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     app.json.compact = True  # type: ignore[attr-defined]
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
-    app.extensions["squall"] = build_services(settings, store, dispatcher)
+    app.extensions["squall"] = build_services(settings, store, dispatcher, dispatcher)
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):

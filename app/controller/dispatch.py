@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from celery import Celery
+from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.exceptions import OperationalError
 
@@ -15,7 +15,8 @@ from tasks import names
 
 
 class CeleryDispatcher:
-    """Implements ``app.core.ports.Dispatcher`` over a Celery app (RabbitMQ + result backend)."""
+    """Implements ``app.core.ports.Dispatcher``, ``ResultSink`` and ``CompositionStarter`` over a Celery app
+    (RabbitMQ + result backend). Composition steps use it in invoker processes too."""
 
     def __init__(self, celery: Celery, queues: tuple[str, ...]) -> None:
         self._celery = celery
@@ -23,8 +24,20 @@ class CeleryDispatcher:
 
     def home_queue(self, message: ActivationMessage) -> str:
         """A stable home invoker per (namespace, action), so warm containers get reused."""
-        key = f"{message.namespace}|{message.action}".encode()
-        return self._queues[zlib.crc32(key) % len(self._queues)]
+        return self._queue_for(f"{message.namespace}|{message.action}")
+
+    def _queue_for(self, key: str) -> str:
+        return self._queues[zlib.crc32(key.encode()) % len(self._queues)]
+
+    def publish_step(self, step: dict[str, Any], key: str) -> None:
+        try:
+            self._celery.send_task(names.COMPOSITION_STEP, kwargs=step, queue=self._queue_for(key), retry=True,
+                                   retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+        except OperationalError as e:
+            raise Unavailable() from e
+
+    def store_result(self, activation_id: str, activation: dict[str, Any]) -> None:
+        self._celery.backend.store_result(activation_id, activation, states.SUCCESS)
 
     def publish(self, message: ActivationMessage) -> None:
         try:

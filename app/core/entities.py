@@ -21,6 +21,9 @@ from app.core.names import EntityPath
 Document = dict[str, Any]
 KeyValues = list[dict[str, Any]]
 
+SEQUENCE = "sequence"
+"""The exec kind of a sequence action: ``exec.components`` holds fully qualified names, no code."""
+
 _BASE64 = re.compile(r"\A[A-Za-z0-9+/]*={0,2}\Z")
 
 
@@ -90,7 +93,7 @@ class Exec:
 
     def to_doc(self, include_code: bool = True) -> Document:
         doc: Document = {"kind": self.kind}
-        if self.kind == "sequence":
+        if self.kind == SEQUENCE:
             doc["components"] = list(self.components)
             return doc
         if self.image is not None:
@@ -211,9 +214,12 @@ class Activation:
     cause: str | None = None
     size: int | None = None
     publish: bool = False
+    elapsed: int | None = None  # sequences and conductors: the sum of their components, not end - start
 
     @property
     def duration(self) -> int:
+        if self.elapsed is not None:
+            return self.elapsed
         return self.end - self.start if self.end else 0
 
     @property
@@ -271,6 +277,9 @@ class Activation:
     @classmethod
     def from_doc(cls, doc: Document) -> Activation:
         response = doc.get("response", {})
+        start, end = int(doc["start"]), int(doc.get("end", 0))
+        duration = doc.get("duration")
+        elapsed = int(duration) if duration is not None and end and int(duration) != end - start else None
         if "statusCode" in response:
             status = Status(response["statusCode"])
         else:  # API form
@@ -278,10 +287,10 @@ class Activation:
         return cls(
             namespace=doc["namespace"], name=doc["name"], version=doc.get("version", "0.0.1"),
             subject=str(doc.get("subject") or doc["namespace"]), activation_id=doc["activationId"],
-            start=int(doc["start"]), end=int(doc.get("end", 0)), status=status,
+            start=start, end=end, status=status,
             result=response.get("result"), logs=list(doc.get("logs", [])),
             annotations=list(doc.get("annotations", [])), cause=doc.get("cause"),
-            size=response.get("size"), publish=bool(doc.get("publish", False)),
+            size=response.get("size"), publish=bool(doc.get("publish", False)), elapsed=elapsed,
         )
 
 
@@ -302,6 +311,9 @@ class ActivationMessage:
     binding: str | None = None  # ns/binding when invoked through a binding
     cause: str | None = None
     init_args: dict[str, Any] = field(default_factory=dict)
+    # A sequence or conductor component: where the composition goes on when this activation is done
+    # (``app.core.compositions.Continuation.to_dict()``); None for an ordinary invoke.
+    continuation: dict[str, Any] | None = None
 
     def to_dict(self) -> Document:
         return {
@@ -309,7 +321,7 @@ class ActivationMessage:
             "namespace": self.namespace, "subject": self.subject, "action": self.action,
             "revision": self.revision, "content": self.content, "blocking": self.blocking,
             "received_ms": self.received_ms, "api_key": self.api_key, "binding": self.binding,
-            "cause": self.cause, "init_args": self.init_args,
+            "cause": self.cause, "init_args": self.init_args, "continuation": self.continuation,
         }
 
     @classmethod

@@ -93,3 +93,14 @@ class AlarmStore(Protocol):
 
     def next_alarm_time(self) -> int | None:
         """The earliest ``next_fire`` of any active alarm, or None when there is none."""
+
+
+class ResultSink(Protocol):
+    def store_result(self, activation_id: str, activation: dict[str, Any]) -> None:
+        """Hand a finished activation's API document to whoever waits on ``activation_id`` (``Dispatcher.wait``)."""
+
+
+class CompositionStarter(Protocol):
+    def publish_step(self, step: dict[str, Any], key: str) -> None:
+        """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once
+        the broker confirmed. Raises ``Unavailable``."""

@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.core import sequences
 from app.core.entities import (
+    SEQUENCE,
     Action,
     Exec,
     annotation,
@@ -38,12 +40,13 @@ def _size(value: Any) -> int:
 
 class ActionService:
     def __init__(self, entities: EntityStore, manifest: RuntimeManifest, limits: LimitPolicy,
-                 sizes: SizeLimits | None = None) -> None:
+                 sizes: SizeLimits | None = None, sequence_max_length: int = sequences.DEFAULT_MAX_LENGTH) -> None:
         self._entities = entities
         self._manifest = manifest
         self._limits = limits
         self._sizes = sizes or SizeLimits()
         self._resolver = Resolver(entities)
+        self._sequence_max_length = sequence_max_length
 
     def get(self, identity: Identity, path: EntityPath) -> Action:
         """The action, readable through an own or public package or a binding; inherited parameters are shown
@@ -90,9 +93,12 @@ class ActionService:
         if old is None and body.exec is None:
             raise Invalid("The request content was malformed:\nexec undefined")
 
-        exec_ = self._exec(body.exec) if body.exec is not None else old.exec if old else None
+        if body.exec is not None and body.exec.kind == SEQUENCE:
+            exec_: Exec | None = self._sequence(identity, path, body.exec)
+        else:
+            exec_ = self._exec(body.exec) if body.exec is not None else old.exec if old else None
         assert exec_ is not None
-        if old is not None and body.exec is None and old.exec.kind != "blackbox":
+        if old is not None and body.exec is None and old.exec.kind not in ("blackbox", SEQUENCE):
             self._manifest.resolve(old.exec.kind)  # raises for a deprecated kind: no updates to those
         parameters = key_values(body.parameters)
         annotations = key_values(body.annotations)
@@ -119,6 +125,13 @@ class ActionService:
                 merged_annotations = with_annotation(merged_annotations, item["key"], item.get("value"))
             version = body.version or bump_patch(old.version)
             params = parameters if parameters is not None else old.parameters
+            if old.exec.kind == SEQUENCE and body.exec is None:
+                params = old.parameters  # a sequence's parameters are its components, not the caller's
+            elif old.exec.kind == SEQUENCE and parameters is None:
+                params = []  # turning a sequence into an action must not leak its "_actions"
+        if exec_.kind == SEQUENCE:
+            # OpenWhisk keeps the components as parameter "_actions"; any other parameters are discarded.
+            params = [{"key": "_actions", "value": list(exec_.components)}]
         merged_annotations = with_annotation(merged_annotations, "exec", exec_.kind)
 
         action = Action(
@@ -130,9 +143,28 @@ class ActionService:
         rev = self._entities.put_entity(action.to_doc())
         return replace(action, rev=rev)
 
+    def _sequence(self, identity: Identity, path: EntityPath, given: ExecPut) -> Exec:
+        """A sequence exec whose components exist, are readable, do not lead back to ``path`` and, inlined,
+        hold at most the configured number of atomic actions. Raises ``Invalid`` (400) or ``Forbidden`` (403)."""
+        components = [sequences.component_path(name, identity.namespace) for name in given.components or []]
+        for component in components:
+            # Packages (issue 5, entities) widen this to public packages and bindings.
+            check_owner(identity, component.namespace, component.relative)
+        sequences.count_atomic_actions(path.doc_id, [c.doc_id for c in components], self._nested_components,
+                                       self._sequence_max_length)
+        return Exec(kind=SEQUENCE, components=tuple(c.fqn for c in components))
+
+    def _nested_components(self, doc_id: str) -> tuple[str, ...] | None:
+        """For ``sequences.count_atomic_actions``: a sequence's component doc ids, None for an atomic action."""
+        doc = self._entities.get_entity(doc_id)
+        if doc.get("entityType") != "action":
+            raise NotFound()
+        exec_ = Exec.from_doc(doc["exec"])
+        if exec_.kind != SEQUENCE:
+            return None
+        return tuple(EntityPath.parse_fqn(c, doc["namespace"].split("/")[0]).doc_id for c in exec_.components)
+
     def _exec(self, given: ExecPut) -> Exec:
-        if given.kind == "sequence":
-            raise Invalid("The request content was malformed:\nsequences are not supported yet")
         if given.kind == "blackbox":
             if not given.image:
                 raise Invalid("The request content was malformed:\nexec.image undefined for a blackbox action")

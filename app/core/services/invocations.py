@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.entities import ActivationMessage, annotation, new_activation_id, now_ms
+from app.core.compositions import begin, is_conductor
+from app.core.entities import SEQUENCE, Action, ActivationMessage, annotation, new_activation_id, now_ms
 from app.core.errors import Invalid
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
-from app.core.ports import Dispatcher, EntityStore
-from app.core.services.resolution import Resolver
+from app.core.ports import CompositionStarter, Dispatcher, EntityStore
+from app.core.sequences import component_path
+from app.core.services.compositions import start_event
+from app.core.services.resolution import ResolvedAction, Resolver
 
 RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reserved properties)."
 
@@ -24,11 +27,12 @@ class InvokeOutcome:
 
 class InvocationService:
     def __init__(self, entities: EntityStore, dispatcher: Dispatcher, manifest: RuntimeManifest,
-                 max_wait_ms: int = 60_000) -> None:
+                 max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None) -> None:
         self._entities = entities
         self._dispatcher = dispatcher
         self._manifest = manifest
         self.max_wait_ms = max_wait_ms
+        self._compositions = compositions
         self._resolver = Resolver(entities)
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
@@ -49,6 +53,20 @@ class InvocationService:
                 raise Invalid(RESERVED_MESSAGE)
 
         activation_id = new_activation_id()
+        if action.exec.kind == SEQUENCE or is_conductor(action):
+            self._start_composition(identity, action, resolved.parameters(payload), activation_id, transaction_id,
+                                    api_key, received)
+        else:
+            self._publish(identity, resolved, payload, activation_id, transaction_id, api_key, blocking, received)
+        if not blocking:
+            return InvokeOutcome(activation_id, None)
+        wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
+        return InvokeOutcome(activation_id, self._dispatcher.wait(activation_id, wait / 1000))
+
+    def _publish(self, identity: Identity, resolved: ResolvedAction, payload: dict[str, Any],
+                 activation_id: str, transaction_id: str, api_key: str | None, blocking: bool,
+                 received: int) -> None:
+        action = resolved.action
         wants_key = annotation(action.annotations, "provide-api-key") is True
         message = ActivationMessage(
             activation_id=activation_id, transaction_id=transaction_id, namespace=identity.namespace,
@@ -58,7 +76,18 @@ class InvocationService:
             init_args={p["key"]: p.get("value") for p in action.parameters if p.get("init")},
         )
         self._dispatcher.publish(message)
-        if not blocking:
-            return InvokeOutcome(activation_id, None)
-        wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
-        return InvokeOutcome(activation_id, self._dispatcher.wait(activation_id, wait / 1000))
+
+    def _start_composition(self, identity: Identity, action: Action, payload: dict[str, Any], activation_id: str,
+                           transaction_id: str, api_key: str | None, received: int) -> None:
+        """Hand a sequence or conductor invocation to a composition step; its record and result come from there.
+
+        Raises ``Forbidden`` for a sequence component the caller may not invoke (OpenWhisk checks them here).
+        """
+        if self._compositions is None:
+            raise Invalid("Sequences and conductor actions are not available on this controller.")
+        for name in action.exec.components:
+            self._resolver.resolve_action(identity, component_path(name, action.path.namespace))
+        continuation = begin(action, activation_id=activation_id, namespace=identity.namespace,
+                             subject=identity.subject, transaction_id=transaction_id, api_key=api_key, start=received)
+        key = f"{identity.namespace}|{action.path.doc_id}"
+        self._compositions.publish_step(start_event(continuation, payload), key)

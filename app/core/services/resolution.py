@@ -53,14 +53,18 @@ class Resolver:
 
     def readable_package(self, identity: Identity, namespace: str, name: str) -> Package:
         """The package or binding if ``identity`` may read it; 404 to its owner, 403 to anyone else."""
-        owner = namespace == identity.namespace
+        return self.package_readable_by(identity.namespace, namespace, name)
+
+    def package_readable_by(self, caller: str, namespace: str, name: str) -> Package:
+        """``readable_package`` for a caller known only by its namespace (a composition step in an invoker)."""
+        owner = namespace == caller
         package = self._checked(namespace, name, owner, name)
         if package.binding is not None:
             if not owner:
                 raise forbidden(namespace, name)
             if package.binding.doc_id == package.doc_id:
                 raise Invalid(f"Package binding '{package.fqn}' refers to itself.")
-            bound_owner = package.binding.namespace == identity.namespace
+            bound_owner = package.binding.namespace == caller
             bound = self._checked(package.binding.namespace, package.binding.name, bound_owner, name,
                                   report_as=namespace)
             if bound.binding is not None or not (bound.publish or bound_owner):
@@ -80,11 +84,15 @@ class Resolver:
 
     def resolve_action(self, identity: Identity, path: EntityPath) -> ResolvedAction:
         """The action ``path`` names, readable (or invokable) by ``identity``; raises 403/404 as above."""
+        return self.action_for(identity.namespace, path)
+
+    def action_for(self, caller: str, path: EntityPath) -> ResolvedAction:
+        """``resolve_action`` for a caller known only by its namespace (a composition step in an invoker)."""
         if path.package is None:
-            if path.namespace != identity.namespace:
+            if path.namespace != caller:
                 raise forbidden(path.namespace, path.relative)
             return ResolvedAction(self.action(path))
-        package = self.readable_package(identity, path.namespace, path.package)
+        package = self.package_readable_by(caller, path.namespace, path.package)
         if package.binding is None:
             return ResolvedAction(self.action(path), merge_parameters(package.parameters))
         bound = self.package(package.binding.doc_id)

@@ -1,0 +1,69 @@
+"""What makes a sequence legal when it is created or updated (OpenWhisk ``Actions.checkSequenceActionLimits``).
+
+A sequence names its components by fully qualified name. Before it is stored, every component must
+exist, the sequence must not reach itself through any nesting, and, once every nested sequence is
+inlined, it may hold at most ``limit`` atomic actions. All of it is pure: the entity store is reached
+through a ``lookup`` function, so the rules are tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from app.core.errors import Invalid, NotFound
+from app.core.names import EntityPath
+
+DEFAULT_MAX_LENGTH = 50
+"""OpenWhisk's ``limits.actions.sequence.maxLength``."""
+
+TOO_LONG = "Too many actions in the sequence."
+NO_COMPONENT = "No component specified for the sequence."
+CYCLIC = "Sequence may not refer to itself."
+COMPONENT_NOT_FOUND = "Sequence component does not exist."
+
+Lookup = Callable[[str], "tuple[str, ...] | None"]
+"""``lookup(doc_id)``: the component doc ids when that action is a sequence, None when it is atomic.
+Raises ``NotFound`` when there is no such action."""
+
+
+def component_path(name: str, namespace: str) -> EntityPath:
+    """A component name as clients send it (``/_/a``, ``/ns/pkg/a``, ``ns/pkg/a``, ``a``) resolved for ``namespace``.
+
+    Raises ``Invalid`` for a name that is not an entity name.
+    """
+    text = name.strip()
+    if not text.startswith("/") and text.count("/") == 2:
+        text = "/" + text  # a three-part name may leave out its leading slash
+    return EntityPath.parse_fqn(text, namespace)
+
+
+def count_atomic_actions(origin: str, components: Sequence[str], lookup: Lookup,
+                         limit: int = DEFAULT_MAX_LENGTH) -> int:
+    """The number of atomic actions in the sequence ``origin`` (a doc id) once nested sequences are inlined.
+
+    ``components`` are doc ids (``ns[/pkg]/name``). Raises ``Invalid`` with OpenWhisk's message when there
+    are no components, too many, a component that does not exist, or a path back to ``origin``.
+    """
+    if not components:
+        raise Invalid(NO_COMPONENT)
+    if len(components) > limit:
+        raise Invalid(TOO_LONG)
+    return _count(origin, components, lookup, limit, (origin,), 0)
+
+
+def _count(origin: str, components: Sequence[str], lookup: Lookup, limit: int, ancestors: tuple[str, ...],
+           counted: int) -> int:
+    for doc_id in components:
+        if doc_id in ancestors:
+            # Reaching the sequence being stored is OpenWhisk's cycle; reaching another ancestor means a
+            # cycle stored before these checks existed: refuse it too rather than recurse forever.
+            raise Invalid(CYCLIC)
+        try:
+            nested = lookup(doc_id)
+        except NotFound:
+            raise Invalid(COMPONENT_NOT_FOUND) from None
+        counted = counted + 1 if nested is None else _count(origin, nested, lookup, limit,
+                                                             (*ancestors, doc_id), counted)
+        if counted > limit:  # stop early: the answer is known, and a wide nesting stays cheap
+            raise Invalid(TOO_LONG)
+    return counted

@@ -1,0 +1,111 @@
+"""The I/O shell around ``app.core.compositions``: resolve actions, publish steps, store composition records.
+
+It runs wherever a ``squall.composition_step`` task runs (an invoker process); the controller only
+starts compositions (``InvocationService``). See ``app.core.compositions`` for the design.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.core.compositions import (
+    COMPOSITION_FAILED,
+    SEQUENCE_FAILED,
+    Composer,
+    Continuation,
+    Effect,
+    Invoke,
+    Record,
+    Resolved,
+    StepOutcome,
+)
+from app.core.entities import SEQUENCE, Activation, Status, now_ms
+from app.core.errors import Conflict, NotFound, StoreError, Unavailable
+from app.core.names import EntityPath
+from app.core.ports import ActivationStore, Dispatcher, EntityStore, ResultSink
+from app.core.sequences import DEFAULT_MAX_LENGTH
+from app.core.services.resolution import Resolver
+
+log = logging.getLogger(__name__)
+
+START = "start"
+COMPLETED = "completed"
+
+
+def start_event(cont: Continuation, payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``squall.composition_step`` kwargs that run a composition's first step."""
+    return {"event": START, "continuation": cont.to_dict(), "payload": payload}
+
+
+def completed_event(continuation: dict[str, Any], activation: Activation) -> dict[str, Any]:
+    """The ``squall.composition_step`` kwargs after a step's activation finished."""
+    return {"event": COMPLETED, "continuation": continuation, "outcome": StepOutcome.of(activation).to_dict()}
+
+
+def resolve_action(entities: EntityStore, path: EntityPath, namespace: str) -> Resolved:
+    """The action at ``path`` as ``namespace`` invokes it: through own, public or bound packages, with the
+    parameters it inherits (package < binding < action). Raises ``Forbidden`` or ``NotFound``."""
+    try:
+        found = Resolver(entities).action_for(namespace, path)
+    except Conflict:  # a name that is not an action
+        raise NotFound() from None
+    action = found.action
+    inherited = found.parameters()
+    init_args = {p["key"]: p.get("value") for p in action.parameters if p.get("init")}
+    return Resolved(action, {k: v for k, v in inherited.items() if k not in init_args}, init_args)
+
+
+class CompositionService:
+    """Carries out one step of a composition: ``step(**event)`` with an event from ``start_event`` or
+    ``completed_event``. Raises ``StoreError``/``Unavailable`` when a service is down (the task retries
+    the whole step: every effect is idempotent, the ids are derived); any other failure ends the
+    composition with a whisk internal error record rather than leaving it unfinished."""
+
+    def __init__(self, entities: EntityStore, activations: ActivationStore, dispatcher: Dispatcher,
+                 results: ResultSink, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        self._entities = entities
+        self._activations = activations
+        self._dispatcher = dispatcher
+        self._results = results
+        self._composer = Composer(lambda path, ns: resolve_action(entities, path, ns), max_length)
+
+    def step(self, event: str, continuation: dict[str, Any], payload: dict[str, Any] | None = None,
+             outcome: dict[str, Any] | None = None) -> None:
+        cont = Continuation.from_dict(continuation)
+        try:
+            if event == START:
+                effects = self._composer.start(cont, payload or {})
+            else:
+                assert outcome is not None
+                effects = self._composer.completed(cont, StepOutcome.from_dict(outcome))
+        except (StoreError, Unavailable):
+            raise
+        except Exception:  # a bug of ours must still end in records, not in a caller waiting forever
+            log.exception("composition step of %s failed", cont.frames[-1].activation_id)
+            effects = self._abort(cont)
+        for effect in effects:
+            self._apply(effect)
+
+    def _abort(self, cont: Continuation) -> list[Effect]:
+        """Whisk-error records for every open frame, innermost first."""
+        end = now_ms()
+        records: list[Effect] = []
+        for frame in reversed(cont.frames):
+            message = SEQUENCE_FAILED if frame.kind == SEQUENCE else COMPOSITION_FAILED
+            records.append(Record(Activation(
+                namespace=cont.namespace, name=frame.name, version=frame.version, subject=cont.subject,
+                activation_id=frame.activation_id, start=frame.start, end=max(end, frame.start),
+                status=Status.WHISK_ERROR, result={"error": message}, logs=list(frame.logs),
+                annotations=[{"key": "topmost", "value": frame.topmost}, {"key": "path", "value": frame.action},
+                             {"key": "kind", "value": SEQUENCE}],
+                cause=frame.cause, elapsed=frame.duration)))
+        return records
+
+    def _apply(self, effect: Effect) -> None:
+        if isinstance(effect, Invoke):
+            self._dispatcher.publish(effect.message)
+        elif isinstance(effect, Record):
+            # The result first, so a blocking caller wakes at once; then the record.
+            self._results.store_result(effect.activation.activation_id, effect.activation.to_api())
+            self._activations.put_activation(effect.activation.to_doc())
