@@ -18,7 +18,7 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         "squall",
         broker=settings.broker.url,
         backend=settings.broker.result_backend,
-        include=["tasks.invoke"] if worker else [],
+        include=["tasks.invoke", "tasks.control"] if worker else [],
         set_as_current=False,
     )
     app.conf.update(

@@ -6,3 +6,7 @@ INVOKE = "squall.invoke"
 STORE_RECORD = "squall.store_record"
 """Store an activation record the invoker could not store (CouchDB down); retried until it lands.
 kwargs: ``doc`` (the record document)."""
+
+STATUS = "squall_status"
+"""Remote-control command (not a task) an invoker answers with its status: ``{"name", "ready", "pool"}``;
+the admin pages broadcast it (``app.controller.invokers``)."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.admin import init_admin
 from app.controller import context, errors
 from app.controller.api import actions, activations, meta, namespaces
 from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
+from app.controller.invokers import CeleryInvokerMonitor
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import Dispatcher
+from app.core.ports import Dispatcher, InvokerMonitor
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.store.couchdb import CouchStore
@@ -30,7 +32,8 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
-def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher) -> Services:
+def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher,
+                   invokers: InvokerMonitor) -> Services:
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
     return Services(
@@ -40,6 +43,7 @@ def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher
         actions=ActionService(store, manifest, limit_policy(settings), sizes),
         invocations=InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms),
         activations=ActivationService(store, dispatcher),
+        invokers=invokers,
     )
 
 
@@ -48,16 +52,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     store = CouchStore(settings.couchdb)
     store.setup()
-    dispatcher = CeleryDispatcher(make_celery(settings), settings.invoker.queues)
+    celery = make_celery(settings)
+    dispatcher = CeleryDispatcher(celery, settings.invoker.queues)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
-    app.extensions["squall"] = build_services(settings, store, dispatcher)
+    app.extensions["squall"] = build_services(settings, store, dispatcher,
+                                              CeleryInvokerMonitor(celery, settings.invoker.queues))
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations):
         app.register_blueprint(module.bp)
+    init_admin(app, settings)
     return app

@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
+from app.core.ports import InvokerMonitor
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from config import Settings
 
@@ -31,6 +32,7 @@ class Services:
     actions: ActionService
     invocations: InvocationService
     activations: ActivationService
+    invokers: InvokerMonitor
 
 
 def services() -> Services:

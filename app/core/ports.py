@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from app.core.entities import ActivationMessage, Document
 from app.core.identities import Identity, Subject
+from app.core.invokers import InvokerStatus
 
 
 class SubjectStore(Protocol):
@@ -68,3 +69,8 @@ class Dispatcher(Protocol):
 
     def peek(self, activation_id: str) -> dict[str, Any] | None:
         """The finished activation's API document if the result backend still holds it, else None."""
+
+
+class InvokerMonitor(Protocol):
+    def invokers(self) -> list[InvokerStatus]:
+        """Every known invoker (the configured queues and whoever answered), unhealthy ones included."""
