@@ -86,3 +86,17 @@ def unblock(subject: str) -> None:
     with _identities() as ids:
         ids.set_blocked(subject, False)
     click.echo(f"unblocked {subject}")
+
+
+@admin.group()
+def operator() -> None:
+    """The operator account of the admin pages."""
+
+
+@operator.command("hash-password")
+@click.password_option(prompt="Operator password")
+def hash_password(password: str) -> None:
+    """Print the hash to put in SQUALL_ADMIN_OPERATOR_PASSWORD_HASH (or [admin] operator_password_hash)."""
+    from werkzeug.security import generate_password_hash
+
+    click.echo(generate_password_hash(password))  # werkzeug's default: scrypt, salted

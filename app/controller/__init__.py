@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.compact = True  # type: ignore[attr-defined]
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
+    app.extensions["squall_store"] = store  # whoever ends the app (a test) closes it
     app.extensions["squall"] = build_services(settings, store, dispatcher,
                                               CeleryInvokerMonitor(celery, settings.invoker.queues))
     context.init_app(app)
