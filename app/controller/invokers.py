@@ -31,8 +31,9 @@ class CeleryInvokerMonitor:
         except OperationalError:  # broker down: every invoker is unreachable as far as we can tell
             log.warning("cannot reach the broker to ask invokers for their status", exc_info=True)
             replies = []
-        reports = {str(report.get("name", host)): (host, report)
-                   for reply in replies for host, report in reply.items() if isinstance(report, dict)}
+        # Only Squall invokers answer with a name; other Celery workers on the same broker answer with an error.
+        reports = {str(report["name"]): (host, report) for reply in replies for host, report in reply.items()
+                   if isinstance(report, dict) and "name" in report}
         found = []
         for name in sorted({*self._queues, *reports}):
             queued = self._queued(name)

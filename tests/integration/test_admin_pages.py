@@ -249,7 +249,7 @@ def test_activations_table_filters_and_pages(guest: FlaskClient, services: Servi
     cold = guest.get(f"/admin/ns/guest/activations?name={name}&start=cold")
     assert ok.activation_id in cold.text and bad.activation_id not in cold.text
     first = guest.get(f"/admin/ns/guest/activations?name={name}&limit=1")
-    assert first.text.count("/admin/ns/guest/activations/") == 1 and "older →" in first.text
+    assert first.text.count("/admin/ns/guest/activations/") == 1 and "older →" in first.text and "1–1" in first.text
     later = guest.get(f"/admin/ns/guest/activations?name={name}&since=2000-01-01T00:00&until=2001-01-01T00:00")
     assert ok.activation_id not in later.text and "No activations match" in later.text
     assert guest.get("/admin/ns/guest/activations?since=yesterday").status_code == 400

@@ -10,10 +10,14 @@
 
   function width(el) { return Math.max(320, el.clientWidth - 8); }
 
+  // The page shows UTC; so do the charts' time axes.
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
+
   function series(labels, colors, fill) {
     var s = [{ value: function (u, v) { return v == null ? "" : new Date(v * 1000).toISOString().slice(11, 16); } }];
     labels.forEach(function (label, i) {
-      s.push({ label: label, stroke: colors[i % colors.length], width: 2, fill: fill ? colors[i % colors.length] + "22" : undefined });
+      s.push({ label: label, stroke: colors[i % colors.length], width: 2, points: { show: true, size: 4 },
+               fill: fill ? colors[i % colors.length] + "22" : undefined });
     });
     return s;
   }
@@ -22,7 +26,7 @@
     var el = document.getElementById(id);
     if (charts[id]) { charts[id].setData(data); return; }
     charts[id] = new uPlot({
-      width: width(el), height: 220, series: series(labels, colors, fill),
+      width: width(el), height: 220, series: series(labels, colors, fill), tzDate: utc, legend: { live: false },
       axes: [{}, { size: 50 }], scales: { x: { time: true } }
     }, data, el);
   }
