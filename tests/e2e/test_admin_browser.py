@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CODE = "def main(args):\n    print('hello from the browser test')\n    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n"
+CODE = ("def main(args):\n    print('hello from the browser test')\n"
+        "    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n")
 TIMEOUT_MS = 30_000
 
 
