@@ -330,3 +330,11 @@ def test_creating_a_namespace_with_a_bad_name_says_why(operator: FlaskClient) ->
     csrf = token(operator.get("/admin/namespaces").text)
     response = operator.post("/admin/namespaces", data={"namespace": "bad/name", "csrf_token": csrf})
     assert response.status_code == 400 and "illegal characters" in response.text
+
+
+def test_the_logs_fragment_polls_for_a_while_then_stops(guest: FlaskClient) -> None:
+    missing = "0" * 32
+    first = guest.get(f"/admin/ns/guest/activations/{missing}/logs")
+    assert first.status_code == 200 and "poll=1" in first.text and "hx-get" in first.text
+    last = guest.get(f"/admin/ns/guest/activations/{missing}/logs?poll=119")
+    assert "hx-get" not in last.text and "Not stored yet" in last.text

@@ -16,6 +16,9 @@ from app.core.entities import Status
 from app.core.errors import Invalid
 
 STATUSES = {s.label: s for s in Status}
+MAX_LOG_POLLS = 120
+"""The invoke page asks for the logs about twice a second, for a minute at most (a non-blocking or long
+invoke); after that the link to the activation's page remains."""
 
 
 def parse_time(raw: str | None, what: str) -> int | None:
@@ -71,5 +74,7 @@ def activation_logs(namespace: str, activation_id: str) -> str:
     """The logs fragment of the invoke page: polls (htmx) until the record, which carries the logs, is stored."""
     identity = acting_identity(namespace)
     found = services().activations.stored(identity, namespace, activation_id)
+    polls = Paging.from_args({"skip": request.args.get("poll", "0")}).skip + 1
     return render_template("admin/_logs.html", namespace=namespace, activation_id=activation_id,
-                           logs=found.logs if found else [], stored=found is not None)
+                           logs=found.logs if found else [], stored=found is not None,
+                           poll=polls if polls < MAX_LOG_POLLS else None)
