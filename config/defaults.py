@@ -109,6 +109,32 @@ CLIENT_AUTH = ""
 RUNTIMES_MANIFEST = ""
 """Path of the runtimes manifest; empty means the one shipped in runtimes/manifest.json."""
 
+ADMIN_OPERATOR = "admin"
+"""User name of the operator account of the admin pages."""
+
+ADMIN_OPERATOR_PASSWORD_HASH = ""
+"""werkzeug hash of the operator's password (``squall admin operator hash-password``); empty: no operator login."""
+
+ADMIN_SECRET_KEY = ""
+"""Signs admin session cookies; empty means a random key per process (sessions end at restart and do not
+cross gunicorn workers), so set it wherever the controller runs more than one worker."""
+
+ADMIN_COOKIE_SECURE = False
+"""Send the admin session cookie over HTTPS only; turn on when the controller sits behind TLS."""
+
+ADMIN_SESSION_HOURS = 8.0
+"""How long an admin login lasts."""
+
+ADMIN_FLOWER_URL = "http://127.0.0.1:5555"
+"""Where the admin pages link to Flower; empty hides the links."""
+
+FLOWER_HOST = "127.0.0.1"
+FLOWER_PORT = 5555
+"""Address and port ``squall flower`` listens on."""
+
+FLOWER_BASIC_AUTH = ""
+"""``user:password`` Flower asks for; ``squall flower`` refuses to start without it."""
+
 LIMIT_MIN_TIMEOUT_MS = 100
 LIMIT_MAX_TIMEOUT_MS = 300_000
 LIMIT_DEFAULT_TIMEOUT_MS = 60_000

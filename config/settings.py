@@ -179,6 +179,35 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    operator: str = defaults.ADMIN_OPERATOR
+    operator_password_hash: str = field(default=defaults.ADMIN_OPERATOR_PASSWORD_HASH, repr=False)
+    secret_key: str = field(default=defaults.ADMIN_SECRET_KEY, repr=False)
+    cookie_secure: bool = defaults.ADMIN_COOKIE_SECURE
+    session_hours: float = defaults.ADMIN_SESSION_HOURS
+    flower_url: str = defaults.ADMIN_FLOWER_URL
+
+    def __post_init__(self) -> None:
+        _require(self.operator.strip() != "" and ":" not in self.operator,
+                 "admin.operator must be a name without ':' (namespace logins are uuid:key)")
+        _require(self.operator_password_hash == "" or "$" in self.operator_password_hash,
+                 "admin.operator_password_hash must be a werkzeug password hash "
+                 "(squall admin operator hash-password)")
+        _require(self.session_hours > 0, "admin.session_hours must be positive")
+
+
+@dataclass(frozen=True)
+class FlowerSettings:
+    host: str = defaults.FLOWER_HOST
+    port: int = defaults.FLOWER_PORT
+    basic_auth: str = field(default=defaults.FLOWER_BASIC_AUTH, repr=False)
+
+    def __post_init__(self) -> None:
+        _require(0 < self.port < 65536, f"flower.port must be 1..65535, got {self.port}")
+        _require(self.basic_auth == "" or ":" in self.basic_auth, "flower.basic_auth must be 'user:password'")
+
+
+@dataclass(frozen=True)
 class Settings:
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     couchdb: CouchDBSettings = field(default_factory=CouchDBSettings)
@@ -189,6 +218,8 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     client: ClientSettings = field(default_factory=ClientSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    flower: FlowerSettings = field(default_factory=FlowerSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(couchdb={"prefix": "t_"})``."""

@@ -34,6 +34,12 @@ class InvokerTask(Task):  # type: ignore[misc]
             InvokerTask._invoker = invoker
 
     @classmethod
+    def status(cls) -> dict[str, Any]:
+        """This process's invoker status, or ``ready: False`` before it is built."""
+        invoker = cls._invoker
+        return invoker.status() if invoker is not None else {"ready": False}
+
+    @classmethod
     def shutdown(cls, **_: Any) -> None:
         if cls._invoker is not None:
             cls._invoker.close()

@@ -18,7 +18,7 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         "squall",
         broker=settings.broker.url,
         backend=settings.broker.result_backend,
-        include=["tasks.invoke", "tasks.composition"] if worker else [],
+        include=["tasks.invoke", "tasks.composition", "tasks.control"] if worker else [],
         set_as_current=False,
     )
     app.conf.update(
@@ -36,7 +36,9 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         result_expires=settings.broker.result_expires_s,
         result_extended=False,
         worker_send_task_events=settings.broker.task_events,
-        task_send_sent_event=settings.broker.task_events,
+        # No task-sent event: Celery names it after the task ("squall.invoke"), not the shadow name, and Flower
+        # would then show that instead of the action path the invoker's events carry.
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         # An activation's result is handed back explicitly by the task, before its record is stored.
         task_ignore_result=True,

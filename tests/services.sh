@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (once) and starts (if not running) everything the test suite talks to:
-# Docker Engine, RabbitMQ, Redis and a CouchDB-API server (pouchdb-server from npm).
+# Docker Engine, RabbitMQ, Redis, a CouchDB-API server (pouchdb-server from npm) and Chromium.
 # Idempotent and quick when all is in place. Run as root.
 set -euo pipefail
 
@@ -35,6 +35,7 @@ need_pkg redis-server redis-server
 need_pkg rabbitmq-server rabbitmq-server
 need_pkg node nodejs
 need_pkg npm npm
+need_pkg chromium chromium  # the admin pages' browser test (Playwright drives this system browser)
 
 if ! docker info >/dev/null 2>&1; then
   say "starting dockerd"

@@ -153,6 +153,10 @@ class Invoker:
         self._pool.close()
         self._journal.close()
 
+    def status(self) -> dict[str, Any]:
+        """What the admin pages show of this invoker (read through ``ContainerPool.stats``)."""
+        return {"name": self._settings.invoker.name, "ready": True, "pool": self._pool.stats()}
+
     def invoke(self, msg: ActivationMessage, publish_result: Publish) -> Activation:
         """Run ``msg`` and return its record (already published and stored)."""
         received = now_ms()

@@ -101,17 +101,33 @@ def install_catalog() -> None:
     """Install or refresh /whisk.system/utils and /whisk.system/alarms (idempotent; needs ``admin seed``)."""
     from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
     from app.controller import build_actions_and_packages
-    from app.store.couchdb import CouchStore
+    from app.store import open_store
 
     s = settings()
-    store = CouchStore(s.couchdb)
     try:
-        store.setup()
+        store = open_store(s)
+    except PlatformError as e:
+        raise click.ClickException(f"{e.message} (store: {s.store.kind})") from e
+    try:
         identity = IdentityService(store, cache_seconds=0).identity_of(SYSTEM_NAMESPACE)
         actions, packages = build_actions_and_packages(s, store)
         written = CatalogInstaller(packages, actions, identity).install()
     except PlatformError as e:
-        raise click.ClickException(f"{e.message} (CouchDB at {s.couchdb.url})") from e
+        raise click.ClickException(f"{e.message} (store: {s.store.kind})") from e
     finally:
         store.close()
     click.echo("\n".join(f"installed {name}" for name in written) if written else "catalog is up to date")
+
+
+@admin.group()
+def operator() -> None:
+    """The operator account of the admin pages."""
+
+
+@operator.command("hash-password")
+@click.password_option(prompt="Operator password")
+def hash_password(password: str) -> None:
+    """Print the hash to put in SQUALL_ADMIN_OPERATOR_PASSWORD_HASH (or [admin] operator_password_hash)."""
+    from werkzeug.security import generate_password_hash
+
+    click.echo(generate_password_hash(password))  # werkzeug's default: scrypt, salted

@@ -21,6 +21,7 @@ cli.add_command(servers.invoker)
 cli.add_command(servers.scheduler)
 cli.add_command(servers.runtimes)
 cli.add_command(standalone.standalone)
+cli.add_command(servers.flower)
 cli.add_command(admin.admin)
 for _group in verbs.GROUPS:
     cli.add_command(_group)

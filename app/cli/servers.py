@@ -77,3 +77,14 @@ def build(base: str | None, mirror: str | None) -> None:
         raise click.ClickException(str(e)) from e
     finally:
         client.close()
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to bind (default 5555).")
+def flower(host: str | None, port: int | None) -> None:
+    """Run Flower (Celery monitoring) against Squall's broker, behind basic auth."""
+    from app.cli.flower import run_flower
+
+    s = settings(flower={"host": host, "port": port})
+    run_flower(s)

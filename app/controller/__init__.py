@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.admin import init_admin
 from app.controller import context, errors
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
 from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
+from app.controller.invokers import CeleryInvokerMonitor
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import CompositionStarter, Dispatcher, RateCounter
+from app.core.ports import CompositionStarter, Dispatcher, InvokerMonitor, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.core.services.alarms import AlarmService
@@ -51,7 +53,7 @@ def build_actions_and_packages(settings: Settings, store: Store) -> tuple[Action
     return actions, PackageService(store)
 
 
-def build_services(settings: Settings, store: Store, dispatcher: Dispatcher,
+def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, invokers: InvokerMonitor,
                    compositions: CompositionStarter | None = None, counter: RateCounter | None = None) -> Services:
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
@@ -69,27 +71,34 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher,
                                 FireLimits(settings.limits.fires_per_minute)),
         rules=RuleService(store),
         alarms=AlarmService(store, store),
+        invokers=invokers,
     )
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None,
-               dispatcher: Dispatcher | None = None) -> Flask:
-    """Build the controller app: stores, dispatcher, services, blueprints, error handlers.
+               dispatcher: Dispatcher | None = None, invokers: InvokerMonitor | None = None) -> Flask:
+    """Build the controller app: stores, dispatcher, services, blueprints, error handlers, admin pages.
 
-    ``store`` and ``dispatcher`` default to the configured store and Celery; standalone mode passes its own.
+    ``store``, ``dispatcher`` and ``invokers`` default to the configured store and Celery; standalone mode
+    passes its own.
     """
     settings = settings or load_settings()
     store = store or open_store(settings)
-    dispatcher = dispatcher or CeleryDispatcher(make_celery(settings), settings.invoker.queues)
+    if dispatcher is None or invokers is None:
+        celery = make_celery(settings)
+        dispatcher = dispatcher or CeleryDispatcher(celery, settings.invoker.queues)
+        invokers = invokers or CeleryInvokerMonitor(celery, settings.invoker.queues)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
-    app.extensions["squall"] = build_services(settings, store, dispatcher, dispatcher)
+    app.extensions["squall_store"] = store  # whoever ends the app (a test) closes it
+    app.extensions["squall"] = build_services(settings, store, dispatcher, invokers, dispatcher)
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):
         app.register_blueprint(module.bp)
+    init_admin(app, settings)
     return app

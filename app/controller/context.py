@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
+from app.core.ports import InvokerMonitor
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.alarms import AlarmService
 from app.core.services.packages import PackageService
@@ -39,6 +40,7 @@ class Services:
     triggers: TriggerService
     rules: RuleService
     alarms: AlarmService
+    invokers: InvokerMonitor
 
 
 def services() -> Services:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from app.core.entities import ActivationMessage, Document
 from app.core.identities import Identity, Subject
+from app.core.invokers import InvokerStatus
 
 
 class SubjectStore(Protocol):
@@ -104,3 +105,8 @@ class CompositionStarter(Protocol):
     def publish_step(self, step: dict[str, Any], key: str) -> None:
         """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once
         the broker confirmed. Raises ``Unavailable``."""
+
+
+class InvokerMonitor(Protocol):
+    def invokers(self) -> list[InvokerStatus]:
+        """Every known invoker (the configured queues and whoever answered), unhealthy ones included."""

@@ -20,11 +20,13 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
+from werkzeug.security import generate_password_hash
 
 from tests.conftest import free_port
 
 READY_DEADLINE_S = 60.0
 SQUALL = str(Path(sys.executable).with_name("squall"))
+OPERATOR = ("admin", "operator-password-for-tests")
 GUEST_AUTH = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502",
               "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP")
 
@@ -37,6 +39,7 @@ class Stack:
     other: tuple[str, str]
     invoker_name: str
     logs: Path
+    operator: tuple[str, str] = OPERATOR
 
     def client(self, auth: tuple[str, str] | None = None, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, auth=auth or self.guest, timeout=90.0, **kwargs)  # type: ignore[arg-type]
@@ -101,6 +104,10 @@ def stack(couchdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "SQUALL_INVOKER_QUEUES": invoker,
         "SQUALL_INVOKER_THREADS": "4",
         "SQUALL_INVOKER_USER_MEMORY_MB": "2048",
+        # The documented operator setup: admin pages with an operator, task events on for Flower.
+        "SQUALL_ADMIN_OPERATOR_PASSWORD_HASH": generate_password_hash(OPERATOR[1]),
+        "SQUALL_ADMIN_SECRET_KEY": secrets.token_hex(16),
+        "SQUALL_BROKER_TASK_EVENTS": "true",
     }
     logs = tmp_path_factory.mktemp("stack")
     _squall(env, "admin", "seed")

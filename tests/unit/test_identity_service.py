@@ -99,3 +99,41 @@ def test_blocked_subjects_are_refused_and_unblocked_ones_return() -> None:
     ids.delete("carol")
     with pytest.raises(Unauthorized):
         ids.authenticate(uuid, key)
+
+
+def test_rotate_key_replaces_the_key_and_the_old_one_stops_working_at_once() -> None:
+    service = IdentityService(DictSubjects(), cache_seconds=60)
+    old = service.create("alice")
+    service.authenticate(*old.split(":", 1))  # cached now
+    new = service.rotate_key("alice", "alice")
+    assert new != old
+    assert service.authenticate(*new.split(":", 1)).namespace == "alice"
+    with pytest.raises(Unauthorized):
+        service.authenticate(*old.split(":", 1))
+
+
+def test_revoke_key_removes_the_namespace_key_and_its_lookup() -> None:
+    service = IdentityService(DictSubjects(), cache_seconds=60)
+    auth = service.create("alice")
+    uuid = auth.split(":", 1)[0]
+    assert service.lookup(uuid).namespace == "alice"
+    service.revoke_key("alice", "alice")
+    with pytest.raises(Unauthorized):
+        service.lookup(uuid)
+    with pytest.raises(NotFound):
+        service.revoke_key("alice", "alice")
+    with pytest.raises(NotFound):
+        service.rotate_key("alice", "alice")
+
+
+def test_lookup_refuses_a_blocked_subject_and_owner_of_finds_any_namespace() -> None:
+    service = IdentityService(DictSubjects(), cache_seconds=0)
+    auth = service.create("alice")
+    service.create("team", subject="alice")
+    assert [i.namespace for i in service.identities()] == ["alice", "team"]
+    assert service.owner_of("team").subject == "alice"
+    with pytest.raises(NotFound):
+        service.owner_of("nobody")
+    service.set_blocked("alice", True)
+    with pytest.raises(Unauthorized):
+        service.lookup(auth.split(":", 1)[0])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+
+from app.core.activity import ActivationFilter, ActivationPage, Dashboard, summarize
 from app.core.entities import Activation
 from app.core.errors import Invalid, NotFound
 from app.core.identities import Identity
@@ -9,6 +12,9 @@ from app.core.ports import ActivationStore, Dispatcher
 from app.core.services.entitlement import check_owner
 
 ACTIVATION_ID_LENGTH = 32
+SCAN_BATCH = 200
+SCAN_CAP = 5_000
+"""Most records read to fill one filtered page or one dashboard, so a page never reads a whole database."""
 
 
 class ActivationService:
@@ -30,6 +36,14 @@ class ActivationService:
                 raise
             return Activation.from_doc(found)
 
+    def stored(self, identity: Identity, namespace: str, activation_id: str) -> Activation | None:
+        """The stored record (with its logs), or None while the invoker has not stored it yet."""
+        check_owner(identity, namespace)
+        try:
+            return Activation.from_doc(self._activations.get_activation(namespace, activation_id))
+        except NotFound:
+            return None
+
     def list(self, identity: Identity, namespace: str, name: str | None, since: int | None,
              upto: int | None, skip: int, limit: int) -> list[Activation]:
         check_owner(identity, namespace)
@@ -40,3 +54,41 @@ class ActivationService:
               upto: int | None) -> int:
         check_owner(identity, namespace)
         return self._activations.count_activations(namespace, name, since, upto)
+
+    def search(self, identity: Identity, namespace: str, query: ActivationFilter, skip: int,
+               limit: int) -> ActivationPage:
+        """Newest first; ``query.name`` and the time range are the store's, status and cold/warm are filtered
+        here over at most ``SCAN_CAP`` records."""
+        check_owner(identity, namespace)
+        if not query.filters_locally:
+            docs = self._activations.list_activations(namespace, query.name, query.since, query.upto, skip,
+                                                      limit + 1)
+            items = [Activation.from_doc(d) for d in docs]
+            return ActivationPage(items[:limit], skip, limit, more=len(items) > limit)
+        matched: builtins.list[Activation] = []
+        offset = 0
+        while offset < SCAN_CAP:
+            docs = self._activations.list_activations(namespace, query.name, query.since, query.upto, offset,
+                                                      SCAN_BATCH)
+            matched += [a for a in map(Activation.from_doc, docs) if query.matches(a)]
+            offset += len(docs)
+            if len(matched) > skip + limit or len(docs) < SCAN_BATCH:
+                return ActivationPage(matched[skip:skip + limit], skip, limit, more=len(matched) > skip + limit)
+        return ActivationPage(matched[skip:skip + limit], skip, limit, more=len(matched) > skip + limit,
+                              scanned_all=False)
+
+    def latest(self, identity: Identity, namespace: str, name: str) -> Activation | None:
+        check_owner(identity, namespace)
+        docs = self._activations.list_activations(namespace, name, None, None, 0, 1)
+        return Activation.from_doc(docs[0]) if docs else None
+
+    def dashboard(self, identities: builtins.list[Identity], since_ms: int, until_ms: int) -> Dashboard:
+        """The dashboard over the namespaces of ``identities`` (one for a user, all for the operator)."""
+        records: builtins.list[Activation] = []
+        truncated = False
+        for identity in identities:
+            check_owner(identity, identity.namespace)
+            docs = self._activations.list_activations(identity.namespace, None, since_ms, until_ms, 0, SCAN_CAP)
+            truncated = truncated or len(docs) >= SCAN_CAP
+            records += map(Activation.from_doc, docs)
+        return summarize(records, since_ms, until_ms, truncated=truncated)

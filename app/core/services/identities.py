@@ -48,6 +48,62 @@ class IdentityService:
             raise Unauthorized()
         return identity
 
+    def lookup(self, uuid: str) -> Identity:
+        """The identity of a key by uuid alone (an admin session re-checks it on every request, so a revoked
+        or blocked key ends the session). Raises ``Unauthorized``."""
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(uuid)
+        if cached and cached[0] > now:
+            identity = cached[1]
+        else:
+            try:
+                identity = self._subjects.identity_by_uuid(uuid)
+            except NotFound:
+                raise Unauthorized() from None
+            with self._lock:
+                self._cache[uuid] = (now + self._cache_seconds, identity)
+        if identity.blocked:
+            raise Unauthorized()
+        return identity
+
+    def identities(self) -> list[Identity]:
+        """One identity per namespace key of every subject, by namespace."""
+        found = [Identity(s.name, n.namespace, n.uuid, n.key_hash, s.blocked)
+                 for s in self._subjects.list_subjects() for n in s.namespaces]
+        return sorted(found, key=lambda i: i.namespace)
+
+    def owner_of(self, namespace: str) -> Identity:
+        """The identity holding ``namespace``'s key: what an operator acts as in that namespace.
+        Raises ``NotFound``."""
+        for identity in self.identities():
+            if identity.namespace == namespace:
+                return identity
+        raise NotFound()
+
+    def rotate_key(self, name: str, namespace: str) -> str:
+        """Replace ``namespace``'s key of subject ``name`` with a fresh ``uuid:key`` (returned once); the old key
+        stops working at once here and within the cache time on other controllers."""
+        subject = self._subjects.get_subject(name)
+        if not any(n.namespace == namespace for n in subject.namespaces):
+            raise NotFound(f"subject '{name}' has no namespace '{namespace}'")
+        uuid, key = new_credentials()
+        entries = tuple(NamespaceKey(namespace, uuid, hash_key(key)) if n.namespace == namespace else n
+                        for n in subject.namespaces)
+        self._subjects.put_subject(Subject(subject.name, entries, subject.blocked, subject.rev))
+        self._forget()
+        return f"{uuid}:{key}"
+
+    def revoke_key(self, name: str, namespace: str) -> Subject:
+        """Remove ``namespace``'s key from subject ``name``; its entities stay in the store."""
+        subject = self._subjects.get_subject(name)
+        entries = tuple(n for n in subject.namespaces if n.namespace != namespace)
+        if len(entries) == len(subject.namespaces):
+            raise NotFound(f"subject '{name}' has no namespace '{namespace}'")
+        updated = self._subjects.put_subject(Subject(subject.name, entries, subject.blocked, subject.rev))
+        self._forget()
+        return updated
+
     def create(self, namespace: str, subject: str | None = None, credentials: str | None = None) -> str:
         """Create a subject owning ``namespace`` (or add the namespace to it); returns ``uuid:key`` once."""
         check_name(namespace)

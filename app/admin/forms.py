@@ -1,0 +1,44 @@
+"""The admin pages' forms. Every one is a FlaskForm, so each carries and checks a CSRF token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    login = StringField("Operator name, namespace uuid, or uuid:key", validators=[DataRequired(), Length(max=300)])
+    password = PasswordField("Password or key", validators=[Length(max=300)])
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something (logout, delete, block, rotate, revoke): only the CSRF token."""
+
+
+def _json_object(form: FlaskForm, field: Any) -> None:
+    text = (field.data or "").strip() or "{}"
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ValidationError(f"not JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise ValidationError("parameters must be a JSON object")
+
+
+class InvokeForm(FlaskForm):  # type: ignore[misc]
+    params = TextAreaField("Parameters (JSON object)", default="{}", validators=[_json_object])
+    blocking = BooleanField("Wait for the result", default=True)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads((self.params.data or "").strip() or "{}")
+        return value
+
+
+class NamespaceForm(FlaskForm):  # type: ignore[misc]
+    namespace = StringField("Namespace", validators=[DataRequired(), Length(max=256)])
+    subject = StringField("Subject (default: the namespace)", validators=[Optional(), Length(max=256)])

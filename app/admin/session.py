@@ -1,0 +1,97 @@
+"""Who is logged in to the admin pages: the operator (sees every namespace) or a namespace's key holder.
+
+The session holds only an id (``operator:<name>`` or ``key:<uuid>``), never a key; the key's owner is looked
+up again on every request, so revoking or blocking a key ends its sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, abort
+from flask_login import LoginManager, UserMixin, current_user
+from werkzeug.security import check_password_hash
+
+from app.controller.context import services
+from app.core.errors import NotFound, Unauthorized
+from app.core.identities import Identity, split_credentials
+
+OPERATOR = "operator:"
+KEY = "key:"
+
+
+@dataclass
+class AdminUser(UserMixin):  # type: ignore[misc]
+    user_id: str
+    identity: Identity | None  # None for the operator
+
+    def get_id(self) -> str:
+        return self.user_id
+
+    @property
+    def is_operator(self) -> bool:
+        return self.identity is None
+
+    @property
+    def label(self) -> str:
+        return self.user_id.removeprefix(OPERATOR) if self.identity is None else self.identity.namespace
+
+
+def check_login(login: str, password: str) -> AdminUser:
+    """The user for these credentials: the operator's name and password, or a namespace's ``uuid`` and key
+    (also accepted as ``uuid:key`` in the login field). Raises ``Unauthorized``."""
+    admin = services().settings.admin
+    if login == admin.operator:
+        if admin.operator_password_hash and check_password_hash(admin.operator_password_hash, password):
+            return AdminUser(OPERATOR + login, None)
+        raise Unauthorized()
+    if ":" in login and not password:
+        login, password = split_credentials(login)
+    identity = services().identities.authenticate(login, password)
+    return AdminUser(KEY + identity.uuid, identity)
+
+
+def _load(user_id: str) -> AdminUser | None:
+    admin = services().settings.admin
+    if user_id.startswith(OPERATOR):
+        name = user_id.removeprefix(OPERATOR)
+        return AdminUser(user_id, None) if name == admin.operator and admin.operator_password_hash else None
+    if user_id.startswith(KEY):
+        try:
+            return AdminUser(user_id, services().identities.lookup(user_id.removeprefix(KEY)))
+        except Unauthorized:
+            return None
+    return None
+
+
+def init_login(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "admin.login"
+    manager.login_message = None
+    manager.session_protection = "basic"
+    manager.user_loader(_load)
+
+
+def user() -> AdminUser:
+    found: AdminUser = current_user._get_current_object()
+    return found
+
+
+def acting_identity(namespace: str) -> Identity:
+    """The identity the pages use in ``namespace``: a key holder's own (the use cases refuse other namespaces
+    with 403), or, for the operator, that namespace's owner."""
+    who = user()
+    if who.identity is not None:
+        return who.identity
+    try:
+        return services().identities.owner_of(namespace)
+    except NotFound:
+        abort(404)
+
+
+def visible_identities() -> list[Identity]:
+    """Whose activations the dashboard counts: one's own, or every namespace's for the operator."""
+    who = user()
+    if who.identity is not None:
+        return [who.identity]
+    return services().identities.identities()

@@ -1,0 +1,1 @@
+"""The admin pages, one module per page group; each view decodes the request, calls one use case, renders."""

@@ -1,0 +1,151 @@
+"""The admin pages in a real headless Chromium (Debian's package, driven by Playwright) against the real stack.
+
+A namespace logs in, invokes an action created through the API from the invoke form, finds the activation in
+the activations table and opens its page; the operator sees the invoker. Pages are also read with JavaScript
+off. Screenshots go to a temporary folder, or to docs/screenshots/ with SQUALL_UPDATE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.integration.helpers import put_action, wait_for_record
+
+pytestmark = pytest.mark.integration
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CODE = ("def main(args):\n    print('hello from the browser test')\n"
+        "    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n")
+TIMEOUT_MS = 30_000
+
+
+def _chromium() -> str:
+    found = os.environ.get("SQUALL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium: tests/services.sh installs Debian's chromium package")
+        pytest.skip("no chromium (apt-get install chromium)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=_chromium(), headless=True, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("SQUALL_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        return DOCS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _page(browser: object, javascript: bool = True) -> object:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, java_script_enabled=javascript)  # type: ignore[attr-defined]
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+def _login(page: object, stack: Stack, login: str, password: str = "") -> None:
+    page.goto(f"{stack.url}/admin/login")  # type: ignore[attr-defined]
+    page.fill("input[name=login]", login)  # type: ignore[attr-defined]
+    page.fill("input[name=password]", password)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url("**/admin/dashboard")  # type: ignore[attr-defined]
+
+
+def test_log_in_invoke_find_and_open_an_activation(browser: object, stack: Stack, api: httpx.Client,
+                                                   unique: str, shots: Path) -> None:
+    put_action(api, unique, CODE)
+    page = _page(browser)
+    _login(page, stack, ":".join(stack.guest))
+    assert "namespace guest" in page.inner_text("header")  # type: ignore[attr-defined]
+
+    # Invoke from the form (htmx posts it and swaps the result in).
+    page.click("text=Actions")  # type: ignore[attr-defined]
+    page.click(f"a:text-is('{unique}')")  # type: ignore[attr-defined]
+    assert "def" in page.inner_text(".code-view")  # type: ignore[attr-defined]
+    page.fill("textarea[name=params]", json.dumps({"name": "browser"}))  # type: ignore[attr-defined]
+    page.click("#invoke")  # type: ignore[attr-defined]
+    page.wait_for_selector("#result-json")  # type: ignore[attr-defined]
+    assert json.loads(page.inner_text("#result-json")) == {"greeting": "Hello browser"}  # type: ignore[attr-defined]
+    activation_id = page.inner_text("#activation-link").strip()  # type: ignore[attr-defined]
+    assert len(activation_id) == 32
+    page.wait_for_selector("#logs")  # type: ignore[attr-defined]  # polled in until the record is stored
+    assert "hello from the browser test" in page.inner_text("#logs")  # type: ignore[attr-defined]
+    page.screenshot(path=str(shots / "admin-invoke.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # Find it in the activations table, filtered by the action's name.
+    page.click("header >> text=Activations")  # type: ignore[attr-defined]
+    page.fill("input[name=name]", unique)  # type: ignore[attr-defined]
+    page.click("form.filters button[type=submit]")  # type: ignore[attr-defined]
+    row = page.wait_for_selector(f"table.activations a:has-text('{activation_id}')")  # type: ignore[attr-defined]
+    assert f"name={unique}" in page.url  # type: ignore[attr-defined]  # the filter is in the address
+    page.screenshot(path=str(shots / "admin-activations.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # Its page: result, logs and timings.
+    row.click()
+    page.wait_for_url(f"**/activations/{activation_id}")  # type: ignore[attr-defined]
+    assert page.inner_text("#status") == "success"  # type: ignore[attr-defined]
+    assert json.loads(page.inner_text("#result-json")) == {"greeting": "Hello browser"}  # type: ignore[attr-defined]
+    assert "hello from the browser test" in page.inner_text("#logs")  # type: ignore[attr-defined]
+    timings = page.inner_text("#timings")  # type: ignore[attr-defined]
+    assert "cold start" in timings and "init" in timings and "run" in timings
+    page.screenshot(path=str(shots / "admin-activation.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # The dashboard counts it and draws its charts.
+    page.click("text=Dashboard")  # type: ignore[attr-defined]
+    page.wait_for_selector("#chart-status canvas")  # type: ignore[attr-defined]
+    assert f"guest/{unique}" in page.inner_text("main")  # type: ignore[attr-defined]
+    page.screenshot(path=str(shots / "admin-dashboard.png"), full_page=True)  # type: ignore[attr-defined]
+    page.context.close()  # type: ignore[attr-defined]
+
+
+def test_the_operator_sees_the_invoker_and_its_pool(browser: object, stack: Stack, api: httpx.Client,
+                                                    unique: str, shots: Path) -> None:
+    put_action(api, unique, CODE)
+    done = api.post(f"/api/v1/namespaces/_/actions/{unique}", params={"blocking": "true"}, json={})
+    assert done.status_code == 200  # so the pool holds at least one warm container
+    page = _page(browser)
+    _login(page, stack, *stack.operator)
+    page.click("text=Invokers")  # type: ignore[attr-defined]
+    row = page.inner_text(f"table.invokers tr:has-text('{stack.invoker_name}')")  # type: ignore[attr-defined]
+    assert "up" in row and "free" in row and "MB" in row
+    page.screenshot(path=str(shots / "admin-invokers.png"), full_page=True)  # type: ignore[attr-defined]
+    page.click("text=Namespaces")  # type: ignore[attr-defined]
+    assert "other" in page.inner_text("main")  # type: ignore[attr-defined]
+    page.context.close()  # type: ignore[attr-defined]
+
+
+def test_pages_work_without_javascript(browser: object, stack: Stack, api: httpx.Client, unique: str) -> None:
+    put_action(api, unique, CODE)
+    page = _page(browser, javascript=False)
+    _login(page, stack, ":".join(stack.guest))
+    page.goto(f"{stack.url}/admin/ns/guest/actions/{unique}")  # type: ignore[attr-defined]
+    page.fill("textarea[name=params]", json.dumps({"name": "plain"}))  # type: ignore[attr-defined]
+    page.click("#invoke")  # type: ignore[attr-defined]  # a plain form POST and a new page
+    page.wait_for_selector("#result-json")  # type: ignore[attr-defined]
+    assert json.loads(page.inner_text("#result-json")) == {"greeting": "Hello plain"}  # type: ignore[attr-defined]
+    activation_id = page.inner_text("#activation-link").strip()  # type: ignore[attr-defined]
+    wait_for_record(api, activation_id)
+    page.click("#activation-link")  # type: ignore[attr-defined]
+    assert "hello from the browser test" in page.inner_text("#logs")  # type: ignore[attr-defined]
+    page.goto(f"{stack.url}/admin/dashboard?minutes=5")  # type: ignore[attr-defined]
+    assert f"guest/{unique}" in page.inner_text("main")  # type: ignore[attr-defined]  # tables without charts
+    page.context.close()  # type: ignore[attr-defined]
