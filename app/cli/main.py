@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.cli import admin, servers, verbs
+from app.cli import admin, bench, servers, verbs
 
 
 @click.group()
@@ -20,6 +20,7 @@ cli.add_command(servers.controller)
 cli.add_command(servers.invoker)
 cli.add_command(servers.runtimes)
 cli.add_command(admin.admin)
+cli.add_command(bench.bench)
 for _group in verbs.GROUPS:
     cli.add_command(_group)
 
