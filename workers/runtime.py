@@ -14,6 +14,7 @@ from workers.factories import resolve_factory
 from workers.invoker import Invoker
 from workers.journal import Journal, MemoryJournal, RedisJournal
 from workers.pool import ContainerPool
+from workers.records import RecordWriter
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def build_invoker(settings: Settings) -> Invoker:
         log.warning("could not remove leftover containers: %s", e)
     pool = ContainerPool(factory, settings.invoker)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
-    return Invoker(store, store, pool, manifest, settings, _journal(settings))
+    return Invoker(store, store, pool, manifest, settings, _journal(settings), records=RecordWriter(store))
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
