@@ -10,10 +10,12 @@ from app.controller.context import Services
 from app.controller.dispatch import CeleryDispatcher
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import Dispatcher
+from app.core.ports import Dispatcher, EntityStore
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
+from app.store.cached import CachedEntityStore
 from app.store.couchdb import CouchStore
+from app.store.revisions import RedisRevisions
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
 
@@ -30,15 +32,27 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
-def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher) -> Services:
+def entity_store(settings: Settings, store: CouchStore) -> EntityStore:
+    """The store's entities behind a revision-checked cache when Redis is there to hold the revisions."""
+    seconds = settings.controller.entity_cache_seconds
+    backend = settings.broker.result_backend
+    if seconds <= 0 or not backend.startswith(("redis://", "rediss://")):
+        return store
+    # Keyed by database, so deployments sharing one Redis never read each other's revisions.
+    return CachedEntityStore(store, RedisRevisions(backend, seconds, prefix=f"squall:rev:{store.whisks_db}:"))
+
+
+def build_services(settings: Settings, store: CouchStore, dispatcher: Dispatcher,
+                   entities: EntityStore | None = None) -> Services:
+    entities = entities or store
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
     return Services(
         settings=settings,
         manifest=manifest,
         identities=IdentityService(store, settings.controller.identity_cache_seconds),
-        actions=ActionService(store, manifest, limit_policy(settings), sizes),
-        invocations=InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms),
+        actions=ActionService(entities, manifest, limit_policy(settings), sizes),
+        invocations=InvocationService(entities, dispatcher, manifest, settings.controller.blocking_timeout_ms),
         activations=ActivationService(store, dispatcher),
     )
 
@@ -55,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.compact = True  # type: ignore[attr-defined]
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
-    app.extensions["squall"] = build_services(settings, store, dispatcher)
+    app.extensions["squall"] = build_services(settings, store, dispatcher, entity_store(settings, store))
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations):

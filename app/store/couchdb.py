@@ -118,6 +118,11 @@ class CouchStore:
             (self._activations, _ACTIVATIONS_DESIGN),
         )
 
+    @property
+    def whisks_db(self) -> str:
+        """Name of the entities database."""
+        return self._whisks.name
+
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     def setup(self) -> None:
