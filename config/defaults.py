@@ -25,6 +25,10 @@ BLOCKING_TIMEOUT_MS = 60_000
 IDENTITY_CACHE_SECONDS = 5.0
 """How long the controller trusts a looked-up subject before reading CouchDB again."""
 
+ENTITY_CACHE_SECONDS = 300
+"""Life of an entity's recorded revision in Redis, which the controller checks before using a cached action;
+0 turns the entity cache off. It bounds staleness only if Redis lost a write's revision."""
+
 COUCHDB_URL = "http://127.0.0.1:5984"
 """CouchDB (or any CouchDB-API server); credentials go in the URL."""
 

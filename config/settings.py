@@ -37,12 +37,14 @@ class ControllerSettings:
     api_host: str = defaults.CONTROLLER_API_HOST
     blocking_timeout_ms: int = defaults.BLOCKING_TIMEOUT_MS
     identity_cache_seconds: float = defaults.IDENTITY_CACHE_SECONDS
+    entity_cache_seconds: int = defaults.ENTITY_CACHE_SECONDS
 
     def __post_init__(self) -> None:
         _require(0 < self.port < 65536, f"controller.port must be 1..65535, got {self.port}")
         _require(self.workers >= 1, "controller.workers must be at least 1")
         _require(self.threads >= 1, "controller.threads must be at least 1")
         _require(self.blocking_timeout_ms >= 1, "controller.blocking_timeout_ms must be positive")
+        _require(self.entity_cache_seconds >= 0, "controller.entity_cache_seconds must be 0 (off) or more")
         _require(self.api_host.startswith(("http://", "https://")),
                  f"controller.api_host must be an http(s) URL, got {self.api_host!r}")
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.entities import Action, Activation, ActivationMessage, Document, Status, now_ms
 from app.core.errors import (
@@ -39,6 +39,14 @@ from workers.proxy_client import ContainerDied, ProxyResponse
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Document], None]
+
+
+class RecordSink(Protocol):
+    def store(self, doc: Document) -> None:
+        """Return once ``doc`` is stored; raise ``RecordNotStored`` if it cannot be (``workers.records``)."""
+
+    def close(self) -> None: ...
+
 
 NOT_FOUND = "Action could not be found or may have been deleted."
 NOT_FETCHED = "Action could not be fetched."
@@ -132,7 +140,7 @@ def stringify(value: Any) -> str:
 class Invoker:
     def __init__(self, entities: EntityStore, activations: ActivationStore, pool: ContainerPool,
                  manifest: RuntimeManifest, settings: Settings, journal: Journal, *,
-                 action_cache_size: int = 512) -> None:
+                 action_cache_size: int = 512, records: RecordSink | None = None) -> None:
         self._entities = entities
         self._activations = activations
         self._pool = pool
@@ -144,6 +152,7 @@ class Invoker:
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
         self._actions_lock = threading.Lock()
         self._action_cache_size = action_cache_size
+        self._records = records  # batched writes (workers.records); None: one PUT per record, here
 
     def store_record(self, doc: Document) -> None:
         """Store a record that an earlier attempt could not (see ``tasks.invoke.store_record``)."""
@@ -151,6 +160,8 @@ class Invoker:
 
     def close(self) -> None:
         self._pool.close()
+        if self._records is not None:
+            self._records.close()
         self._journal.close()
 
     def status(self) -> dict[str, Any]:
@@ -399,6 +410,9 @@ class Invoker:
 
     def _store(self, activation: Activation) -> Activation:
         """Store the record, retrying a store that is briefly down; the last failure propagates."""
+        if self._records is not None:
+            self._records.store(activation.to_doc())
+            return activation
         for pause in (*_STORE_RETRIES_S, None):
             try:
                 self._activations.put_activation(activation.to_doc())

@@ -15,6 +15,7 @@ from workers.factories.base import ContainerSpec
 from workers.invoker import Invoker
 from workers.journal import Journal, MemoryJournal, RedisJournal
 from workers.pool import ContainerPool, StemCellSpec
+from workers.records import RecordWriter
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: Jo
         log.warning("could not remove leftover containers: %s", e)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
-    return Invoker(store, store, pool, manifest, settings, journal or _journal(settings))
+    return Invoker(store, store, pool, manifest, settings, journal or _journal(settings), records=RecordWriter(store))
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:

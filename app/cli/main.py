@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.cli import admin, servers, standalone, verbs
+from app.cli import admin, bench, servers, standalone, verbs
 
 
 @click.group()
@@ -23,6 +23,7 @@ cli.add_command(servers.runtimes)
 cli.add_command(standalone.standalone)
 cli.add_command(servers.flower)
 cli.add_command(admin.admin)
+cli.add_command(bench.bench)
 for _group in verbs.GROUPS:
     cli.add_command(_group)
 

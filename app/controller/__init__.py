@@ -12,7 +12,7 @@ from app.controller.dispatch import CeleryDispatcher
 from app.controller.invokers import CeleryInvokerMonitor
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
-from app.core.ports import CompositionStarter, Dispatcher, InvokerMonitor, RateCounter
+from app.core.ports import CompositionStarter, Dispatcher, EntityStore, InvokerMonitor, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.core.services.alarms import AlarmService
@@ -21,7 +21,10 @@ from app.core.services.rules import RuleService
 from app.core.services.triggers import FireLimits, TriggerService
 from app.core.throttle import MemoryCounters
 from app.store import Store, open_store
+from app.store.cached import CachedEntityStore
+from app.store.couchdb import CouchStore
 from app.store.counters import RedisCounters
+from app.store.revisions import RedisRevisions
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
 
@@ -45,32 +48,47 @@ def rate_counter(settings: Settings) -> RateCounter:
     return MemoryCounters()
 
 
+def entity_store(settings: Settings, store: Store) -> EntityStore:
+    """The store's entities behind a revision-checked cache when Redis is there to hold the revisions.
+    Only CouchDB is worth it: an embedded store answers from the same process."""
+    seconds = settings.controller.entity_cache_seconds
+    backend = settings.broker.result_backend
+    if seconds <= 0 or not backend.startswith(("redis://", "rediss://")) or not isinstance(store, CouchStore):
+        return store
+    # Keyed by database, so deployments sharing one Redis never read each other's revisions.
+    return CachedEntityStore(store, RedisRevisions(backend, seconds, prefix=f"squall:rev:{store.whisks_db}:"))
+
+
 def build_actions_and_packages(settings: Settings, store: Store) -> tuple[ActionService, PackageService]:
-    """The services that write entities, for callers outside a request (the catalog installer)."""
+    """The services that write entities, for callers outside a request (the catalog installer); writes go
+    through the entity cache's revision index so controllers see them at once."""
+    entities = entity_store(settings, store)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
-    actions = ActionService(store, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length)
-    return actions, PackageService(store)
+    actions = ActionService(entities, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length)
+    return actions, PackageService(entities)
 
 
 def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, invokers: InvokerMonitor,
                    compositions: CompositionStarter | None = None, counter: RateCounter | None = None) -> Services:
+    entities = entity_store(settings, store)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
-    invocations = InvocationService(store, dispatcher, manifest, settings.controller.blocking_timeout_ms,
+    invocations = InvocationService(entities, dispatcher, manifest, settings.controller.blocking_timeout_ms,
                                     compositions)
     return Services(
         settings=settings,
         manifest=manifest,
         identities=IdentityService(store, settings.controller.identity_cache_seconds),
-        actions=ActionService(store, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length),
+        actions=ActionService(entities, manifest, limit_policy(settings), sizes,
+                              settings.limits.sequence_max_length),
         invocations=invocations,
         activations=ActivationService(store, dispatcher),
-        packages=PackageService(store),
-        triggers=TriggerService(store, store, invocations, counter or rate_counter(settings),
+        packages=PackageService(entities),
+        triggers=TriggerService(entities, store, invocations, counter or rate_counter(settings),
                                 FireLimits(settings.limits.fires_per_minute)),
-        rules=RuleService(store),
-        alarms=AlarmService(store, store),
+        rules=RuleService(entities),
+        alarms=AlarmService(entities, store),
         invokers=invokers,
     )
 

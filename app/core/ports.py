@@ -50,6 +50,10 @@ class ActivationStore(Protocol):
     def put_activation(self, doc: Document) -> None:
         """Store a record; storing the same activation twice is a no-op (redeliveries)."""
 
+    def put_activations(self, docs: list[Document]) -> list[str | None]:
+        """Store several records at once; per doc None when stored (now, or before: a redelivery), else why
+        not. Raises ``StoreError`` when the store cannot be asked at all."""
+
     def get_activation(self, namespace: str, activation_id: str) -> Document:
         """Raises ``NotFound``."""
 

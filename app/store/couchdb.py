@@ -139,6 +139,11 @@ class CouchStore:
         """The store of ``settings.couchdb`` (a ``config.Settings``)."""
         return cls(settings.couchdb)
 
+    @property
+    def whisks_db(self) -> str:
+        """Name of the entities database."""
+        return self._whisks.name
+
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     def setup(self) -> None:
@@ -212,6 +217,20 @@ class CouchStore:
     def put_activation(self, doc: Document) -> None:
         with contextlib.suppress(Conflict):  # stored already: a redelivery of the same activation
             _put(self._activations, doc)
+
+    def put_activations(self, docs: list[Document]) -> list[str | None]:
+        """Store several records in one ``_bulk_docs``; per doc None when stored (now, or before: a conflict
+        is a redelivery's record), else the server's reason. Raises ``StoreError`` if the request fails."""
+        if not docs:
+            return []
+        try:
+            results = self._activations.bulk(docs)
+        except NotFound as e:
+            raise StoreError(f"database {self._activations.name} is missing: run the store's setup() first") from e
+        if len(results) != len(docs):
+            raise StoreError(f"_bulk_docs answered {len(results)} results for {len(docs)} documents")
+        return [None if "error" not in r or r["error"] == "conflict" else f"{r['error']}: {r.get('reason', '')}"
+                for r in results]
 
     def get_activation(self, namespace: str, activation_id: str) -> Document:
         return self._activations.get(f"{namespace}/{activation_id}")

@@ -170,6 +170,16 @@ class SqliteStore:
             db.execute("INSERT OR IGNORE INTO activations (id, body, namespace, name, start) VALUES (?, ?, ?, ?, ?)",
                        (_id_of(doc), _dumps(body), namespace, _activation_name(doc), doc.get("start")))
 
+    def put_activations(self, docs: list[Document]) -> list[str | None]:
+        """All in one transaction: either every record is stored or the error propagates."""
+        rows = [(_id_of(doc), _dumps({k: v for k, v in doc.items() if k not in ("_id", "_rev")}),
+                 doc.get("namespace"), _activation_name(doc), doc.get("start")) for doc in docs]
+        if rows:
+            with self._transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO activations (id, body, namespace, name, start) "
+                               "VALUES (?, ?, ?, ?, ?)", rows)
+        return [None] * len(rows)
+
     def get_activation(self, namespace: str, activation_id: str) -> Document:
         rows = self._query("SELECT id, body FROM activations WHERE id = ?", (f"{namespace}/{activation_id}",))
         if not rows:

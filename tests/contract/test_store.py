@@ -413,6 +413,15 @@ def test_couch_setup_rewrites_only_changed_designs(couch_store: CouchStore, couc
         client.close()
 
 
+def test_bulk_activations_store_all_and_count_redeliveries_as_stored(store: Store) -> None:
+    docs = [activation_doc("guest", "bulk", start=i) for i in range(5)]
+    store.put_activation(docs[0])  # stored before: its bulk write conflicts, which counts as stored
+    assert store.put_activations([*docs, {**docs[1], "logs": ["again"]}]) == [None] * 6
+    assert store.count_activations("guest", "bulk", None, None) == 5
+    assert store.get_activation("guest", docs[1]["activationId"])["logs"] == docs[1]["logs"]
+    assert store.put_activations([]) == []
+
+
 def test_couch_dead_server_is_store_error() -> None:
     store = CouchStore(CouchDBSettings(url=f"http://127.0.0.1:{unused_port()}", prefix="t_", timeout_s=2.0))
     try:

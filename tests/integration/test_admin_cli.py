@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from tests.integration.conftest import Stack, _squall
+from bench.stack import squall as _squall
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 

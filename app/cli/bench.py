@@ -1,0 +1,140 @@
+"""``squall bench``: measure Squall beside the floors of its parts (``bench.run``), print the table,
+write JSON and a chart. rich and matplotlib are imported only when the command runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from app.cli.common import settings
+
+if TYPE_CHECKING:
+    from bench.run import Tick
+
+
+@click.command()
+@click.option("--apihost", help="Measure this running controller instead of starting a stack.")
+@click.option("--auth", help="uuid:key for --apihost (default: guest's well-known key).")
+@click.option("--couchdb-url", help="With --apihost and --couchdb-prefix: check records in CouchDB directly.")
+@click.option("--couchdb-prefix", help="The database prefix of the stack behind --apihost.")
+@click.option("--smoke", is_flag=True, help="Tiny counts: checks every measurement runs; the numbers mean nothing.")
+@click.option("--warm-calls", type=int, help="Sequential warm blocking invokes (default 2000).")
+@click.option("--clients", type=int, help="Concurrent clients for the throughput runs (default 16).")
+@click.option("--blocking-seconds", type=float, help="Length of the blocking throughput run (default 20).")
+@click.option("--nonblocking-seconds", type=float, help="Length of the non-blocking run (default 60).")
+@click.option("--cold-samples", type=int, help="Cold starts without prewarm (default 10).")
+@click.option("--prewarm-samples", type=int, help="Cold starts of a prewarmed kind (default 10).")
+@click.option("--floor-calls", type=int, help="Calls per latency floor (default 2000).")
+@click.option("--docker-samples", type=int, help="Bare docker cold starts (default 10).")
+@click.option("--controller-workers", type=int, help="gunicorn workers of the started controller.")
+@click.option("--controller-threads", type=int, help="Threads per worker of the started controller.")
+@click.option("--invoker-threads", type=int, help="Threads of the started invoker.")
+@click.option("--pouchdb-bin", help="pouchdb-server to start when no CouchDB answers at SQUALL_COUCHDB_URL.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the stack's logs here (default: a temporary folder).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the results here.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the latency distributions and throughput here.")
+@click.option("--markdown", is_flag=True, help="Also print the table as Markdown (for the README).")
+def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchdb_prefix: str | None, smoke: bool,
+          warm_calls: int | None, clients: int | None, blocking_seconds: float | None,
+          nonblocking_seconds: float | None, cold_samples: int | None, prewarm_samples: int | None,
+          floor_calls: int | None, docker_samples: int | None, controller_workers: int | None,
+          controller_threads: int | None, invoker_threads: int | None, pouchdb_bin: str | None,
+          workdir: Path | None, json_path: Path | None, png_path: Path | None, markdown: bool) -> None:
+    """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors."""
+    from rich.console import Console
+
+    from bench import report
+    from bench.run import SMOKE, BenchOptions, Counts, Target, run, with_counts
+    from bench.stack import GUEST_AUTH, StackError
+
+    settings()  # bad SQUALL_* settings are a usage error before anything starts
+    target = None
+    if apihost:
+        target = Target(apihost, auth or ":".join(GUEST_AUTH), couchdb_url, couchdb_prefix)
+    options = with_counts(
+        BenchOptions(counts=SMOKE if smoke else Counts(), target=target, controller_workers=controller_workers,
+                     controller_threads=controller_threads, invoker_threads=invoker_threads,
+                     pouchdb_bin=pouchdb_bin, workdir=workdir),
+        warm_calls=warm_calls, clients=clients, blocking_seconds=blocking_seconds,
+        nonblocking_seconds=nonblocking_seconds, cold_samples=cold_samples, prewarm_samples=prewarm_samples,
+        floor_calls=floor_calls, docker_samples=docker_samples)
+    console = Console(stderr=True)
+    with _RichProgress(console) as progress:
+        try:
+            results = run(options, progress, os.environ)
+        except StackError as e:
+            raise click.ClickException(str(e)) from e
+    rows = report.table_rows(results)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)  # a log or a pipe: do not wrap the table at 80 columns
+    out.print(_table(rows))
+    if markdown:
+        click.echo(report.markdown_table(rows))
+    if json_path:
+        report.write_json(results, json_path)
+        console.print(f"results written to {json_path}")
+    if png_path:
+        report.draw_png(results, png_path)
+        console.print(f"chart written to {png_path}")
+
+
+def _table(rows: list[Any]) -> Any:
+    from rich.table import Table
+
+    def fmt(x: float | None) -> str:
+        return "–" if x is None else f"{x:,.2f}"
+
+    table = Table(title="squall bench (ratio = figure ÷ floor)")
+    for column in ("figure", "value", "floor", "floor is", "ratio", "goal", "met"):
+        table.add_column(column, justify="right" if column in ("value", "floor", "ratio") else "left")
+    for r in rows:
+        met = "–" if r.met is None else ("[green]yes[/]" if r.met else "[red]no[/]")
+        table.add_row(r.figure, f"{fmt(r.value)} {r.unit}", fmt(r.floor), r.floor_is or "–", fmt(r.ratio),
+                      r.goal or "–", met)
+    return table
+
+
+class _RichProgress:
+    """``bench.run.Progress`` on a rich progress bar: one task per phase."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._console = console
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console, transient=False)
+        self._current: Any = None
+
+    def __enter__(self) -> _RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        self._progress.stop()
+
+    def phase(self, title: str, total: int | None) -> Tick:
+        self._finish()
+        task = self._progress.add_task(title, total=total)
+        self._current = task
+
+        def tick(n: int) -> None:
+            self._progress.advance(task, n)
+
+        return tick
+
+    def note(self, text: str) -> None:
+        self._progress.console.print(f"[dim]{text}[/]")
+
+    def _finish(self) -> None:
+        if self._current is not None:
+            task = self._progress.tasks[-1]
+            if task.total is None:
+                self._progress.update(self._current, total=task.completed)
+            self._current = None

@@ -1,0 +1,291 @@
+"""One benchmark run: the floors, then Squall's figures on the same services, then the table.
+
+``run(options, progress)`` returns the results as a JSON-ready dict (see ``bench.report`` for its shape).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench import floors, report, stack, workload
+from bench.memory import RssSampler
+from bench.stats import summarize
+from config import Settings, load_settings
+
+Tick = Callable[[int], None]
+UNTHROTTLED = str(10**9)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How much of each measurement; the defaults are the issue's (≥ 2,000 warm calls, 16 clients, 60 s)."""
+
+    warm_calls: int = 2000
+    clients: int = 16
+    blocking_seconds: float = 20.0
+    nonblocking_seconds: float = 60.0
+    cold_samples: int = 10
+    prewarm_samples: int = 10
+    prewarm_pause_s: float = 2.0
+    floor_calls: int = 2000
+    floor_seconds: float = 10.0
+    docker_samples: int = 10
+    record_stall_s: float = 60.0
+
+
+SMOKE = Counts(warm_calls=20, clients=2, blocking_seconds=1.0, nonblocking_seconds=2.0, cold_samples=1,
+               prewarm_samples=1, prewarm_pause_s=1.0, floor_calls=20, floor_seconds=1.0, docker_samples=1,
+               record_stall_s=30.0)
+"""Tiny counts that exercise every measurement (CI's smoke run); its numbers mean nothing."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """An already running stack to measure instead of starting one."""
+
+    apihost: str
+    auth: str
+    couchdb_url: str | None = None  # with the prefix: check records in CouchDB directly, else through the API
+    couchdb_prefix: str | None = None
+    namespace: str = "guest"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    counts: Counts = field(default_factory=Counts)
+    target: Target | None = None
+    controller_workers: int | None = None
+    controller_threads: int | None = None
+    invoker_threads: int | None = None
+    pouchdb_bin: str | None = None
+    workdir: Path | None = None
+
+
+class Progress(Protocol):
+    def phase(self, title: str, total: int | None) -> Tick:
+        """Start showing a phase of ``total`` steps (None: unknown); returns the step callback."""
+
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class _Stack:
+    url: str
+    auth: str
+    env: dict[str, str]
+    settings: Settings
+    finder: workload.RecordFinder | None
+    pids: dict[str, int]
+    couchdb_url: str | None
+    prefix: str | None
+
+
+def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -> dict[str, Any]:
+    counts = options.counts
+    run_id = stack.new_run_id()
+    started = datetime.now(UTC)
+    with ExitStack() as cleanup:
+        workdir = options.workdir or Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="squall-bench-")))
+        workdir.mkdir(parents=True, exist_ok=True)
+        s = cleanup.enter_context(_stack(options, environ, workdir, run_id, progress))
+        results: dict[str, Any] = {
+            "version": 1,
+            "started": started.isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "load_avg": list(os.getloadavg()), "python": platform.python_version(),
+                        "platform": platform.platform()},
+            "options": {"counts": asdict(counts), "target": options.target.apihost if options.target else None,
+                        "controller_workers": s.settings.controller.workers,
+                        "controller_threads": s.settings.controller.threads,
+                        "invoker_threads": s.settings.invoker.threads},
+            "floors": _floors(s, counts, workdir, run_id, progress),
+        }
+        results["figures"] = _figures(s, counts, run_id, progress, results["floors"])
+        results["machine"]["load_avg_after"] = list(os.getloadavg())
+    results["table"] = [asdict(row) for row in report.table_rows(results)]
+    return results
+
+
+@contextmanager
+def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run_id: str,
+           progress: Progress) -> Iterator[_Stack]:
+    if options.target is not None:
+        t = options.target
+        settings = load_settings(environ=environ)
+        finder = workload.CouchRecords(t.couchdb_url, t.couchdb_prefix, t.namespace) \
+            if t.couchdb_url and t.couchdb_prefix else None
+        try:
+            yield _Stack(t.apihost.rstrip("/"), t.auth, dict(environ), settings, finder, {}, t.couchdb_url,
+                         t.couchdb_prefix)
+        finally:
+            if isinstance(finder, workload.CouchRecords):
+                finder.close()
+        return
+    with ExitStack() as cleanup:
+        base = load_settings(environ=environ)
+        couchdb_url = base.couchdb.url
+        if not stack.couch_answers(couchdb_url):
+            binary = stack.pouchdb_binary(options.pouchdb_bin)
+            if binary is None:
+                raise stack.StackError(f"no CouchDB at {couchdb_url} and no pouchdb-server to start "
+                                       "(--pouchdb-bin)")
+            progress.note(f"no CouchDB at {couchdb_url}: starting an in-memory pouchdb-server")
+            couchdb_url, pouch = stack.start_pouchdb(binary, workdir)
+            cleanup.callback(stack.stop, pouch)
+        extra = {"SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": UNTHROTTLED,
+                 "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": UNTHROTTLED,
+                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED}
+        for name, value in (("SQUALL_CONTROLLER_WORKERS", options.controller_workers),
+                            ("SQUALL_CONTROLLER_THREADS", options.controller_threads),
+                            ("SQUALL_INVOKER_THREADS", options.invoker_threads)):
+            if value is not None:
+                extra[name] = str(value)
+        env = stack.stack_env(environ, couchdb_url, run_id, stack.free_port(), extra)
+        settings = load_settings(environ=env)
+        progress.note(f"starting a controller and an invoker (logs in {workdir})")
+        stack.squall(env, "admin", "seed")
+        running = stack.start_stack(env, workdir)
+        cleanup.callback(running.stop)
+        finder = workload.CouchRecords(couchdb_url, settings.couchdb.prefix, "guest")
+        cleanup.callback(finder.close)
+        yield _Stack(running.url, ":".join(stack.GUEST_AUTH), env, settings, finder,
+                     {"controller": running.controller.pid, "invoker": running.invoker.pid}, couchdb_url,
+                     settings.couchdb.prefix)
+
+
+def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Progress) -> dict[str, Any]:
+    celery_total = counts.floor_calls
+    tick = progress.phase("floor: Celery round trips, then 16-thread round trips and publishes", celery_total)
+    celery = floors.celery_floors(s.env, workdir, s.settings, n=counts.floor_calls, clients=counts.clients,
+                                  seconds=counts.floor_seconds, run_id=run_id, tick=tick)
+    tick = progress.phase("floor: Flask hop under gunicorn", counts.floor_calls)
+    flask = floors.flask_floor(s.env, workdir, n=counts.floor_calls, tick=tick)
+    from app.core.manifest import RuntimeManifest
+
+    manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
+    image = manifest.image(manifest.resolve("python:default"))
+    docker = floors.DockerFloors(image, label=f"benchfloor{run_id}", network=s.settings.invoker.network)
+    try:
+        tick = progress.phase("floor: /run into a warm container", counts.floor_calls)
+        warm_run = docker.warm_run(counts.floor_calls, tick)
+        tick = progress.phase("floor: docker create+start+/init", counts.docker_samples)
+        cold = docker.cold(counts.docker_samples, tick)
+        tick = progress.phase("floor: /init+/run into a started container", counts.docker_samples)
+        prewarmed = docker.prewarmed(counts.docker_samples, tick)
+    finally:
+        docker.close()
+        stack.remove_containers(f"benchfloor{run_id}")
+    return {
+        "celery_round_trip_ms": summarize(celery["round_trip"]),
+        "celery_parallel": {"clients": counts.clients, "per_s": round(celery["parallel"]["per_s"], 1),
+                            "latency_ms": summarize(celery["parallel"]["latencies"])},
+        "celery_publish": {"clients": counts.clients, "per_s": round(celery["publish"]["per_s"], 1),
+                           "latency_ms": summarize(celery["publish"]["latencies"])},
+        "flask_hop_ms": summarize(flask),
+        "warm_run_ms": summarize(warm_run),
+        "docker_cold_ms": summarize(cold),
+        "prewarmed_init_run_ms": summarize(prewarmed),
+        "_samples": {"celery_round_trip": celery["round_trip"], "flask_hop": flask, "warm_run": warm_run},
+    }
+
+
+def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, floor: dict[str, Any]) -> dict[str, Any]:
+    from app.core.manifest import RuntimeManifest
+    from bench.client import ApiClient
+
+    client = ApiClient(s.url, s.auth)
+    warm_name, nb_name = f"bench-warm-{run_id}", f"bench-nb-{run_id}"
+    try:
+        workload.put_action(client, warm_name)
+        workload.put_action(client, nb_name)
+    finally:
+        client.close()
+    figures: dict[str, Any] = {}
+
+    tick = progress.phase("warm blocking invokes, one client", counts.warm_calls)
+    warm = workload.warm_latency(s.url, s.auth, warm_name, counts.warm_calls, tick)
+    figures["warm_latency_ms"] = summarize(warm)
+
+    sampler = RssSampler(s.pids) if s.pids else None
+    if sampler:
+        sampler.start()
+    try:
+        tick = progress.phase(f"blocking invokes, {counts.clients} clients, {counts.blocking_seconds:g} s", None)
+        blocking = workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.blocking_seconds,
+                                        blocking=True, tick=tick)
+        figures["blocking"] = _load_figures(blocking)
+        tick = progress.phase(f"non-blocking invokes, {counts.clients} clients, {counts.nonblocking_seconds:g} s",
+                              None)
+        nonblocking = workload.closed_loop(s.url, s.auth, nb_name, counts.clients, counts.nonblocking_seconds,
+                                           blocking=False, tick=tick)
+        figures["nonblocking"] = _load_figures(nonblocking)
+        ids = nonblocking.activation_ids
+        tick = progress.phase("checking that every accepted activation has its record", len(ids))
+        finder = s.finder or workload.ApiRecords(s.url, s.auth, nb_name)
+        missing, waited = workload.await_records(finder, ids, stall_s=counts.record_stall_s, tick=tick)
+        if isinstance(finder, workload.ApiRecords):
+            finder.close()
+        figures["nonblocking"]["records"] = {"accepted": len(ids), "stored": len(ids) - len(missing),
+                                             "missing": sorted(missing), "waited_s": round(waited, 1),
+                                             "checked_in": "couchdb" if s.finder else "api"}
+    finally:
+        figures["rss_mb"] = sampler.stop() if sampler else None
+
+    manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
+    kind = manifest.resolve("python:default")
+    stem_memories = {cell.memory_mb for cell in manifest.stem_cells().get(kind, ())}
+    cold_memory = next(m for m in (128, 192, 320, 384, 448, 512) if m not in stem_memories)
+    tick = progress.phase(f"cold starts without prewarm ({kind}, {cold_memory} MB)", counts.cold_samples)
+    cold = workload.cold_starts(s.url, s.auth, f"bench-cold-{run_id}", counts.cold_samples, cold_memory, kind,
+                                tick=tick)
+    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory, floor["docker_cold_ms"]["p50"])
+    if stem_memories:
+        warm_memory = min(stem_memories)
+        tick = progress.phase(f"cold starts on a prewarmed kind ({kind}, {warm_memory} MB)", counts.prewarm_samples)
+        prewarm = workload.cold_starts(s.url, s.auth, f"bench-prewarm-{run_id}", counts.prewarm_samples,
+                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, tick=tick)
+        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory, floor["docker_cold_ms"]["p50"])
+    else:
+        figures["cold_prewarm"] = None
+        progress.note(f"the manifest prewarms no {kind} containers: no prewarm figure")
+    figures["_samples"] = {"warm": warm, "blocking": blocking.latencies_ms, "nonblocking": nonblocking.latencies_ms,
+                           "blocking_timeline": blocking.timeline, "nonblocking_timeline": nonblocking.timeline}
+    return figures
+
+
+def _load_figures(load: workload.LoadResult) -> dict[str, Any]:
+    return {"clients": load.clients, "seconds": round(load.seconds, 2), "completed": load.completed,
+            "per_s": round(load.per_s, 1), "latency_ms": summarize(load.latencies_ms),
+            "statuses": {str(k): v for k, v in sorted(load.statuses.items())},
+            "failures": dict(load.failures)}
+
+
+def _cold_figures(samples: list[workload.ColdSample], kind: str, memory_mb: int,
+                  docker_floor_ms: float | None) -> dict[str, Any]:
+    """Client latency of the cold invokes; a sample used a stem cell when the invoker says so, else when its
+    waitTime (which holds any container start) is under half the bare Docker cold start."""
+    def stem_cell(sample: workload.ColdSample) -> bool:
+        if sample.stem_cell is not None:
+            return sample.stem_cell
+        return docker_floor_ms is not None and sample.wait_ms is not None and sample.wait_ms < docker_floor_ms / 2
+
+    return {
+        "kind": kind, "memory_mb": memory_mb,
+        "latency_ms": summarize([x.ms for x in samples]),
+        "stem_cell_hits": sum(1 for x in samples if stem_cell(x)),
+        "stem_cell_latency_ms": summarize([x.ms for x in samples if stem_cell(x)]),
+        "warm_hits": sum(1 for x in samples if x.init_ms is None),
+        "samples": [x.to_dict() for x in samples],
+    }
+
+
+def with_counts(options: BenchOptions, **changes: Any) -> BenchOptions:
+    """``options`` with the given counts changed (None leaves one as it is)."""
+    return replace(options, counts=replace(options.counts, **{k: v for k, v in changes.items() if v is not None}))

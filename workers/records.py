@@ -1,0 +1,146 @@
+"""Activation records written in batches (group commit), off the reply path, without losing one.
+
+Why: one CouchDB PUT per activation costs the invoker a round trip each and CouchDB one request each;
+under load most of an invoker thread's time went there (py-spy, README "Benchmarks"). Here the threads
+hand their records to one writer thread, which sends whatever has queued up as one ``_bulk_docs`` while the
+next batch gathers. No timer holds a record back: a lone record goes out at once.
+
+The guarantee is kept: ``store`` returns only once the record is stored (or was stored before: a
+redelivery), so the invoke task, and with it the broker message (late ack), finishes after the record
+landed. A record the store refuses through every retry raises ``RecordNotStored`` to that task, which
+hands it to the broker as a ``store_record`` task (``tasks.invoke``), as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.core.entities import Document
+from app.core.errors import StoreError
+from workers.invoker import RecordNotStored
+
+log = logging.getLogger(__name__)
+
+RETRY_PAUSES_S = (0.1, 0.5, 2.0)
+"""Pauses before the retries of a record (the same as the invoker's single-record path)."""
+MAX_BATCH = 256
+"""Most records in one ``_bulk_docs``."""
+
+
+class BulkActivationStore(Protocol):
+    def put_activations(self, docs: list[Document]) -> list[str | None]:
+        """Store several records; per doc, None when it is stored (now or before), else why it is not.
+        Raises ``StoreError`` when the store cannot be asked at all."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    doc: Document
+    attempt: int = 0
+    due: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class RecordWriter:
+    """One writer thread per invoker process; ``store`` may be called from any number of threads."""
+
+    def __init__(self, store: BulkActivationStore, *, max_batch: int = MAX_BATCH,
+                 retry_pauses_s: tuple[float, ...] = RETRY_PAUSES_S) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._pauses = retry_pauses_s
+        self._cond = threading.Condition()
+        self._queue: deque[_Pending] = deque()
+        self._retrying: list[_Pending] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="squall-records", daemon=True)
+        self._thread.start()
+
+    def store(self, doc: Document) -> None:
+        """Block until ``doc`` is stored. Raises ``RecordNotStored`` after the retries, or once closed."""
+        pending = _Pending(doc)
+        with self._cond:
+            if self._closed:
+                raise RecordNotStored(doc)
+            self._queue.append(pending)
+            self._cond.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def close(self) -> None:
+        """Write what is queued (retries are not waited for: those fail to their callers), then stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+    # --- the writer thread ------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            try:
+                self._write(batch)
+            except Exception as e:  # a bug of ours must not strand the waiting threads
+                log.exception("writing %d activation records failed", len(batch))
+                for pending in batch:
+                    self._fail(pending, e)
+
+    def _next_batch(self) -> list[_Pending] | None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                due = [p for p in self._retrying if p.due <= now]
+                if due:
+                    self._retrying = [p for p in self._retrying if p.due > now]
+                batch = due[: self._max_batch]
+                self._retrying.extend(due[self._max_batch:])
+                while self._queue and len(batch) < self._max_batch:
+                    batch.append(self._queue.popleft())
+                if batch:
+                    return batch
+                if self._closed:
+                    for pending in self._retrying:
+                        self._fail(pending, None)
+                    self._retrying.clear()
+                    return None
+                wait = min((p.due for p in self._retrying), default=now + 60.0) - now
+                self._cond.wait(max(wait, 0.0))
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            outcomes: list[str | None] = self._store.put_activations([p.doc for p in batch])
+        except StoreError as e:
+            log.warning("storing %d activation records failed: %s", len(batch), e)
+            outcomes = [str(e)] * len(batch)
+        for pending, problem in zip(batch, outcomes, strict=True):
+            if problem is None:
+                pending.done.set()
+            else:
+                self._retry_or_fail(pending, problem)
+
+    def _retry_or_fail(self, pending: _Pending, problem: str) -> None:
+        if pending.attempt >= len(self._pauses):
+            log.error("activation record %s not stored: %s", pending.doc.get("_id"), problem)
+            self._fail(pending, None)
+            return
+        pending.due = time.monotonic() + self._pauses[pending.attempt]
+        pending.attempt += 1
+        with self._cond:
+            self._retrying.append(pending)
+
+    @staticmethod
+    def _fail(pending: _Pending, cause: BaseException | None) -> None:
+        error = RecordNotStored(pending.doc)
+        error.__cause__ = cause
+        pending.error = error
+        pending.done.set()
