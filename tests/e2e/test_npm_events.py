@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import SQUALL, Stack
+from bench.stack import SQUALL
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 

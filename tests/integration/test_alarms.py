@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import SQUALL, Stack, _start, _stop, _wait_ready
+from bench.stack import SQUALL, start, stop, wait_ready
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +34,12 @@ class Scheduler:
     def start(self) -> None:
         self.starts += 1
         log = self.logs / f"scheduler-{self.starts}.log"
-        self.process = _start(self.env, log, "scheduler")
-        _wait_ready(lambda: "ready." in log.read_text(errors="replace"), "scheduler", [self.process], log)
+        self.process = start(self.env, log, "scheduler")
+        wait_ready(lambda: "ready." in log.read_text(errors="replace"), "scheduler", [self.process], log)
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop(self.process)
             self.process = None
 
 
@@ -163,7 +164,8 @@ def test_classic_flow_alarm_feed_trigger_rule_into_a_bound_public_package(
         {"key": "greeting", "value": "from guest's package"}]}).is_success
     assert api.put(f"{NS}/actions/{unique}/echo", json={"exec": {"kind": "python:default", "code": ECHO}}).is_success
     with stack.client(auth=stack.other) as other:
-        assert other.put(f"{NS}/packages/{unique}-b", json={"binding": {"namespace": "guest", "name": unique}}).is_success
+        binding = {"binding": {"namespace": "guest", "name": unique}}
+        assert other.put(f"{NS}/packages/{unique}-b", json=binding).is_success
         assert other.put(f"{NS}/triggers/{unique}", json={"annotations": [
             {"key": "feed", "value": "/whisk.system/alarms/alarm"}]}).is_success
         bad = feed(other, "alarm", "CREATE", f"/_/{unique}", stack.other, cron="99 * * * *")

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import SQUALL, Stack
+from bench.stack import SQUALL
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 

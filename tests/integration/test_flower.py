@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.stack import start, stop, wait_ready
 from tests.conftest import free_port
-from tests.integration.conftest import Stack, _start, _stop, _wait_ready
+from tests.integration.conftest import Stack
 from tests.integration.helpers import invoke, put_action
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def flower(stack: Stack) -> Iterator[str]:
     port = free_port()
     env = {**stack.env, "SQUALL_FLOWER_PORT": str(port), "SQUALL_FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH)}
     log = stack.logs / "flower.log"
-    process = _start(env, log, "flower")
+    process = start(env, log, "flower")
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -36,10 +37,10 @@ def flower(stack: Stack) -> Iterator[str]:
             return False
 
     try:
-        _wait_ready(up, "flower", [process], log)
+        wait_ready(up, "flower", [process], log)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _task(flower: str, task_id: str) -> dict[str, Any] | None:

@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.stack import start, stop, wait_ready
 from tests.conftest import free_port
-from tests.integration.conftest import Stack, _start, _stop, _wait_ready
+from tests.integration.conftest import Stack
 from tests.integration.helpers import invoke, put_action, wait_for_record
 
 pytestmark = pytest.mark.integration
@@ -195,7 +196,7 @@ def deprecating_controller(stack: Stack, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**stack.env, "SQUALL_RUNTIMES_MANIFEST": str(path), "SQUALL_CONTROLLER_PORT": str(port)}
     log = tmp_path / "controller.log"
-    process = _start(env, log, "controller")
+    process = start(env, log, "controller")
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -205,10 +206,10 @@ def deprecating_controller(stack: Stack, tmp_path: Path) -> Iterator[str]:
             return False
 
     try:
-        _wait_ready(up, "deprecating controller", [process], log)
+        wait_ready(up, "deprecating controller", [process], log)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
 def test_deprecated_kind_can_be_read_and_deleted_but_not_invoked_or_updated(

@@ -15,8 +15,8 @@ import docker
 import httpx
 import pytest
 
+from bench.stack import GUEST_AUTH, squall, start, stop, wait_ready
 from tests.conftest import free_port
-from tests.integration.conftest import GUEST_AUTH, _squall, _start, _stop, _wait_ready
 from tests.integration.helpers import invoke, put_action, wait_for_record
 
 pytestmark = pytest.mark.integration
@@ -33,8 +33,8 @@ class Lab:
 
     def start_invoker(self) -> Any:
         log = self.logs / f"invoker-{secrets.token_hex(2)}.log"
-        process = _start(self.env, log, "invoker")
-        _wait_ready(lambda: "ready." in log.read_text(errors="replace"), "invoker", [process], log)
+        process = start(self.env, log, "invoker")
+        wait_ready(lambda: "ready." in log.read_text(errors="replace"), "invoker", [process], log)
         return process
 
     def kill_invoker(self) -> None:
@@ -51,9 +51,9 @@ def lab(couchdb_url: str, tmp_path: Any) -> Iterator[Lab]:
            "SQUALL_CONTROLLER_PORT": str(port), "SQUALL_CONTROLLER_API_HOST": f"http://127.0.0.1:{port}",
            "SQUALL_CONTROLLER_WORKERS": "1", "SQUALL_CONTROLLER_THREADS": "4", "SQUALL_INVOKER_NAME": name,
            "SQUALL_INVOKER_QUEUES": name, "SQUALL_INVOKER_THREADS": "2", "SQUALL_INVOKER_USER_MEMORY_MB": "1024"}
-    _squall(env, "admin", "seed")
+    squall(env, "admin", "seed")
     url = f"http://127.0.0.1:{port}"
-    controller = _start(env, tmp_path / "controller.log", "controller")
+    controller = start(env, tmp_path / "controller.log", "controller")
 
     def up() -> bool:
         try:
@@ -63,13 +63,13 @@ def lab(couchdb_url: str, tmp_path: Any) -> Iterator[Lab]:
 
     lab = None
     try:
-        _wait_ready(up, "controller", [controller], tmp_path / "controller.log")
+        wait_ready(up, "controller", [controller], tmp_path / "controller.log")
         lab = Lab(env, url, tmp_path)
         yield lab
     finally:
-        _stop(controller)
+        stop(controller)
         if lab is not None:
-            _stop(lab.invoker)
+            stop(lab.invoker)
         client = docker.from_env()
         try:
             for c in client.containers.list(all=True, filters={"label": f"squall.invoker={name}"}):

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import SQUALL, Stack
+from bench.stack import SQUALL
+from tests.integration.conftest import Stack
 from tests.integration.helpers import wait_for_record
 
 pytestmark = pytest.mark.integration
