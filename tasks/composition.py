@@ -43,10 +43,10 @@ class CompositionTask(Task):  # type: ignore[misc]
     def _build(self) -> CompositionService:
         from app.controller.dispatch import CeleryDispatcher  # the one Celery publisher, shared with the controller
         from app.core.services.compositions import CompositionService
-        from app.store.couchdb import CouchStore
+        from app.store import open_store
 
         settings = self.app.conf.squall_settings
-        store = CouchStore(settings.couchdb)
+        store = open_store(settings)
         dispatcher = CeleryDispatcher(self.app, settings.invoker.queues)
         return CompositionService(store, store, dispatcher, _BackendSink(self), settings.limits.sequence_max_length)
 

@@ -10,6 +10,8 @@ was down across several slots it fires the missed alarm once, then keeps to the 
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery.beat import Scheduler
@@ -17,11 +19,11 @@ from celery.beat import Scheduler
 from app.core.entities import now_ms
 from app.core.errors import PlatformError
 from app.core.services.alarms import AlarmService
-from app.store.couchdb import CouchStore
+from app.store import Store, open_store
 from config import Settings
 from tasks import names
 from tasks.celery_app import make_celery
-from workers.alarm_fire import AlarmFirer
+from workers.alarm_fire import AlarmFirer, RetryableFire
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,75 @@ CLAIMS_PER_TICK = 100
 MIN_SLEEP_S = 0.05
 
 
+FIRE_BACKOFF_MAX_S = 60.0
+
+
 def build_firer(settings: Settings) -> AlarmFirer:
-    store = CouchStore(settings.couchdb)
-    store.setup()
+    store = open_store(settings)
     return AlarmFirer(settings.controller.api_host, AlarmService(store, store))
+
+
+def next_sleep(alarms: AlarmService, claimed: int, poll_s: float) -> float:
+    """How long a scheduler sleeps after a tick: briefly if it claimed a full batch, else until the next due
+    alarm, at most one poll."""
+    if claimed == CLAIMS_PER_TICK:
+        return MIN_SLEEP_S  # more may be due
+    upcoming = alarms.next_time()
+    if upcoming is None:
+        return poll_s
+    return min(max((upcoming - now_ms()) / 1000, MIN_SLEEP_S), poll_s)
+
+
+class AlarmLoop:
+    """The scheduler without Celery, for ``squall standalone``: one thread claims due alarms (the same claims
+    as ``AlarmScheduler``, so it never fires a slot twice) and a small pool fires them with backoff."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self._alarms = AlarmService(store, store)
+        self._firer = AlarmFirer(settings.controller.api_host, self._alarms)
+        self._poll_s = settings.scheduler.poll_s
+        self._retries = settings.scheduler.fire_retries
+        self._stopping = threading.Event()
+        self._fires = ThreadPoolExecutor(max_workers=4, thread_name_prefix="squall-alarm")
+        self._thread = threading.Thread(target=self._run, name="squall-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(10)
+        self._fires.shutdown(wait=True, cancel_futures=True)
+        self._firer.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = self._alarms.claim_due(CLAIMS_PER_TICK)
+                for due in claimed:
+                    self._fires.submit(self._fire, due.alarm.doc_id, due.alarm.auth_key, due.alarm.payload,
+                                       due.due, due.alarm.delete_after_fire)
+                sleep = next_sleep(self._alarms, len(claimed), self._poll_s)
+            except (PlatformError, OSError, RuntimeError) as e:  # store down, or stopping mid-tick
+                log.warning("alarm tick failed: %s", e)
+                sleep = self._poll_s
+            self._stopping.wait(sleep)
+
+    def _fire(self, trigger: str, auth_key: str, payload: dict[str, Any], due: int,
+              delete_after_fire: bool | str) -> None:
+        for attempt in range(self._retries + 1):
+            try:
+                self._firer.fire(trigger, auth_key, payload, due, delete_after_fire)
+                return
+            except RetryableFire as e:
+                if attempt == self._retries:
+                    self._firer.give_up(trigger, due, e)
+                    return
+                if self._stopping.wait(min(2.0 ** (attempt + 1), FIRE_BACKOFF_MAX_S)):
+                    return
+            except PlatformError:
+                log.exception("firing /%s failed", trigger)
+                return
 
 
 class AlarmScheduler(Scheduler):  # type: ignore[misc]
@@ -41,8 +108,7 @@ class AlarmScheduler(Scheduler):  # type: ignore[misc]
     def setup_schedule(self) -> None:
         settings: Settings = self.app.conf.squall_settings
         self._settings = settings
-        self._store = CouchStore(settings.couchdb)
-        self._store.setup()
+        self._store = open_store(settings)
         self._alarms = AlarmService(self._store, self._store)
         self.max_interval = settings.scheduler.poll_s
 
@@ -55,15 +121,10 @@ class AlarmScheduler(Scheduler):  # type: ignore[misc]
                 self.app.send_task(names.FIRE_ALARM, queue=self._settings.scheduler.queue, kwargs={
                     "trigger": alarm.doc_id, "auth_key": alarm.auth_key, "payload": alarm.payload,
                     "due": due.due, "delete_after_fire": alarm.delete_after_fire})
-            if len(claimed) == CLAIMS_PER_TICK:
-                return MIN_SLEEP_S  # more may be due
-            upcoming = self._alarms.next_time()
+            return next_sleep(self._alarms, len(claimed), float(self.max_interval))
         except (PlatformError, OSError) as e:  # store or broker down: say so, try again next poll
             log.warning("alarm tick failed: %s", e)
             return float(self.max_interval)
-        if upcoming is None:
-            return float(self.max_interval)
-        return float(min(max((upcoming - now_ms()) / 1000, MIN_SLEEP_S), self.max_interval))
 
     def sync(self) -> None:
         """Nothing to write back: every claim is stored as it is made."""
@@ -73,7 +134,7 @@ class AlarmScheduler(Scheduler):  # type: ignore[misc]
 
     @property
     def info(self) -> str:
-        return f"alarms in {self._settings.couchdb.url} ({self._settings.couchdb.prefix}alarms)"
+        return f"alarms in the {self._settings.store.kind} store"
 
 
 def run_scheduler(settings: Settings, *, loglevel: str = "INFO") -> None:

@@ -17,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.entities import ActivationMessage
+from app.core.entities import Activation, ActivationMessage
 from app.core.errors import StoreError, Unavailable
+from app.core.services.compositions import CompositionService, completed_event
 from app.standalone.spool import Spool
 from workers.invoker import Invoker, RecordNotStored
 
@@ -32,6 +33,7 @@ class _Slot:
     done: threading.Event = field(default_factory=threading.Event)
     value: dict[str, Any] | None = None
     finished_at: float = 0.0
+    created_at: float = field(default_factory=time.monotonic)
 
 
 class InProcessDispatcher:
@@ -50,6 +52,11 @@ class InProcessDispatcher:
         self._lock = threading.Lock()
         self._accepting = True
         self._last_purge = time.monotonic()
+        self._compositions: CompositionService | None = None
+
+    def attach_compositions(self, service: CompositionService) -> None:
+        """Run sequence and conductor steps here too (the service publishes its components through us)."""
+        self._compositions = service
 
     def recover(self) -> int:
         """Store records and run messages an earlier run left in the spool; returns how many messages."""
@@ -77,10 +84,27 @@ class InProcessDispatcher:
 
     def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
         with self._lock:
-            slot = self._slots.get(activation_id)
-        if slot is None or not slot.done.wait(timeout_s):
+            # A composition's own id has no message of its own: its slot is made by whoever comes first.
+            slot = self._slots.setdefault(activation_id, _Slot())
+        if not slot.done.wait(timeout_s):
             return None
         return slot.value
+
+    # --- CompositionStarter and ResultSink (sequences and conductor actions) ----------------------------
+
+    def publish_step(self, step: dict[str, Any], key: str) -> None:
+        """Run one composition step on the pool. Unlike activations it is not spooled: a crash mid-sequence
+        loses the rest of that sequence (its components that ran keep their records)."""
+        del key  # one invoker here: no home queue to choose
+        if not self._accepting or self._compositions is None:
+            raise Unavailable()
+        try:
+            self._executor.submit(self._step, step)
+        except RuntimeError as e:
+            raise Unavailable() from e
+
+    def store_result(self, activation_id: str, activation: dict[str, Any]) -> None:
+        self._deliver(activation_id, activation)
 
     def peek(self, activation_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -130,11 +154,13 @@ class InProcessDispatcher:
 
     def _run(self, message: ActivationMessage) -> None:
         aid = message.activation_id
+        activation: Activation | None = None
         try:
-            self._invoker.invoke(message, lambda doc: self._deliver(aid, doc))
+            activation = self._invoker.invoke(message, lambda doc: self._deliver(aid, doc))
         except RecordNotStored as e:  # the store is down: keep the record for the next start
             log.error("storing %s failed; kept in the spool: %s", aid, e.__cause__)
             self._spool.keep_record(e.doc)
+            activation = Activation.from_doc(e.doc)
         except Exception:  # a bug of ours: the message stays in the spool and is recorded at the next start
             log.exception("invoking %s failed", aid)
             self._deliver(aid, None)
@@ -143,10 +169,30 @@ class InProcessDispatcher:
             with self._lock:
                 self._futures.pop(aid, None)
         self._spool.done(aid)
+        if message.continuation is not None and activation is not None:
+            self._step(completed_event(message.continuation, activation))
+
+    def _step(self, event: dict[str, Any]) -> None:
+        """One composition step, retried while the store is briefly down (as the Celery task retries)."""
+        assert self._compositions is not None
+        for pause in (0.5, 1.0, 2.0, 4.0, None):
+            try:
+                self._compositions.step(**event)
+                return
+            except (StoreError, Unavailable) as e:
+                if pause is None:
+                    log.error("a composition step failed for good: %s", e)
+                    return
+                time.sleep(pause)  # backoff between retries of a step, not synchronisation
+            except Exception:
+                log.exception("a composition step failed")
+                return
 
     def _deliver(self, activation_id: str, doc: dict[str, Any] | None) -> None:
         with self._lock:
             slot = self._slots.get(activation_id)
+            if slot is None and doc is not None:  # a composition result can arrive before its waiter
+                slot = self._slots[activation_id] = _Slot()
         if slot is not None and not slot.done.is_set():
             slot.value = doc
             slot.finished_at = time.monotonic()
@@ -159,6 +205,7 @@ class InProcessDispatcher:
             return
         self._last_purge = now
         expired = [aid for aid, slot in self._slots.items()
-                   if slot.done.is_set() and now - slot.finished_at > self._result_ttl_s]
+                   if (slot.done.is_set() and now - slot.finished_at > self._result_ttl_s)
+                   or now - slot.created_at > 2 * self._result_ttl_s]
         for aid in expired:
             del self._slots[aid]

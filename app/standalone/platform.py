@@ -21,16 +21,19 @@ from typing import Any
 import waitress
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
-from app.controller import create_app
+from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
+from app.controller import build_actions_and_packages, create_app
 from app.core.identities import WELL_KNOWN
 from app.core.manifest import RuntimeManifest
 from app.core.services import IdentityService
+from app.core.services.compositions import CompositionService
 from app.standalone.dispatch import InProcessDispatcher
 from app.standalone.spool import Spool
 from app.store import Store, open_store
 from config import Settings, environment_variables
 from workers.invoker import Invoker
 from workers.runtime import build_invoker
+from workers.scheduler import AlarmLoop
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ class Standalone:
         self._server: BaseWSGIServer | MultiSocketServer | None = None
         self._serving: threading.Thread | None = None
         self._worker: subprocess.Popen[bytes] | None = None
+        self._scheduler_child: subprocess.Popen[bytes] | None = None
+        self._alarms: AlarmLoop | None = None
 
     @property
     def in_process(self) -> bool:
@@ -95,19 +100,27 @@ class Standalone:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._store = open_store(self.settings)
-        IdentityService(self._store, cache_seconds=0).seed()
+        identities = IdentityService(self._store, cache_seconds=0)
+        identities.seed()
+        actions, packages = build_actions_and_packages(self.settings, self._store)
+        written = CatalogInstaller(packages, actions, identities.identity_of(SYSTEM_NAMESPACE)).install()
+        if written:
+            log.info("installed the system catalog: %s", ", ".join(written))
         dispatcher = None
         if self.in_process:
             spool = Spool(self.data_dir / "spool")
             self._invoker = build_invoker(self.settings, store=self._store, journal=spool)
             self._dispatcher = dispatcher = InProcessDispatcher(
                 self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s)
+            dispatcher.attach_compositions(CompositionService(
+                self._store, self._store, dispatcher, dispatcher, self.settings.limits.sequence_max_length))
             recovered = dispatcher.recover()
             if recovered:
                 log.info("running %d activations an earlier run accepted and did not finish", recovered)
+            self._alarms = AlarmLoop(self.settings, self._store)
         else:
-            self._worker = subprocess.Popen([sys.executable, "-c", "from app.cli.main import cli; cli()", "invoker"],
-                                            env=child_environment(self._sections), stdin=subprocess.DEVNULL)
+            self._worker = self._child("invoker")
+            self._scheduler_child = self._child("scheduler")
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher)
         c = self.settings.controller
         self._server = waitress.create_server(app, host=c.host, port=c.port, threads=c.threads,
@@ -115,6 +128,13 @@ class Standalone:
                                               ident="squall")
         self._serving = threading.Thread(target=self._server.run, name="squall-http", daemon=True)
         self._serving.start()
+        if self._alarms is not None:
+            self._alarms.start()  # after the API serves: alarms fire through it
+
+    def _child(self, command: str) -> subprocess.Popen[bytes]:
+        """A ``squall <command>`` child with the same settings (``--broker`` mode)."""
+        return subprocess.Popen([sys.executable, "-c", "from app.cli.main import cli; cli()", command],
+                                env=child_environment(self._sections), stdin=subprocess.DEVNULL)
 
     def banner(self) -> str:
         api = self.settings.controller.api_host
@@ -132,6 +152,11 @@ class Standalone:
 
     def stop(self) -> None:
         """Finish or keep what was accepted, then stop serving and remove every container."""
+        if self._alarms is not None:
+            self._alarms.stop()
+        if self._scheduler_child is not None and self._scheduler_child.poll() is None:
+            self._scheduler_child.terminate()
+            self._scheduler_child.wait(INVOKER_STOP_S)
         if self._dispatcher is not None:
             left = self._dispatcher.shutdown(SHUTDOWN_DRAIN_S)
             if left:
