@@ -24,7 +24,7 @@ import docker.errors
 
 BASE_IMAGE = "squall/debian-base:bookworm"
 BASE_SUITE = "bookworm"
-BASE_PACKAGES = ("python3", "nodejs")
+BASE_PACKAGES = ("python3", "nodejs", "unzip")  # unzip: Node.js zip actions
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 PUBLIC_BASES = "public"  # as a base: let each Dockerfile use its own ARG BASE default
 

@@ -317,8 +317,11 @@ class Invoker:
         init_params = {p["key"]: p.get("value") for p in action.parameters if p.get("init")}
         init_params.update(msg.init_args)
         env.update({key: stringify(value) for key, value in init_params.items()})
-        return {"value": {"name": action.path.name, "main": action.exec.main or "main",
-                          "binary": action.exec.binary, "code": action.exec.code or "", "env": env}}
+        value: dict[str, Any] = {"name": action.path.name, "main": action.exec.main or "main",
+                                 "binary": action.exec.binary, "env": env}
+        if action.exec.code:  # a blackbox without code runs its image's own executable: send none,
+            value["code"] = action.exec.code  # as OpenWhisk does ("" would replace that executable)
+        return {"value": value}
 
     def _ow_env(self, msg: ActivationMessage, action: Action, deadline: int) -> dict[str, str]:
         env = {

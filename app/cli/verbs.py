@@ -17,6 +17,7 @@ from app.cli.common import settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 KINDS_BY_EXTENSION = {".py": "python:default", ".js": "nodejs:default"}
+NATIVE_IMAGE = "openwhisk/dockerskeleton"  # what wsk's --native means
 
 
 def _connection_options(fn: F) -> F:
@@ -64,24 +65,19 @@ def _key_values(pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     return [{"key": k, "value": v} for k, v in _params(pairs).items()]
 
 
-def _action_body(file: Path, kind: str | None, main: str | None, params: Sequence[tuple[str, str]],
-                 memory: int | None, timeout: int | None) -> dict[str, Any]:
-    suffix = file.suffix.lower()
-    if kind is None:
-        if suffix == ".zip":
-            raise click.UsageError("creating an action from a .zip requires --kind (e.g. --kind python:default)")
-        kind = KINDS_BY_EXTENSION.get(suffix)
-        if kind is None:
-            raise click.UsageError(f"cannot infer the kind from '{file.name}'; give --kind")
-    data = file.read_bytes()
-    if suffix == ".zip":
-        code = base64.b64encode(data).decode("ascii")
-    else:
-        try:
-            code = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise click.UsageError(f"{file} is not UTF-8 text; zip binary code and give --kind") from e
-    exec_: dict[str, Any] = {"kind": kind, "code": code}
+def _action_body(file: Path | None, kind: str | None, main: str | None, params: Sequence[tuple[str, str]],
+                 memory: int | None, timeout: int | None, docker: str | None = None,
+                 native: bool = False) -> dict[str, Any]:
+    if native:  # wsk's --native: the dockerskeleton image running the zip's exec
+        docker = docker or NATIVE_IMAGE
+    if docker is not None and kind is not None:
+        raise click.UsageError("give either --kind or --docker/--native, not both")
+    if file is None and docker is None:
+        raise click.UsageError("give the action's FILE (only a --docker action may have none)")
+    exec_: dict[str, Any] = {"kind": "blackbox", "image": docker} if docker is not None \
+        else {"kind": _kind_of(file, kind)}
+    if file is not None:
+        exec_["code"] = _code_of(file)
     if main:
         exec_["main"] = main
     body: dict[str, Any] = {"exec": exec_}
@@ -93,6 +89,30 @@ def _action_body(file: Path, kind: str | None, main: str | None, params: Sequenc
     return body
 
 
+def _kind_of(file: Path | None, kind: str | None) -> str:
+    if kind is not None:
+        return kind
+    assert file is not None
+    suffix = file.suffix.lower()
+    if suffix == ".zip":
+        raise click.UsageError("creating an action from a .zip requires --kind (e.g. --kind python:default)")
+    inferred = KINDS_BY_EXTENSION.get(suffix)
+    if inferred is None:
+        raise click.UsageError(f"cannot infer the kind from '{file.name}'; give --kind")
+    return inferred
+
+
+def _code_of(file: Path) -> str:
+    """A zip as base64 (the server sees it is binary), anything else as UTF-8 text."""
+    data = file.read_bytes()
+    if file.suffix.lower() == ".zip":
+        return base64.b64encode(data).decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise click.UsageError(f"{file} is not UTF-8 text; zip binary code and give --kind") from e
+
+
 _param_option = click.option("--param", "-p", "params", type=(str, str), multiple=True, metavar="KEY VALUE",
                              help="A parameter; VALUE is JSON when it parses, else a string. Repeatable.")
 
@@ -100,8 +120,11 @@ _param_option = click.option("--param", "-p", "params", type=(str, str), multipl
 def _action_write_options(fn: F) -> F:
     for option in reversed([
         click.argument("name"),
-        click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)),
         click.option("--kind", default=None, help="Runtime kind, e.g. python:3.11 (default: from the extension)."),
+        click.option("--docker", default=None, metavar="IMAGE",
+                     help="A blackbox action: this image runs it (FILE, if any, is its code)."),
+        click.option("--native", is_flag=True, help=f"A blackbox action on {NATIVE_IMAGE}: FILE is a zip with exec."),
         click.option("--main", default=None, help="Entry function name (default: main)."),
         _param_option,
         click.option("--memory", "-m", type=int, default=None, metavar="MB", help="Memory limit in MB."),
@@ -121,9 +144,10 @@ def action() -> None:
 
 
 def _write_action(overwrite: bool) -> Callable[..., None]:
-    def command(name: str, file: Path, kind: str | None, main: str | None, params: tuple[tuple[str, str], ...],
-                memory: int | None, timeout: int | None, apihost: str | None, auth: str | None) -> None:
-        body = _action_body(file, kind, main, params, memory, timeout)
+    def command(name: str, file: Path | None, kind: str | None, docker: str | None, native: bool, main: str | None,
+                params: tuple[tuple[str, str], ...], memory: int | None, timeout: int | None, apihost: str | None,
+                auth: str | None) -> None:
+        body = _action_body(file, kind, main, params, memory, timeout, docker, native)
         with _client(apihost, auth) as client:
             client.put_action(name, body, overwrite=overwrite)
         click.echo(f"ok: {'updated' if overwrite else 'created'} action {name}")
@@ -133,7 +157,8 @@ def _write_action(overwrite: bool) -> Callable[..., None]:
 @action.command("create")
 @_action_write_options
 def action_create(**kwargs: Any) -> None:
-    """Create action NAME from FILE (.py → python:default; .zip needs --kind)."""
+    """Create action NAME from FILE (.py → python:default, .js → nodejs:default; .zip needs --kind),
+    or on an image with --docker IMAGE [FILE] / --native FILE."""
     _write_action(False)(**kwargs)
 
 

@@ -178,6 +178,12 @@ SNIPPETS: dict[str, dict[str, str]] = {
                 print("log:", GREETING, args["name"])
                 return {{"greeting": GREETING + " " + args["name"]}}
         """),
+        "env_at_load": _exec("""
+            AT_LOAD = {k: os.environ.get(k) for k in ("GREETING", "COUNT", "__OW_NAMESPACE")}
+
+            def main(args):
+                return AT_LOAD
+        """),
         "ow_env": _exec("def main(args):\n    return {k: v for k, v in os.environ.items() if k.startswith('__OW_')}\n"),
         "reverse": _exec("def main(args):\n    return list(reversed(args)) if isinstance(args, list) else [args]\n"),
         "out_err": _exec("""
@@ -202,7 +208,6 @@ NOT_APPLICABLE = {
         "syntax_error": "a skeleton image compiles nothing at /init: a broken exec fails on /run",
         "missing_main": "a skeleton image runs its exec file; there is no entry point to look up",
         "exit_on_init": "a skeleton image runs no action code at /init",
-        "env_at_load": "OpenWhisk's skeleton ignores the /init env; the exec gets __OW_* per run",
         "read_stdin": "the skeleton passes the params on the exec's stdin by design",
         "promise": "Node.js only",
     },

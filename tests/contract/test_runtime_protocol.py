@@ -329,6 +329,15 @@ def test_nodejs_zip_with_index_js(start: Start, runtime: RuntimeUnderTest) -> No
 
 
 @pytest.mark.dialects("nodejs")
+def test_nodejs_zip_of_an_es_module(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    archive = zipped({"package.json": json.dumps({"name": "esm", "type": "module", "main": "main.js"}),
+                      "main.js": "import { sep } from 'node:path';\nexport function main(a) { return {sep, a}; }\n"})
+    assert proxy.init(archive, binary=True).status == 200
+    assert proxy.run({"x": 1}).body == {"sep": "/", "a": {"x": 1}}
+
+
+@pytest.mark.dialects("nodejs")
 def test_nodejs_zip_without_entry_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
     proxy = start()
     init = proxy.init(zipped({"lib/other.js": "exports.main = () => ({})\n"}), binary=True)

@@ -26,6 +26,7 @@ from tests.integration.helpers import invoke, put_action, wait_for_record
 pytestmark = pytest.mark.integration
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
+SQUALL = str(Path(sys.executable).with_name("squall"))
 
 
 def zip_folder(folder: Path) -> str:
@@ -154,6 +155,24 @@ def test_blackbox_action_on_the_skeleton_image(api: httpx.Client, unique: str) -
     assert annotations(activation)["kind"] == "blackbox"
     record = wait_for_record(api, activation["activationId"])
     assert [line[31:] for line in record["logs"]] == ['stdout: args: {"k": "v"}']
+
+
+def test_cli_native_and_docker_create_blackbox_actions(api: httpx.Client, stack: Stack, unique: str,
+                                                       tmp_path: Path) -> None:
+    env = {**stack.env, "SQUALL_CLIENT_APIHOST": stack.url, "SQUALL_CLIENT_AUTH": ":".join(stack.guest)}
+
+    def squall(*args: str) -> str:
+        done = subprocess.run([SQUALL, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"squall {' '.join(args)}: {done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    archive = tmp_path / "exec.zip"
+    archive.write_bytes(base64.b64decode(zip_files({"exec": "#!/bin/sh\necho '{\"native\": true}'\n"})))
+    squall("action", "create", unique, str(archive), "--native")
+    assert json.loads(squall("action", "invoke", unique, "-r")) == {"native": True}
+    squall("action", "create", f"{unique}b", "--docker", "openwhisk/dockerskeleton")
+    stored = api.get(f"/api/v1/namespaces/_/actions/{unique}b").json()
+    assert stored["exec"] == {"kind": "blackbox", "image": "openwhisk/dockerskeleton", "binary": False}
 
 
 def test_blackbox_without_code_runs_the_image_s_own_executable(api: httpx.Client, unique: str) -> None:

@@ -195,6 +195,18 @@ def test_blackbox_image_failure_is_a_developer_error(setup):
     assert s.factory.specs[0].image == "me/img" and s.factory.specs[0].user_image
 
 
+def test_init_sends_the_code_and_no_code_for_a_blackbox_without_any(setup):
+    """OpenWhisk's dockerskeleton writes any ``code`` it gets over its own executable, even ""."""
+    s = setup()
+    with_code = s.action()
+    payload = s.invoker._init_payload(s.message(), with_code, now_ms())["value"]
+    assert (payload["code"], payload["main"], payload["binary"]) == ("def main(a): return a", "main", False)
+    bare = Action(EntityPath("guest", "bare"), Exec("blackbox", image="openwhisk/dockerskeleton"),
+                  ActionLimits(60000, 256, 10, 1), rev="1-abc")
+    payload = s.invoker._init_payload(s.message("guest/bare"), bare, now_ms())["value"]
+    assert "code" not in payload and payload["env"]["__OW_NAMESPACE"] == "alice"
+
+
 def test_unknown_kind_is_a_whisk_error(setup):
     s = setup()
     s.action(kind="cobol:1")

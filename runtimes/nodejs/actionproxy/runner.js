@@ -50,6 +50,10 @@ class Launcher {
 
   init(folder, main, env) {
     return new Promise((resolve) => {
+      if (!this.alive) {
+        resolve(null);
+        return;
+      }
       this.onReady = resolve;
       this.post({ type: 'init', folder, main, env });
     });
@@ -57,6 +61,10 @@ class Launcher {
 
   run(id, value, env) {
     return new Promise((resolve) => {
+      if (!this.alive) {
+        resolve(null);
+        return;
+      }
       this.waiting.set(id, resolve);
       this.post({ type: 'run', id, value, env });
     });

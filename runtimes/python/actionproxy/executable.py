@@ -3,8 +3,9 @@
 /init writes the code to an ``exec`` file (text with a shebang, or a zip holding ``exec`` at its top),
 made executable; without code the image's own executable (``exec_path``) is used. Each /run starts it
 with the parameters as one JSON argument (and on stdin, the only way past Linux's 128 KiB argument
-limit), ``__OW_*`` in its environment. Its stdout but the last line, and its stderr, are its logs; the
-last stdout line is the result, which must be a JSON object or array.
+limit), the /init ``env`` and the run's ``__OW_*`` in its environment (OpenWhisk's skeleton drops
+the /init env; passing it on lets init parameters reach a blackbox action). Its stdout but the last
+line, and its stderr, are its logs; the last stdout line is the result, a JSON object or array.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ExecRunner:
         self._stderr = stderr or sys.stderr
         self._lock = threading.Lock()
         self._binary = Path(config.exec_path)
+        self._env: dict[str, str] = {}
         self._initialized = False
 
     def init(self, raw: bytes) -> Reply:
@@ -68,6 +70,7 @@ class ExecRunner:
             print(f"{binary} is not an executable file", file=self._stderr, flush=True)
             return Reply.error(502, NO_BINARY)
         self._binary = binary
+        self._env = {str(k): protocol.env_string(v) for k, v in (value.get("env") or {}).items()}
         self._initialized = True
         return Reply.of(200, {"ok": True})
 
@@ -98,7 +101,7 @@ class ExecRunner:
             return Reply.error(400, "The action did not receive a dictionary or array as an argument.")
         if not (self._binary.is_file() and os.access(self._binary, os.X_OK)):
             return Reply.error(502, "The action failed to locate a binary. See logs for details.")
-        env = dict(os.environ)
+        env = {**os.environ, **self._env}
         env.update({"__OW_" + k.upper(): protocol.env_string(v) for k, v in request.items() if k != "value"})
         text = json.dumps(args, ensure_ascii=False)
         argv = [str(self._binary)] + ([text] if len(text.encode("utf-8")) <= MAX_ARG_BYTES else [])
