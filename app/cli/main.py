@@ -19,6 +19,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(servers.controller)
 cli.add_command(servers.invoker)
 cli.add_command(servers.runtimes)
+cli.add_command(servers.isolate)
 cli.add_command(admin.admin)
 for _group in verbs.GROUPS:
     cli.add_command(_group)
