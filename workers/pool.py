@@ -151,6 +151,7 @@ class ContainerPool:
         self._queue: collections.deque[object] = collections.deque()  # the run buffer: waiting tickets
         self._tokens = itertools.count(1)
         self._closed = False
+        self._reaped = 0  # containers removed for idling, since start
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._wake.set()  # start the stem cells at once
@@ -218,6 +219,10 @@ class ContainerPool:
                 self._cond.notify_all()
         for pooled in victims:
             self._destroy(pooled)
+        if victims:
+            with self._cond:
+                self._reaped += len(victims)
+                self._cond.notify_all()
         return len(victims)
 
     def pause_idle(self) -> int:
@@ -241,6 +246,9 @@ class ContainerPool:
                         done += 1
                     except ContainerError as e:
                         log.warning("could not pause %s: %s", pooled.container.name, e)
+        if done:
+            with self._cond:
+                self._cond.notify_all()
         return done
 
     def replenish(self) -> int:
@@ -305,7 +313,7 @@ class ContainerPool:
             count = collections.Counter(v.slot for v in views)
             return {"free": count[Slot.FREE], "busy": count[Slot.BUSY], "starting": count[Slot.STARTING],
                     "prewarm": count[Slot.PREWARM], "paused": sum(1 for v in views if v.paused),
-                    "waiting": len(self._queue), "used_mb": sum(v.memory_mb for v in views),
+                    "waiting": len(self._queue), "reaped": self._reaped, "used_mb": sum(v.memory_mb for v in views),
                     "capacity_mb": self._capacity_mb}
 
     # --- internals -------------------------------------------------------------------------------
@@ -318,6 +326,7 @@ class ContainerPool:
                 self._queue.append(ticket)
             else:
                 self._queue.appendleft(ticket)
+            self._cond.notify_all()  # observers (stats waiters) see the buffer grow
             try:
                 while True:
                     if self._closed:
@@ -375,6 +384,7 @@ class ContainerPool:
             closed = self._closed
             if not closed:
                 self._containers[pooled.id] = pooled
+            self._cond.notify_all()
         if closed:
             self._destroy(pooled)
             raise PoolClosed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
@@ -13,9 +14,13 @@ from tasks.celery_app import make_celery
 from workers.factories import resolve_factory
 from workers.factories.base import ContainerSpec
 from workers.invoker import Invoker
+from workers.isolation import Isolation, IsolationError, IsolationPlan, endpoints
 from workers.journal import Journal, MemoryJournal, RedisJournal
 from workers.pool import ContainerPool, StemCellSpec
 from workers.records import RecordWriter
+
+if TYPE_CHECKING:
+    from workers.factories.docker import DockerContainerFactory
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,15 @@ def stem_cell_specs(manifest: RuntimeManifest) -> list[StemCellSpec]:
             for kind, cells in manifest.stem_cells().items() for cell in cells]
 
 
+def isolation_for(settings: Settings, factory: DockerContainerFactory) -> Isolation:
+    """The rules for this invoker's action network: the API host allowed, the services denied."""
+    api = endpoints(settings.invoker.api_host or settings.controller.api_host)
+    denied = [*endpoints(settings.couchdb.url), *endpoints(settings.broker.url),
+              *endpoints(settings.broker.result_backend)]
+    plan = IsolationPlan(settings.invoker.network, factory.bridge(), tuple(api), tuple(denied))
+    return Isolation(plan)
+
+
 def build_invoker(settings: Settings, *, store: Store | None = None, journal: Journal | None = None) -> Invoker:
     """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
     ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
@@ -46,6 +60,12 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: Jo
         factory.cleanup()
     except PlatformError as e:  # Docker down: keep serving, each activation records the failure
         log.warning("could not remove leftover containers: %s", e)
+    if settings.invoker.isolate:  # asked for: an invoker that cannot isolate its actions does not start
+        from workers.factories.docker import DockerContainerFactory
+
+        if not isinstance(factory, DockerContainerFactory):
+            raise IsolationError(f"invoker.isolate needs the docker factory, not {settings.invoker.factory!r}")
+        isolation_for(settings, factory).install()
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
     return Invoker(store, store, pool, manifest, settings, journal or _journal(settings), records=RecordWriter(store))

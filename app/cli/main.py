@@ -22,6 +22,7 @@ cli.add_command(servers.scheduler)
 cli.add_command(servers.runtimes)
 cli.add_command(standalone.standalone)
 cli.add_command(servers.flower)
+cli.add_command(servers.isolate)
 cli.add_command(admin.admin)
 cli.add_command(bench.bench)
 for _group in verbs.GROUPS:

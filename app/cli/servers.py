@@ -45,6 +45,37 @@ def scheduler(loglevel: str) -> None:
     run_scheduler(settings(), loglevel=loglevel)
 
 
+@click.command()
+@click.option("--remove", is_flag=True, help="Remove the rules instead of installing them.")
+@click.option("--show", is_flag=True, help="Print the iptables rules without touching anything.")
+def isolate(remove: bool, show: bool) -> None:
+    """Install the iptables rules that keep action containers away from the host and the services
+    (idempotent; needs root). ``invoker.isolate = true`` makes each invoker do this at start."""
+    from app.core.errors import PlatformError
+    from workers.factories.docker import DockerContainerFactory
+    from workers.isolation import forward_rules, hooks, input_rules
+    from workers.runtime import isolation_for
+
+    s = settings()
+    factory = DockerContainerFactory(s.invoker, s.invoker.api_host or s.controller.api_host)
+    try:
+        isolation = isolation_for(s, factory)
+        if show:
+            for rule in [*input_rules(isolation.plan), *forward_rules(isolation.plan)]:
+                click.echo("iptables " + " ".join(rule))
+            for hook in hooks(isolation.plan):
+                click.echo(f"iptables -I {hook[0]} 1 " + " ".join(hook[1:]))
+        elif remove:
+            isolation.remove()
+        else:
+            isolation.install()
+            click.echo(f"network {s.invoker.network} (bridge {isolation.plan.bridge}) isolated")
+    except PlatformError as e:
+        raise click.ClickException(e.message) from e
+    finally:
+        factory.close()
+
+
 @click.group()
 def runtimes() -> None:
     """Runtime images."""

@@ -10,85 +10,22 @@ from __future__ import annotations
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import docker
-import docker.errors
 import pytest
 
-from app.core.entities import Action, ActivationMessage, Exec, Status, annotation, new_activation_id, now_ms
-from app.core.limits import ActionLimits
-from app.core.manifest import RuntimeManifest
-from app.core.names import EntityPath
+from app.core.entities import Status, annotation
 from config.settings import Settings
-from tests.fakes import DictActivationStore, DictEntityStore
-from workers.factories.docker import LABEL_INVOKER, DockerContainerFactory
-from workers.invoker import Invoker
-from workers.journal import MemoryJournal
+from tests.integration.docker_harness import Harness, docker_client, make_settings
+from workers.factories.docker import DockerContainerFactory
 from workers.logs import DEVELOPER_ERROR_WARNING
-from workers.pool import ContainerPool
 
 pytestmark = pytest.mark.integration
-
-IMAGE = "squall/action-python-v3:latest"
-
-
-@pytest.fixture(scope="module")
-def docker_client():
-    client = docker.from_env()
-    try:
-        client.ping()
-        try:
-            client.images.get(IMAGE)
-        except docker.errors.ImageNotFound:
-            from workers.images import build_runtime_images
-
-            build_runtime_images(client, Settings().runtimes.directory, kinds=["python:3"])
-        yield client
-    finally:
-        client.close()
+__all__ = ["docker_client"]  # a fixture, used by name
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings().replace(invoker={"name": f"itest{secrets.token_hex(4)}", "user_memory_mb": 1024,
-                                       "threads": 4})
-
-
-class Harness:
-    def __init__(self, settings: Settings, factory: DockerContainerFactory) -> None:
-        self.settings = settings
-        self.factory = factory
-        self.entities = DictEntityStore()
-        self.activations = DictActivationStore()
-        self.pool = ContainerPool(factory, settings.invoker, wait_timeout_s=30)
-        self.journal = MemoryJournal()
-        self.invoker = Invoker(self.entities, self.activations, self.pool,
-                               RuntimeManifest.load(settings.runtimes.manifest_path), settings, self.journal)
-        self.published: list[dict[str, Any]] = []
-        self.stored_when_published: list[bool] = []
-
-    def action(self, code: str, name: str = "act", timeout_ms: int = 10_000, logs_mb: int = 10) -> Action:
-        action = Action(EntityPath("guest", name), Exec("python:3", code=code),
-                        ActionLimits(timeout=timeout_ms, memory=256, logs=logs_mb, concurrency=1))
-        return self.entities.put_action(action)
-
-    def message(self, action: Action, content: dict[str, Any] | None = None) -> ActivationMessage:
-        return ActivationMessage(
-            activation_id=new_activation_id(), transaction_id=secrets.token_hex(16), namespace="guest",
-            subject="guest", action=action.path.doc_id, revision=action.rev or "", content=content or {},
-            blocking=True, received_ms=now_ms())
-
-    def invoke(self, msg: ActivationMessage):
-        def publish(doc: dict[str, Any]) -> None:
-            self.published.append(doc)
-            self.stored_when_published.append(f"guest/{doc['activationId']}" in self.activations.docs)
-
-        return self.invoker.invoke(msg, publish)
-
-    def containers(self) -> list[dict[str, Any]]:
-        return self.factory._api().containers(
-            all=True, filters={"label": f"{LABEL_INVOKER}={self.settings.invoker.name}"})
+    return make_settings()
 
 
 @pytest.fixture

@@ -236,6 +236,19 @@ class DockerContainerFactory:
                 probe.settimeout(min(self._timeout_s, 5.0))
                 probe.connect(host.removeprefix("unix://"))
 
+    def bridge(self) -> str:
+        """The host interface of the action network (created if missing), for isolation rules."""
+        api = self._api()
+        try:
+            info: dict[str, Any] = api.inspect_network(self._settings.network)
+        except _DOCKER_FAILURES as e:
+            raise RuntimeStartupError(f"Cannot inspect network {self._settings.network!r}: {e}") from e
+        if info.get("Driver") != "bridge":
+            raise RuntimeStartupError(f"Network {self._settings.network!r} is not a bridge network.")
+        options = info.get("Options") or {}
+        return str(options.get("com.docker.network.bridge.name") or ("docker0" if info.get("Name") == "bridge"
+                                                                      else f"br-{info['Id'][:12]}"))
+
     def close(self) -> None:
         with self._client_lock:
             if self._client is not None:
