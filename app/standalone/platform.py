@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import waitress
-from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from app.controller import create_app
 from app.core.identities import WELL_KNOWN
@@ -84,7 +83,7 @@ class Standalone:
         self._store: Store | None = None
         self._invoker: Invoker | None = None
         self._dispatcher: InProcessDispatcher | None = None
-        self._server: BaseWSGIServer | MultiSocketServer | None = None
+        self._server: Any = None  # a waitress server (no type stubs)
         self._serving: threading.Thread | None = None
         self._worker: subprocess.Popen[bytes] | None = None
 
