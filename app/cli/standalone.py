@@ -34,6 +34,7 @@ def standalone(data_dir: Path, store: str, broker: str | None, containers: str |
     from app.standalone.platform import Standalone, docker_status
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per CouchDB request is noise here
     options = StandaloneOptions(data_dir.expanduser().resolve(), store, broker, containers, host, port, name)
     if containers is None:
         why_not = docker_status(settings())

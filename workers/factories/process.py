@@ -11,6 +11,7 @@ directory. Blackbox kinds need an image, so this factory refuses them with a mes
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import itertools
 import json
@@ -252,8 +253,12 @@ class LocalProcessFactory:
                     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("Dockerfile", "__pycache__"))
                     for folder in (self._root / "runtimes", *(p for p in copy.rglob("*") if p.is_dir()), copy):
                         folder.chmod(0o755)
+                    # Compiled once here: the action's user cannot write __pycache__ into a root-owned copy.
+                    compileall.compile_dir(copy, quiet=1)
                     for file in (p for p in copy.rglob("*") if p.is_file()):
                         file.chmod(0o644)
+                    for folder in (p for p in copy.rglob("__pycache__")):
+                        folder.chmod(0o755)
                     source = copy
                 self._proxies[family] = source
             return self._proxies[family]
@@ -345,9 +350,8 @@ class LocalProcessFactory:
 
     def cleanup(self) -> None:
         """Kill the process groups an earlier run of this invoker left (by their pid files) and remove
-        their directories."""
-        if not self._root.is_dir():
-            return
+        their directories. Also probes the sandbox now, at start, rather than on the first activation."""
+        self._ready_sandbox()
         for directory in self._root.iterdir():
             if directory.name == "runtimes" or not directory.is_dir():
                 continue
