@@ -30,7 +30,7 @@ def _journal(settings: Settings) -> Journal:
 def build_invoker(settings: Settings, *, store: Store | None = None, journal: Journal | None = None) -> Invoker:
     """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
     ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
-    store = store or open_store(settings)
+    store = open_store(settings) if store is None else store
     factory_class = resolve_factory(settings.invoker.factory)
     factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
     try:
@@ -39,7 +39,7 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: Jo
         log.warning("could not remove leftover containers: %s", e)
     pool = ContainerPool(factory, settings.invoker)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
-    return Invoker(store, store, pool, manifest, settings, journal or _journal(settings))
+    return Invoker(store, store, pool, manifest, settings, _journal(settings) if journal is None else journal)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:

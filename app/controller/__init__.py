@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     ``store`` and ``dispatcher`` default to the configured store and Celery; standalone mode passes its own.
     """
     settings = settings or load_settings()
-    store = store or open_store(settings)
-    dispatcher = dispatcher or CeleryDispatcher(make_celery(settings), settings.invoker.queues)
+    store = open_store(settings) if store is None else store
+    if dispatcher is None:
+        dispatcher = CeleryDispatcher(make_celery(settings), settings.invoker.queues)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
