@@ -53,7 +53,7 @@ def isolation_for(settings: Settings, factory: DockerContainerFactory) -> Isolat
 def build_invoker(settings: Settings, *, store: Store | None = None, journal: Journal | None = None) -> Invoker:
     """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
     ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
-    store = store or open_store(settings)
+    store = open_store(settings) if store is None else store
     factory_class = resolve_factory(settings.invoker.factory)
     factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
     try:
@@ -68,7 +68,8 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: Jo
         isolation_for(settings, factory).install()
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
-    return Invoker(store, store, pool, manifest, settings, journal or _journal(settings), records=RecordWriter(store))
+    return Invoker(store, store, pool, manifest, settings, _journal(settings) if journal is None else journal,
+                   records=RecordWriter(store))
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:

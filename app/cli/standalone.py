@@ -24,15 +24,18 @@ from app.core.errors import PlatformError
               help="Where actions run (default: docker when the engine answers and has the runtime images).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=3233, show_default=True)
+@click.option("--name", default="standalone", show_default=True,
+              help="Invoker name: labels its containers, which it removes when it starts again.")
 @click.option("--loglevel", default="INFO", show_default=True)
 def standalone(data_dir: Path, store: str, broker: str | None, containers: str | None, host: str, port: int,
-               loglevel: str) -> None:
+               name: str, loglevel: str) -> None:
     """Run the whole platform in one process (Ctrl-C or SIGTERM stops it cleanly)."""
     from app.standalone.options import StandaloneOptions, overrides
     from app.standalone.platform import Standalone, docker_status
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = StandaloneOptions(data_dir.expanduser().resolve(), store, broker, containers, host, port)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per CouchDB request is noise here
+    options = StandaloneOptions(data_dir.expanduser().resolve(), store, broker, containers, host, port, name)
     if containers is None:
         why_not = docker_status(settings())
         containers = "docker" if why_not is None else "process"

@@ -101,11 +101,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     passes its own.
     """
     settings = settings or load_settings()
-    store = store or open_store(settings)
+    store = open_store(settings) if store is None else store
     if dispatcher is None or invokers is None:
         celery = make_celery(settings)
-        dispatcher = dispatcher or CeleryDispatcher(celery, settings.invoker.queues)
-        invokers = invokers or CeleryInvokerMonitor(celery, settings.invoker.queues)
+        dispatcher = CeleryDispatcher(celery, settings.invoker.queues) if dispatcher is None else dispatcher
+        invokers = CeleryInvokerMonitor(celery, settings.invoker.queues) if invokers is None else invokers
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]

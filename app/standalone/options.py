@@ -28,6 +28,7 @@ class StandaloneOptions:
     containers: str | None = None  # None: decided by ``choose_containers``
     host: str = "127.0.0.1"
     port: int = 3233
+    name: str = STANDALONE_INVOKER
 
     @property
     def api_host(self) -> str:
@@ -59,7 +60,7 @@ def overrides(options: StandaloneOptions, containers: str) -> dict[str, dict[str
         raise Invalid(f"--containers must be one of {', '.join(CONTAINER_CHOICES)}, got {containers!r}")
     sections: dict[str, dict[str, Any]] = {
         "controller": {"host": options.host, "port": options.port, "api_host": options.api_host},
-        "invoker": {"factory": containers, "name": STANDALONE_INVOKER, "queues": (STANDALONE_INVOKER,)},
+        "invoker": {"factory": containers, "name": options.name, "queues": (options.name,)},
         **store_overrides(options.store, options.data_dir),
     }
     if options.broker is not None:

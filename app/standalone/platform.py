@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import waitress
-from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
 from app.controller import build_actions_and_packages, create_app
@@ -87,7 +86,7 @@ class Standalone:
         self._store: Store | None = None
         self._invoker: Invoker | None = None
         self._dispatcher: InProcessDispatcher | None = None
-        self._server: BaseWSGIServer | MultiSocketServer | None = None
+        self._server: Any = None  # a waitress server (no type stubs)
         self._serving: threading.Thread | None = None
         self._worker: subprocess.Popen[bytes] | None = None
         self._scheduler_child: subprocess.Popen[bytes] | None = None

@@ -29,12 +29,14 @@ def wait_for_record(api: httpx.Client, activation_id: str) -> dict[str, Any]:
     backend, which has no logs yet."""
     deadline = time.monotonic() + RECORD_DEADLINE_S
     while True:
-        if _stored(api, activation_id):
-            response = api.get(f"/api/v1/namespaces/_/activations/{activation_id}")
-            if response.status_code == 200 and "logs" in response.json():
-                record: dict[str, Any] = response.json()
-                return record
-        assert time.monotonic() < deadline, f"no record for {activation_id}"
+        # Listed first, read second: a read before the record landed is answered from the result backend,
+        # without logs, even if the record lands a moment later.
+        stored = _stored(api, activation_id)
+        response = api.get(f"/api/v1/namespaces/_/activations/{activation_id}")
+        if stored and response.status_code == 200 and "logs" in response.json():
+            record: dict[str, Any] = response.json()
+            return record
+        assert time.monotonic() < deadline, f"no record for {activation_id}: {response.text}"
         time.sleep(0.05)
 
 

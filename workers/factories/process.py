@@ -11,6 +11,7 @@ directory. Blackbox kinds need an image, so this factory refuses them with a mes
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import itertools
 import json
@@ -197,8 +198,8 @@ class _Launch:
 class LocalProcessFactory:
     """Implements ``ContainerFactory`` with local processes (see the module doc).
 
-    The sandbox is probed on first use (which confinements the kernel permits, which Python runs in it),
-    so constructing the factory is cheap and never fails.
+    The sandbox is probed once, by ``cleanup`` at the invoker's start or else on first use (which
+    confinements the kernel permits, which Python runs in it), so constructing the factory never fails.
     """
 
     def __init__(self, settings: InvokerSettings, api_host: str, *, runtimes_dir: Path | None = None,
@@ -250,10 +251,10 @@ class LocalProcessFactory:
                     copy = self._root / "runtimes" / family
                     shutil.rmtree(copy, ignore_errors=True)
                     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("Dockerfile", "__pycache__"))
-                    for folder in (self._root / "runtimes", *(p for p in copy.rglob("*") if p.is_dir()), copy):
-                        folder.chmod(0o755)
-                    for file in (p for p in copy.rglob("*") if p.is_file()):
-                        file.chmod(0o644)
+                    # Compiled once here: the action's user cannot write __pycache__ into a root-owned copy.
+                    compileall.compile_dir(copy, quiet=1)
+                    for path in (self._root / "runtimes", copy, *copy.rglob("*")):
+                        path.chmod(0o755 if path.is_dir() else 0o644)
                     source = copy
                 self._proxies[family] = source
             return self._proxies[family]
@@ -345,9 +346,8 @@ class LocalProcessFactory:
 
     def cleanup(self) -> None:
         """Kill the process groups an earlier run of this invoker left (by their pid files) and remove
-        their directories."""
-        if not self._root.is_dir():
-            return
+        their directories. Also probes the sandbox now, at start, rather than on the first activation."""
+        self._ready_sandbox()
         for directory in self._root.iterdir():
             if directory.name == "runtimes" or not directory.is_dir():
                 continue

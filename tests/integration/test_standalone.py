@@ -1,0 +1,157 @@
+"""``squall standalone`` started as the README says (``./standalone``), as a subprocess: the foundation's
+scenario with local processes and with Docker, a restart that keeps actions and activations, and a shutdown
+that leaves no process or container behind."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.conftest import GUEST_AUTH
+from tests.integration.helpers import invoke, put_action, wait_for_record
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = Path(__file__).resolve().parents[2] / "standalone"
+READY_DEADLINE_S = 120.0
+STOP_DEADLINE_S = 60.0
+HELLO = "def main(args):\n    print('hello log')\n    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n"
+
+
+@dataclass
+class Standalone:
+    """One ``./standalone`` process with its own data directory, port and invoker name."""
+
+    data_dir: Path
+    containers: str
+    name: str = field(default_factory=lambda: f"sa{secrets.token_hex(3)}")
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    runs: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir.parent / f"{self.name}-{self.runs}.log"
+
+    def start(self) -> str:
+        """Start and wait until it answers; returns what it printed by then."""
+        self.runs += 1
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(SCRIPT), "--data-dir", str(self.data_dir), "--port", str(self.port),
+                 "--containers", self.containers, "--name", self.name],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + READY_DEADLINE_S
+        while "Ctrl-C stops it." not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"standalone did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager sends it; returns the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(STOP_DEADLINE_S)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=GUEST_AUTH, timeout=90.0)
+
+    def leftovers(self) -> list[str]:
+        """Processes or containers this instance made that are still there."""
+        found = []
+        process_dir = str(Path(tempfile.gettempdir()) / f"squall-{self.name}")
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    cwd = os.readlink(f"/proc/{entry.name}/cwd")
+                except OSError:
+                    continue
+                if cwd.startswith(process_dir):
+                    found.append(f"process {entry.name} in {cwd}")
+        if self.containers == "docker":
+            client = docker.from_env()
+            try:
+                labelled = client.containers.list(all=True, filters={"label": f"squall.invoker={self.name}"})
+                found += [f"container {c.name}" for c in labelled]
+            finally:
+                client.close()
+        return found
+
+
+@pytest.fixture
+def standalone(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Standalone]:
+    instance = Standalone(tmp_path / "data", request.param)
+    yield instance
+    if instance.process is not None and instance.process.poll() is None:
+        instance.stop()
+
+
+@pytest.mark.parametrize("standalone", ["process", "docker"], indirect=True)
+def test_the_foundation_scenario(standalone: Standalone) -> None:
+    banner = standalone.start()
+    assert f"API host:  {standalone.url}" in banner
+    assert f"wsk property set --apihost {standalone.url} --auth {':'.join(GUEST_AUTH)}" in banner
+    assert f"admin:     {standalone.url}/admin" in banner
+    with standalone.client() as api:
+        put_action(api, "hello", HELLO)
+        blocking = invoke(api, "hello", {"name": "x"}, blocking="true")
+        assert blocking.status_code == 200, blocking.text
+        assert blocking.json()["response"]["result"] == {"greeting": "Hello x"}
+        assert invoke(api, "hello", {"name": "r"}, blocking="true", result="true").json() == {"greeting": "Hello r"}
+
+        accepted = invoke(api, "hello", {"name": "nb"})
+        assert accepted.status_code == 202
+        record = wait_for_record(api, accepted.json()["activationId"])
+        assert record["response"]["result"] == {"greeting": "Hello nb"}
+        assert record["logs"][0].endswith(" stdout: hello log")
+        blocking_record = wait_for_record(api, blocking.json()["activationId"])
+        assert blocking_record["response"]["success"] is True
+    assert standalone.stop() == 0
+    assert standalone.leftovers() == []
+
+
+@pytest.mark.parametrize("standalone", ["process"], indirect=True)
+def test_restart_keeps_actions_and_activations_and_finishes_accepted_work(standalone: Standalone) -> None:
+    standalone.start()
+    slow = "import time\n\ndef main(args):\n    time.sleep(2)\n    return {'slept': True}\n"
+    with standalone.client() as api:
+        put_action(api, "hello", HELLO)
+        put_action(api, "slow", slow)
+        done = invoke(api, "hello", {"name": "before"}, blocking="true").json()["activationId"]
+        wait_for_record(api, done)
+        queued = [invoke(api, "slow").json()["activationId"] for _ in range(3)]
+    assert standalone.stop() == 0  # while the slow ones run or wait: they are finished, not dropped
+    assert standalone.leftovers() == []
+
+    standalone.start()
+    with standalone.client() as api:
+        assert api.get("/api/v1/namespaces/_/actions/hello").json()["exec"]["kind"] == "python:3"
+        assert wait_for_record(api, done)["response"]["result"] == {"greeting": "Hello before"}
+        for aid in queued:
+            assert wait_for_record(api, aid)["response"]["result"] == {"slept": True}
+        again = invoke(api, "hello", {"name": "after"}, blocking="true", result="true")
+        assert again.json() == {"greeting": "Hello after"}
+    assert standalone.stop() == 0
+    assert standalone.leftovers() == []
