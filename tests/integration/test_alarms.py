@@ -110,11 +110,14 @@ def test_alarm_fires_every_two_seconds_across_a_scheduler_restart(api: httpx.Cli
     scheduler.start()
     wait_until(lambda: len(activations(api, f"{unique}-echo")) >= 3, "three fires")
     scheduler.stop()
-    before = {a["activationId"] for a in activations(api, f"{unique}-echo")}
+    # Claims of the first run (records may still be landing, and a fire it sent but did not run is run by the
+    # restarted scheduler: the claim is what counts).
+    first_run = api.get(alarms).json()["status"]["fired"]
     scheduler.start()
-    wait_until(lambda: len(activations(api, f"{unique}-echo")) >= len(before) + 3, "three fires after restart")
-    claimed = api.get(alarms).json()["status"]["fired"]
-    assert api.delete(alarms).status_code == 200  # no more claims from here on
+    wait_until(lambda: len(activations(api, f"{unique}-echo")) >= first_run + 3, "three fires after restart")
+    deleted = api.delete(alarms)  # no more claims from here on
+    assert deleted.status_code == 200
+    claimed = deleted.json()["status"]["fired"]
     wait_until(lambda: len(activations(api, f"{unique}-echo")) >= claimed, "every claimed fire to land")
     scheduler.stop()
 
@@ -124,11 +127,7 @@ def test_alarm_fires_every_two_seconds_across_a_scheduler_restart(api: httpx.Cli
     assert len(set(dues)) == len(dues)  # no slot fired twice, across the restart
     assert all(due % 2000 == 0 for due in dues)  # every fire is for a cron slot
     assert all(a["response"]["result"]["tick"] is True for a in fired)
-    after = [a for a in fired if a["activationId"] not in before]
-    assert len(after) >= 3 and min(int(a["response"]["result"]["__ow_headers"]["x-squall-alarm-due"])
-                                   for a in after) > max(
-        int(a["response"]["result"]["__ow_headers"]["x-squall-alarm-due"]) for a in fired
-        if a["activationId"] in before)
+    assert claimed >= first_run + 3  # the restarted scheduler kept the schedule going
     triggers = activations(api, unique)
     assert len(triggers) == claimed and all(t["response"]["result"] == {"tick": True} for t in triggers)
 
@@ -163,7 +162,8 @@ def test_classic_flow_alarm_feed_trigger_rule_into_a_bound_public_package(
         {"key": "greeting", "value": "from guest's package"}]}).is_success
     assert api.put(f"{NS}/actions/{unique}/echo", json={"exec": {"kind": "python:default", "code": ECHO}}).is_success
     with stack.client(auth=stack.other) as other:
-        assert other.put(f"{NS}/packages/{unique}-b", json={"binding": {"namespace": "guest", "name": unique}}).is_success
+        binding = {"binding": {"namespace": "guest", "name": unique}}
+        assert other.put(f"{NS}/packages/{unique}-b", json=binding).is_success
         assert other.put(f"{NS}/triggers/{unique}", json={"annotations": [
             {"key": "feed", "value": "/whisk.system/alarms/alarm"}]}).is_success
         bad = feed(other, "alarm", "CREATE", f"/_/{unique}", stack.other, cron="99 * * * *")
