@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from app.core.entities import Action
-from app.core.errors import NotFound, StoreError
+from app.core.errors import Conflict, NotFound, StoreError
 
 
 class DictEntityStore:
@@ -42,3 +42,39 @@ class DictActivationStore:
             return self.docs[f"{namespace}/{activation_id}"]
         except KeyError:
             raise NotFound() from None
+
+
+class DictAlarmStore:
+    """The ``AlarmStore`` port over a dict, with revisions so stale writes conflict as in the real stores."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    def get_alarm(self, trigger_id: str) -> dict[str, Any]:
+        if trigger_id not in self.docs:
+            raise NotFound()
+        return dict(self.docs[trigger_id])
+
+    def put_alarm(self, doc: dict[str, Any]) -> str:
+        current = self.docs.get(doc["_id"])
+        if (current or {}).get("_rev") != doc.get("_rev"):
+            raise Conflict()
+        rev = f"{int(str(doc.get('_rev', '0-')).split('-')[0]) + 1}-{secrets.token_hex(4)}"
+        self.docs[doc["_id"]] = {**doc, "_rev": rev}
+        return rev
+
+    def delete_alarm(self, trigger_id: str, rev: str) -> None:
+        if trigger_id not in self.docs:
+            raise NotFound()
+        if self.docs[trigger_id]["_rev"] != rev:
+            raise Conflict()
+        del self.docs[trigger_id]
+
+    def due_alarms(self, now_ms: int, limit: int) -> list[dict[str, Any]]:
+        due = [d for d in self.docs.values()
+               if d.get("status") == "active" and d.get("next_fire") is not None and d["next_fire"] <= now_ms]
+        return sorted(due, key=lambda d: d["next_fire"])[:limit]
+
+    def next_alarm_time(self) -> int | None:
+        times = [d["next_fire"] for d in self.docs.values() if d.get("status") == "active" and d.get("next_fire")]
+        return min(times) if times else None

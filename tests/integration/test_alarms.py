@@ -111,11 +111,14 @@ def test_alarm_fires_every_two_seconds_across_a_scheduler_restart(api: httpx.Cli
     scheduler.start()
     wait_until(lambda: len(activations(api, f"{unique}-echo")) >= 3, "three fires")
     scheduler.stop()
-    before = {a["activationId"] for a in activations(api, f"{unique}-echo")}
+    # Claims of the first run (records may still be landing, and a fire it sent but did not run is run by the
+    # restarted scheduler: the claim is what counts).
+    first_run = api.get(alarms).json()["status"]["fired"]
     scheduler.start()
-    wait_until(lambda: len(activations(api, f"{unique}-echo")) >= len(before) + 3, "three fires after restart")
-    claimed = api.get(alarms).json()["status"]["fired"]
-    assert api.delete(alarms).status_code == 200  # no more claims from here on
+    wait_until(lambda: len(activations(api, f"{unique}-echo")) >= first_run + 3, "three fires after restart")
+    deleted = api.delete(alarms)  # no more claims from here on
+    assert deleted.status_code == 200
+    claimed = deleted.json()["status"]["fired"]
     wait_until(lambda: len(activations(api, f"{unique}-echo")) >= claimed, "every claimed fire to land")
     scheduler.stop()
 
@@ -125,11 +128,9 @@ def test_alarm_fires_every_two_seconds_across_a_scheduler_restart(api: httpx.Cli
     assert len(set(dues)) == len(dues)  # no slot fired twice, across the restart
     assert all(due % 2000 == 0 for due in dues)  # every fire is for a cron slot
     assert all(a["response"]["result"]["tick"] is True for a in fired)
-    after = [a for a in fired if a["activationId"] not in before]
-    assert len(after) >= 3 and min(int(a["response"]["result"]["__ow_headers"]["x-squall-alarm-due"])
-                                   for a in after) > max(
-        int(a["response"]["result"]["__ow_headers"]["x-squall-alarm-due"]) for a in fired
-        if a["activationId"] in before)
+    assert claimed >= first_run + 3  # the restarted scheduler kept the schedule going
+    print(f"claims before the restart: {first_run}, in all: {claimed}, action activations: {len(fired)}, "
+          f"distinct slots: {len(set(dues))}")
     triggers = activations(api, unique)
     assert len(triggers) == claimed and all(t["response"]["result"] == {"tick": True} for t in triggers)
 

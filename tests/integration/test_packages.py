@@ -85,6 +85,8 @@ def test_reserved_and_bad_bindings(api: httpx.Client, unique: str) -> None:
     convert = api.put(f"{PKG}/{unique}", params={"overwrite": "true"},
                       json={"binding": {"namespace": "guest", "name": f"{unique}-other"}})
     assert error(convert, 409) == "Resource is a package and cannot be converted into a binding."
+    unbind = api.put(f"{PKG}/{unique}-b", params={"overwrite": "true"}, json={"binding": {}})
+    assert error(unbind, 409) == "Resource is a binding and cannot be converted into a package."
     into_binding = put_action(api, f"{unique}-b/x")
     assert error(into_binding, 400) == "Operation not permitted on package binding."
     assert error(put_action(api, f"{unique}-nothing/x"), 404) == "The requested resource does not exist."

@@ -61,6 +61,8 @@ def test_trigger_crud(api: httpx.Client, unique: str) -> None:
     assert api.get(f"{NS}/triggers", params={"count": "true"}).json()["triggers"] >= 1
     bad_feed = api.put(f"{NS}/triggers/{unique}-feed", json={"annotations": kv(feed="/no/such/feed/x/y")})
     assert error(bad_feed, 400) == "Feed name is not valid"
+    too_big = api.post(f"{NS}/triggers/{unique}", json={"blob": "x" * 1_048_576})
+    assert error(too_big, 413).startswith("Request larger than allowed: ")
     assert api.delete(f"{NS}/triggers/{unique}").json()["name"] == unique
     assert api.get(f"{NS}/triggers/{unique}").status_code == 404
     assert fire(api, unique).status_code == 404

@@ -45,8 +45,8 @@ def get_alarm(namespace: str, trigger: str) -> Response:
 
 @bp.delete("/<trigger>")
 def delete_alarm(namespace: str, trigger: str) -> Response:
-    services().alarms.delete(identity(), _ns(namespace), trigger)
-    return jsonify({"ok": True})
+    """200 the schedule as it was last (its ``status.fired`` is final)."""
+    return jsonify(services().alarms.delete(identity(), _ns(namespace), trigger))
 
 
 @bp.post("/<trigger>")

@@ -23,6 +23,14 @@ from app.core.services.entitlement import check_owner
 log = logging.getLogger(__name__)
 
 FEED_PARAMS = frozenset({"lifecycleEvent", "triggerName", "authKey", "kind"})
+_DELETE_ATTEMPTS = 5
+
+
+def _read_form(alarm: Alarm) -> Document:
+    status: Document = {"active": alarm.status == ACTIVE, "dateChanged": alarm.updated, "fired": alarm.fired}
+    if alarm.next_fire is not None:
+        status["nextFire"] = alarm.next_fire
+    return {"config": alarm.config(), "status": status}
 
 
 @dataclass(frozen=True)
@@ -63,18 +71,21 @@ class AlarmService:
 
     def read(self, identity: Identity, namespace: str, trigger: str) -> Document:
         """READ: ``{"config": {...}, "status": {"active", "dateChanged"}}`` as the alarms package answers."""
-        alarm = self._load(self._trigger(identity, namespace, trigger, must_exist=False).doc_id)
-        status: Document = {"active": alarm.status == ACTIVE, "dateChanged": alarm.updated,
-                            "fired": alarm.fired}
-        if alarm.next_fire is not None:
-            status["nextFire"] = alarm.next_fire
-        return {"config": alarm.config(), "status": status}
+        return _read_form(self._load(self._trigger(identity, namespace, trigger, must_exist=False).doc_id))
 
-    def delete(self, identity: Identity, namespace: str, trigger: str) -> None:
-        """DELETE; works after the trigger itself is gone."""
-        alarm = self._load(self._trigger(identity, namespace, trigger, must_exist=False).doc_id)
-        assert alarm.rev is not None
-        self._alarms.delete_alarm(alarm.doc_id, alarm.rev)
+    def delete(self, identity: Identity, namespace: str, trigger: str) -> Document:
+        """DELETE; works after the trigger itself is gone. Returns the schedule's last READ form (its
+        ``fired`` count is final: no claim can follow)."""
+        path = self._trigger(identity, namespace, trigger, must_exist=False)
+        for _ in range(_DELETE_ATTEMPTS):
+            alarm = self._load(path.doc_id)
+            assert alarm.rev is not None
+            try:
+                self._alarms.delete_alarm(alarm.doc_id, alarm.rev)
+            except Conflict:
+                continue  # the scheduler claimed it meanwhile: delete the claimed version
+            return _read_form(alarm)
+        raise Conflict()
 
     def set_status(self, identity: Identity, namespace: str, trigger: str, status: Any) -> None:
         """PAUSE (``paused``) and UNPAUSE (``active``). Unpausing skips the fires missed while paused."""
