@@ -164,6 +164,7 @@ class Record:
 
 
 Effect = Invoke | Record
+Payload = dict[str, Any] | list[Any]
 
 
 @dataclass(frozen=True)
@@ -224,12 +225,12 @@ class Composer:
 
     # --- frames ---
 
-    def _enter(self, cont: Continuation, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _enter(self, cont: Continuation, payload: Payload, effects: list[Effect]) -> None:
         frame = cont.frames[-1]
         if frame.kind == SEQUENCE:
             self._sequence_step(cont, payload, effects)
         else:
-            self._conductor_step(cont, payload, effects)
+            self._conductor_step(cont, payload if isinstance(payload, dict) else {}, effects)
 
     @staticmethod
     def _replace_top(cont: Continuation, frame: Frame) -> Continuation:
@@ -244,20 +245,21 @@ class Composer:
                         max_memory=memory)
         cont = self._replace_top(cont, frame)
         if frame.kind == SEQUENCE:
-            result = outcome.result if isinstance(outcome.result, dict) else {}
-            if outcome.status != Status.SUCCESS or "error" in result:
-                self._finish(cont, outcome.status, outcome.result, effects)  # the first error ends it
-            elif frame.position + 1 >= len(frame.components):
-                self._finish(cont, outcome.status, outcome.result, effects)
+            result = outcome.result
+            failed = outcome.status != Status.SUCCESS or (isinstance(result, dict) and "error" in result)
+            if failed or frame.position + 1 >= len(frame.components):
+                self._finish(cont, outcome.status, result, effects)  # the first error ends it
             else:
                 cont = self._replace_top(cont, replace(frame, position=frame.position + 1))
-                self._sequence_step(cont, result, effects)
+                # An object or an array is passed on (an array as it is); anything else passes nothing.
+                self._sequence_step(cont, result if isinstance(result, dict | list) else {}, effects)
         elif frame.running_conductor:
             self._conducted(cont, outcome, effects)
-        else:
+        elif isinstance(outcome.result, dict):
             # The component's result (errors included) goes back to the conductor, with the state on top.
-            result = outcome.result if isinstance(outcome.result, dict) else {}
-            self._conductor_step(cont, {**result, **(frame.state or {})}, effects)
+            self._conductor_step(cont, {**outcome.result, **(frame.state or {})}, effects)
+        else:
+            self._conductor_step(cont, {}, effects)  # OpenWhisk drops a non-object result, and the state with it
 
     def _finish(self, cont: Continuation, status: Status, result: Any, effects: list[Effect]) -> None:
         """End the top frame: its record, then the frame below (if any) goes on as if a step finished."""
@@ -291,7 +293,7 @@ class Composer:
 
     # --- steps ---
 
-    def _invoke(self, cont: Continuation, resolved: Resolved, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _invoke(self, cont: Continuation, resolved: Resolved, payload: Payload, effects: list[Effect]) -> None:
         """Publish ``resolved`` as the next step of the top frame, carrying the continuation."""
         frame = cont.frames[-1]
         action = resolved.action
@@ -299,18 +301,19 @@ class Composer:
         effects.append(Invoke(ActivationMessage(
             activation_id=frame.next_id(), transaction_id=cont.transaction_id, namespace=cont.namespace,
             subject=cont.subject, action=action.path.doc_id, revision=action.rev or "",
-            content=merge_parameters(resolved.parameters, payload), blocking=True, received_ms=self._clock(),
+            content=merge_parameters(resolved.parameters, payload) if isinstance(payload, dict) else payload,
+            blocking=True, received_ms=self._clock(),
             api_key=cont.api_key if wants_key else None, cause=frame.activation_id,
             init_args=resolved.init_args, continuation=cont.to_dict(),
         )))
 
-    def _push(self, cont: Continuation, action: Action, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _push(self, cont: Continuation, action: Action, payload: Payload, effects: list[Effect]) -> None:
         """Start a nested sequence or conductor as the running step of the top frame."""
         frame = cont.frames[-1]
         child = new_frame(action, frame.next_id(), frame.activation_id, self._clock())
         self._enter(replace(cont, frames=[*cont.frames, child]), payload, effects)
 
-    def _sequence_step(self, cont: Continuation, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _sequence_step(self, cont: Continuation, payload: Payload, effects: list[Effect]) -> None:
         frame = cont.frames[-1]
         try:
             resolved = self._resolve(EntityPath.parse_fqn("/" + frame.components[frame.position], cont.namespace),

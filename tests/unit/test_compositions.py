@@ -92,7 +92,8 @@ class World:
     def run(self, msg: ActivationMessage) -> None:
         self.ran.append((msg.action, msg.content))
         try:
-            result = self.bodies[msg.action](dict(msg.content))
+            content = msg.content if isinstance(msg.content, list) else dict(msg.content)
+            result = self.bodies[msg.action](content)
             status = Status.APPLICATION_ERROR if isinstance(result, dict) and "error" in result else Status.SUCCESS
         except Exception as e:  # a body that "crashes" is a developer error
             result, status = {"error": str(e)}, Status.DEVELOPER_ERROR
@@ -428,3 +429,32 @@ def test_a_bug_in_a_step_still_ends_in_records() -> None:
     assert w.bus.results[aid]["response"] == {"status": "whisk internal error", "success": False,
                                               "result": {"error": "Sequence failed."}}
     assert len(w.activations.docs) == 1  # the outer record only: the inner frame was not pushed yet
+
+
+def test_an_array_result_is_passed_on_as_it_is() -> None:
+    w = World()
+    w.action("split", lambda a: a["text"].split())
+    w.action("count", lambda a: {"words": len(a)}, params={"ignored": "an array takes no parameters"})
+    result = w.invoke(w.sequence("s", "split", "count"), {"text": "a b c"})
+    assert w.ran[1] == ("guest/count", ["a", "b", "c"])
+    assert result["response"]["result"] == {"words": 3}
+
+
+def test_a_final_array_result_is_the_sequence_result() -> None:
+    w = World()
+    w.action("split", lambda a: a["text"].split())
+    assert w.invoke(w.sequence("s", "split"), {"text": "x y"})["response"]["result"] == ["x", "y"]
+
+
+def test_a_conductor_gets_nothing_from_a_component_array() -> None:
+    w = World()
+    w.action("split", lambda a: ["x"])
+
+    def conduct(params: dict[str, Any]) -> Any:
+        if "start" in params:
+            return {"action": "split", "state": {"$seen": True}}
+        return {"params": {"got": params}}
+
+    result = w.invoke(w.conductor("c", conduct), {"start": 1})
+    assert w.ran[2] == ("guest/c", {})
+    assert result["response"]["result"] == {"got": {}}
