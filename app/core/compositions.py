@@ -109,6 +109,7 @@ class Continuation:
     transaction_id: str
     api_key: str | None  # handed to components that ask for it (provide-api-key)
     frames: list[Frame]
+    received: int = 0  # when the controller accepted the invocation (waitTime)
     atomic: int = 0  # atomic actions run so far (sequence limit)
     components: int = 0  # component activations so far (conductor limit)
     conductors: int = 0  # conductor activations so far (conductor limit)
@@ -195,7 +196,8 @@ def new_frame(action: Action, activation_id: str, cause: str | None, start: int)
 def begin(action: Action, *, activation_id: str, namespace: str, subject: str, transaction_id: str,
           api_key: str | None, start: int) -> Continuation:
     """The continuation of a topmost sequence or conductor invocation, before its first step."""
-    return Continuation(namespace, subject, transaction_id, api_key, [new_frame(action, activation_id, None, start)])
+    return Continuation(namespace, subject, transaction_id, api_key, [new_frame(action, activation_id, None, start)],
+                        received=start)
 
 
 # --- the machine ------------------------------------------------------------------------------------
@@ -214,6 +216,8 @@ class Composer:
     def start(self, cont: Continuation, payload: dict[str, Any]) -> list[Effect]:
         """Run the first step of the top frame on ``payload``."""
         effects: list[Effect] = []
+        # The composition starts now, when its first step is taken: waitTime is the time it queued.
+        cont = self._replace_top(cont, replace(cont.frames[-1], start=max(self._clock(), cont.received)))
         self._enter(cont, payload, effects)
         return effects
 
@@ -281,6 +285,7 @@ class Composer:
             annotations.append({"key": "conductor", "value": True})
         if not frame.topmost:
             annotations.append({"key": "causedBy", "value": SEQUENCE})
+        annotations.append({"key": "waitTime", "value": max(frame.start - cont.received, 0)})
         if frame.max_memory is not None:
             annotations.append({"key": "limits", "value": {**frame.limits, "memory": frame.max_memory}})
         return Activation(

@@ -107,7 +107,7 @@ def test_three_actions_blocking(api: httpx.Client, unique: str, three: list[str]
     assert record["name"] == unique and "cause" not in record
     marks = annotations(record)
     assert marks["topmost"] is True and marks["kind"] == "sequence" and marks["path"] == f"guest/{unique}"
-    assert marks["limits"]["memory"] == 256
+    assert marks["limits"]["memory"] == 256 and marks["waitTime"] >= 0
     assert len(record["logs"]) == 3
     components = [wait_for_record(api, aid) for aid in record["logs"]]
     assert [c["name"] for c in components] == [f"{unique}-a", f"{unique}-b", f"{unique}-c"]

@@ -138,6 +138,7 @@ def test_result_flows_component_to_component() -> None:
     assert record["duration"] == 3 * 7
     assert record["name"] == "s" and "cause" not in record
     marks = annotations(record)
+    assert marks.pop("waitTime") >= 0
     assert marks == {"topmost": True, "path": "guest/s", "kind": "sequence",
                      "limits": {"timeout": 60000, "memory": 512, "logs": 10, "concurrency": 1}}
     for component_id in record["logs"]:
