@@ -79,3 +79,13 @@ class CompositionStarter(Protocol):
     def publish_step(self, step: dict[str, Any], key: str) -> None:
         """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once
         the broker confirmed. Raises ``Unavailable``."""
+
+
+class StepLedger(Protocol):
+    """Which composition steps were carried out, so a step delivered twice advances its composition once."""
+
+    def done(self, key: str) -> bool:
+        """True once ``mark_done(key)`` was called. Raises ``Unavailable``."""
+
+    def mark_done(self, key: str) -> None:
+        """Raises ``Unavailable``."""

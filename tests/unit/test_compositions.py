@@ -26,6 +26,7 @@ from app.core.names import EntityPath
 from app.core.sequences import COMPONENT_NOT_FOUND, TOO_LONG
 from app.core.services.compositions import CompositionService, completed_event, start_event
 from tests.fakes import DictActivationStore, DictEntityStore
+from workers.ledger import MemoryStepLedger
 
 pytestmark = pytest.mark.unit
 
@@ -58,7 +59,9 @@ class World:
         self.activations = DictActivationStore()
         self.bus = Recorder()
         self.bodies: dict[str, Body] = {}
-        self.service = CompositionService(self.entities, self.activations, self.bus, self.bus, max_length)
+        self.ledger = MemoryStepLedger()
+        self.service = CompositionService(self.entities, self.activations, self.bus, self.bus, max_length,
+                                          self.ledger)
         self.ran: list[tuple[str, dict[str, Any]]] = []
 
     def action(self, name: str, body: Body, memory: int = 256, params: dict[str, Any] | None = None,
@@ -106,7 +109,8 @@ class World:
             annotations=[{"key": "limits", "value": action.limits.to_doc()}])
         self.activations.put_activation(activation.to_doc())
         assert msg.continuation is not None
-        self.service.step(**completed_event(msg.continuation, activation))
+        self.last_event = completed_event(msg.continuation, activation)
+        self.service.step(**self.last_event)
 
     def record(self, activation_id: str) -> dict[str, Any]:
         return Activation.from_doc(self.activations.get_activation("guest", activation_id)).to_api()
@@ -349,20 +353,6 @@ def test_a_conductor_inside_a_sequence() -> None:
     assert conductor_record["cause"] == result["activationId"]
 
 
-def test_a_failing_store_is_raised_for_the_task_to_retry() -> None:
-    w = World()
-    w.action("a", add(1))
-    seq = w.sequence("s", "a")
-    w.entities.broken = True
-    cont = begin(seq, activation_id=new_activation_id(), namespace="guest", subject="guest", transaction_id="t",
-                 api_key=None, start=1)
-    with pytest.raises(StoreError):
-        w.service.step(**start_event(cont, {}))
-    w.entities.broken = False
-    w.service.step(**start_event(cont, {}))
-    assert len(w.bus.published) == 1
-
-
 def test_api_key_only_for_components_that_ask() -> None:
     w = World()
     w.action("plain", add(1))
@@ -459,3 +449,32 @@ def test_a_conductor_gets_nothing_from_a_component_array() -> None:
     result = w.invoke(w.conductor("c", conduct), {"start": 1})
     assert w.ran[2] == ("guest/c", {})
     assert result["response"]["result"] == {"got": {}}
+
+
+def test_a_completion_delivered_twice_advances_the_sequence_once() -> None:
+    w = World()
+    w.action("a", add(1))
+    seq = w.sequence("s", "a", "a")
+    cont = begin(seq, activation_id=new_activation_id(), namespace="guest", subject="guest", transaction_id="t",
+                 api_key=None, start=1)
+    w.service.step(**start_event(cont, {"value": 0}))
+    w.run(w.bus.published.pop())
+    assert len(w.bus.published) == 1  # the second component
+    w.service.step(**w.last_event)  # the first component's completion again (a redelivered invoke)
+    assert len(w.bus.published) == 1
+    w.service.step(**start_event(cont, {"value": 0}))  # and the start again
+    assert len(w.bus.published) == 1
+
+
+def test_a_step_that_failed_half_way_is_carried_out_again() -> None:
+    w = World()
+    w.action("a", add(1))
+    seq = w.sequence("s", "a")
+    cont = begin(seq, activation_id=new_activation_id(), namespace="guest", subject="guest", transaction_id="t",
+                 api_key=None, start=1)
+    w.entities.broken = True
+    with pytest.raises(StoreError):
+        w.service.step(**start_event(cont, {}))
+    w.entities.broken = False
+    w.service.step(**start_event(cont, {}))  # the task's retry: not marked done, so it runs
+    assert len(w.bus.published) == 1
