@@ -9,7 +9,15 @@ component, or finishes the composition: it stores the sequence's own record and 
 result backend under the sequence's activation id, where a blocking caller is waiting. Every message
 is acknowledged only after the next one is published, so a crashed worker's message is redelivered and
 the composition resumes; activation ids of components are derived from the composition's id and the
-step number, so a step published twice runs its component once (the invoker's start journal).
+step number, so a step published twice runs its component once (the invoker's start journal), and a
+step is marked done once carried out (``ports.StepLedger``), so a completion delivered twice advances
+the composition once.
+
+Alternatives weighed: a controller thread waiting on each component (OpenWhisk's way) loses accepted
+compositions when the controller restarts and pins a thread even for non-blocking calls; a worker task
+waiting on each component pins an invoker thread the same way and can starve a full pool; a Celery chain
+cannot stop on an ``error`` result, resolve nested sequences at run time, or follow a conductor, whose
+next step is known only when it answers.
 
 A ``Continuation`` is a stack of ``Frame``s: the outermost composition at the bottom, a nested sequence
 or conductor on top of the one that invoked it. ``Composer.start`` and ``Composer.completed`` turn an
