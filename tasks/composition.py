@@ -44,11 +44,16 @@ class CompositionTask(Task):  # type: ignore[misc]
         from app.controller.dispatch import CeleryDispatcher  # the one Celery publisher, shared with the controller
         from app.core.services.compositions import CompositionService
         from app.store import open_store
+        from workers.ledger import MemoryStepLedger, RedisStepLedger
 
         settings = self.app.conf.squall_settings
         store = open_store(settings)
         dispatcher = CeleryDispatcher(self.app, settings.invoker.queues)
-        return CompositionService(store, store, dispatcher, _BackendSink(self), settings.limits.sequence_max_length)
+        backend = settings.broker.result_backend
+        # Without Redis the marks live in this process only (as the invoker's start journal does).
+        ledger = RedisStepLedger(backend) if backend.startswith(("redis://", "rediss://")) else MemoryStepLedger()
+        return CompositionService(store, store, dispatcher, _BackendSink(self), settings.limits.sequence_max_length,
+                                  ledger)
 
 
 @shared_task(name=names.COMPOSITION_STEP, base=CompositionTask, bind=True, ignore_result=True,

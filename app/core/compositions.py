@@ -9,7 +9,15 @@ component, or finishes the composition: it stores the sequence's own record and 
 result backend under the sequence's activation id, where a blocking caller is waiting. Every message
 is acknowledged only after the next one is published, so a crashed worker's message is redelivered and
 the composition resumes; activation ids of components are derived from the composition's id and the
-step number, so a step published twice runs its component once (the invoker's start journal).
+step number, so a step published twice runs its component once (the invoker's start journal), and a
+step is marked done once carried out (``ports.StepLedger``), so a completion delivered twice advances
+the composition once.
+
+Alternatives weighed: a controller thread waiting on each component (OpenWhisk's way) loses accepted
+compositions when the controller restarts and pins a thread even for non-blocking calls; a worker task
+waiting on each component pins an invoker thread the same way and can starve a full pool; a Celery chain
+cannot stop on an ``error`` result, resolve nested sequences at run time, or follow a conductor, whose
+next step is known only when it answers.
 
 A ``Continuation`` is a stack of ``Frame``s: the outermost composition at the bottom, a nested sequence
 or conductor on top of the one that invoked it. ``Composer.start`` and ``Composer.completed`` turn an
@@ -109,6 +117,7 @@ class Continuation:
     transaction_id: str
     api_key: str | None  # handed to components that ask for it (provide-api-key)
     frames: list[Frame]
+    received: int = 0  # when the controller accepted the invocation (waitTime)
     atomic: int = 0  # atomic actions run so far (sequence limit)
     components: int = 0  # component activations so far (conductor limit)
     conductors: int = 0  # conductor activations so far (conductor limit)
@@ -164,6 +173,7 @@ class Record:
 
 
 Effect = Invoke | Record
+Payload = dict[str, Any] | list[Any]
 
 
 @dataclass(frozen=True)
@@ -194,7 +204,8 @@ def new_frame(action: Action, activation_id: str, cause: str | None, start: int)
 def begin(action: Action, *, activation_id: str, namespace: str, subject: str, transaction_id: str,
           api_key: str | None, start: int) -> Continuation:
     """The continuation of a topmost sequence or conductor invocation, before its first step."""
-    return Continuation(namespace, subject, transaction_id, api_key, [new_frame(action, activation_id, None, start)])
+    return Continuation(namespace, subject, transaction_id, api_key, [new_frame(action, activation_id, None, start)],
+                        received=start)
 
 
 # --- the machine ------------------------------------------------------------------------------------
@@ -213,6 +224,8 @@ class Composer:
     def start(self, cont: Continuation, payload: dict[str, Any]) -> list[Effect]:
         """Run the first step of the top frame on ``payload``."""
         effects: list[Effect] = []
+        # The composition starts now, when its first step is taken: waitTime is the time it queued.
+        cont = self._replace_top(cont, replace(cont.frames[-1], start=max(self._clock(), cont.received)))
         self._enter(cont, payload, effects)
         return effects
 
@@ -224,12 +237,12 @@ class Composer:
 
     # --- frames ---
 
-    def _enter(self, cont: Continuation, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _enter(self, cont: Continuation, payload: Payload, effects: list[Effect]) -> None:
         frame = cont.frames[-1]
         if frame.kind == SEQUENCE:
             self._sequence_step(cont, payload, effects)
         else:
-            self._conductor_step(cont, payload, effects)
+            self._conductor_step(cont, payload if isinstance(payload, dict) else {}, effects)
 
     @staticmethod
     def _replace_top(cont: Continuation, frame: Frame) -> Continuation:
@@ -244,20 +257,21 @@ class Composer:
                         max_memory=memory)
         cont = self._replace_top(cont, frame)
         if frame.kind == SEQUENCE:
-            result = outcome.result if isinstance(outcome.result, dict) else {}
-            if outcome.status != Status.SUCCESS or "error" in result:
-                self._finish(cont, outcome.status, outcome.result, effects)  # the first error ends it
-            elif frame.position + 1 >= len(frame.components):
-                self._finish(cont, outcome.status, outcome.result, effects)
+            result = outcome.result
+            failed = outcome.status != Status.SUCCESS or (isinstance(result, dict) and "error" in result)
+            if failed or frame.position + 1 >= len(frame.components):
+                self._finish(cont, outcome.status, result, effects)  # the first error ends it
             else:
                 cont = self._replace_top(cont, replace(frame, position=frame.position + 1))
-                self._sequence_step(cont, result, effects)
+                # An object or an array is passed on (an array as it is); anything else passes nothing.
+                self._sequence_step(cont, result if isinstance(result, dict | list) else {}, effects)
         elif frame.running_conductor:
             self._conducted(cont, outcome, effects)
-        else:
+        elif isinstance(outcome.result, dict):
             # The component's result (errors included) goes back to the conductor, with the state on top.
-            result = outcome.result if isinstance(outcome.result, dict) else {}
-            self._conductor_step(cont, {**result, **(frame.state or {})}, effects)
+            self._conductor_step(cont, {**outcome.result, **(frame.state or {})}, effects)
+        else:
+            self._conductor_step(cont, {}, effects)  # OpenWhisk drops a non-object result, and the state with it
 
     def _finish(self, cont: Continuation, status: Status, result: Any, effects: list[Effect]) -> None:
         """End the top frame: its record, then the frame below (if any) goes on as if a step finished."""
@@ -279,6 +293,7 @@ class Composer:
             annotations.append({"key": "conductor", "value": True})
         if not frame.topmost:
             annotations.append({"key": "causedBy", "value": SEQUENCE})
+        annotations.append({"key": "waitTime", "value": max(frame.start - cont.received, 0)})
         if frame.max_memory is not None:
             annotations.append({"key": "limits", "value": {**frame.limits, "memory": frame.max_memory}})
         return Activation(
@@ -291,7 +306,7 @@ class Composer:
 
     # --- steps ---
 
-    def _invoke(self, cont: Continuation, resolved: Resolved, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _invoke(self, cont: Continuation, resolved: Resolved, payload: Payload, effects: list[Effect]) -> None:
         """Publish ``resolved`` as the next step of the top frame, carrying the continuation."""
         frame = cont.frames[-1]
         action = resolved.action
@@ -299,18 +314,19 @@ class Composer:
         effects.append(Invoke(ActivationMessage(
             activation_id=frame.next_id(), transaction_id=cont.transaction_id, namespace=cont.namespace,
             subject=cont.subject, action=action.path.doc_id, revision=action.rev or "",
-            content=merge_parameters(resolved.parameters, payload), blocking=True, received_ms=self._clock(),
+            content=merge_parameters(resolved.parameters, payload) if isinstance(payload, dict) else payload,
+            blocking=True, received_ms=self._clock(),
             api_key=cont.api_key if wants_key else None, cause=frame.activation_id,
             init_args=resolved.init_args, continuation=cont.to_dict(),
         )))
 
-    def _push(self, cont: Continuation, action: Action, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _push(self, cont: Continuation, action: Action, payload: Payload, effects: list[Effect]) -> None:
         """Start a nested sequence or conductor as the running step of the top frame."""
         frame = cont.frames[-1]
         child = new_frame(action, frame.next_id(), frame.activation_id, self._clock())
         self._enter(replace(cont, frames=[*cont.frames, child]), payload, effects)
 
-    def _sequence_step(self, cont: Continuation, payload: dict[str, Any], effects: list[Effect]) -> None:
+    def _sequence_step(self, cont: Continuation, payload: Payload, effects: list[Effect]) -> None:
         frame = cont.frames[-1]
         try:
             resolved = self._resolve(EntityPath.parse_fqn("/" + frame.components[frame.position], cont.namespace),

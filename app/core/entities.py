@@ -304,7 +304,7 @@ class ActivationMessage:
     subject: str
     action: str  # doc id of the action: ns[/pkg]/name
     revision: str
-    content: dict[str, Any]
+    content: dict[str, Any] | list[Any]  # an array only as a sequence passes one component's result on
     blocking: bool
     received_ms: int
     api_key: str | None = None  # only when the action has provide-api-key

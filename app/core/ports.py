@@ -114,3 +114,13 @@ class CompositionStarter(Protocol):
 class InvokerMonitor(Protocol):
     def invokers(self) -> list[InvokerStatus]:
         """Every known invoker (the configured queues and whoever answered), unhealthy ones included."""
+
+
+class StepLedger(Protocol):
+    """Which composition steps were carried out, so a step delivered twice advances its composition once."""
+
+    def done(self, key: str) -> bool:
+        """True once ``mark_done(key)`` was called. Raises ``Unavailable``."""
+
+    def mark_done(self, key: str) -> None:
+        """Raises ``Unavailable``."""

@@ -26,15 +26,19 @@ Lookup = Callable[[str], "tuple[str, ...] | None"]
 Raises ``NotFound`` when there is no such action."""
 
 
-def component_path(name: str, namespace: str) -> EntityPath:
-    """A component name as clients send it (``/_/a``, ``/ns/pkg/a``, ``ns/pkg/a``, ``a``) resolved for ``namespace``.
+MALFORMED_NAME = ("The request content was malformed:\nThe fully qualified name of the entity must contain at "
+                  "least the namespace and the name of the entity.")
 
-    Raises ``Invalid`` for a name that is not an entity name.
+
+def component_path(name: str, namespace: str) -> EntityPath:
+    """A component name as clients send it (``/_/a``, ``/ns/pkg/a``, or the same without the leading slash),
+    with ``_`` resolved to ``namespace``. Like OpenWhisk, a name is always fully qualified: ``x/a`` is action
+    ``a`` of namespace ``x``. Raises ``Invalid`` for a name without a namespace or with illegal characters.
     """
     text = name.strip()
-    if not text.startswith("/") and text.count("/") == 2:
-        text = "/" + text  # a three-part name may leave out its leading slash
-    return EntityPath.parse_fqn(text, namespace)
+    if text.lstrip("/").count("/") == 0:
+        raise Invalid(MALFORMED_NAME)
+    return EntityPath.parse_fqn(text if text.startswith("/") else "/" + text, namespace)
 
 
 def count_atomic_actions(origin: str, components: Sequence[str], lookup: Lookup,

@@ -107,7 +107,7 @@ def test_three_actions_blocking(api: httpx.Client, unique: str, three: list[str]
     assert record["name"] == unique and "cause" not in record
     marks = annotations(record)
     assert marks["topmost"] is True and marks["kind"] == "sequence" and marks["path"] == f"guest/{unique}"
-    assert marks["limits"]["memory"] == 256
+    assert marks["limits"]["memory"] == 256 and marks["waitTime"] >= 0
     assert len(record["logs"]) == 3
     components = [wait_for_record(api, aid) for aid in record["logs"]]
     assert [c["name"] for c in components] == [f"{unique}-a", f"{unique}-b", f"{unique}-c"]
@@ -212,3 +212,12 @@ def test_a_component_deleted_after_create(api: httpx.Client, unique: str, three:
     assert record["response"]["status"] == "application error"
     assert record["response"]["result"] == {"error": "Sequence component does not exist."}
     assert len(record["logs"]) == 1
+
+
+def test_an_array_result_flows_to_the_next_component(api: httpx.Client, unique: str) -> None:
+    put_action(api, f"{unique}-split", "def main(args):\n    return args['text'].split()\n")
+    put_action(api, f"{unique}-count", "def main(words):\n    return {'words': len(words), 'first': words[0]}\n")
+    assert put_sequence(api, unique, [f"/_/{unique}-split", f"/_/{unique}-count"]).status_code == 200
+    response = invoke(api, unique, {"text": "one two three"}, blocking="true", result="true")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"words": 3, "first": "one"}

@@ -110,7 +110,14 @@ def test_wide_nesting_stops_early() -> None:
 
 
 @pytest.mark.parametrize(("name", "doc_id"), [
-    ("/_/a", "me/a"), ("/ns/a", "ns/a"), ("/ns/pkg/a", "ns/pkg/a"), ("ns/pkg/a", "ns/pkg/a"), ("a", "me/a"),
+    ("/_/a", "me/a"), ("/ns/a", "ns/a"), ("/ns/pkg/a", "ns/pkg/a"), ("ns/pkg/a", "ns/pkg/a"), ("ns/a", "ns/a"),
+    ("_/a", "me/a"),
 ])
-def test_component_names(name: str, doc_id: str) -> None:
+def test_component_names_are_fully_qualified(name: str, doc_id: str) -> None:
     assert component_path(name, "me").doc_id == doc_id
+
+
+@pytest.mark.parametrize("name", ["a", "/a", "/ns/p/a/b", "/ns/a*b"])
+def test_component_names_openwhisk_refuses(name: str) -> None:
+    with pytest.raises(Invalid):
+        component_path(name, "me")

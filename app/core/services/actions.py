@@ -125,9 +125,7 @@ class ActionService:
                 merged_annotations = with_annotation(merged_annotations, item["key"], item.get("value"))
             version = body.version or bump_patch(old.version)
             params = parameters if parameters is not None else old.parameters
-            if old.exec.kind == SEQUENCE and body.exec is None:
-                params = old.parameters  # a sequence's parameters are its components, not the caller's
-            elif old.exec.kind == SEQUENCE and parameters is None:
+            if old.exec.kind == SEQUENCE and parameters is None:
                 params = []  # turning a sequence into an action must not leak its "_actions"
         if exec_.kind == SEQUENCE:
             # OpenWhisk keeps the components as parameter "_actions"; any other parameters are discarded.

@@ -23,7 +23,7 @@ from app.core.compositions import (
 from app.core.entities import SEQUENCE, Activation, Status, now_ms
 from app.core.errors import Conflict, NotFound, StoreError, Unavailable
 from app.core.names import EntityPath
-from app.core.ports import ActivationStore, Dispatcher, EntityStore, ResultSink
+from app.core.ports import ActivationStore, Dispatcher, EntityStore, ResultSink, StepLedger
 from app.core.sequences import DEFAULT_MAX_LENGTH
 from app.core.services.resolution import Resolver
 
@@ -63,16 +63,22 @@ class CompositionService:
     composition with a whisk internal error record rather than leaving it unfinished."""
 
     def __init__(self, entities: EntityStore, activations: ActivationStore, dispatcher: Dispatcher,
-                 results: ResultSink, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+                 results: ResultSink, max_length: int = DEFAULT_MAX_LENGTH, ledger: StepLedger | None = None) -> None:
         self._entities = entities
         self._activations = activations
         self._dispatcher = dispatcher
         self._results = results
+        self._ledger = ledger
         self._composer = Composer(lambda path, ns: resolve_action(entities, path, ns), max_length)
 
     def step(self, event: str, continuation: dict[str, Any], payload: dict[str, Any] | None = None,
              outcome: dict[str, Any] | None = None) -> None:
         cont = Continuation.from_dict(continuation)
+        # A component finishes once; a composition starts once. A second delivery of either is dropped.
+        key = f"{cont.frames[-1].activation_id}/{outcome['activation_id'] if outcome else START}"
+        if self._ledger is not None and self._ledger.done(key):
+            log.info("composition step %s was carried out already", key)
+            return
         try:
             if event == START:
                 effects = self._composer.start(cont, payload or {})
@@ -86,6 +92,8 @@ class CompositionService:
             effects = self._abort(cont)
         for effect in effects:
             self._apply(effect)
+        if self._ledger is not None:
+            self._ledger.mark_done(key)
 
     def _abort(self, cont: Continuation) -> list[Effect]:
         """Whisk-error records for every open frame, innermost first."""
