@@ -130,6 +130,7 @@ def test_the_operator_sees_the_invoker_and_its_pool(browser: object, stack: Stac
     page.screenshot(path=str(shots / "admin-invokers.png"), full_page=True)  # type: ignore[attr-defined]
     page.click("text=Namespaces")  # type: ignore[attr-defined]
     assert "other" in page.inner_text("main")  # type: ignore[attr-defined]
+    page.screenshot(path=str(shots / "admin-namespaces.png"), full_page=True)  # type: ignore[attr-defined]
     page.context.close()  # type: ignore[attr-defined]
 
 
