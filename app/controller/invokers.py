@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -35,11 +36,12 @@ class CeleryInvokerMonitor:
         reports = {str(report["name"]): (host, report) for reply in replies for host, report in reply.items()
                    if isinstance(report, dict) and "name" in report}
         found = []
-        for name in sorted({*self._queues, *reports}):
+        for name in sorted({*self._queues, *reports}, key=lambda n: (n not in self._queues, n)):
             queued = self._queued(name)
             if name in reports:
                 host, report = reports[name]
-                found.append(InvokerStatus.from_report(host, report, queued))
+                status = InvokerStatus.from_report(host, report, queued)
+                found.append(dataclasses.replace(status, configured=name in self._queues))
             else:
                 found.append(InvokerStatus(name=name, healthy=False, queued=queued))
         return found

@@ -17,6 +17,7 @@ class InvokerStatus:
     used_mb: int = 0
     capacity_mb: int = 0
     hostname: str = ""
+    configured: bool = True  # one of the controller's queues; an invoker outside them gets no work from it
 
     @property
     def memory_share(self) -> float:

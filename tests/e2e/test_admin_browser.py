@@ -95,12 +95,14 @@ def test_log_in_invoke_find_and_open_an_activation(browser: object, stack: Stack
     page.click("header >> text=Activations")  # type: ignore[attr-defined]
     page.fill("input[name=name]", unique)  # type: ignore[attr-defined]
     page.click("form.filters button[type=submit]")  # type: ignore[attr-defined]
-    row = page.wait_for_selector(f"table.activations a:has-text('{activation_id}')")  # type: ignore[attr-defined]
-    assert f"name={unique}" in page.url  # type: ignore[attr-defined]  # the filter is in the address
+    page.wait_for_url(f"**name={unique}**")  # type: ignore[attr-defined]  # htmx pushed the filtered address
+    link = f"table.activations a:has-text('{activation_id}')"
+    page.wait_for_selector(link)  # type: ignore[attr-defined]
+    assert page.locator("table.activations tbody tr").count() == 1  # type: ignore[attr-defined]
     page.screenshot(path=str(shots / "admin-activations.png"), full_page=True)  # type: ignore[attr-defined]
 
     # Its page: result, logs and timings.
-    row.click()
+    page.click(link)  # type: ignore[attr-defined]  # found again: htmx may have swapped the table meanwhile
     page.wait_for_url(f"**/activations/{activation_id}")  # type: ignore[attr-defined]
     assert page.inner_text("#status") == "success"  # type: ignore[attr-defined]
     assert json.loads(page.inner_text("#result-json")) == {"greeting": "Hello browser"}  # type: ignore[attr-defined]
@@ -114,6 +116,12 @@ def test_log_in_invoke_find_and_open_an_activation(browser: object, stack: Stack
     page.wait_for_selector("#chart-status canvas")  # type: ignore[attr-defined]
     assert f"guest/{unique}" in page.inner_text("main")  # type: ignore[attr-defined]
     page.screenshot(path=str(shots / "admin-dashboard.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # While the page stays open, a new activation shows up in its figures (the charts refresh themselves).
+    before = int(page.inner_text("#total"))  # type: ignore[attr-defined]
+    more = api.post(f"/api/v1/namespaces/_/actions/{unique}", params={"blocking": "true"}, json={})
+    wait_for_record(api, more.json()["activationId"])
+    playwright_api.expect(page.locator("#total")).to_have_text(str(before + 1), timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
     page.context.close()  # type: ignore[attr-defined]
 
 
@@ -130,6 +138,7 @@ def test_the_operator_sees_the_invoker_and_its_pool(browser: object, stack: Stac
     page.screenshot(path=str(shots / "admin-invokers.png"), full_page=True)  # type: ignore[attr-defined]
     page.click("text=Namespaces")  # type: ignore[attr-defined]
     assert "other" in page.inner_text("main")  # type: ignore[attr-defined]
+    page.screenshot(path=str(shots / "admin-namespaces.png"), full_page=True)  # type: ignore[attr-defined]
     page.context.close()  # type: ignore[attr-defined]
 
 
