@@ -9,7 +9,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bench import floors, report, stack, workload
 from bench.memory import RssSampler
+from bench.profile import Profiler
 from bench.stats import summarize
 from config import Settings, load_settings
 
@@ -68,6 +69,7 @@ class BenchOptions:
     invoker_threads: int | None = None
     pouchdb_bin: str | None = None
     workdir: Path | None = None
+    profile_dir: Path | None = None  # py-spy flame graphs of the warm, blocking and non-blocking runs
 
 
 class Progress(Protocol):
@@ -109,7 +111,10 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
                         "invoker_threads": s.settings.invoker.threads},
             "floors": _floors(s, counts, workdir, run_id, progress),
         }
-        results["figures"] = _figures(s, counts, run_id, progress)
+        profiler = Profiler(s.pids, options.profile_dir) if options.profile_dir else None
+        if profiler is not None and not profiler.available:
+            progress.note("no py-spy, or no local processes to profile: running without profiles")
+        results["figures"] = _figures(s, counts, run_id, progress, profiler)
         results["machine"]["load_avg_after"] = list(os.getloadavg())
     results["table"] = [asdict(row) for row in report.table_rows(results)]
     return results
@@ -199,7 +204,7 @@ def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Pro
     }
 
 
-def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress) -> dict[str, Any]:
+def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profiler: Profiler | None) -> dict[str, Any]:
     from app.core.manifest import RuntimeManifest
     from bench.client import ApiClient
 
@@ -212,8 +217,12 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress) -> dict
         client.close()
     figures: dict[str, Any] = {}
 
+    def profiled(name: str) -> AbstractContextManager[None]:
+        return profiler.phase(name) if profiler is not None else nullcontext()
+
     tick = progress.phase("warm blocking invokes, one client", counts.warm_calls)
-    warm = workload.warm_latency(s.url, s.auth, warm_name, counts.warm_calls, tick)
+    with profiled("warm"):
+        warm = workload.warm_latency(s.url, s.auth, warm_name, counts.warm_calls, tick)
     figures["warm_latency_ms"] = summarize(warm)
 
     if counts.warmup_seconds > 0:  # unmeasured: the invoker starts the containers 16 clients need
@@ -225,13 +234,15 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress) -> dict
         sampler.start()
     try:
         tick = progress.phase(f"blocking invokes, {counts.clients} clients, {counts.blocking_seconds:g} s", None)
-        blocking = workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.blocking_seconds,
-                                        blocking=True, tick=tick)
+        with profiled("blocking"):
+            blocking = workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.blocking_seconds,
+                                            blocking=True, tick=tick)
         figures["blocking"] = _load_figures(blocking)
         tick = progress.phase(f"non-blocking invokes, {counts.clients} clients, {counts.nonblocking_seconds:g} s",
                               None)
-        nonblocking = workload.closed_loop(s.url, s.auth, nb_name, counts.clients, counts.nonblocking_seconds,
-                                           blocking=False, tick=tick)
+        with profiled("nonblocking"):
+            nonblocking = workload.closed_loop(s.url, s.auth, nb_name, counts.clients, counts.nonblocking_seconds,
+                                               blocking=False, tick=tick)
         figures["nonblocking"] = _load_figures(nonblocking)
         ids = nonblocking.activation_ids
         tick = progress.phase("checking that every accepted activation has its record", len(ids))

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the results here.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the latency distributions and throughput here.")
+@click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Record py-spy flame graphs of the controller workers and the invoker here, per run.")
 @click.option("--markdown", is_flag=True, help="Also print the table as Markdown (for the README).")
 def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchdb_prefix: str | None, smoke: bool,
           warm_calls: int | None, clients: int | None, blocking_seconds: float | None,
@@ -47,7 +49,8 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
           prewarm_samples: int | None,
           floor_calls: int | None, docker_samples: int | None, controller_workers: int | None,
           controller_threads: int | None, invoker_threads: int | None, pouchdb_bin: str | None,
-          workdir: Path | None, json_path: Path | None, png_path: Path | None, markdown: bool) -> None:
+          workdir: Path | None, json_path: Path | None, png_path: Path | None, profile_dir: Path | None,
+          markdown: bool) -> None:
     """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors."""
     from rich.console import Console
 
@@ -62,7 +65,7 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     options = with_counts(
         BenchOptions(counts=SMOKE if smoke else Counts(), target=target, controller_workers=controller_workers,
                      controller_threads=controller_threads, invoker_threads=invoker_threads,
-                     pouchdb_bin=pouchdb_bin, workdir=workdir),
+                     pouchdb_bin=pouchdb_bin, workdir=workdir, profile_dir=profile_dir),
         warm_calls=warm_calls, clients=clients, blocking_seconds=blocking_seconds,
         nonblocking_seconds=nonblocking_seconds, warmup_seconds=warmup_seconds, cold_samples=cold_samples,
         prewarm_samples=prewarm_samples,
