@@ -34,13 +34,13 @@ def _get(data: Any, *keys: str) -> Any:
 def _sum(*values: Any) -> float | None:
     if any(v is None for v in values):
         return None
-    return round(sum(values), 2)
+    return round(float(sum(values)), 2)
 
 
 def _ratio(value: Any, floor: Any) -> float | None:
     if value is None or not floor:
         return None
-    return round(value / floor, 2)
+    return round(float(value) / float(floor), 2)
 
 
 def _row(figure: str, value: Any, unit: str, floor: Any, floor_is: str, goal: str, met: bool | None) -> Row:

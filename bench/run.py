@@ -9,7 +9,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bench import floors, report, stack, workload
 from bench.memory import RssSampler
+from bench.profile import Profiler
 from bench.stats import summarize
 from config import Settings, load_settings
 
@@ -35,6 +36,7 @@ class Counts:
     cold_samples: int = 10
     prewarm_samples: int = 10
     prewarm_pause_s: float = 2.0
+    warmup_seconds: float = 5.0
     floor_calls: int = 2000
     floor_seconds: float = 10.0
     docker_samples: int = 10
@@ -42,8 +44,8 @@ class Counts:
 
 
 SMOKE = Counts(warm_calls=20, clients=2, blocking_seconds=1.0, nonblocking_seconds=2.0, cold_samples=1,
-               prewarm_samples=1, prewarm_pause_s=1.0, floor_calls=20, floor_seconds=1.0, docker_samples=1,
-               record_stall_s=30.0)
+               prewarm_samples=1, prewarm_pause_s=1.0, warmup_seconds=0.5, floor_calls=20, floor_seconds=1.0,
+               docker_samples=1, record_stall_s=30.0)
 """Tiny counts that exercise every measurement (CI's smoke run); its numbers mean nothing."""
 
 
@@ -67,6 +69,7 @@ class BenchOptions:
     invoker_threads: int | None = None
     pouchdb_bin: str | None = None
     workdir: Path | None = None
+    profile_dir: Path | None = None  # py-spy flame graphs of the warm, blocking and non-blocking runs
 
 
 class Progress(Protocol):
@@ -84,6 +87,7 @@ class _Stack:
     settings: Settings
     finder: workload.RecordFinder | None
     pids: dict[str, int]
+    invoker: str | None
     couchdb_url: str | None
     prefix: str | None
 
@@ -107,7 +111,10 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
                         "invoker_threads": s.settings.invoker.threads},
             "floors": _floors(s, counts, workdir, run_id, progress),
         }
-        results["figures"] = _figures(s, counts, run_id, progress, results["floors"])
+        profiler = Profiler(s.pids, options.profile_dir) if options.profile_dir else None
+        if profiler is not None and not profiler.available:
+            progress.note("no py-spy, or no local processes to profile: running without profiles")
+        results["figures"] = _figures(s, counts, run_id, progress, profiler)
         results["machine"]["load_avg_after"] = list(os.getloadavg())
     results["table"] = [asdict(row) for row in report.table_rows(results)]
     return results
@@ -122,7 +129,7 @@ def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run
         finder = workload.CouchRecords(t.couchdb_url, t.couchdb_prefix, t.namespace) \
             if t.couchdb_url and t.couchdb_prefix else None
         try:
-            yield _Stack(t.apihost.rstrip("/"), t.auth, dict(environ), settings, finder, {}, t.couchdb_url,
+            yield _Stack(t.apihost.rstrip("/"), t.auth, dict(environ), settings, finder, {}, None, t.couchdb_url,
                          t.couchdb_prefix)
         finally:
             if isinstance(finder, workload.CouchRecords):
@@ -156,7 +163,8 @@ def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run
         finder = workload.CouchRecords(couchdb_url, settings.couchdb.prefix, "guest")
         cleanup.callback(finder.close)
         yield _Stack(running.url, ":".join(stack.GUEST_AUTH), env, settings, finder,
-                     {"controller": running.controller.pid, "invoker": running.invoker.pid}, couchdb_url,
+                     {"controller": running.controller.pid, "invoker": running.invoker.pid}, running.invoker_name,
+                     couchdb_url,
                      settings.couchdb.prefix)
 
 
@@ -196,7 +204,7 @@ def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Pro
     }
 
 
-def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, floor: dict[str, Any]) -> dict[str, Any]:
+def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profiler: Profiler | None) -> dict[str, Any]:
     from app.core.manifest import RuntimeManifest
     from bench.client import ApiClient
 
@@ -209,22 +217,32 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, floor: 
         client.close()
     figures: dict[str, Any] = {}
 
+    def profiled(name: str) -> AbstractContextManager[None]:
+        return profiler.phase(name) if profiler is not None else nullcontext()
+
     tick = progress.phase("warm blocking invokes, one client", counts.warm_calls)
-    warm = workload.warm_latency(s.url, s.auth, warm_name, counts.warm_calls, tick)
+    with profiled("warm"):
+        warm = workload.warm_latency(s.url, s.auth, warm_name, counts.warm_calls, tick)
     figures["warm_latency_ms"] = summarize(warm)
 
+    if counts.warmup_seconds > 0:  # unmeasured: the invoker starts the containers 16 clients need
+        tick = progress.phase(f"warm-up, {counts.clients} clients, {counts.warmup_seconds:g} s", None)
+        workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.warmup_seconds, blocking=True,
+                             tick=tick)
     sampler = RssSampler(s.pids) if s.pids else None
     if sampler:
         sampler.start()
     try:
         tick = progress.phase(f"blocking invokes, {counts.clients} clients, {counts.blocking_seconds:g} s", None)
-        blocking = workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.blocking_seconds,
-                                        blocking=True, tick=tick)
+        with profiled("blocking"):
+            blocking = workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.blocking_seconds,
+                                            blocking=True, tick=tick)
         figures["blocking"] = _load_figures(blocking)
         tick = progress.phase(f"non-blocking invokes, {counts.clients} clients, {counts.nonblocking_seconds:g} s",
                               None)
-        nonblocking = workload.closed_loop(s.url, s.auth, nb_name, counts.clients, counts.nonblocking_seconds,
-                                           blocking=False, tick=tick)
+        with profiled("nonblocking"):
+            nonblocking = workload.closed_loop(s.url, s.auth, nb_name, counts.clients, counts.nonblocking_seconds,
+                                               blocking=False, tick=tick)
         figures["nonblocking"] = _load_figures(nonblocking)
         ids = nonblocking.activation_ids
         tick = progress.phase("checking that every accepted activation has its record", len(ids))
@@ -243,15 +261,17 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, floor: 
     stem_memories = {cell.memory_mb for cell in manifest.stem_cells().get(kind, ())}
     cold_memory = next(m for m in (128, 192, 320, 384, 448, 512) if m not in stem_memories)
     tick = progress.phase(f"cold starts without prewarm ({kind}, {cold_memory} MB)", counts.cold_samples)
+    started_for = workload.containers_started_for(s.invoker)
     cold = workload.cold_starts(s.url, s.auth, f"bench-cold-{run_id}", counts.cold_samples, cold_memory, kind,
-                                tick=tick)
-    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory, floor["docker_cold_ms"]["p50"])
+                                started_for=started_for, tick=tick)
+    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory)
     if stem_memories:
         warm_memory = min(stem_memories)
         tick = progress.phase(f"cold starts on a prewarmed kind ({kind}, {warm_memory} MB)", counts.prewarm_samples)
         prewarm = workload.cold_starts(s.url, s.auth, f"bench-prewarm-{run_id}", counts.prewarm_samples,
-                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, tick=tick)
-        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory, floor["docker_cold_ms"]["p50"])
+                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, started_for=started_for,
+                                       tick=tick)
+        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory)
     else:
         figures["cold_prewarm"] = None
         progress.note(f"the manifest prewarms no {kind} containers: no prewarm figure")
@@ -267,14 +287,10 @@ def _load_figures(load: workload.LoadResult) -> dict[str, Any]:
             "failures": dict(load.failures)}
 
 
-def _cold_figures(samples: list[workload.ColdSample], kind: str, memory_mb: int,
-                  docker_floor_ms: float | None) -> dict[str, Any]:
-    """Client latency of the cold invokes; a sample used a stem cell when the invoker says so, else when its
-    waitTime (which holds any container start) is under half the bare Docker cold start."""
+def _cold_figures(samples: list[workload.ColdSample], kind: str, memory_mb: int) -> dict[str, Any]:
+    """Client latency of the cold invokes, and of those a prewarmed container served."""
     def stem_cell(sample: workload.ColdSample) -> bool:
-        if sample.stem_cell is not None:
-            return sample.stem_cell
-        return docker_floor_ms is not None and sample.wait_ms is not None and sample.wait_ms < docker_floor_ms / 2
+        return sample.stem_cell is True
 
     return {
         "kind": kind, "memory_mb": memory_mb,

@@ -77,7 +77,8 @@ class LoadResult:
 def closed_loop(url: str, auth: str, name: str, clients: int, seconds: float, *, blocking: bool,
                 tick: Tick = _noop) -> LoadResult:
     """``clients`` threads each invoking back to back for ``seconds``. Blocking: 200 counts; non-blocking:
-    202 counts and its activation id is kept (an id is an activation the controller accepted)."""
+    202 counts and its activation id is kept (an id is an activation the controller accepted).
+    Run it once unmeasured first so the invoker has its containers (a warm-up)."""
     query = {"blocking": "true", "result": "true"} if blocking else {}
     ok_status = 200 if blocking else 202
     lock = threading.Lock()
@@ -140,7 +141,7 @@ class ColdSample:
     ms: float  # what the client saw for the blocking invoke
     wait_ms: int | None  # the activation's waitTime: controller receipt to a container ready for /init
     init_ms: int | None  # initTime: absent means a warm container was used (not a cold start at all)
-    stem_cell: bool | None  # said by the invoker's annotations; None when it does not say
+    stem_cell: bool | None  # a prewarmed container served it; None when that cannot be told
 
     def to_dict(self) -> dict[str, Any]:
         return {"ms": round(self.ms, 2), "waitTime": self.wait_ms, "initTime": self.init_ms,
@@ -148,9 +149,13 @@ class ColdSample:
 
 
 def cold_starts(url: str, auth: str, prefix: str, n: int, memory_mb: int, kind: str, *, pause_s: float = 0.0,
-                tick: Tick = _noop) -> list[ColdSample]:
+                started_for: Callable[[str], bool] | None = None, tick: Tick = _noop) -> list[ColdSample]:
     """``n`` first invokes of fresh actions (so no warm container can serve them), ``pause_s`` apart
-    (time for an invoker to replenish prewarmed containers)."""
+    (time for an invoker to replenish prewarmed containers).
+
+    Whether a prewarmed container served one: the invoker's annotation when it gives one, else whether
+    ``started_for(action name)`` finds no container started for that action (a stem cell is started before
+    its action is known, so it carries no action label)."""
     client = ApiClient(url, auth)
     samples = []
     try:
@@ -164,11 +169,28 @@ def cold_starts(url: str, auth: str, prefix: str, n: int, memory_mb: int, kind: 
                 raise ApiError(status, raw, "cold blocking invoke")
             annotations = {a["key"]: a.get("value") for a in json.loads(raw).get("annotations", [])}
             said = next((bool(annotations[k]) for k in STEM_CELL_ANNOTATIONS if k in annotations), None)
+            if said is None and started_for is not None and annotations.get("initTime") is not None:
+                said = not started_for(name)
             samples.append(ColdSample(ms, annotations.get("waitTime"), annotations.get("initTime"), said))
             tick(1)
     finally:
         client.close()
     return samples
+
+
+def containers_started_for(invoker: str | None) -> Callable[[str], bool]:
+    """``started_for(action)``: whether Docker has a container labelled for that action (and invoker)."""
+    import docker
+
+    def started_for(action: str) -> bool:
+        labels = [f"squall.action={action}"] + ([f"squall.invoker={invoker}"] if invoker else [])
+        client = docker.from_env()
+        try:
+            return bool(client.containers.list(all=True, filters={"label": labels}))
+        finally:
+            client.close()
+
+    return started_for
 
 
 # --- records ---------------------------------------------------------------------------------------------

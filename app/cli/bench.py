@@ -4,6 +4,7 @@ write JSON and a chart. rich and matplotlib are imported only when the command r
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 @click.option("--clients", type=int, help="Concurrent clients for the throughput runs (default 16).")
 @click.option("--blocking-seconds", type=float, help="Length of the blocking throughput run (default 20).")
 @click.option("--nonblocking-seconds", type=float, help="Length of the non-blocking run (default 60).")
+@click.option("--warmup-seconds", type=float, help="Unmeasured 16-client run before the throughput runs (default 5).")
 @click.option("--cold-samples", type=int, help="Cold starts without prewarm (default 10).")
 @click.option("--prewarm-samples", type=int, help="Cold starts of a prewarmed kind (default 10).")
 @click.option("--floor-calls", type=int, help="Calls per latency floor (default 2000).")
@@ -38,13 +40,17 @@ if TYPE_CHECKING:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the results here.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the latency distributions and throughput here.")
+@click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Record py-spy flame graphs of the controller workers and the invoker here, per run.")
 @click.option("--markdown", is_flag=True, help="Also print the table as Markdown (for the README).")
 def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchdb_prefix: str | None, smoke: bool,
           warm_calls: int | None, clients: int | None, blocking_seconds: float | None,
-          nonblocking_seconds: float | None, cold_samples: int | None, prewarm_samples: int | None,
+          nonblocking_seconds: float | None, warmup_seconds: float | None, cold_samples: int | None,
+          prewarm_samples: int | None,
           floor_calls: int | None, docker_samples: int | None, controller_workers: int | None,
           controller_threads: int | None, invoker_threads: int | None, pouchdb_bin: str | None,
-          workdir: Path | None, json_path: Path | None, png_path: Path | None, markdown: bool) -> None:
+          workdir: Path | None, json_path: Path | None, png_path: Path | None, profile_dir: Path | None,
+          markdown: bool) -> None:
     """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors."""
     from rich.console import Console
 
@@ -59,9 +65,10 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     options = with_counts(
         BenchOptions(counts=SMOKE if smoke else Counts(), target=target, controller_workers=controller_workers,
                      controller_threads=controller_threads, invoker_threads=invoker_threads,
-                     pouchdb_bin=pouchdb_bin, workdir=workdir),
+                     pouchdb_bin=pouchdb_bin, workdir=workdir, profile_dir=profile_dir),
         warm_calls=warm_calls, clients=clients, blocking_seconds=blocking_seconds,
-        nonblocking_seconds=nonblocking_seconds, cold_samples=cold_samples, prewarm_samples=prewarm_samples,
+        nonblocking_seconds=nonblocking_seconds, warmup_seconds=warmup_seconds, cold_samples=cold_samples,
+        prewarm_samples=prewarm_samples,
         floor_calls=floor_calls, docker_samples=docker_samples)
     console = Console(stderr=True)
     with _RichProgress(console) as progress:
@@ -108,8 +115,10 @@ class _RichProgress:
 
         self._console = console
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=console, transient=False)
+                                  TimeElapsedColumn(), console=console, transient=False,
+                                  disable=not console.is_terminal)
         self._current: Any = None
+        self._started = 0.0
 
     def __enter__(self) -> _RichProgress:
         self._progress.start()
@@ -123,6 +132,9 @@ class _RichProgress:
         self._finish()
         task = self._progress.add_task(title, total=total)
         self._current = task
+        self._started = time.monotonic()
+        if not self._console.is_terminal:  # a log, not a screen: one line per phase instead of a bar
+            self._console.print(f"{title} ...")
 
         def tick(n: int) -> None:
             self._progress.advance(task, n)
@@ -130,11 +142,13 @@ class _RichProgress:
         return tick
 
     def note(self, text: str) -> None:
-        self._progress.console.print(f"[dim]{text}[/]")
+        self._console.print(f"[dim]{text}[/]")
 
     def _finish(self) -> None:
         if self._current is not None:
             task = self._progress.tasks[-1]
             if task.total is None:
                 self._progress.update(self._current, total=task.completed)
+            if not self._console.is_terminal:
+                self._console.print(f"  done: {task.completed:g} in {time.monotonic() - self._started:.1f} s")
             self._current = None
