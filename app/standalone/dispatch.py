@@ -154,13 +154,13 @@ class InProcessDispatcher:
 
     def _run(self, message: ActivationMessage) -> None:
         aid = message.activation_id
-        activation: Activation | None = None
+        activation: Activation | dict[str, Any] | None = None
         try:
             activation = self._invoker.invoke(message, lambda doc: self._deliver(aid, doc))
         except RecordNotStored as e:  # the store is down: keep the record for the next start
             log.error("storing %s failed; kept in the spool: %s", aid, e.__cause__)
             self._spool.keep_record(e.doc)
-            activation = Activation.from_doc(e.doc)
+            activation = e.doc
         except Exception:  # a bug of ours: the message stays in the spool and is recorded at the next start
             log.exception("invoking %s failed", aid)
             self._deliver(aid, None)
@@ -170,7 +170,8 @@ class InProcessDispatcher:
                 self._futures.pop(aid, None)
         self._spool.done(aid)
         if message.continuation is not None and activation is not None:
-            self._step(completed_event(message.continuation, activation))
+            done = activation if isinstance(activation, Activation) else Activation.from_doc(activation)
+            self._step(completed_event(message.continuation, done))
 
     def _step(self, event: dict[str, Any]) -> None:
         """One composition step, retried while the store is briefly down (as the Celery task retries)."""
