@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.compositions import begin, is_conductor
 from app.core.entities import SEQUENCE, Action, ActivationMessage, annotation, new_activation_id, now_ms
-from app.core.errors import Invalid
+from app.core.errors import Conflict, Invalid, NotFound
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
@@ -86,7 +87,9 @@ class InvocationService:
         if self._compositions is None:
             raise Invalid("Sequences and conductor actions are not available on this controller.")
         for name in action.exec.components:
-            self._resolver.resolve_action(identity, component_path(name, action.path.namespace))
+            # Rights only: a component deleted since is the composition's to record (502), not a 404 here.
+            with contextlib.suppress(NotFound, Conflict):
+                self._resolver.resolve_action(identity, component_path(name, action.path.namespace))
         continuation = begin(action, activation_id=activation_id, namespace=identity.namespace,
                              subject=identity.subject, transaction_id=transaction_id, api_key=api_key, start=received)
         key = f"{identity.namespace}|{action.path.doc_id}"
