@@ -67,5 +67,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations):
         app.register_blueprint(module.bp)
-    init_admin(app, settings)
+    init_admin(app, settings, app.extensions["squall"])
     return app
