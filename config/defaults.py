@@ -120,8 +120,8 @@ ADMIN_OPERATOR_PASSWORD_HASH = ""
 """werkzeug hash of the operator's password (``squall admin operator hash-password``); empty: no operator login."""
 
 ADMIN_SECRET_KEY = ""
-"""Signs admin session cookies; empty means a random key per process (sessions end at restart and do not
-cross gunicorn workers), so set it wherever the controller runs more than one worker."""
+"""Signs admin session cookies; empty means a random key generated once and kept in the subjects database,
+shared by every controller that uses it."""
 
 ADMIN_COOKIE_SECURE = False
 """Send the admin session cookie over HTTPS only; turn on when the controller sits behind TLS."""

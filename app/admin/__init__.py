@@ -7,7 +7,6 @@ htmx (vendored) only improves pages that read fine without JavaScript.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from flask import Flask
@@ -16,16 +15,18 @@ from flask_wtf.csrf import CSRFProtect
 from app.admin import session
 from app.admin.blueprint import bp
 from app.admin.views import actions, activations, auth, dashboard, invokers, namespaces  # noqa: F401  (routes)
+from app.controller.context import Services
 from config import Settings
 
 __all__ = ["init_admin"]
 
 
-def init_admin(app: Flask, settings: Settings) -> None:
+def init_admin(app: Flask, settings: Settings, services: Services) -> None:
     """Configure cookies, sessions and CSRF for the admin pages and mount them at ``/admin``."""
     admin = settings.admin
     app.config.update(
-        SECRET_KEY=admin.secret_key or secrets.token_hex(32),
+        # Configured, or else one random key kept in the store, so every worker and controller agrees.
+        SECRET_KEY=admin.secret_key or services.identities.session_secret(),
         SESSION_COOKIE_NAME="squall_admin",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -118,5 +118,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):
         app.register_blueprint(module.bp)
-    init_admin(app, settings)
+    init_admin(app, settings, app.extensions["squall"])
     return app

@@ -29,6 +29,10 @@ class SubjectStore(Protocol):
     def identity_by_uuid(self, uuid: str) -> Identity:
         """The namespace key with this uuid. Raises ``NotFound``."""
 
+    def shared_secret(self, name: str, candidate: str) -> str:
+        """The secret stored under ``name``; the first caller stores ``candidate``, every later one (any
+        process) gets that same value back. For secrets all controllers must agree on (session signing)."""
+
 
 class EntityStore(Protocol):
     def get_entity(self, doc_id: str) -> Document:

@@ -189,6 +189,14 @@ class CouchStore:
         return Identity(subject=value["subject"], namespace=value["namespace"], uuid=uuid,
                         key_hash=value["key"], blocked=bool(value["blocked"]))
 
+    def shared_secret(self, name: str, candidate: str) -> str:
+        doc_id = f"squall:secret:{name}"  # no "subject" field, and ":" is in no namespace: never a subject
+        try:
+            self._subjects.put({"_id": doc_id, "secret": candidate})
+            return candidate
+        except Conflict:  # another process stored one first: use theirs
+            return str(self._subjects.get(doc_id)["secret"])
+
     # -- EntityStore ----------------------------------------------------------------------------------------
 
     def get_entity(self, doc_id: str) -> Document:

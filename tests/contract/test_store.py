@@ -195,6 +195,14 @@ def test_identity_carries_blocked_flag(store: Store) -> None:
 # -- entities -----------------------------------------------------------------------------------------------
 
 
+def test_shared_secret_is_stored_once_and_then_the_same_for_everyone(store: Store) -> None:
+    first = store.shared_secret("admin-session", "first-candidate")
+    assert first == "first-candidate"
+    assert store.shared_secret("admin-session", "second-candidate") == "first-candidate"
+    assert store.shared_secret("other", "x") == "x"
+    assert all(s.name != "admin-session" for s in store.list_subjects())  # never mistaken for a subject
+
+
 def test_entity_put_get_update_delete(store: Store) -> None:
     doc = action_doc("ns", "hello", updated=100)
     rev1 = store.put_entity(doc)

@@ -338,3 +338,21 @@ def test_the_logs_fragment_polls_for_a_while_then_stops(guest: FlaskClient) -> N
     assert first.status_code == 200 and "poll=1" in first.text and "hx-get" in first.text
     last = guest.get(f"/admin/ns/guest/activations/{missing}/logs?poll=119")
     assert "hx-get" not in last.text and "Not stored yet" in last.text
+
+
+def test_without_a_configured_secret_every_controller_shares_one_from_the_store(app: Flask) -> None:
+    settings = app.extensions["squall"].settings.replace(admin={"secret_key": ""})
+    first, second = create_app(settings), create_app(settings)
+    try:
+        assert first.secret_key == second.secret_key and len(str(first.secret_key)) == 64
+        one = first.test_client()
+        assert login(one, GUEST).status_code == 302
+        cookie = one.get_cookie("squall_admin", path="/admin")
+        assert cookie is not None
+        other = second.test_client()
+        other.set_cookie("squall_admin", cookie.value, path="/admin")
+        page = other.get("/admin/dashboard")  # a session made by one controller holds on another
+        assert page.status_code == 200 and "namespace <b>guest</b>" in page.text
+    finally:
+        for made in (first, second):
+            made.extensions["squall_store"].close()

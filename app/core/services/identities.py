@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,11 @@ class IdentityService:
         if identity.blocked:
             raise Unauthorized()
         return identity
+
+    def session_secret(self) -> str:
+        """A random secret shared by every controller on this store, for signing admin session cookies when
+        none is configured."""
+        return self._subjects.shared_secret("admin-session", secrets.token_hex(32))
 
     def identities(self) -> list[Identity]:
         """One identity per namespace key of every subject, by namespace."""
