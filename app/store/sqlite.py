@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS activations (
     id TEXT PRIMARY KEY, body TEXT NOT NULL, namespace TEXT, name TEXT, start INTEGER);
 CREATE INDEX IF NOT EXISTS activations_namespace ON activations (namespace, start);
 CREATE INDEX IF NOT EXISTS activations_name ON activations (namespace, name, start);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY, rev TEXT NOT NULL, body TEXT NOT NULL, next_fire INTEGER);
 CREATE INDEX IF NOT EXISTS alarms_due ON alarms (next_fire);
@@ -125,6 +126,12 @@ class SqliteStore:
             raise NotFound()
         subject, namespace, key, blocked = rows[0]
         return Identity(subject=subject, namespace=namespace, uuid=uuid, key_hash=key, blocked=bool(blocked))
+
+    def shared_secret(self, name: str, candidate: str) -> str:
+        """The first process to ask stores its candidate; everyone after reads that one."""
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO secrets (name, secret) VALUES (?, ?)", (name, candidate))
+            return str(db.execute("SELECT secret FROM secrets WHERE name = ?", (name,)).fetchone()[0])
 
     # -- EntityStore ----------------------------------------------------------------------------------------
 
