@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from celery.utils.nodenames import host_format
+
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
 from app.store import Store, open_store
@@ -79,7 +81,7 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
     InvokerTask.install(invoker)
     name = settings.invoker.name
     worker = app.Worker(
-        hostname=f"{name}@%h",
+        hostname=host_format(f"{name}@%h"),  # the CLI expands %h; app.Worker does not
         queues=[name],
         pool="threads",
         concurrency=settings.invoker.threads,

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery.beat import Scheduler
+from celery.utils.nodenames import host_format
 
 from app.core.entities import now_ms
 from app.core.errors import PlatformError
@@ -143,7 +144,7 @@ def run_scheduler(settings: Settings, *, loglevel: str = "INFO") -> None:
     app.conf.include = ["tasks.alarms"]
     queue = settings.scheduler.queue
     worker = app.Worker(
-        hostname=f"scheduler-{queue}@%h",
+        hostname=host_format(f"scheduler-{queue}@%h"),
         queues=[queue],
         pool="threads",
         concurrency=4,
