@@ -39,10 +39,11 @@ class RuntimeClient:
 
     container: Container
     ip: str
+    port: int = PROXY_PORT
     connection: http.client.HTTPConnection = field(init=False)
 
     def __post_init__(self) -> None:
-        self.connection = http.client.HTTPConnection(self.ip, PROXY_PORT, timeout=60)
+        self.connection = http.client.HTTPConnection(self.ip, self.port, timeout=60)
 
     def post(self, path: str, payload: object) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -93,12 +94,12 @@ class RuntimeClient:
         self.connection.close()
 
 
-def _wait_until_listening(ip: str, container: Container) -> None:
+def _wait_until_listening(ip: str, port: int, container: Container) -> None:
     """Poll connects until the proxy accepts, like the invoker's retried /init connection."""
     deadline = time.monotonic() + READY_DEADLINE_S
     while True:
         try:
-            with socket.create_connection((ip, PROXY_PORT), timeout=1):
+            with socket.create_connection((ip, port), timeout=1):
                 return
         except OSError:
             container.reload()
@@ -178,6 +179,7 @@ def start(runtime_docker: docker.DockerClient, runtime_image: str) -> Iterator[C
     containers: list[Container] = []
 
     def start_container(env: dict[str, str] | None = None) -> RuntimeClient:
+        """A container of the image; ``env`` may move the proxy (PROXY_PORT) like any PROXY_* setting."""
         container = runtime_docker.containers.run(
             runtime_image,
             detach=True,
@@ -192,8 +194,9 @@ def start(runtime_docker: docker.DockerClient, runtime_image: str) -> Iterator[C
         containers.append(container)
         container.reload()
         ip = container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
-        _wait_until_listening(ip, container)
-        client = RuntimeClient(container, ip)
+        port = int((env or {}).get("PROXY_PORT", PROXY_PORT))
+        _wait_until_listening(ip, port, container)
+        client = RuntimeClient(container, ip, port)
         clients.append(client)
         return client
 
