@@ -99,12 +99,12 @@ class RuntimeClient:
         self.connection.close()
 
 
-def _wait_until_listening(ip: str, container: Container) -> None:
+def _wait_until_listening(ip: str, port: int, container: Container) -> None:
     """Poll connects until the proxy accepts, like the invoker's retried /init connection."""
     deadline = time.monotonic() + READY_DEADLINE_S
     while True:
         try:
-            with socket.create_connection((ip, PROXY_PORT), timeout=1):
+            with socket.create_connection((ip, port), timeout=1):
                 return
         except OSError:
             container.reload()
@@ -232,6 +232,7 @@ def start_docker(
     containers: list[Container] = []
 
     def start_container(env: dict[str, str] | None = None) -> RuntimeClient:
+        """A container of the image; ``env`` may move the proxy (PROXY_PORT) like any PROXY_* setting."""
         container = runtime_docker.containers.run(
             runtime.image,
             detach=True,
@@ -246,8 +247,9 @@ def start_docker(
         containers.append(container)
         container.reload()
         ip = container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
-        _wait_until_listening(ip, container)
-        client = RuntimeClient(lambda: _docker_logs(container), ip)
+        port = int((env or {}).get("PROXY_PORT", PROXY_PORT))
+        _wait_until_listening(ip, port, container)
+        client = RuntimeClient(lambda: _docker_logs(container), ip, port)
         clients.append(client)
         return client
 

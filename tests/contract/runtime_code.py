@@ -80,6 +80,7 @@ SNIPPETS: dict[str, dict[str, str]] = {
         """),
         "exit_on_init": "import sys\nsys.exit(1)\ndef main(args):\n    return {}\n",
         "read_stdin": "import sys\n\ndef main(args):\n    return {'stdin': sys.stdin.read()}\n",
+        "cwd": "import os\n\ndef main(args):\n    return {'cwd': os.getcwd()}\n",
     },
     "nodejs": {
         "hello": 'function main(args) {\n  return {greeting: "Hello " + (args.name || "stranger") + "!"};\n}\n',
@@ -132,6 +133,7 @@ SNIPPETS: dict[str, dict[str, str]] = {
         """),
         "exit_on_init": "process.exit(1);\nfunction main() { return {}; }\n",
         "read_stdin": 'const fs = require("fs");\nfunction main() { return {stdin: fs.readFileSync(0, "utf8")}; }\n',
+        "cwd": "function main() { return {cwd: process.cwd()}; }\n",
         "together": textwrap.dedent("""
             // Every run waits until args.expect runs are in flight, then all are released together.
             const waiting = [];
@@ -184,6 +186,7 @@ SNIPPETS: dict[str, dict[str, str]] = {
             def main(args):
                 return AT_LOAD
         """),
+        "cwd": _exec("def main(args):\n    return {'cwd': os.getcwd()}\n"),
         "ow_env": _exec("def main(args):\n    return {k: v for k, v in os.environ.items() if k.startswith('__OW_')}\n"),
         "reverse": _exec("def main(args):\n    return list(reversed(args)) if isinstance(args, list) else [args]\n"),
         "out_err": _exec("""

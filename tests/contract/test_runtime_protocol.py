@@ -231,6 +231,14 @@ def test_keep_alive_many_runs_on_one_connection(start: Start, runtime: RuntimeUn
         assert proxy.connection.sock is sock  # no reconnect happened
 
 
+def test_proxy_settings_come_from_the_environment(start: Start, runtime: RuntimeUnderTest) -> None:
+    """PROXY_PORT and PROXY_WORK_DIR (the shared proxies' settings; a process factory moves them)."""
+    proxy = start(env={"PROXY_PORT": "9091", "PROXY_WORK_DIR": "/var/tmp"})
+    assert proxy.init(snippet(runtime, "cwd")).status == 200
+    cwd = proxy.run({}).body["cwd"]
+    assert cwd.startswith("/var/tmp/action-")
+
+
 @pytest.mark.concurrent_runtimes
 def test_concurrent_runs_are_in_flight_together(start: Start, runtime: RuntimeUnderTest) -> None:
     """Each run waits until all are in flight: only a proxy that runs them at once lets any finish

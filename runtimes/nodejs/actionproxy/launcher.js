@@ -123,5 +123,3 @@ function answer(id, result) {
 if (require.main === module) {
   main();
 }
-
-module.exports = { pickEntry, errorValue };

@@ -60,5 +60,3 @@ function main() {
 if (require.main === module) {
   main();
 }
-
-module.exports = { createServer };
