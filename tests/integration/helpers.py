@@ -26,8 +26,11 @@ def wait_for_record(api: httpx.Client, activation_id: str) -> dict[str, Any]:
     """Poll until the invoker has stored the record (it is written after the result is handed back)."""
     deadline = time.monotonic() + RECORD_DEADLINE_S
     while True:
+        # Listed first, read second: a read before the record lands is answered from the result backend
+        # (without logs), and the record may land between that read and the listing.
+        stored = _stored(api, activation_id)
         response = api.get(f"/api/v1/namespaces/_/activations/{activation_id}")
-        if response.status_code == 200 and "logs" in response.json() and _stored(api, activation_id):
+        if stored and response.status_code == 200:
             record: dict[str, Any] = response.json()
             return record
         assert time.monotonic() < deadline, f"no record for {activation_id}: {response.text}"
