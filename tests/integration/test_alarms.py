@@ -202,3 +202,43 @@ def test_classic_flow_alarm_feed_trigger_rule_into_a_bound_public_package(
 def subprocess_install(stack: Stack) -> None:
     subprocess.run([SQUALL, "admin", "catalog", "install"], env=stack.env, check=True, capture_output=True,
                    timeout=120)
+
+
+def test_classic_flow_into_a_sequence_in_a_bound_public_package(
+        stack: Stack, api: httpx.Client, scheduler: Scheduler, unique: str) -> None:
+    """The classic OpenWhisk flow: an alarm feed trigger → a rule → a sequence that lives in another namespace's
+    public package, reached through a binding; each fire runs the whole sequence as the binding's owner."""
+    subprocess_install(stack)
+    assert api.put(f"{NS}/packages/{unique}", json={"publish": True, "parameters": [
+        {"key": "step", "value": 10}]}).is_success
+    add = "def main(args):\n    return {'n': args.get('n', 0) + args['step'], 'step': args['step']}\n"
+    double = "def main(args):\n    return {'n': args['n'] * 2}\n"
+    assert api.put(f"{NS}/actions/{unique}/add", json={"exec": {"kind": "python:default", "code": add}}).is_success
+    assert api.put(f"{NS}/actions/{unique}/double",
+                   json={"exec": {"kind": "python:default", "code": double}}).is_success
+    assert api.put(f"{NS}/actions/{unique}/flow", json={"exec": {"kind": "sequence", "components": [
+        f"/guest/{unique}/add", f"/guest/{unique}/double"]}}).is_success
+    with stack.client(auth=stack.other) as other:
+        assert other.put(f"{NS}/packages/{unique}-b",
+                         json={"binding": {"namespace": "guest", "name": unique}}).is_success
+        assert other.put(f"{NS}/triggers/{unique}", json={"annotations": [
+            {"key": "feed", "value": "/whisk.system/alarms/alarm"}]}).is_success
+        created = feed(other, "alarm", "CREATE", f"/_/{unique}", stack.other, cron="*/2 * * * * *",
+                       trigger_payload={"n": 1})
+        assert created.status_code == 200, created.text
+        assert other.put(f"{NS}/rules/{unique}-r", json={"trigger": f"/_/{unique}",
+                                                       "action": f"/_/{unique}-b/flow"}).is_success
+        scheduler.start()
+        wait_until(lambda: len(activations(other, f"{unique}/flow")) >= 2, "two sequence runs")
+        assert feed(other, "alarm", "DELETE", f"/other/{unique}", stack.other).status_code == 200
+        runs = activations(other, f"{unique}/flow")
+        for run in runs:
+            assert run["namespace"] == "other" and run["response"]["success"] is True
+            assert run["response"]["result"] == {"n": 22}  # (1 + 10) * 2: payload, package parameter, two steps
+            assert len(run["logs"]) == 2  # the component activation ids
+            notes = {a["key"]: a["value"] for a in run["annotations"]}
+            assert notes["kind"] == "sequence" and notes["path"] == f"guest/{unique}/flow"
+        components = {c["activationId"]: c for c in activations(other, f"{unique}/add")}
+        first = runs[-1]
+        assert first["logs"][0] in components
+        assert components[first["logs"][0]]["cause"] == first["activationId"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, replace
 from typing import Any
@@ -146,21 +147,39 @@ class ActionService:
         hold at most the configured number of atomic actions. Raises ``Invalid`` (400) or ``Forbidden`` (403)."""
         components = [sequences.component_path(name, identity.namespace) for name in given.components or []]
         for component in components:
-            # Packages (issue 5, entities) widen this to public packages and bindings.
-            check_owner(identity, component.namespace, component.relative)
+            # Readable: own, in a public package, or through a binding (403 otherwise). A missing one is
+            # reported by the count below with OpenWhisk's sequence message.
+            with contextlib.suppress(NotFound, Conflict):
+                self._resolver.resolve_action(identity, component)
         sequences.count_atomic_actions(path.doc_id, [c.doc_id for c in components], self._nested_components,
                                        self._sequence_max_length)
         return Exec(kind=SEQUENCE, components=tuple(c.fqn for c in components))
 
     def _nested_components(self, doc_id: str) -> tuple[str, ...] | None:
         """For ``sequences.count_atomic_actions``: a sequence's component doc ids, None for an atomic action."""
-        doc = self._entities.get_entity(doc_id)
+        doc = self._component_doc(doc_id)
         if doc.get("entityType") != "action":
             raise NotFound()
         exec_ = Exec.from_doc(doc["exec"])
         if exec_.kind != SEQUENCE:
             return None
         return tuple(EntityPath.parse_fqn(c, doc["namespace"].split("/")[0]).doc_id for c in exec_.components)
+
+    def _component_doc(self, doc_id: str) -> dict[str, Any]:
+        """The action document ``ns/name`` or ``ns/pkg/name`` names, following a binding to its package."""
+        try:
+            return self._entities.get_entity(doc_id)
+        except NotFound:
+            path = EntityPath.parse_fqn(f"/{doc_id}", "_")
+            if path.package is None:
+                raise
+            try:
+                package = self._resolver.package(f"{path.namespace}/{path.package}")
+            except Conflict:
+                raise NotFound() from None
+            if package.binding is None:
+                raise
+            return self._entities.get_entity(f"{package.binding.doc_id}/{path.name}")
 
     def _exec(self, given: ExecPut) -> Exec:
         if given.kind == "blackbox":
