@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -61,6 +62,7 @@ def main() -> int:
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(60)
+            shutil.rmtree(Path(tempfile.gettempdir()) / f"squall-bench{os.getpid()}", ignore_errors=True)
     times.sort()
     print(f"{args.containers}: API up after {up:.2f} s, first invoke answered after {answered:.2f} s "
           f"(its cold start {1000 * (answered - up):.0f} ms); warm blocking invoke over {args.n}: "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -106,6 +107,7 @@ def standalone(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stand
     yield instance
     if instance.process is not None and instance.process.poll() is None:
         instance.stop()
+    shutil.rmtree(Path(tempfile.gettempdir()) / f"squall-{instance.name}", ignore_errors=True)  # the proxy copy
 
 
 @pytest.mark.parametrize("standalone", ["process", "docker"], indirect=True)
