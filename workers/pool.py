@@ -165,7 +165,8 @@ class ContainerPool:
         return len(victims)
 
     def close(self) -> None:
-        """Stop the reaper and destroy every container, free or busy; waiting acquires fail."""
+        """Stop the reaper and destroy every container, free or busy; waiting acquires fail. Then close the
+        factory (its own resources: a Docker client, the process factory's cgroups)."""
         with self._cond:
             self._closed = True
             victims = [*self._free.values(), *self._busy.values()]
@@ -177,6 +178,7 @@ class ContainerPool:
             self._reaper.join()
         for pooled in victims:
             self._destroy(pooled)
+        self._factory.close()
 
     def stats(self) -> dict[str, int]:
         with self._cond:

@@ -157,10 +157,12 @@ def python_runtime_process() -> Iterator[Callable[..., RuntimeClient]]:
     root = Path(tempfile.gettempdir()) / f"squall-{name}"
     settings = InvokerSettings(name=name, process_dir=str(root))
     started: list[tuple[ProcessContainer, RuntimeClient]] = []
+    factories: list[LocalProcessFactory] = []
 
     def start(env: dict[str, str] | None = None) -> RuntimeClient:
         factory = LocalProcessFactory(settings, "http://127.0.0.1:3233", runtimes_dir=RUNTIMES_DIR,
                                       proxy_env=env or {})
+        factories.append(factory)
         spec = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="contract", kind="python:3")
         container = factory.create(spec)
         client = RuntimeClient(lambda: _process_logs(container), container.host, container.port)
@@ -171,6 +173,8 @@ def python_runtime_process() -> Iterator[Callable[..., RuntimeClient]]:
     for container, client in started:
         client.close()
         container.destroy()
+    for factory in factories:
+        factory.close()
     shutil.rmtree(root, ignore_errors=True)
 
 

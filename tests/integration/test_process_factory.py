@@ -35,6 +35,7 @@ def factory() -> Iterator[LocalProcessFactory]:
                                runtimes_dir=RUNTIMES_DIR)
     yield made
     made.cleanup()
+    made.close()
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -45,6 +46,10 @@ def started(factory: LocalProcessFactory, source: str) -> tuple[ProcessContainer
                                  "code": textwrap.dedent(source)}}, timeout_s=30)
     assert init.status == 200, init.body
     return container, proxy
+
+
+def factory_name(factory: LocalProcessFactory) -> str:
+    return Path(factory.root).name.removeprefix("squall-")
 
 
 def processes_in(directory: Path) -> list[int]:
@@ -168,3 +173,37 @@ def test_cleanup_kills_what_an_earlier_run_left(factory: LocalProcessFactory) ->
     assert processes_in(directory) == []
     assert not directory.exists()
     container.destroy()  # idempotent, and quiet about what is already gone
+
+
+def test_a_forking_memory_bomb_is_bounded_as_a_whole(factory: LocalProcessFactory) -> None:
+    """Each process stays under its own address-space limit, so only the container's memory cgroup can bound
+    the sum: 16 children of 64 MB each would be 1 GB against the action's 256 MB."""
+    if not Path("/sys/fs/cgroup/memory").is_dir() or os.geteuid() != 0:
+        pytest.skip("memory cgroups are used only by root on a cgroup v1 host")
+    container, proxy = started(factory, """
+        import os, time
+        def main(args):
+            children = []
+            for _ in range(16):
+                pid = os.fork()
+                if pid == 0:
+                    hoard = bytearray(64 * 1024 * 1024)
+                    for i in range(0, len(hoard), 4096):
+                        hoard[i] = 1  # touch every page, so it is really used
+                    time.sleep(600)
+                    os._exit(0)
+                children.append(pid)
+            time.sleep(3)
+            alive = 0
+            for pid in children:
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    alive += 1
+            return {"alive": alive}
+    """)
+    run = proxy.run({"value": {}}, timeout_s=60)
+    assert run.status != 200 or run.body["alive"] < 16  # the OOM killer ended some of them, or the launcher
+    cgroup = Path("/sys/fs/cgroup/memory") / f"squall-{factory_name(factory)}" / container.name
+    assert int((cgroup / "memory.max_usage_in_bytes").read_text()) <= 256 * 1024 * 1024
+    oom = dict(line.split() for line in (cgroup / "memory.oom_control").read_text().splitlines())
+    assert int(oom["oom_kill"]) > 0  # the limit was reached, and held by killing
+    destroyed_cleanly(container, proxy)
