@@ -115,7 +115,6 @@ class ProcessContainer:
 
     def __init__(self, name: str, port: int, memory_mb: int, directory: Path, process: subprocess.Popen[bytes],
                  logs: _LogWriter, release: Callable[[], None], namespaced: bool) -> None:
-        self._namespaced = namespaced
         self._name = name
         self._port = port
         self._memory_mb = memory_mb
@@ -123,6 +122,7 @@ class ProcessContainer:
         self._process = process
         self._logs = logs
         self._release = release
+        self._namespaced = namespaced
         self._destroyed = False
         self._lock = threading.Lock()
 
@@ -168,9 +168,6 @@ class ProcessContainer:
         except (OSError, ValueError, KeyError) as e:
             raise ContainerError(f"Cannot read the logs of {self._name}: {e}") from e
         return entries
-
-    def alive(self) -> bool:
-        return self._process.poll() is None
 
     def destroy(self) -> None:
         with self._lock:
