@@ -16,6 +16,7 @@ import pytest
 
 from app.core.errors import ActionTimeout, UserImageStartupError
 from config.settings import InvokerSettings
+from tests.integration.helpers import processes_in
 from workers.factories.base import ContainerSpec
 from workers.factories.process import LOG_CAP_BYTES, NPROC, LocalProcessFactory, ProcessContainer
 from workers.logs import LogCursor, collect_logs
@@ -50,20 +51,6 @@ def started(factory: LocalProcessFactory, source: str) -> tuple[ProcessContainer
 
 def factory_name(factory: LocalProcessFactory) -> str:
     return Path(factory.root).name.removeprefix("squall-")
-
-
-def processes_in(directory: Path) -> list[int]:
-    """Pids of processes whose working directory is inside ``directory`` (also after it was removed)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{entry.name}/cwd")
-            except OSError:
-                continue
-            if cwd.startswith(str(directory)):
-                found.append(int(entry.name))
-    return found
 
 
 def destroyed_cleanly(container: ProcessContainer, proxy: ProxyClient) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.integration.conftest import GUEST_AUTH
-from tests.integration.helpers import invoke, put_action, wait_for_record
+from tests.integration.helpers import invoke, processes_in, put_action, wait_for_record
 
 pytestmark = pytest.mark.integration
 
@@ -91,15 +91,7 @@ class Standalone:
                 found.append(f"process group {self.process.pid} (e.g. the Celery invoker child)")
             except ProcessLookupError:
                 pass
-        process_dir = str(Path(tempfile.gettempdir()) / f"squall-{self.name}")
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    cwd = os.readlink(f"/proc/{entry.name}/cwd")
-                except OSError:
-                    continue
-                if cwd.startswith(process_dir):
-                    found.append(f"process {entry.name} in {cwd}")
+        found += [f"process {pid}" for pid in processes_in(Path(tempfile.gettempdir()) / f"squall-{self.name}")]
         if self.containers == "docker":
             client = docker.from_env()
             try:

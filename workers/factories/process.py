@@ -451,15 +451,19 @@ def _living_members(pgid: int) -> list[int]:
     """Processes of group ``pgid`` that have not exited (zombies count as exited)."""
     members = []
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-                members.append(int(entry.name))
+        fields = _stat(entry.name) if entry.name.isdigit() else []
+        if fields and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
     return members
+
+
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state first), or [] when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def _children(pid: int) -> list[int]:
@@ -477,9 +481,6 @@ def _kill_group(pgid: int) -> None:
 
 def _start_time(pid: int) -> str:
     """Field 22 of /proc/<pid>/stat: tells a process from a later one with the same pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "gone"
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else "gone"
 
