@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -194,3 +195,59 @@ def test_a_forking_memory_bomb_is_bounded_as_a_whole(factory: LocalProcessFactor
     oom = dict(line.split() for line in (cgroup / "memory.oom_control").read_text().splitlines())
     assert int(oom["oom_kill"]) > 0  # the limit was reached, and held by killing
     destroyed_cleanly(container, proxy)
+
+
+NOT_ROOT_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+from config.settings import InvokerSettings
+from workers.factories.base import ContainerSpec
+from workers.factories.process import LocalProcessFactory
+from workers.proxy_client import ProxyClient
+
+root, runtimes = Path(sys.argv[1]), Path(sys.argv[2])
+factory = LocalProcessFactory(InvokerSettings(name="notroot", process_dir=str(root)), "http://127.0.0.1:3233",
+                              runtimes_dir=runtimes)
+factory.cleanup()
+container = factory.create(ContainerSpec(image="-", memory_mb=256, namespace="guest", action="a", kind="python:3"))
+proxy = ProxyClient(container.host, container.port)
+code = "import os\\ndef main(args):\\n    return {'uid': os.getuid(), 'pid': os.getpid()}\\n"
+assert proxy.init({"value": {"name": "a", "main": "main", "binary": False, "env": {}, "code": code}}, 30).status == 200
+print(json.dumps(proxy.run({"value": {}}, 30).body))
+proxy.close()
+container.destroy()
+"""
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder under the system temp that other users can reach (pytest's tmp_path is private)."""
+    folder = Path(tempfile.mkdtemp(prefix="squall-notroot-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unprivileged_invoker_gets_a_user_namespace(open_folder: Path) -> None:
+    """As an ordinary user (nobody, via setpriv): the sandbox falls back to a user namespace of its own."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user for the test")
+    tmp_path = open_folder
+    code = tmp_path / "code"
+    for package in ("app", "config", "workers"):  # a copy nobody can read, wherever the checkout is
+        shutil.copytree(RUNTIMES_DIR.parent / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(RUNTIMES_DIR, code / "runtimes", ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "run.py").write_text(NOT_ROOT_SCRIPT)
+    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    containers.chmod(0o777)  # nobody makes its factory folder here
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", str(code / "run.py"),
+         str(containers / "root"), str(code / "runtimes")],
+        cwd=code, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(code), "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["uid"] == 0 and result["pid"] < 10  # root of its own user namespace, low pid in its own
