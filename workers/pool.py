@@ -294,7 +294,8 @@ class ContainerPool:
             return self._cond.wait_for(ready, timeout_s)
 
     def close(self) -> None:
-        """Stop housekeeping and destroy every container, free or busy; waiting acquires fail."""
+        """Stop housekeeping and destroy every container, free or busy; waiting acquires fail. Then close the
+        factory (its own resources: a Docker client, the process factory's cgroups)."""
         with self._cond:
             self._closed = True
             victims = list(self._containers.values())
@@ -306,6 +307,7 @@ class ContainerPool:
             self._housekeeper.join()
         for pooled in victims:
             self._destroy(pooled)
+        self._factory.close()
 
     def stats(self) -> dict[str, int]:
         with self._cond:

@@ -205,10 +205,12 @@ def start_process(runtime: RuntimeUnderTest) -> Iterator[Callable[..., RuntimeCl
     root = Path(tempfile.gettempdir()) / f"squall-{name}"
     settings = InvokerSettings(name=name, process_dir=str(root))
     started: list[tuple[ProcessContainer, RuntimeClient]] = []
+    factories: list[LocalProcessFactory] = []
 
     def start_process_proxy(env: dict[str, str] | None = None) -> RuntimeClient:
         factory = LocalProcessFactory(settings, "http://127.0.0.1:3233", runtimes_dir=RUNTIMES_DIR,
                                       proxy_env=env or {})
+        factories.append(factory)
         spec = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="contract", kind=runtime.kind)
         container = factory.create(spec)
         client = RuntimeClient(lambda: _process_logs(container), container.host, container.port)
@@ -219,6 +221,8 @@ def start_process(runtime: RuntimeUnderTest) -> Iterator[Callable[..., RuntimeCl
     for container, client in started:
         client.close()
         container.destroy()
+    for factory in factories:
+        factory.close()
     shutil.rmtree(root, ignore_errors=True)
 
 

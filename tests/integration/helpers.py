@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,3 +45,17 @@ def wait_for_record(api: httpx.Client, activation_id: str) -> dict[str, Any]:
 def _stored(api: httpx.Client, activation_id: str) -> bool:
     listed = api.get("/api/v1/namespaces/_/activations", params={"limit": 200}).json()
     return any(a["activationId"] == activation_id for a in listed)
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Pids of processes whose working directory is inside ``directory`` (also after it was removed)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry.name}/cwd")
+            except OSError:
+                continue
+            if cwd.startswith(str(directory)):
+                found.append(int(entry.name))
+    return found

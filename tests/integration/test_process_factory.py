@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 from app.core.errors import ActionTimeout, UserImageStartupError
 from config.settings import InvokerSettings
+from tests.integration.helpers import processes_in
 from workers.factories.base import ContainerSpec
 from workers.factories.process import LOG_CAP_BYTES, NPROC, LocalProcessFactory, ProcessContainer
 from workers.logs import LogCursor, collect_logs
@@ -35,6 +37,7 @@ def factory() -> Iterator[LocalProcessFactory]:
                                runtimes_dir=RUNTIMES_DIR)
     yield made
     made.cleanup()
+    made.close()
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -47,18 +50,8 @@ def started(factory: LocalProcessFactory, source: str) -> tuple[ProcessContainer
     return container, proxy
 
 
-def processes_in(directory: Path) -> list[int]:
-    """Pids of processes whose working directory is inside ``directory`` (also after it was removed)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{entry.name}/cwd")
-            except OSError:
-                continue
-            if cwd.startswith(str(directory)):
-                found.append(int(entry.name))
-    return found
+def factory_name(factory: LocalProcessFactory) -> str:
+    return Path(factory.root).name.removeprefix("squall-")
 
 
 def destroyed_cleanly(container: ProcessContainer, proxy: ProxyClient) -> None:
@@ -168,3 +161,93 @@ def test_cleanup_kills_what_an_earlier_run_left(factory: LocalProcessFactory) ->
     assert processes_in(directory) == []
     assert not directory.exists()
     container.destroy()  # idempotent, and quiet about what is already gone
+
+
+def test_a_forking_memory_bomb_is_bounded_as_a_whole(factory: LocalProcessFactory) -> None:
+    """Each process stays under its own address-space limit, so only the container's memory cgroup can bound
+    the sum: 16 children of 64 MB each would be 1 GB against the action's 256 MB."""
+    if not Path("/sys/fs/cgroup/memory").is_dir() or os.geteuid() != 0:
+        pytest.skip("memory cgroups are used only by root on a cgroup v1 host")
+    container, proxy = started(factory, """
+        import os, time
+        def main(args):
+            children = []
+            for _ in range(16):
+                pid = os.fork()
+                if pid == 0:
+                    hoard = bytearray(64 * 1024 * 1024)
+                    for i in range(0, len(hoard), 4096):
+                        hoard[i] = 1  # touch every page, so it is really used
+                    time.sleep(600)
+                    os._exit(0)
+                children.append(pid)
+            time.sleep(3)
+            alive = 0
+            for pid in children:
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    alive += 1
+            return {"alive": alive}
+    """)
+    run = proxy.run({"value": {}}, timeout_s=60)
+    assert run.status != 200 or run.body["alive"] < 16  # the OOM killer ended some of them, or the launcher
+    cgroup = Path("/sys/fs/cgroup/memory") / f"squall-{factory_name(factory)}" / container.name
+    assert int((cgroup / "memory.max_usage_in_bytes").read_text()) <= 256 * 1024 * 1024
+    oom = dict(line.split() for line in (cgroup / "memory.oom_control").read_text().splitlines())
+    assert int(oom["oom_kill"]) > 0  # the limit was reached, and held by killing
+    destroyed_cleanly(container, proxy)
+
+
+NOT_ROOT_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+from config.settings import InvokerSettings
+from workers.factories.base import ContainerSpec
+from workers.factories.process import LocalProcessFactory
+from workers.proxy_client import ProxyClient
+
+root, runtimes = Path(sys.argv[1]), Path(sys.argv[2])
+factory = LocalProcessFactory(InvokerSettings(name="notroot", process_dir=str(root)), "http://127.0.0.1:3233",
+                              runtimes_dir=runtimes)
+factory.cleanup()
+container = factory.create(ContainerSpec(image="-", memory_mb=256, namespace="guest", action="a", kind="python:3"))
+proxy = ProxyClient(container.host, container.port)
+code = "import os\\ndef main(args):\\n    return {'uid': os.getuid(), 'pid': os.getpid()}\\n"
+assert proxy.init({"value": {"name": "a", "main": "main", "binary": False, "env": {}, "code": code}}, 30).status == 200
+print(json.dumps(proxy.run({"value": {}}, 30).body))
+proxy.close()
+container.destroy()
+"""
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder under the system temp that other users can reach (pytest's tmp_path is private)."""
+    folder = Path(tempfile.mkdtemp(prefix="squall-notroot-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unprivileged_invoker_gets_a_user_namespace(open_folder: Path) -> None:
+    """As an ordinary user (nobody, via setpriv): the sandbox falls back to a user namespace of its own."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user for the test")
+    tmp_path = open_folder
+    code = tmp_path / "code"
+    for package in ("app", "config", "workers"):  # a copy nobody can read, wherever the checkout is
+        shutil.copytree(RUNTIMES_DIR.parent / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(RUNTIMES_DIR, code / "runtimes", ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "run.py").write_text(NOT_ROOT_SCRIPT)
+    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    containers.chmod(0o777)  # nobody makes its factory folder here
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", str(code / "run.py"),
+         str(containers / "root"), str(code / "runtimes")],
+        cwd=code, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(code), "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["uid"] == 0 and result["pid"] < 10  # root of its own user namespace, low pid in its own

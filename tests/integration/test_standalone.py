@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -20,13 +21,14 @@ import pytest
 
 from tests.conftest import free_port
 from tests.integration.conftest import GUEST_AUTH
-from tests.integration.helpers import invoke, put_action, wait_for_record
+from tests.integration.helpers import invoke, processes_in, put_action, wait_for_record
 
 pytestmark = pytest.mark.integration
 
 SCRIPT = Path(__file__).resolve().parents[2] / "standalone"
 READY_DEADLINE_S = 120.0
 STOP_DEADLINE_S = 60.0
+BROKERS = {"amqp": "amqp://guest:guest@127.0.0.1:5672//"}  # "+amqp": Celery on RabbitMQ, the invoker a child
 HELLO = "def main(args):\n    print('hello log')\n    return {'greeting': 'Hello ' + args.get('name', 'stranger')}\n"
 
 
@@ -36,6 +38,7 @@ class Standalone:
 
     data_dir: Path
     containers: str
+    broker: str | None = None
     name: str = field(default_factory=lambda: f"sa{secrets.token_hex(3)}")
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -55,7 +58,8 @@ class Standalone:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [str(SCRIPT), "--data-dir", str(self.data_dir), "--port", str(self.port),
-                 "--containers", self.containers, "--name", self.name],
+                 "--containers", self.containers, "--name", self.name,
+                 *(["--broker", self.broker] if self.broker else [])],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + READY_DEADLINE_S
         while "Ctrl-C stops it." not in self.log.read_text(errors="replace"):
@@ -81,15 +85,13 @@ class Standalone:
     def leftovers(self) -> list[str]:
         """Processes or containers this instance made that are still there."""
         found = []
-        process_dir = str(Path(tempfile.gettempdir()) / f"squall-{self.name}")
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    cwd = os.readlink(f"/proc/{entry.name}/cwd")
-                except OSError:
-                    continue
-                if cwd.startswith(process_dir):
-                    found.append(f"process {entry.name} in {cwd}")
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, 0)
+                found.append(f"process group {self.process.pid} (e.g. the Celery invoker child)")
+            except ProcessLookupError:
+                pass
+        found += [f"process {pid}" for pid in processes_in(Path(tempfile.gettempdir()) / f"squall-{self.name}")]
         if self.containers == "docker":
             client = docker.from_env()
             try:
@@ -102,13 +104,15 @@ class Standalone:
 
 @pytest.fixture
 def standalone(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Standalone]:
-    instance = Standalone(tmp_path / "data", request.param)
+    containers, _, broker = request.param.partition("+")
+    instance = Standalone(tmp_path / "data", containers, BROKERS.get(broker))
     yield instance
     if instance.process is not None and instance.process.poll() is None:
         instance.stop()
+    shutil.rmtree(Path(tempfile.gettempdir()) / f"squall-{instance.name}", ignore_errors=True)  # the proxy copy
 
 
-@pytest.mark.parametrize("standalone", ["process", "docker"], indirect=True)
+@pytest.mark.parametrize("standalone", ["process", "docker", "process+amqp"], indirect=True)
 def test_the_foundation_scenario(standalone: Standalone) -> None:
     banner = standalone.start()
     assert f"API host:  {standalone.url}" in banner

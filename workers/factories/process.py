@@ -2,7 +2,8 @@
 
 A container is one proxy process (``python3 -m actionproxy`` or ``node .../proxy.js``, by the kind's family)
 listening on 127.0.0.1 at a free port, started through ``workers.factories.sandbox`` (own session and process
-group, PID namespace when permitted, its own user id when the invoker is root, rlimits), with a scratch
+group, PID namespace when permitted, its own user id when the invoker is root, rlimits, and memory and pids
+cgroups when this invoker may make them), with a scratch
 directory of its own as working directory, ``HOME`` and ``TMPDIR``. Its stdout and stderr are copied line by line
 into ``<dir>/log.json`` in Docker's json-file shape, so ``workers.logs`` reads them as it reads Docker's.
 ``destroy`` kills the whole process group (the PID namespace takes any escapee with it) and removes the
@@ -35,6 +36,7 @@ from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartu
 from config import defaults
 from config.settings import InvokerSettings, RuntimesSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
+from workers.factories.cgroups import Cgroups
 from workers.factories.sandbox import Limits, Sandbox, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -113,7 +115,6 @@ class ProcessContainer:
 
     def __init__(self, name: str, port: int, memory_mb: int, directory: Path, process: subprocess.Popen[bytes],
                  logs: _LogWriter, release: Callable[[], None], namespaced: bool) -> None:
-        self._namespaced = namespaced
         self._name = name
         self._port = port
         self._memory_mb = memory_mb
@@ -121,6 +122,7 @@ class ProcessContainer:
         self._process = process
         self._logs = logs
         self._release = release
+        self._namespaced = namespaced
         self._destroyed = False
         self._lock = threading.Lock()
 
@@ -167,9 +169,6 @@ class ProcessContainer:
             raise ContainerError(f"Cannot read the logs of {self._name}: {e}") from e
         return entries
 
-    def alive(self) -> bool:
-        return self._process.poll() is None
-
     def destroy(self) -> None:
         with self._lock:
             if self._destroyed:
@@ -212,6 +211,7 @@ class LocalProcessFactory:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._sandbox: Sandbox | None = None
+        self._cgroups: Cgroups | None = None
         self._python = ""
         self._proxies: dict[str, Path] = {}
 
@@ -229,8 +229,9 @@ class LocalProcessFactory:
                     self._python = sandbox.probe(self._interpreters())
                 except (SandboxUnavailable, OSError) as e:
                     raise RuntimeStartupError(f"The process container factory cannot start: {e}") from e
-                log.info("process containers in %s, confined by %s, Python %s", self._root, sandbox.describe(),
-                         self._python)
+                self._cgroups = Cgroups.detect(self._settings.name) if sandbox.root else None
+                log.info("process containers in %s, confined by %s%s, Python %s", self._root, sandbox.describe(),
+                         ", memory and pids cgroups" if self._cgroups else "", self._python)
                 self._sandbox = sandbox
             return self._sandbox
 
@@ -317,28 +318,42 @@ class LocalProcessFactory:
 
     def _start(self, spec: ContainerSpec, sandbox: Sandbox, name: str, directory: Path, work: Path,
                uid: int | None) -> ProcessContainer:
+        cgroups = self._cgroups
+
+        def release() -> None:
+            if cgroups is not None:
+                cgroups.remove(name)
+            sandbox.release_uid(uid)
+
         for attempt in range(1, PORT_ATTEMPTS + 1):
             port = _free_port()
             launch = self._launch(spec, sandbox, work, port)
             limits = Limits(address_space_mb=launch.address_space_mb, cpu_s=CPU_LIMIT_S, nofile=NOFILE, nproc=NPROC)
             logs = _LogWriter(directory / LOG_FILE)
             try:
+                command = sandbox.command(launch.argv, uid, limits)
+                if cgroups is not None:
+                    command = [*cgroups.join_command(cgroups.create(name, spec.memory_mb, NPROC)), *command]
                 process = subprocess.Popen(
-                    sandbox.command(launch.argv, uid, limits), cwd=work, env=launch.env, stdin=subprocess.DEVNULL,
+                    command, cwd=work, env=launch.env, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
             except OSError as e:
                 logs.close(0)
+                if cgroups is not None:
+                    cgroups.remove(name)
                 raise RuntimeStartupError(f"Cannot start the action proxy: {e}") from e
             assert process.stdout is not None and process.stderr is not None
             logs.follow(process.stdout, "stdout", name)
             logs.follow(process.stderr, "stderr", name)
             (directory / PID_FILE).write_text(f"{process.pid} {_start_time(process.pid)}\n")
-            container = ProcessContainer(name, port, spec.memory_mb, directory, process, logs,
-                                         lambda: sandbox.release_uid(uid), sandbox.namespaces)
+            container = ProcessContainer(name, port, spec.memory_mb, directory, process, logs, release,
+                                         sandbox.namespaces)
             if _wait_listening(port, process):
                 return container
             _stop(process, sandbox.namespaces)
             logs.close(timeout_s=2.0)
+            if cgroups is not None:
+                cgroups.remove(name)
             tail = (directory / LOG_FILE).read_text(errors="replace")[-2000:]
             log.warning("proxy %s exited before listening (attempt %d): %s", name, attempt, tail)
             (directory / LOG_FILE).unlink(missing_ok=True)
@@ -358,9 +373,18 @@ class LocalProcessFactory:
             except (OSError, ValueError):
                 pass
             shutil.rmtree(directory, ignore_errors=True)
+        if self._cgroups is not None:
+            self._cgroups.cleanup()
 
     def close(self) -> None:
-        return None
+        """Remove this factory's own cgroups (empty once its containers are destroyed)."""
+        if self._cgroups is not None:
+            self._cgroups.close()
+
+    @property
+    def root(self) -> Path:
+        """The folder of this factory's containers."""
+        return self._root
 
 
 def _require_traversable(directory: Path) -> None:
@@ -427,15 +451,19 @@ def _living_members(pgid: int) -> list[int]:
     """Processes of group ``pgid`` that have not exited (zombies count as exited)."""
     members = []
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-                members.append(int(entry.name))
+        fields = _stat(entry.name) if entry.name.isdigit() else []
+        if fields and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
     return members
+
+
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state first), or [] when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def _children(pid: int) -> list[int]:
@@ -453,9 +481,6 @@ def _kill_group(pgid: int) -> None:
 
 def _start_time(pid: int) -> str:
     """Field 22 of /proc/<pid>/stat: tells a process from a later one with the same pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "gone"
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else "gone"
 

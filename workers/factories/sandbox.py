@@ -15,8 +15,9 @@ runs between ``fork`` and ``exec`` in the (threaded) invoker, where ``preexec_fn
 * ``prlimit --as --cpu --nofile --nproc``: address space (the memory limit), CPU seconds, open files,
   processes.
 
-What this is not: a boundary against hostile code like Docker's (no cgroups, no seccomp, no filesystem view
-of its own); each limit applies per process, so a process tree can use up to nproc × the address space.
+Rlimits apply per process; ``workers.factories.cgroups`` adds a memory and a process limit for the container
+as a whole where this invoker may make cgroups. What this is not: a boundary against hostile code like
+Docker's (no seccomp, no filesystem view of its own, no network namespace).
 """
 
 from __future__ import annotations
