@@ -159,3 +159,51 @@ def test_restart_keeps_actions_and_activations_and_finishes_accepted_work(standa
         assert again.json() == {"greeting": "Hello after"}
     assert standalone.stop() == 0
     assert standalone.leftovers() == []
+
+
+NODE_HELLO = "function main(args) { console.log('node log'); return {greeting: 'Hello ' + (args.name || 'stranger')}; }"
+TICK = "def main(args):\n    return {'tick': args.get('tick')}\n"
+
+
+@pytest.mark.parametrize("standalone", ["process"], indirect=True)
+def test_node_sequences_catalog_admin_and_alarms_without_any_other_process(standalone: Standalone) -> None:
+    """What the distributed stack spreads over processes, standalone does in one: Node.js actions, sequences
+    (composition steps in-process), the system catalog installed at start, the admin pages, and alarms fired
+    by its own scheduler loop."""
+    standalone.start()
+    with standalone.client() as api:
+        put_action(api, "node", NODE_HELLO, kind="nodejs:default")
+        node = invoke(api, "node", {"name": "js"}, blocking="true")
+        assert node.json()["response"]["result"] == {"greeting": "Hello js"}, node.text
+        assert wait_for_record(api, node.json()["activationId"])["logs"][0].endswith(" stdout: node log")
+
+        put_action(api, "hello", HELLO)
+        seq = api.put("/api/v1/namespaces/_/actions/both", json={"exec": {"kind": "sequence", "components": [
+            "/whisk.system/utils/echo", "/_/hello"]}})
+        assert seq.status_code == 200, seq.text
+        both = invoke(api, "both", {"name": "seq"}, blocking="true")
+        assert both.json()["response"]["result"] == {"greeting": "Hello seq"}, both.text
+        assert len(wait_for_record(api, both.json()["activationId"])["logs"]) == 2
+
+        assert api.get("/admin/login").status_code == 200
+
+        put_action(api, "tick", TICK)
+        assert api.put("/api/v1/namespaces/_/triggers/every2s", json={"annotations": [
+            {"key": "feed", "value": "/whisk.system/alarms/alarm"}]}).is_success
+        assert api.put("/api/v1/namespaces/_/rules/ticking", json={"trigger": "/_/every2s",
+                                                                  "action": "/_/tick"}).is_success
+        created = api.post("/api/v1/namespaces/whisk.system/actions/alarms/alarm", params={"blocking": "true"},
+                           json={"lifecycleEvent": "CREATE", "triggerName": "/_/every2s",
+                                 "authKey": ":".join(GUEST_AUTH), "cron": "*/2 * * * * *",
+                                 "trigger_payload": {"tick": "yes"}})
+        assert created.status_code == 200, created.text
+        deadline = time.monotonic() + READY_DEADLINE_S
+        while True:
+            fired = api.get("/api/v1/namespaces/_/activations", params={"name": "tick", "docs": "true"}).json()
+            if len(fired) >= 2:
+                break
+            assert time.monotonic() < deadline, "the alarm never fired twice"
+            time.sleep(0.5)
+        assert all(a["response"]["result"] == {"tick": "yes"} for a in fired)
+    assert standalone.stop() == 0
+    assert standalone.leftovers() == []
