@@ -128,7 +128,7 @@ class ApiClient:
 
     def list_package_actions(self, package: str, limit: int = 30, skip: int = 0) -> Any:
         """The actions of ``pkg`` or ``/ns/pkg`` (of the bound package, for a binding): ``GET actions/pkg/``."""
-        return self._json("GET", _entity_path("actions", package.rstrip("/") + "/"),
+        return self._json("GET", _entity_path("actions", package.rstrip("/")) + "/",
                           params={"limit": limit, "skip": skip})
 
     def delete_action(self, name: str) -> Any:
