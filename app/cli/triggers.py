@@ -60,6 +60,11 @@ _feed_option = click.option("--feed", "-f", default=None, metavar="ACTION",
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+def _with_feed(notes: list[dict[str, Any]], feed: str) -> list[dict[str, Any]]:
+    """The annotations with ``feed`` as the one feed annotation."""
+    return [*(n for n in notes if n["key"] != FEED_ANNOTATION), {"key": FEED_ANNOTATION, "value": feed}]
+
+
 def _write_options(*extra: Decorator) -> Decorator:
     """NAME, -p, -a, then ``extra``, then the connection options, in that order in ``--help``."""
     options: list[Decorator] = [click.argument("name"), param_option, annotation_option, *extra,
@@ -84,8 +89,7 @@ def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, fee
         if params:
             body["parameters"] = key_values(params)
     else:
-        notes = [n for n in notes if n["key"] != FEED_ANNOTATION] + [{"key": FEED_ANNOTATION,
-                                                                      "value": qualify(feed)}]
+        notes = _with_feed(notes, qualify(feed))
     if notes:
         body["annotations"] = notes
     stored = client.put_entity("triggers", name, body)
@@ -118,28 +122,35 @@ def trigger_create(name: str, params: Pairs, annotations: Pairs, feed: str | Non
 def trigger_update(name: str, params: Pairs, annotations: Pairs, apihost: str | None, auth: str | None) -> None:
     """Change trigger NAME (or create it); on a feed trigger -p goes to the feed as an UPDATE."""
     with connect(apihost, auth) as client:
+        done = _update(client, name, params, annotations)
+    echo_ok(f"{done} trigger {name}")
+
+
+def _update(client: ApiClient, name: str, params: Pairs, annotations: Pairs) -> str:
+    """``created`` (there was no such trigger) or ``updated``."""
+    try:
+        existing = client.get_entity("triggers", name)
+    except ClientError as e:
+        if e.status != 404:
+            raise
+        _create(client, name, params, annotations, None)
+        return "created"
+    feed = annotations_of(existing).get(FEED_ANNOTATION)
+    if feed and params:
         try:
-            existing = client.get_entity("triggers", name)
+            _feed(client, str(feed), "UPDATE", _trigger_path(existing, name), param_values(params))
         except ClientError as e:
-            if e.status != 404:
-                raise
-            _create(client, name, params, annotations, None)
-        else:
-            feed = annotations_of(existing).get(FEED_ANNOTATION)
-            if feed and params:
-                try:
-                    _feed(client, str(feed), "UPDATE", _trigger_path(existing, name), param_values(params))
-                except ClientError as e:
-                    raise ClientError(e.status, f"Unable to update trigger '{name}': Unable to configure feed "
-                                                f"'{feed}': {e.message}") from e
-            else:
-                body: dict[str, Any] = {}
-                if params:
-                    body["parameters"] = key_values(params)
-                if annotations:
-                    body["annotations"] = key_values(annotations)
-                client.put_entity("triggers", name, body, overwrite=True)
-    echo_ok(f"updated trigger {name}")
+            raise ClientError(e.status, f"Unable to update trigger '{name}': Unable to configure feed "
+                                        f"'{feed}': {e.message}") from e
+    body: dict[str, Any] = {}
+    if params and not feed:
+        body["parameters"] = key_values(params)
+    if annotations:  # they replace the old ones: a feed trigger keeps its feed
+        notes = key_values(annotations)
+        body["annotations"] = _with_feed(notes, str(feed)) if feed else notes
+    if body or not params:
+        client.put_entity("triggers", name, body, overwrite=True)
+    return "updated"
 
 
 @trigger.command("get")

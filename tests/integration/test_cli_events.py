@@ -210,6 +210,10 @@ def test_alarm_feed_trigger_lifecycle(stack: Stack, catalog: None, api: httpx.Cl
 
     ok(stack, "trigger", "update", unique, "-p", "minutes", "7")  # an UPDATE to the feed
     assert api.get(alarm).json()["config"]["minutes"] == 7
+    ok(stack, "trigger", "update", unique, "-a", "note", "x")  # annotations replace the old ones, but the feed's
+    trigger = json_after_ok_line(ok(stack, "trigger", "get", unique))
+    assert isinstance(trigger, dict)
+    assert trigger["annotations"] == [{"key": "note", "value": "x"}, {"key": "feed", "value": INTERVAL}]
 
     assert ok(stack, "trigger", "delete", unique).strip() == f"ok: deleted trigger {unique}"
     assert api.get(alarm).status_code == 404  # the feed was told before the trigger went
@@ -224,7 +228,7 @@ def test_a_failing_feed_leaves_no_trigger(stack: Stack, catalog: None, unique: s
 
 
 def test_namespace_list_and_get(stack: Stack, unique: str) -> None:
-    ok(stack, "trigger", "create", unique)
+    assert ok(stack, "trigger", "update", unique).strip() == f"ok: created trigger {unique}"  # as wsk: none yet
     assert ok(stack, "namespace", "list").splitlines() == ["namespaces", "NAME", "guest"]
     got = ok(stack, "namespace", "get")
     assert got.startswith("Entities in namespace: default\npackages\n")
