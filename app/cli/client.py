@@ -55,6 +55,7 @@ class ApiClient:
 
     def __init__(self, apihost: str, auth: str, transport: httpx.BaseTransport | None = None) -> None:
         self.apihost = _normalize_host(apihost)
+        self.auth = auth  # a feed action gets it as ``authKey``, as wsk sends it
         self._http = httpx.Client(
             base_url=self.apihost + "/api/v1",
             auth=_split_auth(auth),
@@ -96,22 +97,42 @@ class ApiClient:
             raise ClientError(response.status_code,
                               f"The server answered {response.status_code} with a body that is not JSON.") from e
 
+    # -- any entity (actions, packages, triggers, rules) -----------------------------------------
+
+    def put_entity(self, collection: str, name: str, body: dict[str, Any], overwrite: bool = False) -> Any:
+        return self._json("PUT", _entity_path(collection, name),
+                          params={"overwrite": "true" if overwrite else "false"}, json=body)
+
+    def get_entity(self, collection: str, name: str) -> Any:
+        return self._json("GET", _entity_path(collection, name))
+
+    def list_entities(self, collection: str, namespace: str = DEFAULT_NAMESPACE, limit: int = 30,
+                      skip: int = 0) -> Any:
+        return self._json("GET", f"/namespaces/{quote(namespace, safe='')}/{collection}",
+                          params={"limit": limit, "skip": skip})
+
+    def delete_entity(self, collection: str, name: str) -> Any:
+        return self._json("DELETE", _entity_path(collection, name))
+
     # -- actions --------------------------------------------------------------------------------
 
     def put_action(self, name: str, body: dict[str, Any], overwrite: bool = False) -> Any:
-        return self._json("PUT", _entity_path("actions", name),
-                          params={"overwrite": "true" if overwrite else "false"}, json=body)
+        return self.put_entity("actions", name, body, overwrite)
 
     def get_action(self, name: str, code: bool = True) -> Any:
         params = None if code else {"code": "false"}
         return self._json("GET", _entity_path("actions", name), params=params)
 
     def list_actions(self, limit: int = 30, skip: int = 0, namespace: str = DEFAULT_NAMESPACE) -> Any:
-        return self._json("GET", f"/namespaces/{quote(namespace, safe='')}/actions",
+        return self.list_entities("actions", namespace, limit, skip)
+
+    def list_package_actions(self, package: str, limit: int = 30, skip: int = 0) -> Any:
+        """The actions of ``pkg`` or ``/ns/pkg`` (of the bound package, for a binding): ``GET actions/pkg/``."""
+        return self._json("GET", _entity_path("actions", package.rstrip("/")) + "/",
                           params={"limit": limit, "skip": skip})
 
     def delete_action(self, name: str) -> Any:
-        return self._json("DELETE", _entity_path("actions", name))
+        return self.delete_entity("actions", name)
 
     def invoke_action(self, name: str, payload: dict[str, Any] | None = None, blocking: bool = False,
                       result: bool = False) -> Any:
@@ -123,6 +144,29 @@ class ApiClient:
         blocking = blocking or result
         params = {"blocking": "true" if blocking else "false", "result": "true" if result else "false"}
         return self._json("POST", _entity_path("actions", name), params=params, json=payload or {})
+
+    # -- triggers and rules -----------------------------------------------------------------------
+
+    def fire_trigger(self, name: str, payload: dict[str, Any] | None = None) -> str | None:
+        """The trigger activation's id, or None when no rule is active (204: nothing ran, nothing stored)."""
+        response = self._request("POST", _entity_path("triggers", name), json=payload or {})
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        aid = body.get("activationId") if isinstance(body, dict) else None
+        return str(aid) if aid else response.headers.get("x-openwhisk-activation-id")
+
+    def set_rule_state(self, name: str, status: str) -> None:
+        """``status`` ``active`` or ``inactive``; the server answers a plain ``OK``."""
+        self._request("POST", _entity_path("rules", name), json={"status": status, "trigger": None, "action": None})
+
+    # -- namespaces -----------------------------------------------------------------------------
+
+    def list_namespaces(self) -> Any:
+        return self._json("GET", "/namespaces")
 
     # -- activations ----------------------------------------------------------------------------
 

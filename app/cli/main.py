@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.cli import admin, bench, servers, standalone, verbs
+from app.cli import admin, bench, namespaces, packages, rules, servers, standalone, triggers, verbs
 
 
 @click.group()
@@ -25,7 +25,7 @@ cli.add_command(servers.flower)
 cli.add_command(servers.isolate)
 cli.add_command(admin.admin)
 cli.add_command(bench.bench)
-for _group in verbs.GROUPS:
+for _group in [*verbs.GROUPS, packages.package, triggers.trigger, rules.rule, namespaces.namespace]:
     cli.add_command(_group)
 
 

@@ -3,90 +3,73 @@
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from app.cli.client import ApiClient, ClientError
-from app.cli.common import settings
-
-F = TypeVar("F", bound=Callable[..., Any])
+from app.cli.verbkit import (
+    F,
+    Pairs,
+    annotations_of,
+    connect,
+    connection_options,
+    echo_got,
+    echo_json,
+    echo_listing,
+    echo_ok,
+    full_name,
+    key_values,
+    list_options,
+    namespace_argument,
+    param_option,
+    param_values,
+    qualify,
+    visibility,
+)
 
 KINDS_BY_EXTENSION = {".py": "python:default", ".js": "nodejs:default"}
 NATIVE_IMAGE = "openwhisk/dockerskeleton"  # what wsk's --native means
 
 
-def _connection_options(fn: F) -> F:
-    """``--apihost`` and ``--auth`` on every client command; they override SQUALL_CLIENT_* and the config."""
-    fn = click.option("--auth", "-u", default=None, metavar="UUID:KEY",
-                      help="Credentials (default: SQUALL_CLIENT_AUTH).")(fn)
-    fn = click.option("--apihost", default=None, metavar="URL",
-                      help="Controller URL (default: SQUALL_CLIENT_APIHOST, else http://127.0.0.1:3233).")(fn)
-    return fn
-
-
-@contextmanager
-def _client(apihost: str | None, auth: str | None) -> Iterator[ApiClient]:
-    s = settings(client={"apihost": apihost, "auth": auth}).client
-    try:
-        with ApiClient(s.apihost, s.auth) as client:
-            yield client
-    except ClientError as e:
-        raise click.ClickException(e.message) from e
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=False))
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [list(headers)] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells)
-
-
-def _parse_value(raw: str) -> Any:
-    """Like ``wsk -p``: JSON when it parses as JSON, else the string itself."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def _params(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {key: _parse_value(value) for key, value in pairs}
-
-
-def _key_values(pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": v} for k, v in _params(pairs).items()]
-
-
-def _action_body(file: Path | None, kind: str | None, main: str | None, params: Sequence[tuple[str, str]],
+def _action_body(file: Path | None, kind: str | None, main: str | None, params: Pairs,
                  memory: int | None, timeout: int | None, docker: str | None = None,
-                 native: bool = False) -> dict[str, Any]:
+                 native: bool = False, sequence: str | None = None, update: bool = False) -> dict[str, Any]:
+    """The PUT body; on update without any code (no FILE, image or sequence) only what was given changes."""
     if native:  # wsk's --native: the dockerskeleton image running the zip's exec
         docker = docker or NATIVE_IMAGE
     if docker is not None and kind is not None:
         raise click.UsageError("give either --kind or --docker/--native, not both")
-    if file is None and docker is None:
-        raise click.UsageError("give the action's FILE (only a --docker action may have none)")
-    exec_: dict[str, Any] = {"kind": "blackbox", "image": docker} if docker is not None \
-        else {"kind": _kind_of(file, kind)}
-    if file is not None:
-        exec_["code"] = _code_of(file)
-    if main:
-        exec_["main"] = main
-    body: dict[str, Any] = {"exec": exec_}
+    body: dict[str, Any] = {}
+    if sequence is not None:
+        if file is not None or kind is not None or docker is not None or main is not None:
+            raise click.UsageError("a --sequence action takes no FILE, --kind, --docker, --native or --main")
+        body["exec"] = _sequence_exec(sequence)
+    elif file is not None or docker is not None:
+        exec_: dict[str, Any] = {"kind": "blackbox", "image": docker} if docker is not None \
+            else {"kind": _kind_of(file, kind)}
+        if file is not None:
+            exec_["code"] = _code_of(file)
+        if main:
+            exec_["main"] = main
+        body["exec"] = exec_
+    elif not update or kind is not None or main is not None:
+        raise click.UsageError("give the action's FILE (only a --docker or --sequence action may have none)")
     if params:
-        body["parameters"] = _key_values(params)
+        body["parameters"] = key_values(params)
     limits = {k: v for k, v in (("memory", memory), ("timeout", timeout)) if v is not None}
     if limits:
         body["limits"] = limits
     return body
+
+
+def _sequence_exec(sequence: str) -> dict[str, Any]:
+    """``a,pkg/b,/ns/c`` → components ``/_/a``, ``/_/pkg/b``, ``/ns/c`` (wsk's; the server resolves ``_``)."""
+    names = [name.strip() for name in sequence.split(",")]
+    if not all(names):
+        raise click.UsageError(f"--sequence '{sequence}' has an empty component")
+    return {"kind": "sequence", "components": [qualify(name) for name in names]}
 
 
 def _kind_of(file: Path | None, kind: str | None) -> str:
@@ -113,10 +96,6 @@ def _code_of(file: Path) -> str:
         raise click.UsageError(f"{file} is not UTF-8 text; zip binary code and give --kind") from e
 
 
-_param_option = click.option("--param", "-p", "params", type=(str, str), multiple=True, metavar="KEY VALUE",
-                             help="A parameter; VALUE is JSON when it parses, else a string. Repeatable.")
-
-
 def _action_write_options(fn: F) -> F:
     for option in reversed([
         click.argument("name"),
@@ -126,10 +105,12 @@ def _action_write_options(fn: F) -> F:
                      help="A blackbox action: this image runs it (FILE, if any, is its code)."),
         click.option("--native", is_flag=True, help=f"A blackbox action on {NATIVE_IMAGE}: FILE is a zip with exec."),
         click.option("--main", default=None, help="Entry function name (default: main)."),
-        _param_option,
+        click.option("--sequence", default=None, metavar="A,B,...",
+                     help="A sequence of these actions (a bare name means /_/name)."),
+        param_option,
         click.option("--memory", "-m", type=int, default=None, metavar="MB", help="Memory limit in MB."),
         click.option("--timeout", "-t", type=int, default=None, metavar="MS", help="Timeout in milliseconds."),
-        _connection_options,
+        connection_options,
     ]):
         fn = option(fn)
     return fn
@@ -145,12 +126,12 @@ def action() -> None:
 
 def _write_action(overwrite: bool) -> Callable[..., None]:
     def command(name: str, file: Path | None, kind: str | None, docker: str | None, native: bool, main: str | None,
-                params: tuple[tuple[str, str], ...], memory: int | None, timeout: int | None, apihost: str | None,
+                sequence: str | None, params: Pairs, memory: int | None, timeout: int | None, apihost: str | None,
                 auth: str | None) -> None:
-        body = _action_body(file, kind, main, params, memory, timeout, docker, native)
-        with _client(apihost, auth) as client:
+        body = _action_body(file, kind, main, params, memory, timeout, docker, native, sequence, update=overwrite)
+        with connect(apihost, auth) as client:
             client.put_action(name, body, overwrite=overwrite)
-        click.echo(f"ok: {'updated' if overwrite else 'created'} action {name}")
+        echo_ok(f"{'updated' if overwrite else 'created'} action {name}")
     return command
 
 
@@ -158,81 +139,77 @@ def _write_action(overwrite: bool) -> Callable[..., None]:
 @_action_write_options
 def action_create(**kwargs: Any) -> None:
     """Create action NAME from FILE (.py → python:default, .js → nodejs:default; .zip needs --kind),
-    or on an image with --docker IMAGE [FILE] / --native FILE."""
+    on an image with --docker IMAGE [FILE] / --native FILE, or as a --sequence A,B,..."""
     _write_action(False)(**kwargs)
 
 
 @action.command("update")
 @_action_write_options
 def action_update(**kwargs: Any) -> None:
-    """Create or replace action NAME from FILE (overwrite=true)."""
+    """Create or replace action NAME (overwrite=true); without FILE only the options given change."""
     _write_action(True)(**kwargs)
 
 
 @action.command("get")
 @click.argument("name")
-@_connection_options
+@connection_options
 def action_get(name: str, apihost: str | None, auth: str | None) -> None:
     """Print action NAME as JSON."""
-    with _client(apihost, auth) as client:
+    with connect(apihost, auth) as client:
         entity = client.get_action(name)
-    click.echo(f"ok: got action {name}")
-    _echo_json(entity)
+    echo_got("action", name, entity)
 
 
 @action.command("list")
-@click.option("--limit", "-l", type=int, default=30, show_default=True, help="How many to list.")
-@click.option("--skip", "-s", type=int, default=0, show_default=True, help="How many to skip.")
-@_connection_options
-def action_list(limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
-    """List the actions of the namespace."""
-    with _client(apihost, auth) as client:
-        actions = client.list_actions(limit=limit, skip=skip)
-    rows = []
-    for a in actions:
-        annotations = {x.get("key"): x.get("value") for x in a.get("annotations") or []}
-        rows.append([f"/{a.get('namespace', '_')}/{a.get('name', '')}", annotations.get("exec", ""),
-                     a.get("version", "")])
-    click.echo("actions")
-    if rows:
-        click.echo(_table(["NAME", "KIND", "VERSION"], rows))
+@click.argument("where", metavar="[/NAMESPACE | PACKAGE]", required=False)
+@list_options
+@connection_options
+def action_list(where: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
+    """List the actions of the namespace (those in packages as /ns/pkg/name), of /NAMESPACE, or of PACKAGE."""
+    with connect(apihost, auth) as client:
+        if where and where.strip("/") and (not where.startswith("/") or "/" in where.strip("/")):
+            actions = client.list_package_actions(where, limit=limit, skip=skip)
+        else:
+            actions = client.list_actions(limit=limit, skip=skip, namespace=namespace_argument(where))
+    rows = [[full_name(a), visibility(a), annotations_of(a).get("exec", ""), a.get("version", "")] for a in actions]
+    echo_listing("actions", ["NAME", "VISIBILITY", "KIND", "VERSION"], rows)
 
 
 @action.command("delete")
 @click.argument("name")
-@_connection_options
+@connection_options
 def action_delete(name: str, apihost: str | None, auth: str | None) -> None:
     """Delete action NAME."""
-    with _client(apihost, auth) as client:
+    with connect(apihost, auth) as client:
         client.delete_action(name)
-    click.echo(f"ok: deleted action {name}")
+    echo_ok(f"deleted action {name}")
 
 
 @action.command("invoke")
 @click.argument("name")
-@_param_option
+@param_option
 @click.option("--blocking", "-b", is_flag=True, help="Wait for the activation and print it.")
 @click.option("--result", "-r", is_flag=True, help="Wait and print only the result (implies --blocking).")
-@_connection_options
-def action_invoke(name: str, params: tuple[tuple[str, str], ...], blocking: bool, result: bool,
+@connection_options
+def action_invoke(name: str, params: Pairs, blocking: bool, result: bool,
                   apihost: str | None, auth: str | None) -> None:
     """Invoke action NAME; without -b/-r print the activation id only."""
-    with _client(apihost, auth) as client:
-        answer = client.invoke_action(name, _params(params), blocking=blocking, result=result)
+    with connect(apihost, auth) as client:
+        answer = client.invoke_action(name, param_values(params), blocking=blocking, result=result)
     waited = blocking or result
     if not waited or (isinstance(answer, dict) and set(answer) == {"activationId"}):
         aid = answer.get("activationId", "") if isinstance(answer, dict) else ""
         if waited:  # the controller's blocking wait ran out: the activation continues
-            click.echo(f"ok: invoked /_/{name}, but the request has not yet finished, with id {aid}")
+            echo_ok(f"invoked {qualify(name)}, but the request has not yet finished, with id {aid}")
         else:
-            click.echo(f"ok: invoked /_/{name} with id {aid}")
+            echo_ok(f"invoked {qualify(name)} with id {aid}")
         return
     if result:
-        _echo_json(answer)
+        echo_json(answer)
         return
     aid = answer.get("activationId", "") if isinstance(answer, dict) else ""
-    click.echo(f"ok: invoked /_/{name} with id {aid}")
-    _echo_json(answer)
+    echo_ok(f"invoked {qualify(name)} with id {aid}")
+    echo_json(answer)
 
 
 # -- activation -------------------------------------------------------------------------------------
@@ -245,43 +222,38 @@ def activation() -> None:
 
 @activation.command("get")
 @click.argument("activation_id")
-@_connection_options
+@connection_options
 def activation_get(activation_id: str, apihost: str | None, auth: str | None) -> None:
     """Print activation ACTIVATION_ID as JSON."""
-    with _client(apihost, auth) as client:
+    with connect(apihost, auth) as client:
         record = client.get_activation(activation_id)
-    click.echo(f"ok: got activation {activation_id}")
-    _echo_json(record)
+    echo_got("activation", activation_id, record)
 
 
 @activation.command("list")
 @click.argument("name", required=False)
-@click.option("--limit", "-l", type=int, default=30, show_default=True, help="How many to list.")
-@click.option("--skip", "-s", type=int, default=0, show_default=True, help="How many to skip.")
-@_connection_options
+@list_options
+@connection_options
 def activation_list(name: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
     """List recent activations, newest first (of action NAME if given)."""
-    with _client(apihost, auth) as client:
+    with connect(apihost, auth) as client:
         records = client.list_activations(limit=limit, skip=skip, name=name)
     rows = []
     for r in records:
-        annotations = {x.get("key"): x.get("value") for x in r.get("annotations") or []}
         status = r.get("statusCode")
         if status is None and isinstance(r.get("response"), dict):
             status = r["response"].get("status")
-        rows.append([r.get("activationId", ""), annotations.get("kind", ""), r.get("start", ""),
+        rows.append([r.get("activationId", ""), annotations_of(r).get("kind", ""), r.get("start", ""),
                      r.get("duration", ""), status, r.get("name", "")])
-    click.echo("activations")
-    if rows:
-        click.echo(_table(["ACTIVATION ID", "KIND", "START", "DURATION", "STATUS", "ENTITY"], rows))
+    echo_listing("activations", ["ACTIVATION ID", "KIND", "START", "DURATION", "STATUS", "ENTITY"], rows)
 
 
 @activation.command("logs")
 @click.argument("activation_id")
-@_connection_options
+@connection_options
 def activation_logs(activation_id: str, apihost: str | None, auth: str | None) -> None:
     """Print the log lines of ACTIVATION_ID."""
-    with _client(apihost, auth) as client:
+    with connect(apihost, auth) as client:
         logs = client.activation_logs(activation_id)
     for line in (logs.get("logs") if isinstance(logs, dict) else None) or []:
         click.echo(line)
@@ -289,12 +261,12 @@ def activation_logs(activation_id: str, apihost: str | None, auth: str | None) -
 
 @activation.command("result")
 @click.argument("activation_id")
-@_connection_options
+@connection_options
 def activation_result(activation_id: str, apihost: str | None, auth: str | None) -> None:
     """Print the result of ACTIVATION_ID as JSON."""
-    with _client(apihost, auth) as client:
+    with connect(apihost, auth) as client:
         outcome = client.activation_result(activation_id)
-    _echo_json(outcome.get("result", outcome) if isinstance(outcome, dict) else outcome)
+    echo_json(outcome.get("result", outcome) if isinstance(outcome, dict) else outcome)
 
 
 GROUPS = [action, activation]

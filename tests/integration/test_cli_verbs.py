@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.integration.squall_cli import json_after_ok_line, ok, squall
 
 pytestmark = pytest.mark.integration
 
-SQUALL = str(Path(sys.executable).with_name("squall"))
 RECORD_DEADLINE_S = 30.0
 HELLO = ("def main(args):\n"
          "    print('hello log')\n"
          "    return {'greeting': 'Hello ' + str(args.get('name', 'stranger')), 'n': args.get('n')}\n")
-
-
-def squall(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**stack.env, "SQUALL_CLIENT_APIHOST": stack.url, "SQUALL_CLIENT_AUTH": ":".join(stack.guest)}
-    return subprocess.run([SQUALL, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-
-
-def ok(stack: Stack, *args: str) -> str:
-    done = squall(stack, *args)
-    assert done.returncode == 0, f"squall {' '.join(args)}: {done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def json_after_ok_line(out: str) -> object:
-    """``ok: got ...`` then the JSON entity."""
-    first, _, rest = out.partition("\n")
-    assert first.startswith("ok: "), out
-    return json.loads(rest)
 
 
 def wait_for_activation(stack: Stack, activation_id: str) -> dict[str, object]:

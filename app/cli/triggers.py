@@ -1,0 +1,206 @@
+"""``squall trigger ...``: triggers and their feeds, like ``wsk trigger``, over HTTP only.
+
+A feed trigger is a trigger with a ``feed`` annotation whose feed action (e.g. ``/whisk.system/alarms/interval``)
+the client drives: after storing the trigger it invokes the feed, blocking, with ``lifecycleEvent`` ``CREATE``,
+``triggerName`` ``/ns/trigger``, its ``authKey`` and the ``-p`` parameters (which then go to the feed, not the
+trigger); a failed feed takes the trigger away again. ``update`` with ``-p`` sends ``UPDATE`` and ``delete`` sends
+``DELETE`` before the trigger goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from app.cli.client import ApiClient, ClientError
+from app.cli.verbkit import (
+    Pairs,
+    annotation_option,
+    annotations_of,
+    connect,
+    connection_options,
+    echo_got,
+    echo_listing,
+    echo_ok,
+    full_name,
+    key_values,
+    list_options,
+    namespace_argument,
+    param_option,
+    param_values,
+    qualify,
+    visibility,
+)
+
+FEED_ANNOTATION = "feed"
+
+
+def _feed(client: ApiClient, feed: str, event: str, trigger: str, params: dict[str, Any]) -> str:
+    """Invoke ``feed`` blocking for ``event`` on ``trigger`` (``/ns/name``); its activation id. Raises
+    ``ClientError`` with the feed's own error when the feed fails."""
+    payload = {**params, "lifecycleEvent": event, "triggerName": trigger, "authKey": client.auth}
+    answer = client.invoke_action(feed, payload, blocking=True)
+    return str(answer.get("activationId", "")) if isinstance(answer, dict) else ""
+
+
+def _trigger_path(entity: Any, name: str) -> str:
+    """``/ns/name`` as the server stored it; the qualified command-line name if the answer lacks it."""
+    if isinstance(entity, dict) and entity.get("namespace") and entity.get("name"):
+        return full_name(entity)
+    return qualify(name)
+
+
+_feed_option = click.option("--feed", "-f", default=None, metavar="ACTION",
+                            help="The feed action that fires this trigger, e.g. /whisk.system/alarms/interval; "
+                                 "-p goes to it.")
+
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _with_feed(notes: list[dict[str, Any]], feed: str) -> list[dict[str, Any]]:
+    """The annotations with ``feed`` as the one feed annotation."""
+    return [*(n for n in notes if n["key"] != FEED_ANNOTATION), {"key": FEED_ANNOTATION, "value": feed}]
+
+
+def _write_options(*extra: Decorator) -> Decorator:
+    """NAME, -p, -a, then ``extra``, then the connection options, in that order in ``--help``."""
+    options: list[Decorator] = [click.argument("name"), param_option, annotation_option, *extra,
+                                connection_options]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+@click.group()
+def trigger() -> None:
+    """Create, fire, get, list and delete triggers, with or without a feed (like ``wsk trigger``)."""
+
+
+def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, feed: str | None) -> None:
+    body: dict[str, Any] = {}
+    notes = key_values(annotations)
+    if feed is None:
+        if params:
+            body["parameters"] = key_values(params)
+    else:
+        notes = _with_feed(notes, qualify(feed))
+    if notes:
+        body["annotations"] = notes
+    stored = client.put_entity("triggers", name, body)
+    if feed is None:
+        return
+    try:
+        aid = _feed(client, qualify(feed), "CREATE", _trigger_path(stored, name), param_values(params))
+    except ClientError as e:
+        message = f"Unable to create trigger '{name}': Unable to configure feed '{qualify(feed)}': {e.message}"
+        try:  # as wsk does: no trigger is left behind without its feed
+            client.delete_entity("triggers", name)
+        except ClientError as cleanup:
+            message += f" (deleting the trigger again failed too: {cleanup.message})"
+        raise ClientError(e.status, message) from e
+    echo_ok(f"invoked {qualify(feed)} with id {aid}")
+
+
+@trigger.command("create")
+@_write_options(_feed_option)
+def trigger_create(name: str, params: Pairs, annotations: Pairs, feed: str | None, apihost: str | None,
+                   auth: str | None) -> None:
+    """Create trigger NAME, and with --feed have the feed action set up its events."""
+    with connect(apihost, auth) as client:
+        _create(client, name, params, annotations, feed)
+    echo_ok(f"created trigger {name}")
+
+
+@trigger.command("update")
+@_write_options()
+def trigger_update(name: str, params: Pairs, annotations: Pairs, apihost: str | None, auth: str | None) -> None:
+    """Change trigger NAME (or create it); on a feed trigger -p goes to the feed as an UPDATE."""
+    with connect(apihost, auth) as client:
+        done = _update(client, name, params, annotations)
+    echo_ok(f"{done} trigger {name}")
+
+
+def _update(client: ApiClient, name: str, params: Pairs, annotations: Pairs) -> str:
+    """``created`` (there was no such trigger) or ``updated``."""
+    try:
+        existing = client.get_entity("triggers", name)
+    except ClientError as e:
+        if e.status != 404:
+            raise
+        _create(client, name, params, annotations, None)
+        return "created"
+    feed = annotations_of(existing).get(FEED_ANNOTATION)
+    if feed and params:
+        try:
+            _feed(client, str(feed), "UPDATE", _trigger_path(existing, name), param_values(params))
+        except ClientError as e:
+            raise ClientError(e.status, f"Unable to update trigger '{name}': Unable to configure feed "
+                                        f"'{feed}': {e.message}") from e
+    body: dict[str, Any] = {}
+    if params and not feed:
+        body["parameters"] = key_values(params)
+    if annotations:  # they replace the old ones: a feed trigger keeps its feed
+        notes = key_values(annotations)
+        body["annotations"] = _with_feed(notes, str(feed)) if feed else notes
+    if body or not params:
+        client.put_entity("triggers", name, body, overwrite=True)
+    return "updated"
+
+
+@trigger.command("get")
+@click.argument("name")
+@connection_options
+def trigger_get(name: str, apihost: str | None, auth: str | None) -> None:
+    """Print trigger NAME as JSON, with the rules it drives."""
+    with connect(apihost, auth) as client:
+        entity = client.get_entity("triggers", name)
+    echo_got("trigger", name, entity)
+
+
+@trigger.command("list")
+@click.argument("namespace", metavar="[/NAMESPACE]", required=False)
+@list_options
+@connection_options
+def trigger_list(namespace: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
+    """List the triggers of the namespace."""
+    with connect(apihost, auth) as client:
+        triggers = client.list_entities("triggers", namespace_argument(namespace), limit, skip)
+    rows = [[full_name(t), visibility(t), annotations_of(t).get(FEED_ANNOTATION, "")] for t in triggers]
+    echo_listing("triggers", ["NAME", "VISIBILITY", "FEED"], rows)
+
+
+@trigger.command("delete")
+@click.argument("name")
+@connection_options
+def trigger_delete(name: str, apihost: str | None, auth: str | None) -> None:
+    """Delete trigger NAME; a feed trigger's feed is told (DELETE) first. Its rules stay, inactive."""
+    with connect(apihost, auth) as client:
+        existing = client.get_entity("triggers", name)
+        feed = annotations_of(existing).get(FEED_ANNOTATION)
+        if feed:
+            try:
+                _feed(client, str(feed), "DELETE", _trigger_path(existing, name), {})
+            except ClientError as e:  # as wsk: the trigger goes anyway, or it could never be deleted
+                click.echo(f"warning: the feed {feed} failed to delete its part: {e.message}", err=True)
+        client.delete_entity("triggers", name)
+    echo_ok(f"deleted trigger {name}")
+
+
+@trigger.command("fire")
+@click.argument("name")
+@param_option
+@connection_options
+def trigger_fire(name: str, params: Pairs, apihost: str | None, auth: str | None) -> None:
+    """Fire trigger NAME with the -p parameters as its payload; print the trigger activation's id."""
+    with connect(apihost, auth) as client:
+        activation_id = client.fire_trigger(name, param_values(params))
+    if activation_id is None:
+        echo_ok(f"triggered {qualify(name)}, but it has no active rule: nothing ran")
+    else:
+        echo_ok(f"triggered {qualify(name)} with id {activation_id}")

@@ -1,0 +1,30 @@
+"""Running the ``squall`` console script as a user does, against the test stack, for the client-verb tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.conftest import Stack
+
+SQUALL = str(Path(sys.executable).with_name("squall"))
+
+
+def squall(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**stack.env, "SQUALL_CLIENT_APIHOST": stack.url, "SQUALL_CLIENT_AUTH": ":".join(stack.guest)}
+    return subprocess.run([SQUALL, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def ok(stack: Stack, *args: str) -> str:
+    done = squall(stack, *args)
+    assert done.returncode == 0, f"squall {' '.join(args)}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def json_after_ok_line(out: str) -> object:
+    """``ok: got ...`` then the JSON entity."""
+    first, _, rest = out.partition("\n")
+    assert first.startswith("ok: "), out
+    return json.loads(rest)
