@@ -349,9 +349,10 @@ class ContainerPool:
                 pooled = self._containers[decision.container_id]
                 from_prewarm = isinstance(decision, TakePrewarm)
                 if from_prewarm:
+                    # Replaced in the background once this activation is released (``release`` wakes the
+                    # housekeeper): starting a container now would compete with this /init for the CPU.
                     pooled.key = request.key
                     pooled.concurrency = request.concurrency
-                    self._wake.set()  # replace the stem cell in the background
                 pooled.slot = Slot.BUSY
                 pooled.active += 1
                 pooled.paused = False
