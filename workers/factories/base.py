@@ -96,8 +96,8 @@ class ContainerFactory(Protocol):
 
     Requirements every implementation meets (as OpenWhisk's ``ContainerFactory`` states them):
     * ``create`` returns a started container with its memory limited to ``spec.memory_mb``, its proxy
-      reachable at ``host:port`` (it may still be booting: the caller retries ``/init`` connects), and
-      ``__OW_API_HOST`` in its environment;
+      accepting connections at ``host:port`` (a user's blackbox image may still be booting: the caller
+      retries ``/init`` connects within the action's timeout), and ``__OW_API_HOST`` in its environment;
     * a container the platform cannot provide raises ``RuntimeStartupError``; a user (blackbox) image
       that cannot be started raises ``UserImageStartupError``; nothing else escapes;
     * every container it starts is named after the invoker and labelled with the invoker's name (an
