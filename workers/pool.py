@@ -105,8 +105,9 @@ class PooledContainer:
         return self.container.memory_mb
 
     def view(self) -> ContainerView:
+        # A doomed container still holds its memory but takes no further activation.
         return ContainerView(self.id, self.key, self.memory_mb, self.slot, self.last_used, self.active,
-                             self.concurrency, self.initialized, self.paused)
+                             self.concurrency, self.initialized and not self.doomed, self.paused)
 
 
 @dataclass(eq=False)

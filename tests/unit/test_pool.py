@@ -362,6 +362,8 @@ def test_concurrent_activations_share_a_warm_container(make_pool, factory):
         pool.acquire(A, spec(), timeout_s=0.05, concurrency=2)
     pool.release(first, reusable=False)
     assert not factory.created[0].destroyed  # the other activation still runs in it
+    with pytest.raises(BufferTimeout):  # but it takes no new one
+        pool.acquire(A, spec(), timeout_s=0.05, concurrency=2)
     pool.release(second, reusable=True)
     assert factory.created[0].destroyed  # the last one out destroys it
     assert pool.stats()["used_mb"] == 0
