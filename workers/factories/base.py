@@ -23,6 +23,8 @@ class ContainerSpec:
     kind: str
     user_image: bool = False  # a blackbox image: failures are the user's, not the platform's
     stem_cell: bool = False  # a prewarmed container for any action of ``kind`` (namespace, action unused)
+    concurrent: bool = False  # the kind runs concurrent activations: its proxy is told so (OpenWhisk's
+    # ``__OW_ALLOW_CONCURRENT``); the pool still sends only as many as the action's concurrency limit
 
 
 @dataclass(frozen=True)

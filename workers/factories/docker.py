@@ -299,7 +299,7 @@ class DockerContainerFactory:
             try:
                 created: dict[str, Any] = api.create_container(
                     spec.image, name=name, labels=self._labels(spec), host_config=self._host_config(api, spec),
-                    environment={"__OW_API_HOST": self._api_host})
+                    environment=self._container_env(spec))
                 return str(created["Id"])
             except docker.errors.ImageNotFound as e:
                 if not spec.user_image:
@@ -323,6 +323,12 @@ class DockerContainerFactory:
             api.pull(repository, tag=tag)
         except _DOCKER_FAILURES as e:
             raise _pull_error(spec) from e
+
+    def _container_env(self, spec: ContainerSpec) -> dict[str, str]:
+        environment = {"__OW_API_HOST": self._api_host}
+        if spec.concurrent:
+            environment["__OW_ALLOW_CONCURRENT"] = "true"
+        return environment
 
     def _labels(self, spec: ContainerSpec) -> dict[str, str]:
         if spec.stem_cell:  # a stem cell keeps these labels (Docker cannot change them) when an action takes it
