@@ -117,9 +117,10 @@ def main() -> int:
         with ThreadPoolExecutor(args.parallel) as executor:
             done = list(executor.map(wide.invoke, actions))
         wall = time.perf_counter() - start
+        slowest = max((annotation(a.annotations, "waitTime") or 0) + (annotation(a.annotations, "initTime") or 0)
+                      for a, _ in done)
         print(f"{args.parallel} cold 256 MB actions sleeping 2 s, all at once: {wall:.1f} s wall "
-              f"(serial would be {2 * args.parallel} s); slowest waitTime+initTime "
-              f"{max((annotation(a.annotations, 'waitTime') or 0) + (annotation(a.annotations, 'initTime') or 0) for a, _ in done)} ms")
+              f"(serial would be {2 * args.parallel} s); slowest waitTime+initTime {slowest} ms")
     finally:
         wide.close()
     return 0

@@ -225,7 +225,8 @@ class Invoker:
         try:
             spec = ContainerSpec(image=self._image(action), memory_mb=action.limits.memory,
                                  namespace=msg.namespace, action=action.path.name, kind=action.exec.kind,
-                                 user_image=action.exec.kind == BLACKBOX)
+                                 user_image=action.exec.kind == BLACKBOX,
+                                 concurrent=self._manifest.supports_concurrency(action.exec.kind))
         except Invalid as e:  # a kind this invoker's manifest does not know (or a sequence sent here)
             log.error("cannot run %s: %s", msg.action, e.message)
             return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),

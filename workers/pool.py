@@ -105,8 +105,9 @@ class PooledContainer:
         return self.container.memory_mb
 
     def view(self) -> ContainerView:
+        # A doomed container still holds its memory but takes no further activation.
         return ContainerView(self.id, self.key, self.memory_mb, self.slot, self.last_used, self.active,
-                             self.concurrency, self.initialized, self.paused)
+                             self.concurrency, self.initialized and not self.doomed, self.paused)
 
 
 @dataclass(eq=False)
@@ -351,9 +352,10 @@ class ContainerPool:
                 pooled = self._containers[decision.container_id]
                 from_prewarm = isinstance(decision, TakePrewarm)
                 if from_prewarm:
+                    # Replaced in the background once this activation is released (``release`` wakes the
+                    # housekeeper): starting a container now would compete with this /init for the CPU.
                     pooled.key = request.key
                     pooled.concurrency = request.concurrency
-                    self._wake.set()  # replace the stem cell in the background
                 pooled.slot = Slot.BUSY
                 pooled.active += 1
                 pooled.paused = False

@@ -67,22 +67,29 @@ class ProxyClient:
         self._port = port
         self._conn: http.client.HTTPConnection | None = None
 
-    def init(self, payload: dict[str, Any], timeout_s: float) -> ProxyResponse:
-        """``/init``, retrying refused connections until ``timeout_s``: the proxy may still be booting."""
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Connect, retrying refused connections for up to ``timeout_s`` while the proxy boots; the
+        connection is kept for the next request. False if the proxy never accepted one."""
         deadline = time.monotonic() + timeout_s
         pause = _RETRY_FIRST_S
         while True:
             try:
                 self._connect(deadline)
-                break
+                return True
             except TimeoutError:
-                raise ActionTimeout(round(timeout_s * 1000), during_init=True) from None
+                return False
             except OSError:  # refused, reset, no route yet: the proxy or its network is still coming up
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise ActionTimeout(round(timeout_s * 1000), during_init=True) from None
-                time.sleep(min(pause, remaining))
+                    return False
+                time.sleep(min(pause, remaining))  # a booting process gives no event to wait on
                 pause = min(pause * 2, _RETRY_MAX_S)
+
+    def init(self, payload: dict[str, Any], timeout_s: float) -> ProxyResponse:
+        """``/init``, retrying refused connections until ``timeout_s``: the proxy may still be booting."""
+        deadline = time.monotonic() + timeout_s
+        if not self.wait_ready(timeout_s):
+            raise ActionTimeout(round(timeout_s * 1000), during_init=True)
         return self._post("/init", payload, deadline, timeout_s, during_init=True)
 
     def run(self, payload: dict[str, Any], timeout_s: float) -> ProxyResponse:

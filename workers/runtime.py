@@ -39,7 +39,8 @@ def _journal(settings: Settings) -> Journal:
 def stem_cell_specs(manifest: RuntimeManifest) -> list[StemCellSpec]:
     """The manifest's ``stemCells``: per kind and memory, how many prewarmed containers to keep."""
     return [StemCellSpec(ContainerSpec(image=manifest.image(kind), memory_mb=cell.memory_mb, namespace="",
-                                       action="", kind=kind, stem_cell=True), cell.initial_count)
+                                       action="", kind=kind, stem_cell=True,
+                                       concurrent=manifest.supports_concurrency(kind)), cell.initial_count)
             for kind, cells in manifest.stem_cells().items() for cell in cells]
 
 

@@ -110,7 +110,7 @@ def test_timeout_is_a_developer_error_and_the_next_call_works(api: httpx.Client,
     assert body["response"]["result"] == {"error": "The action exceeded its time limits of 1000 milliseconds."}
     assert {a["key"]: a["value"] for a in body["annotations"]}["timeout"] is True
     fast = invoke(api, unique, blocking="true", result="true")
-    assert fast.status_code == 200 and fast.json() == {"ok": True}
+    assert fast.status_code == 200 and fast.json() == {"ok": True}, fast.text
 
 
 def test_ten_thousand_log_lines_are_collected(api: httpx.Client, unique: str) -> None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import os
 import secrets
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +29,6 @@ import pytest
 from app.core.entities import Status
 from tests.integration.docker_harness import Harness, docker_client, make_settings
 from workers.factories.docker import DockerContainerFactory
-from workers.isolation import Isolation
 from workers.runtime import isolation_for
 
 pytestmark = pytest.mark.integration
@@ -146,11 +148,6 @@ def _probe(harness: Harness, targets: dict[str, list[Any]], name: str) -> dict[s
     return activation.result  # type: ignore[no-any-return]
 
 
-def _chain(isolation: Isolation, chain: str) -> list[str]:
-    done = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True, check=False)
-    return done.stdout.splitlines() if done.returncode == 0 else []
-
-
 def test_actions_reach_the_api_host_but_not_the_services(isolated):
     harness, isolation, targets = isolated["harness"], isolated["isolation"], isolated["targets"]
 
@@ -159,7 +156,7 @@ def test_actions_reach_the_api_host_but_not_the_services(isolated):
 
     isolation.install()
     isolation.install()  # idempotent: a restarted invoker installs again
-    rules = _chain(isolation, isolation.plan.input_chain)
+    rules = _chain_rules(isolation.plan.input_chain)
     assert len(rules) == 1 + 3  # the chain, then: established, the API host, drop
     hooks = subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True, text=True, check=True).stdout
     assert hooks.count(f"-j {isolation.plan.input_chain}") == 1
@@ -170,7 +167,7 @@ def test_actions_reach_the_api_host_but_not_the_services(isolated):
         assert after[service].startswith("unreachable"), (service, after[service])
 
     isolation.remove()
-    assert _chain(isolation, isolation.plan.input_chain) == []
+    assert _chain_rules(isolation.plan.input_chain) == []
     assert _probe(harness, targets, "reopened") == dict.fromkeys(targets, "answered")
 
 
@@ -181,3 +178,36 @@ def test_action_containers_cannot_reach_each_other(isolated):
     other_ip = harness.invoke(harness.message(who)).result["ip"]
     result = _probe(harness, {"peer": [other_ip, 8080, "GET / HTTP/1.0\r\n\r\n", "HTTP"]}, "prober")
     assert result["peer"].startswith("unreachable")  # inter-container traffic is off on the action network
+
+
+def test_squall_isolate_command_installs_shows_and_removes(docker_client):
+    network = f"squall-iso-{secrets.token_hex(3)}"
+    env = {**os.environ, "SQUALL_INVOKER_NETWORK": network, "SQUALL_INVOKER_API_HOST": "http://10.9.8.7:3233",
+           "SQUALL_COUCHDB_URL": "http://10.9.8.6:5984"}
+    squall = str(Path(sys.executable).with_name("squall"))
+
+    def run(*args: str) -> str:
+        done = subprocess.run([squall, "isolate", *args], env=env, capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        shown = run("--show")
+        assert "-d 10.9.8.7 --dport 3233 -j ACCEPT" in shown  # the API host, into the host
+        assert "-d 10.9.8.6 --dport 5984 -j DROP" in shown  # a CouchDB on another host
+        chain = next(line.split()[2] for line in shown.splitlines() if line.endswith("-j DROP") and "-IN" in line)
+        assert _chain_rules(chain) == []  # --show touches nothing
+        run()
+        run()
+        assert len(_chain_rules(chain)) == 1 + 3
+        run("--remove")
+        assert _chain_rules(chain) == []
+    finally:
+        subprocess.run([squall, "isolate", "--remove"], env=env, capture_output=True, timeout=60, check=False)
+        docker_client.networks.get(network).remove()
+
+
+def _chain_rules(chain: str) -> list[str]:
+    done = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True, check=False)
+    return done.stdout.splitlines() if done.returncode == 0 else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -338,3 +339,31 @@ def test_an_action_that_closes_stdout_and_stderr_is_still_recorded(harnesses):
     assert again.status in (Status.APPLICATION_ERROR, Status.DEVELOPER_ERROR)
     assert f"guest/{again.activation_id}" in h.activations.docs
     assert h.invoke(h.message(h.action(HELLO, name="after"))).status == Status.SUCCESS
+
+
+# --- concurrency --------------------------------------------------------------------------------------
+
+
+NODE_SLOW = """
+function main(args) {
+  return new Promise(resolve => setTimeout(() => resolve({host: process.env.HOSTNAME}), 1500));
+}
+"""
+
+
+def test_concurrent_activations_share_one_container_of_a_concurrent_kind(harnesses):
+    settings = make_settings()
+    manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    kinds = [k for family in manifest.families().values() for k in family if manifest.supports_concurrency(k)]
+    if not kinds:
+        pytest.skip('no kind in runtimes/manifest.json is marked "concurrent" yet (the Node.js one will be)')
+    h = make(settings)
+    harnesses.append(h)
+    action = h.action(NODE_SLOW, name="together", concurrency=3)
+    action = h.entities.put_action(replace(action, exec=replace(action.exec, kind=kinds[0])))
+    h.invoke(h.message(action))  # warm one container
+    with ThreadPoolExecutor(3) as executor:
+        records = list(executor.map(h.invoke, [h.message(action) for _ in range(3)]))
+    assert [r.status for r in records] == [Status.SUCCESS] * 3, [r.result for r in records]
+    assert len({r.result["host"] for r in records}) == 1  # all three ran in the one warm container
+    assert len(h.containers(**{LABEL_ACTION: "together"})) == 1

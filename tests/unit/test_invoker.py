@@ -296,3 +296,40 @@ def test_a_record_the_store_refuses_is_handed_back_to_be_stored_later(setup, mon
     s.invoker._activations = DictActivationStore()
     s.invoker.store_record(raised.value.doc)  # what the store_record task does on its retry
     assert s.invoker._activations.docs[raised.value.doc["_id"]] == raised.value.doc
+
+
+class HoldingFactory:
+    """Starts containers that are never reached: enough to hold the pool's memory."""
+
+    def create(self, spec: ContainerSpec) -> Any:
+        from tests.unit.test_pool import FakeContainer
+
+        return FakeContainer("held", spec)
+
+    def cleanup(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_run_that_outwaits_its_timeout_in_the_buffer_is_a_whisk_error():
+    settings = Settings().replace(invoker={"user_memory_mb": 256})
+    pool = ContainerPool(HoldingFactory(), settings.invoker)
+    entities, activations = DictEntityStore(), DictActivationStore()
+    invoker = Invoker(entities, activations, pool, MANIFEST, settings, MemoryJournal())
+    try:
+        pool.acquire(("other", "guest/x", "1"), ContainerSpec("img", 256, "other", "x", "python:3"))
+        action = Action(EntityPath("guest", "hello"), Exec("python:3", code="def main(a): return a"),
+                        ActionLimits(100, 256, 10, 1), rev="1-abc")
+        entities.docs[action.path.doc_id] = action.to_doc()
+        msg = ActivationMessage(activation_id=new_activation_id(), transaction_id="t", namespace="guest",
+                                subject="guest", action="guest/hello", revision="1-abc", content={}, blocking=True,
+                                received_ms=now_ms())
+        activation = invoker.invoke(msg, lambda _doc: None)
+        assert activation.status == Status.WHISK_ERROR
+        assert activation.result == {"error": "Failed to provision resources to run the action: no container "
+                                              "memory became free within the action's time limit of 100 milliseconds."}
+        assert activations.docs[f"guest/{activation.activation_id}"]["response"]["statusCode"] == 3
+    finally:
+        invoker.close()

@@ -283,7 +283,9 @@ def test_stem_cells_start_at_once_and_serve_a_first_invoke(make_pool, factory):
     lease = pool.acquire(A, spec())
     assert lease.from_prewarm and lease.container in factory.created[:2]
     assert not lease.initialized  # a stem cell still needs /init
-    assert pool.wait_prewarmed(10)  # replaced in the background
+    assert pool.stats()["prewarm"] == 1  # not replaced while its /init and /run compete for the CPU
+    pool.release(lease, reusable=True)
+    assert pool.wait_prewarmed(10)  # replaced in the background once the activation is done
     assert len(factory.created) == 3 and factory.created[2].spec.stem_cell
 
 
@@ -360,6 +362,8 @@ def test_concurrent_activations_share_a_warm_container(make_pool, factory):
         pool.acquire(A, spec(), timeout_s=0.05, concurrency=2)
     pool.release(first, reusable=False)
     assert not factory.created[0].destroyed  # the other activation still runs in it
+    with pytest.raises(BufferTimeout):  # but it takes no new one
+        pool.acquire(A, spec(), timeout_s=0.05, concurrency=2)
     pool.release(second, reusable=True)
     assert factory.created[0].destroyed  # the last one out destroys it
     assert pool.stats()["used_mb"] == 0

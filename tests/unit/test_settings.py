@@ -40,6 +40,8 @@ def test_layers_file_then_environment_then_overrides(tmp_path: Path) -> None:
     ({"SQUALL_COUCHDB_URL": "couch:5984"}, "couchdb.url"),
     ({"SQUALL_LIMITS_DEFAULT_MEMORY_MB": "1024"}, "limits"),
     ({"SQUALL_CONFIG": "/nonexistent.toml"}, "cannot read SQUALL_CONFIG"),
+    ({"SQUALL_INVOKER_IDLE_POLICY": "freeze"}, "invoker.idle_policy must be 'running' or 'pause'"),
+    ({"SQUALL_INVOKER_IDLE_TIMEOUT_S": "0"}, "invoker.idle_timeout_s must be positive"),
 ])
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace(".", r"\.")):

@@ -33,6 +33,8 @@ class ContainerSpec:
     kind: str
     user_image: bool = False  # a blackbox image: failures are the user's, not the platform's
     stem_cell: bool = False  # a prewarmed container for any action of ``kind`` (namespace, action unused)
+    concurrent: bool = False  # the kind runs concurrent activations: its proxy is told so (OpenWhisk's
+    # ``__OW_ALLOW_CONCURRENT``); the pool still sends only as many as the action's concurrency limit
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ class ContainerFactory(Protocol):
 
     Requirements every implementation meets (as OpenWhisk's ``ContainerFactory`` states them):
     * ``create`` returns a started container with its memory limited to ``spec.memory_mb``, its proxy
-      reachable at ``host:port`` (it may still be booting: the caller retries ``/init`` connects), and
-      ``__OW_API_HOST`` in its environment;
+      accepting connections at ``host:port`` (a user's blackbox image may still be booting: the caller
+      retries ``/init`` connects within the action's timeout), and ``__OW_API_HOST`` in its environment;
     * a container the platform cannot provide raises ``RuntimeStartupError``; a user (blackbox) image
       that cannot be started raises ``UserImageStartupError``; nothing else escapes;
     * every container it starts is named after the invoker and labelled with the invoker's name (an

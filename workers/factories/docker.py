@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from workers.factories.base import ContainerSpec, LogEntry, container_name
 log = logging.getLogger(__name__)
 
 PROXY_PORT = 8080
+READY_TIMEOUT_S = 60.0  # how long a runtime image's proxy may take to listen before the start failed
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 LABEL_INVOKER = "squall.invoker"
 LABEL_NAMESPACE = "squall.namespace"
@@ -187,6 +189,7 @@ class DockerContainerFactory:
         self._api_host = api_host
         self._environment = dict(environment) if environment is not None else None
         self._timeout_s = timeout_s
+        self._ready_timeout_s = READY_TIMEOUT_S
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         self._counter = itertools.count(1)
@@ -269,6 +272,9 @@ class DockerContainerFactory:
             if spec.user_image:
                 raise UserImageStartupError(f"Failed to start container image '{spec.image}'.") from e
             raise RuntimeStartupError() from e
+        if not spec.user_image and not _listening(host, PROXY_PORT, self._ready_timeout_s):
+            _remove_quietly(api, container_id)
+            raise RuntimeStartupError(f"The action proxy in {info['Name'].lstrip('/')} did not start listening.")
         log_path = info.get("LogPath") or None
         readable = log_path is not None and os.access(log_path, os.R_OK)
         return DockerContainer(api, container_id, info["Name"].lstrip("/"), host, spec.memory_mb,
@@ -284,7 +290,7 @@ class DockerContainerFactory:
             try:
                 created: dict[str, Any] = api.create_container(
                     spec.image, name=name, labels=self._labels(spec), host_config=self._host_config(api, spec),
-                    environment={"__OW_API_HOST": self._api_host})
+                    environment=self._container_env(spec))
                 return str(created["Id"])
             except docker.errors.ImageNotFound as e:
                 if not spec.user_image:
@@ -308,6 +314,12 @@ class DockerContainerFactory:
             api.pull(repository, tag=tag)
         except _DOCKER_FAILURES as e:
             raise _pull_error(spec) from e
+
+    def _container_env(self, spec: ContainerSpec) -> dict[str, str]:
+        environment = {"__OW_API_HOST": self._api_host}
+        if spec.concurrent:
+            environment["__OW_ALLOW_CONCURRENT"] = "true"
+        return environment
 
     def _labels(self, spec: ContainerSpec) -> dict[str, str]:
         if spec.stem_cell:  # a stem cell keeps these labels (Docker cannot change them) when an action takes it
@@ -342,6 +354,23 @@ class DockerContainerFactory:
             raise RuntimeStartupError() from e
         for container in leftovers:
             _remove_quietly(api, container["Id"])
+
+
+def _listening(host: str, port: int, timeout_s: float) -> bool:
+    """Wait for something to accept TCP connections on ``host:port``: our runtime's proxy booting is the
+    platform's time, so it is spent here and not out of the action's init timeout."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.002
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=remaining):
+                return True
+        except OSError:  # refused or no route yet: the process or its network is still coming up
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))  # a boot gives no event to wait on
+            pause = min(pause * 2, 0.05)
 
 
 def _pull_error(spec: ContainerSpec) -> UserImageStartupError:
