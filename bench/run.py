@@ -67,6 +67,7 @@ class BenchOptions:
     controller_workers: int | None = None
     controller_threads: int | None = None
     invoker_threads: int | None = None
+    invoker_memory_mb: int = 8192  # room for every container the runs start: no measurement pays an eviction
     pouchdb_bin: str | None = None
     workdir: Path | None = None
     profile_dir: Path | None = None  # py-spy flame graphs of the warm, blocking and non-blocking runs
@@ -108,7 +109,8 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
             "options": {"counts": asdict(counts), "target": options.target.apihost if options.target else None,
                         "controller_workers": s.settings.controller.workers,
                         "controller_threads": s.settings.controller.threads,
-                        "invoker_threads": s.settings.invoker.threads},
+                        "invoker_threads": s.settings.invoker.threads,
+                        "invoker_memory_mb": s.settings.invoker.user_memory_mb},
             "floors": _floors(s, counts, workdir, run_id, progress),
         }
         profiler = Profiler(s.pids, options.profile_dir) if options.profile_dir else None
@@ -148,7 +150,8 @@ def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run
             cleanup.callback(stack.stop, pouch)
         extra = {"SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": UNTHROTTLED,
                  "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": UNTHROTTLED,
-                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED}
+                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED,
+                 "SQUALL_INVOKER_USER_MEMORY_MB": str(options.invoker_memory_mb)}
         for name, value in (("SQUALL_CONTROLLER_WORKERS", options.controller_workers),
                             ("SQUALL_CONTROLLER_THREADS", options.controller_threads),
                             ("SQUALL_INVOKER_THREADS", options.invoker_threads)):
@@ -217,6 +220,26 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
         client.close()
     figures: dict[str, Any] = {}
 
+    manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
+    kind = manifest.resolve("python:default")
+    stem_memories = {cell.memory_mb for cell in manifest.stem_cells().get(kind, ())}
+    cold_memory = next(m for m in (128, 192, 320, 384, 448, 512) if m not in stem_memories)
+    tick = progress.phase(f"cold starts without prewarm ({kind}, {cold_memory} MB)", counts.cold_samples)
+    started_for = workload.containers_started_for(s.invoker)
+    cold = workload.cold_starts(s.url, s.auth, f"bench-cold-{run_id}", counts.cold_samples, cold_memory, kind,
+                                started_for=started_for, tick=tick)
+    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory)
+    if stem_memories:
+        warm_memory = min(stem_memories)
+        tick = progress.phase(f"cold starts on a prewarmed kind ({kind}, {warm_memory} MB)", counts.prewarm_samples)
+        prewarm = workload.cold_starts(s.url, s.auth, f"bench-prewarm-{run_id}", counts.prewarm_samples,
+                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, started_for=started_for,
+                                       tick=tick)
+        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory)
+    else:
+        figures["cold_prewarm"] = None
+        progress.note(f"the manifest prewarms no {kind} containers: no prewarm figure")
+
     def profiled(name: str) -> AbstractContextManager[None]:
         return profiler.phase(name) if profiler is not None else nullcontext()
 
@@ -256,25 +279,6 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
     finally:
         figures["rss_mb"] = sampler.stop() if sampler else None
 
-    manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
-    kind = manifest.resolve("python:default")
-    stem_memories = {cell.memory_mb for cell in manifest.stem_cells().get(kind, ())}
-    cold_memory = next(m for m in (128, 192, 320, 384, 448, 512) if m not in stem_memories)
-    tick = progress.phase(f"cold starts without prewarm ({kind}, {cold_memory} MB)", counts.cold_samples)
-    started_for = workload.containers_started_for(s.invoker)
-    cold = workload.cold_starts(s.url, s.auth, f"bench-cold-{run_id}", counts.cold_samples, cold_memory, kind,
-                                started_for=started_for, tick=tick)
-    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory)
-    if stem_memories:
-        warm_memory = min(stem_memories)
-        tick = progress.phase(f"cold starts on a prewarmed kind ({kind}, {warm_memory} MB)", counts.prewarm_samples)
-        prewarm = workload.cold_starts(s.url, s.auth, f"bench-prewarm-{run_id}", counts.prewarm_samples,
-                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, started_for=started_for,
-                                       tick=tick)
-        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory)
-    else:
-        figures["cold_prewarm"] = None
-        progress.note(f"the manifest prewarms no {kind} containers: no prewarm figure")
     figures["_samples"] = {"warm": warm, "blocking": blocking.latencies_ms, "nonblocking": nonblocking.latencies_ms,
                            "blocking_timeline": blocking.timeline, "nonblocking_timeline": nonblocking.timeline}
     return figures
