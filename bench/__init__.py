@@ -2,6 +2,6 @@
 
 ``squall bench`` (``app.cli.bench``) drives ``bench.run``; the pieces are
 ``stack`` (start a controller and an invoker against the running services), ``http`` (a keep-alive
-load client), ``workload`` (what is measured through the API), ``floors`` (the bare parts), ``memory``
-(RSS sampling), ``stats`` and ``report`` (table, JSON, chart).
+load client), ``workload`` (what is measured through the API), ``floors`` (the bare parts), ``processes``
+(RSS and CPU of the controller and invoker), ``profile`` (py-spy), ``stats`` and ``report`` (table, JSON, chart).
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench import floors, report, stack, workload
-from bench.memory import RssSampler
+from bench.processes import ProcessSampler
 from bench.profile import Profiler
 from bench.stats import summarize
 from config import Settings, load_settings
@@ -252,7 +252,7 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
         tick = progress.phase(f"warm-up, {counts.clients} clients, {counts.warmup_seconds:g} s", None)
         workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.warmup_seconds, blocking=True,
                              tick=tick)
-    sampler = RssSampler(s.pids) if s.pids else None
+    sampler = ProcessSampler(s.pids) if s.pids else None
     if sampler:
         sampler.start()
     try:
@@ -277,7 +277,12 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
                                              "missing": sorted(missing), "waited_s": round(waited, 1),
                                              "checked_in": "couchdb" if s.finder else "api"}
     finally:
-        figures["rss_mb"] = sampler.stop() if sampler else None
+        figures["processes"] = sampler.stop() if sampler else None
+    if figures["processes"]:
+        # Every activation of both runs was received by the controller and run by the invoker by now.
+        activations = figures["blocking"]["completed"] + figures["nonblocking"]["completed"]
+        figures["cpu_ms_per_activation"] = {name: round(1000 * usage["cpu_s"] / max(activations, 1), 2)
+                                            for name, usage in figures["processes"].items()}
 
     figures["_samples"] = {"warm": warm, "blocking": blocking.latencies_ms, "nonblocking": nonblocking.latencies_ms,
                            "blocking_timeline": blocking.timeline, "nonblocking_timeline": nonblocking.timeline}
