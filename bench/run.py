@@ -107,10 +107,12 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
             "machine": {"cpus": os.cpu_count(), "load_avg": list(os.getloadavg()), "python": platform.python_version(),
                         "platform": platform.platform()},
             "options": {"counts": asdict(counts), "target": options.target.apihost if options.target else None,
-                        "controller_workers": s.settings.controller.workers,
-                        "controller_threads": s.settings.controller.threads,
-                        "invoker_threads": s.settings.invoker.threads,
-                        "invoker_memory_mb": s.settings.invoker.user_memory_mb},
+                        # The started stack's settings; a target's are its own and unknown here.
+                        **({} if options.target else {
+                            "controller_workers": s.settings.controller.workers,
+                            "controller_threads": s.settings.controller.threads,
+                            "invoker_threads": s.settings.invoker.threads,
+                            "invoker_memory_mb": s.settings.invoker.user_memory_mb})},
             "floors": _floors(s, counts, workdir, run_id, progress),
         }
         profiler = Profiler(s.pids, options.profile_dir) if options.profile_dir else None
