@@ -84,11 +84,14 @@ def table_rows(results: dict[str, Any]) -> list[Row]:
     rows.append(_row(f"cold start, prewarm hit, p50 ({hits or 0}/{samples or 0} hits)", value, "ms",
                      _get(fl, "prewarmed_init_run_ms", "p50"), "/init+/run into a started container", "≤ 10 ms",
                      value is not None and value <= 10))
-    value = _get(f, "rss_mb", "controller", "per_process_max_mb")
+    value = _get(f, "processes", "controller", "per_process_max_mb")
     rows.append(_row("controller RSS per worker, max", value, "MB", None, "", "≤ 150 MB",
                      value is not None and value <= 150))
-    value = _get(f, "rss_mb", "invoker", "total_max_mb")
+    value = _get(f, "processes", "invoker", "total_max_mb")
     rows.append(_row("invoker RSS, max", value, "MB", None, "", "", None))
+    for process in ("controller", "invoker"):
+        value = _get(f, "cpu_ms_per_activation", process)
+        rows.append(_row(f"{process} CPU per activation", value, "ms", None, "", "", None))
     return rows
 
 
@@ -150,7 +153,8 @@ def draw_png(results: dict[str, Any], path: Path) -> None:
     right.set_title("throughput")
     right.grid(True, alpha=0.3)
     right.legend(fontsize=8)
-    fig.suptitle(f"squall bench, {results.get('started', '')}, load avg {results['machine'].get('load_avg')}")
+    load = " ".join(f"{x:.1f}" for x in results["machine"].get("load_avg", []))
+    fig.suptitle(f"squall bench, {results.get('started', '')}, load average {load}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench import floors, report, stack, workload
-from bench.memory import RssSampler
+from bench.processes import ProcessSampler
 from bench.profile import Profiler
 from bench.stats import summarize
 from config import Settings, load_settings
@@ -67,6 +67,7 @@ class BenchOptions:
     controller_workers: int | None = None
     controller_threads: int | None = None
     invoker_threads: int | None = None
+    invoker_memory_mb: int = 8192  # room for every container the runs start: no measurement pays an eviction
     pouchdb_bin: str | None = None
     workdir: Path | None = None
     profile_dir: Path | None = None  # py-spy flame graphs of the warm, blocking and non-blocking runs
@@ -106,9 +107,12 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
             "machine": {"cpus": os.cpu_count(), "load_avg": list(os.getloadavg()), "python": platform.python_version(),
                         "platform": platform.platform()},
             "options": {"counts": asdict(counts), "target": options.target.apihost if options.target else None,
-                        "controller_workers": s.settings.controller.workers,
-                        "controller_threads": s.settings.controller.threads,
-                        "invoker_threads": s.settings.invoker.threads},
+                        # The started stack's settings; a target's are its own and unknown here.
+                        **({} if options.target else {
+                            "controller_workers": s.settings.controller.workers,
+                            "controller_threads": s.settings.controller.threads,
+                            "invoker_threads": s.settings.invoker.threads,
+                            "invoker_memory_mb": s.settings.invoker.user_memory_mb})},
             "floors": _floors(s, counts, workdir, run_id, progress),
         }
         profiler = Profiler(s.pids, options.profile_dir) if options.profile_dir else None
@@ -148,7 +152,8 @@ def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run
             cleanup.callback(stack.stop, pouch)
         extra = {"SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": UNTHROTTLED,
                  "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": UNTHROTTLED,
-                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED}
+                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED,
+                 "SQUALL_INVOKER_USER_MEMORY_MB": str(options.invoker_memory_mb)}
         for name, value in (("SQUALL_CONTROLLER_WORKERS", options.controller_workers),
                             ("SQUALL_CONTROLLER_THREADS", options.controller_threads),
                             ("SQUALL_INVOKER_THREADS", options.invoker_threads)):
@@ -217,6 +222,26 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
         client.close()
     figures: dict[str, Any] = {}
 
+    manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
+    kind = manifest.resolve("python:default")
+    stem_memories = {cell.memory_mb for cell in manifest.stem_cells().get(kind, ())}
+    cold_memory = next(m for m in (128, 192, 320, 384, 448, 512) if m not in stem_memories)
+    tick = progress.phase(f"cold starts without prewarm ({kind}, {cold_memory} MB)", counts.cold_samples)
+    started_for = workload.containers_started_for(s.invoker)
+    cold = workload.cold_starts(s.url, s.auth, f"bench-cold-{run_id}", counts.cold_samples, cold_memory, kind,
+                                started_for=started_for, tick=tick)
+    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory)
+    if stem_memories:
+        warm_memory = min(stem_memories)
+        tick = progress.phase(f"cold starts on a prewarmed kind ({kind}, {warm_memory} MB)", counts.prewarm_samples)
+        prewarm = workload.cold_starts(s.url, s.auth, f"bench-prewarm-{run_id}", counts.prewarm_samples,
+                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, started_for=started_for,
+                                       tick=tick)
+        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory)
+    else:
+        figures["cold_prewarm"] = None
+        progress.note(f"the manifest prewarms no {kind} containers: no prewarm figure")
+
     def profiled(name: str) -> AbstractContextManager[None]:
         return profiler.phase(name) if profiler is not None else nullcontext()
 
@@ -229,7 +254,7 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
         tick = progress.phase(f"warm-up, {counts.clients} clients, {counts.warmup_seconds:g} s", None)
         workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.warmup_seconds, blocking=True,
                              tick=tick)
-    sampler = RssSampler(s.pids) if s.pids else None
+    sampler = ProcessSampler(s.pids) if s.pids else None
     if sampler:
         sampler.start()
     try:
@@ -254,27 +279,13 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
                                              "missing": sorted(missing), "waited_s": round(waited, 1),
                                              "checked_in": "couchdb" if s.finder else "api"}
     finally:
-        figures["rss_mb"] = sampler.stop() if sampler else None
+        figures["processes"] = sampler.stop() if sampler else None
+    if figures["processes"]:
+        # Every activation of both runs was received by the controller and run by the invoker by now.
+        activations = figures["blocking"]["completed"] + figures["nonblocking"]["completed"]
+        figures["cpu_ms_per_activation"] = {name: round(1000 * usage["cpu_s"] / max(activations, 1), 2)
+                                            for name, usage in figures["processes"].items()}
 
-    manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
-    kind = manifest.resolve("python:default")
-    stem_memories = {cell.memory_mb for cell in manifest.stem_cells().get(kind, ())}
-    cold_memory = next(m for m in (128, 192, 320, 384, 448, 512) if m not in stem_memories)
-    tick = progress.phase(f"cold starts without prewarm ({kind}, {cold_memory} MB)", counts.cold_samples)
-    started_for = workload.containers_started_for(s.invoker)
-    cold = workload.cold_starts(s.url, s.auth, f"bench-cold-{run_id}", counts.cold_samples, cold_memory, kind,
-                                started_for=started_for, tick=tick)
-    figures["cold_no_prewarm"] = _cold_figures(cold, kind, cold_memory)
-    if stem_memories:
-        warm_memory = min(stem_memories)
-        tick = progress.phase(f"cold starts on a prewarmed kind ({kind}, {warm_memory} MB)", counts.prewarm_samples)
-        prewarm = workload.cold_starts(s.url, s.auth, f"bench-prewarm-{run_id}", counts.prewarm_samples,
-                                       warm_memory, kind, pause_s=counts.prewarm_pause_s, started_for=started_for,
-                                       tick=tick)
-        figures["cold_prewarm"] = _cold_figures(prewarm, kind, warm_memory)
-    else:
-        figures["cold_prewarm"] = None
-        progress.note(f"the manifest prewarms no {kind} containers: no prewarm figure")
     figures["_samples"] = {"warm": warm, "blocking": blocking.latencies_ms, "nonblocking": nonblocking.latencies_ms,
                            "blocking_timeline": blocking.timeline, "nonblocking_timeline": nonblocking.timeline}
     return figures

@@ -8,6 +8,7 @@ the stack the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -64,7 +65,8 @@ def start_pouchdb(binary: str, workdir: Path) -> tuple[str, subprocess.Popen[byt
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:  # it writes config.json and log.txt into its cwd
         process = subprocess.Popen([binary, "--in-memory", "--port", str(port), "--host", "127.0.0.1"],
-                                   cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+                                   cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     try:
         wait_ready(lambda: couch_answers(url), "pouchdb-server", [process], log)
     except BaseException:
@@ -107,15 +109,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         return
     try:
         os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:  # not a group leader (pouchdb-server): the process alone
-        process.terminate()
+    except ProcessLookupError:  # exited meanwhile: only reap it
+        process.wait()
+        return
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            process.kill()
         process.wait()
 
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 @click.option("--controller-workers", type=int, help="gunicorn workers of the started controller.")
 @click.option("--controller-threads", type=int, help="Threads per worker of the started controller.")
 @click.option("--invoker-threads", type=int, help="Threads of the started invoker.")
+@click.option("--invoker-memory-mb", type=int, default=8192, show_default=True,
+              help="Container memory of the started invoker (room for every container the runs start).")
 @click.option("--pouchdb-bin", help="pouchdb-server to start when no CouchDB answers at SQUALL_COUCHDB_URL.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the stack's logs here (default: a temporary folder).")
@@ -48,7 +50,8 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
           nonblocking_seconds: float | None, warmup_seconds: float | None, cold_samples: int | None,
           prewarm_samples: int | None,
           floor_calls: int | None, docker_samples: int | None, controller_workers: int | None,
-          controller_threads: int | None, invoker_threads: int | None, pouchdb_bin: str | None,
+          controller_threads: int | None, invoker_threads: int | None, invoker_memory_mb: int,
+          pouchdb_bin: str | None,
           workdir: Path | None, json_path: Path | None, png_path: Path | None, profile_dir: Path | None,
           markdown: bool) -> None:
     """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors."""
@@ -65,6 +68,7 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     options = with_counts(
         BenchOptions(counts=SMOKE if smoke else Counts(), target=target, controller_workers=controller_workers,
                      controller_threads=controller_threads, invoker_threads=invoker_threads,
+                     invoker_memory_mb=invoker_memory_mb,
                      pouchdb_bin=pouchdb_bin, workdir=workdir, profile_dir=profile_dir),
         warm_calls=warm_calls, clients=clients, blocking_seconds=blocking_seconds,
         nonblocking_seconds=nonblocking_seconds, warmup_seconds=warmup_seconds, cold_samples=cold_samples,

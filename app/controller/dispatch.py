@@ -47,6 +47,9 @@ class CeleryDispatcher:
                 task_id=message.activation_id,
                 queue=self.home_queue(message),
                 shadow=f"/{message.action}",  # Flower and logs show what ran, not just "squall.invoke"
+                # Nobody waits for a non-blocking one: do not subscribe to its result (two Redis round
+                # trips and the result consumer's lock per call). The invoker stores the result anyway.
+                ignore_result=not message.blocking,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
             )

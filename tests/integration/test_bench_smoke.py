@@ -45,7 +45,8 @@ def test_smoke_run_writes_every_figure_and_finds_every_record(couchdb_url: str, 
     assert cold["latency_ms"]["n"] == 1 and cold["samples"][0]["initTime"] is not None  # a real cold start
     assert figures["cold_prewarm"]["latency_ms"]["n"] == 1
     for process in ("controller", "invoker"):
-        assert figures["rss_mb"][process]["per_process_max_mb"] > 0
+        assert figures["processes"][process]["per_process_max_mb"] > 0
+        assert figures["processes"][process]["cpu_s"] > 0 and figures["cpu_ms_per_activation"][process] > 0
     assert [row["figure"] for row in results["table"]][:2] == ["warm blocking invoke p50", "warm blocking invoke p99"]
     assert "_samples" not in floors and "_samples" not in figures  # raw samples feed the chart, not the JSON
     assert "warm blocking invoke p50" in done.stdout  # the table was printed

@@ -37,7 +37,7 @@ RESULTS = {
         "cold_no_prewarm": {"latency_ms": summary(320.0, 400.0)},
         "cold_prewarm": {"latency_ms": summary(8.0, 9.0), "stem_cell_latency_ms": summary(8.0, 9.0),
                          "stem_cell_hits": 10},
-        "rss_mb": {"controller": {"per_process_max_mb": 90.0}, "invoker": {"total_max_mb": 80.0}},
+        "processes": {"controller": {"per_process_max_mb": 90.0}, "invoker": {"total_max_mb": 80.0}},
     },
 }
 

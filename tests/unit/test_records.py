@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
+from app.core.entities import ActivationMessage, new_activation_id, now_ms
 from app.core.errors import StoreError
-from workers.invoker import RecordNotStored
+from app.core.manifest import RuntimeManifest
+from config.settings import Settings
+from tests.fakes import DictActivationStore, DictEntityStore
+from workers.invoker import Invoker, RecordNotStored
+from workers.journal import MemoryJournal
+from workers.pool import ContainerPool
 from workers.records import RecordWriter
 
 pytestmark = pytest.mark.unit
@@ -117,3 +123,57 @@ def test_after_close_a_record_is_refused_to_its_caller() -> None:
     writer.close()
     with pytest.raises(RecordNotStored):
         writer.store(doc(1))
+
+
+# --- the invoker's hook ---------------------------------------------------------------------------------
+
+
+class NoFactory:
+    """A factory the tests below never reach (the action is missing, so no container is asked for)."""
+
+    def create(self, spec: Any) -> Any:
+        raise AssertionError("no container expected")
+
+    def cleanup(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def invoker_with(store: BulkStore) -> tuple[Invoker, list[dict[str, Any]]]:
+    settings = Settings()
+    pool = ContainerPool(NoFactory(), settings.invoker)
+    manifest = RuntimeManifest.from_dict({"runtimes": {"python": [
+        {"kind": "python:3", "default": True, "image": {"prefix": "squall", "name": "action-python-v3"}}]}})
+    records = RecordWriter(store, retry_pauses_s=NO_PAUSE)
+    invoker = Invoker(DictEntityStore(), DictActivationStore(), pool, manifest, settings, MemoryJournal(),
+                      records=records)
+    return invoker, []
+
+
+def message() -> ActivationMessage:
+    return ActivationMessage(activation_id=new_activation_id(), transaction_id="t", namespace="alice",
+                             subject="alice", action="alice/gone", revision="1-a", content={}, blocking=True,
+                             received_ms=now_ms())
+
+
+def test_the_invoker_returns_only_after_the_writer_stored_the_record() -> None:
+    store = BulkStore()
+    invoker, published = invoker_with(store)
+    try:
+        msg = message()
+        invoker.invoke(msg, published.append)
+        assert list(store.docs) == [f"alice/{msg.activation_id}"]
+        assert published[0]["activationId"] == msg.activation_id  # answered first, then stored
+    finally:
+        invoker.close()
+
+
+def test_the_invoker_raises_record_not_stored_when_the_writer_gives_up() -> None:
+    invoker, published = invoker_with(BulkStore(failures=["down"] * 4))
+    try:
+        msg = message()
+        with pytest.raises(RecordNotStored) as raised:
+            invoker.invoke(msg, published.append)
+        assert raised.value.doc["activationId"] == msg.activation_id  # the task hands this to store_record
+    finally:
+        invoker.close()
