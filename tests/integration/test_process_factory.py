@@ -194,7 +194,28 @@ def test_a_forking_memory_bomb_is_bounded_as_a_whole(factory: LocalProcessFactor
     assert int((cgroup / "memory.max_usage_in_bytes").read_text()) <= 256 * 1024 * 1024
     oom = dict(line.split() for line in (cgroup / "memory.oom_control").read_text().splitlines())
     assert int(oom["oom_kill"]) > 0  # the limit was reached, and held by killing
+    assert container.oom_killed() is True  # what the invoker asks to record "exhausted its memory"
+    assert container.oom_killed() is False  # since the previous call: nothing new
     destroyed_cleanly(container, proxy)
+
+
+def test_pause_freezes_the_container_and_resume_thaws_it(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        def main(args):
+            return {"n": args.get("n")}
+    """)
+    container.pause()
+    states = {_state(pid) for pid in processes_in(Path(container.log_path or "").parent)}
+    assert states == {"T"}  # every process of the container is stopped
+    container.resume()
+    assert proxy.run({"value": {"n": 1}}, timeout_s=30).body == {"n": 1}
+    destroyed_cleanly(container, proxy)
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc (T: stopped)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
 
 
 NOT_ROOT_SCRIPT = """

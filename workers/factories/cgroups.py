@@ -54,6 +54,19 @@ class Cgroups:
         (tasks / "pids.max").write_text(str(pids))
         return [memory / "cgroup.procs", tasks / "cgroup.procs"]
 
+    def oom_kills(self, name: str) -> int:
+        """How often the kernel's OOM killer ended a process of the container (``oom_kill`` in
+        ``memory.oom_control``, Linux 4.13+); 0 when that cannot be read."""
+        try:
+            text = (self._memory / name / "memory.oom_control").read_text()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
     @staticmethod
     def join_command(procs: list[Path]) -> list[str]:
         """The wrapper that moves itself into ``procs`` and execs the rest of its arguments."""

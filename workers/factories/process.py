@@ -114,7 +114,8 @@ class ProcessContainer:
     """One sandboxed proxy process; see the module doc."""
 
     def __init__(self, name: str, port: int, memory_mb: int, directory: Path, process: subprocess.Popen[bytes],
-                 logs: _LogWriter, release: Callable[[], None], namespaced: bool) -> None:
+                 logs: _LogWriter, release: Callable[[], None], namespaced: bool,
+                 oom_kills: Callable[[], int] = lambda: 0) -> None:
         self._name = name
         self._port = port
         self._memory_mb = memory_mb
@@ -125,6 +126,8 @@ class ProcessContainer:
         self._namespaced = namespaced
         self._destroyed = False
         self._lock = threading.Lock()
+        self._oom_kills = oom_kills
+        self._oom_seen = 0
 
     @property
     def id(self) -> str:
@@ -168,6 +171,27 @@ class ProcessContainer:
         except (OSError, ValueError, KeyError) as e:
             raise ContainerError(f"Cannot read the logs of {self._name}: {e}") from e
         return entries
+
+    def pause(self) -> None:
+        """Stop every process of the container (SIGSTOP to its process group), as ``docker pause`` freezes."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def oom_killed(self) -> bool:
+        """Only with a memory cgroup (root on cgroup v1): without one, rlimits make an allocation fail
+        inside the action instead, which it reports itself."""
+        kills = self._oom_kills()
+        with self._lock:
+            killed, self._oom_seen = kills > self._oom_seen, max(kills, self._oom_seen)
+        return killed
+
+    def _signal(self, signum: signal.Signals) -> None:
+        try:
+            os.killpg(self._process.pid, signum)
+        except OSError as e:
+            raise ContainerError(f"Cannot signal {self._name}: {e}") from e
 
     def destroy(self) -> None:
         with self._lock:
@@ -346,8 +370,9 @@ class LocalProcessFactory:
             logs.follow(process.stdout, "stdout", name)
             logs.follow(process.stderr, "stderr", name)
             (directory / PID_FILE).write_text(f"{process.pid} {_start_time(process.pid)}\n")
-            container = ProcessContainer(name, port, spec.memory_mb, directory, process, logs, release,
-                                         sandbox.namespaces)
+            container = ProcessContainer(
+                name, port, spec.memory_mb, directory, process, logs, release, sandbox.namespaces,
+                (lambda: cgroups.oom_kills(name)) if cgroups is not None else (lambda: 0))
             if _wait_listening(port, process):
                 return container
             _stop(process, sandbox.namespaces)
