@@ -89,7 +89,6 @@ class Standalone:
         self._server: Any = None  # a waitress server (no type stubs)
         self._serving: threading.Thread | None = None
         self._worker: subprocess.Popen[bytes] | None = None
-        self._scheduler_child: subprocess.Popen[bytes] | None = None
         self._alarms: AlarmLoop | None = None
 
     @property
@@ -116,10 +115,10 @@ class Standalone:
             recovered = dispatcher.recover()
             if recovered:
                 log.info("running %d activations an earlier run accepted and did not finish", recovered)
-            self._alarms = AlarmLoop(self.settings, self._store)
         else:
             self._worker = self._child("invoker")
-            self._scheduler_child = self._child("scheduler")
+        # Alarms in this process in either mode: the loop makes the same claims as `squall scheduler`.
+        self._alarms = AlarmLoop(self.settings, self._store)
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher)
         c = self.settings.controller
         self._server = waitress.create_server(app, host=c.host, port=c.port, threads=c.threads,
@@ -131,7 +130,7 @@ class Standalone:
             self._alarms.start()  # after the API serves: alarms fire through it
 
     def _child(self, command: str) -> subprocess.Popen[bytes]:
-        """A ``squall <command>`` child with the same settings (``--broker`` mode)."""
+        """A ``squall <command>`` child with the same settings (``--broker`` mode: the invoker)."""
         return subprocess.Popen([sys.executable, "-c", "from app.cli.main import cli; cli()", command],
                                 env=child_environment(self._sections), stdin=subprocess.DEVNULL)
 
@@ -153,9 +152,6 @@ class Standalone:
         """Finish or keep what was accepted, then stop serving and remove every container."""
         if self._alarms is not None:
             self._alarms.stop()
-        if self._scheduler_child is not None and self._scheduler_child.poll() is None:
-            self._scheduler_child.terminate()
-            self._scheduler_child.wait(INVOKER_STOP_S)
         if self._dispatcher is not None:
             left = self._dispatcher.shutdown(SHUTDOWN_DRAIN_S)
             if left:

@@ -193,7 +193,9 @@ def test_containers_are_named_and_labelled_for_their_invoker(harnesses):
     assert own[0]["Labels"][LABEL_INVOKER] == name
     assert own[0]["Labels"][LABEL_NAMESPACE] == "guest" and own[0]["Labels"][LABEL_KIND] == "python:3"
     stems = h.containers(**{LABEL_PREWARM: "true"})
-    assert stems and all(c["Names"][0].endswith("_prewarm_python3") for c in stems)
+    assert stems and all(c["Names"][0].endswith("_prewarm_" + c["Labels"][LABEL_KIND].replace(":", ""))
+                         for c in stems)
+    assert any(c["Labels"][LABEL_KIND] == "python:3" for c in stems)
 
 
 # --- limits -------------------------------------------------------------------------------------------
