@@ -27,7 +27,7 @@ class ProcessSampler:
         self._cpu_start: dict[str, float] = {}
 
     def start(self) -> None:
-        self._cpu_start = {name: _cpu_s(pid) for name, pid in self._pids.items()}
+        self._cpu_start = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
         self._thread.start()
 
     def stop(self) -> dict[str, Any]:
@@ -38,7 +38,7 @@ class ProcessSampler:
         out: dict[str, Any] = {}
         for name, peak in self._peaks.items():
             out[name] = {k: round(v, 1) for k, v in peak.items()}
-            out[name]["cpu_s"] = round(_cpu_s(self._pids[name]) - self._cpu_start.get(name, 0.0), 2)
+            out[name]["cpu_s"] = round(cpu_seconds(self._pids[name]) - self._cpu_start.get(name, 0.0), 2)
         return out
 
     def _loop(self) -> None:
@@ -65,7 +65,7 @@ class ProcessSampler:
             peak["processes"] = max(peak["processes"], len(sizes))
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its children (gunicorn's workers), 0 if it is gone."""
     try:
         root = psutil.Process(pid)

@@ -3,7 +3,8 @@
 Why: one CouchDB PUT per activation costs the invoker a round trip each and CouchDB one request each;
 under load most of an invoker thread's time went there (py-spy, README "Benchmarks"). Here the threads
 hand their records to one writer thread, which sends whatever has queued up as one ``_bulk_docs`` while the
-next batch gathers. No timer holds a record back: a lone record goes out at once.
+next batch gathers, lingering a few ms for more once it has one (``LINGER_S``): each request costs the
+invoker the same CPU however many records it carries.
 
 The guarantee is kept: ``store`` returns only once the record is stored (or was stored before: a
 redelivery), so the invoke task, and with it the broker message (late ack), finishes after the record
@@ -30,6 +31,10 @@ RETRY_PAUSES_S = (0.1, 0.5, 2.0)
 """Pauses before the retries of a record (the same as the invoker's single-record path)."""
 MAX_BATCH = 256
 """Most records in one ``_bulk_docs``."""
+LINGER_S = 0.005
+"""How long a batch waits for more records once it has one. Measured under load (interleaved runs, README
+"Benchmarks"): 5 ms cut the invoker's CPU per activation by ≈ 8 % and raised its rate by ≈ 13 % against 0.
+The wait is after the reply and after the container went back to the pool; only the task's ack waits."""
 
 
 class BulkActivationStore(Protocol):
@@ -51,9 +56,10 @@ class RecordWriter:
     """One writer thread per invoker process; ``store`` may be called from any number of threads."""
 
     def __init__(self, store: BulkActivationStore, *, max_batch: int = MAX_BATCH,
-                 retry_pauses_s: tuple[float, ...] = RETRY_PAUSES_S) -> None:
+                 retry_pauses_s: tuple[float, ...] = RETRY_PAUSES_S, linger_s: float | None = None) -> None:
         self._store = store
         self._max_batch = max_batch
+        self._linger_s = LINGER_S if linger_s is None else linger_s
         self._pauses = retry_pauses_s
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
@@ -107,6 +113,7 @@ class RecordWriter:
                 while self._queue and len(batch) < self._max_batch:
                     batch.append(self._queue.popleft())
                 if batch:
+                    self._linger(batch)
                     return batch
                 if self._closed:
                     for pending in self._retrying:
@@ -115,6 +122,17 @@ class RecordWriter:
                     return None
                 wait = min((p.due for p in self._retrying), default=now + 60.0) - now
                 self._cond.wait(max(wait, 0.0))
+
+    def _linger(self, batch: list[_Pending]) -> None:
+        """Under the lock: gather more records for up to ``linger_s`` (fewer, larger requests)."""
+        deadline = time.monotonic() + self._linger_s
+        while len(batch) < self._max_batch and not self._closed:
+            while self._queue and len(batch) < self._max_batch:
+                batch.append(self._queue.popleft())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or len(batch) >= self._max_batch:
+                return
+            self._cond.wait(remaining)
 
     def _write(self, batch: list[_Pending]) -> None:
         try:

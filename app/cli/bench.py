@@ -4,6 +4,7 @@ write JSON and a chart. rich and matplotlib are imported only when the command r
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,8 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
         nonblocking_seconds=nonblocking_seconds, warmup_seconds=warmup_seconds, cold_samples=cold_samples,
         prewarm_samples=prewarm_samples,
         floor_calls=floor_calls, docker_samples=docker_samples)
+    # SIGTERM ends the run like Ctrl-C does: the started controller, invoker and containers are stopped.
+    signal.signal(signal.SIGTERM, _terminate)
     console = Console(stderr=True)
     with _RichProgress(console) as progress:
         try:
@@ -93,6 +96,10 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     if png_path:
         report.draw_png(results, png_path)
         console.print(f"chart written to {png_path}")
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _table(rows: list[Any]) -> Any:

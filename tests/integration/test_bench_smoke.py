@@ -23,9 +23,14 @@ SUMMARY_KEYS = {"n", "p50", "p90", "p99", "max", "mean"}
 def test_smoke_run_writes_every_figure_and_finds_every_record(couchdb_url: str, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     env = {**os.environ, "SQUALL_COUCHDB_URL": couchdb_url}
-    done = subprocess.run([SQUALL, "bench", "--smoke", "--json", str(out), "--workdir", str(tmp_path / "wd")],
-                          env=env, capture_output=True, text=True, timeout=280, check=False)
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    bench = subprocess.Popen([SQUALL, "bench", "--smoke", "--json", str(out), "--workdir", str(tmp_path / "wd")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = bench.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        bench.terminate()  # SIGTERM: the bench stops the stack it started before exiting
+        stdout, stderr = bench.communicate(timeout=45)
+    assert bench.returncode == 0, f"{stdout}\n{stderr}"
     results = json.loads(out.read_text())
 
     floors, figures = results["floors"], results["figures"]
@@ -49,4 +54,4 @@ def test_smoke_run_writes_every_figure_and_finds_every_record(couchdb_url: str, 
         assert figures["processes"][process]["cpu_s"] > 0 and figures["cpu_ms_per_activation"][process] > 0
     assert [row["figure"] for row in results["table"]][:2] == ["warm blocking invoke p50", "warm blocking invoke p99"]
     assert "_samples" not in floors and "_samples" not in figures  # raw samples feed the chart, not the JSON
-    assert "warm blocking invoke p50" in done.stdout  # the table was printed
+    assert "warm blocking invoke p50" in stdout  # the table was printed

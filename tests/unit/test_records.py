@@ -83,6 +83,18 @@ def test_records_queued_while_a_batch_is_written_go_out_together() -> None:
     writer.close()
 
 
+def test_a_batch_lingers_for_more_records_until_it_is_full() -> None:
+    store = BulkStore()
+    writer = RecordWriter(store, retry_pauses_s=NO_PAUSE, max_batch=3, linger_s=60.0)
+    threads = [threading.Thread(target=writer.store, args=(doc(i),)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert store.batches == [3]  # a full batch goes at once, long before the linger ends
+    writer.close()
+
+
 def test_a_store_briefly_down_is_retried() -> None:
     store = BulkStore(failures=["down", "down"])
     writer = RecordWriter(store, retry_pauses_s=NO_PAUSE)
