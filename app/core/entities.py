@@ -82,6 +82,14 @@ def bump_patch(version: str) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
+def stored_doc(api_doc: Document, doc_id: str, entity_type: str, rev: str | None) -> Document:
+    """An entity's API document as the store keeps it: with its id, type and (when it has one) revision."""
+    doc = {**api_doc, "_id": doc_id, "entityType": entity_type}
+    if rev:
+        doc["_rev"] = rev
+    return doc
+
+
 @dataclass(frozen=True)
 class Exec:
     kind: str
@@ -149,12 +157,7 @@ class Action:
         }
 
     def to_doc(self) -> Document:
-        doc = self.to_api()
-        doc["_id"] = self.path.doc_id
-        doc["entityType"] = "action"
-        if self.rev:
-            doc["_rev"] = self.rev
-        return doc
+        return stored_doc(self.to_api(), self.path.doc_id, "action", self.rev)
 
     @classmethod
     def from_doc(cls, doc: Document) -> Action:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.core.entities import Document, KeyValues, with_annotation
+from app.core.entities import Document, KeyValues, stored_doc, with_annotation
 from app.core.errors import Invalid
 from app.core.names import check_name
 
@@ -97,12 +97,7 @@ class Package:
         }
 
     def to_doc(self) -> Document:
-        doc = self.to_api()
-        doc["_id"] = self.doc_id
-        doc["entityType"] = "package"
-        if self.rev:
-            doc["_rev"] = self.rev
-        return doc
+        return stored_doc(self.to_api(), self.doc_id, "package", self.rev)
 
     @classmethod
     def from_doc(cls, doc: Document) -> Package:

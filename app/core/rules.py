@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from app.core.entities import Document, KeyValues
+from app.core.entities import Document, KeyValues, stored_doc
 from app.core.errors import Invalid
 from app.core.names import EntityPath
 
@@ -71,12 +71,7 @@ class Rule:
         return doc
 
     def to_doc(self) -> Document:
-        doc = self.to_api()
-        doc["_id"] = self.doc_id
-        doc["entityType"] = "rule"
-        if self.rev:
-            doc["_rev"] = self.rev
-        return doc
+        return stored_doc(self.to_api(), self.doc_id, "rule", self.rev)
 
     @classmethod
     def from_doc(cls, doc: Document) -> Rule:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.core.entities import Document, KeyValues, annotation
+from app.core.entities import Document, KeyValues, annotation, stored_doc
 from app.core.names import EntityPath
 from app.core.rules import RuleStatus, path_from_doc, path_to_doc
 
@@ -89,11 +89,7 @@ class Trigger:
     def to_doc(self) -> Document:
         doc = self.to_api()
         doc["rules"] = {name: link.to_doc() for name, link in self.rules.items()}
-        doc["_id"] = self.doc_id
-        doc["entityType"] = "trigger"
-        if self.rev:
-            doc["_rev"] = self.rev
-        return doc
+        return stored_doc(doc, self.doc_id, "trigger", self.rev)
 
     @classmethod
     def from_doc(cls, doc: Document) -> Trigger:
