@@ -31,7 +31,10 @@ async function waitFor(ow, activationId) {
   for (;;) {
     try {
       const record = await ow.activations.get({ name: activationId });
-      if (record.logs) return record;
+      // The action prints a line: until the stored record is read, the answer may come from the result
+      // backend, whose logs are still empty (and [] is truthy).
+      if (record.logs && record.logs.length > 0) return record;
+      if (Date.now() > deadline) throw new Error('no stored record for ' + activationId);
     } catch (err) {
       if (err.statusCode !== 404 || Date.now() > deadline) throw err;
     }
