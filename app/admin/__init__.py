@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from app.admin import session
 from app.admin.blueprint import bp
-from app.admin.views import actions, activations, auth, dashboard, invokers, namespaces  # noqa: F401  (routes)
+from app.admin.views import actions, activations, auth, dashboard, events, invokers, namespaces  # noqa: F401  (routes)
 from app.controller.context import Services
 from config import Settings
 

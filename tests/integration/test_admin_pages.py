@@ -190,7 +190,7 @@ def test_operator_forms_without_csrf_token_are_refused(operator: FlaskClient, se
 
 def test_a_namespace_cannot_see_another_namespace(guest: FlaskClient, services: Services) -> None:
     theirs = store_activation(services, "other", "secret")
-    for url in ("/admin/ns/other/actions", "/admin/ns/other/activations",
+    for url in ("/admin/ns/other/actions", "/admin/ns/other/activations", "/admin/ns/other/events",
                 f"/admin/ns/other/activations/{theirs.activation_id}", "/admin/ns/other/actions/secret"):
         response = guest.get(url)
         assert response.status_code == 403, url
@@ -356,3 +356,26 @@ def test_without_a_configured_secret_every_controller_shares_one_from_the_store(
     finally:
         for made in (first, second):
             made.extensions["squall_store"].close()
+
+
+def test_triggers_rules_and_packages_are_listed_with_their_links(guest: FlaskClient, services: Services,
+                                                                  action: str) -> None:
+    from app.core.requests import PackagePut, RulePut, TriggerPut
+
+    me = services.identities.owner_of("guest")
+    unique = f"e{secrets.token_hex(3)}"
+    services.packages.put(me, "guest", f"{unique}-p", PackagePut.model_validate({"publish": True}), overwrite=False)
+    services.packages.put(me, "guest", f"{unique}-b", PackagePut.model_validate(
+        {"binding": {"namespace": "guest", "name": f"{unique}-p"}}), overwrite=False)
+    services.triggers.put(me, "guest", unique, TriggerPut.model_validate({}), overwrite=False)
+    services.triggers.put(me, "guest", f"{unique}-idle", TriggerPut.model_validate({}), overwrite=False)
+    services.rules.put(me, "guest", f"{unique}-r", RulePut.model_validate(
+        {"trigger": f"/guest/{unique}", "action": f"/guest/{action}"}), overwrite=False)
+    page = guest.get("/admin/ns/guest/events")
+    assert page.status_code == 200
+    html = page.text
+    assert f"guest/{unique}-r" in html and "active" in html
+    assert f'href="/admin/ns/guest/actions/{action}"' in html  # trigger → rule → the action's page
+    assert "no rule: a fire answers 204" in html  # the idle trigger
+    assert f"/guest/{unique}-p</td>" in html  # the binding names what it binds
+    assert "Triggers &amp; packages" in guest.get("/admin/ns/guest/actions").text
