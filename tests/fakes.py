@@ -78,3 +78,16 @@ class DictAlarmStore:
     def next_alarm_time(self) -> int | None:
         times = [d["next_fire"] for d in self.docs.values() if d.get("status") == "active" and d.get("next_fire")]
         return min(times) if times else None
+
+
+class DictLimitsStore:
+    """The limits part of ``SubjectStore``: what ``LimitsService`` uses."""
+
+    def __init__(self) -> None:
+        self.limits: dict[str, dict[str, int]] = {}
+
+    def get_limits(self, namespace: str) -> dict[str, int]:
+        return dict(self.limits.get(namespace, {}))
+
+    def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
+        self.limits[namespace] = dict(limits)

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -42,3 +42,11 @@ class InvokeForm(FlaskForm):  # type: ignore[misc]
 class NamespaceForm(FlaskForm):  # type: ignore[misc]
     namespace = StringField("Namespace", validators=[DataRequired(), Length(max=256)])
     subject = StringField("Subject (default: the namespace)", validators=[Optional(), Length(max=256)])
+
+
+class LimitsForm(FlaskForm):  # type: ignore[misc]
+    """A namespace's throttle overrides; an empty field means the deployment's limit."""
+
+    namespace = StringField("Namespace", validators=[DataRequired(), Length(max=256)])
+    invocations_per_minute = IntegerField("Invocations per minute", validators=[Optional(), NumberRange(min=0)])
+    fires_per_minute = IntegerField("Trigger fires per minute", validators=[Optional(), NumberRange(min=0)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -14,6 +15,12 @@ from app.core.services import IdentityService
 
 @contextmanager
 def _identities() -> Iterator[IdentityService]:
+    with _store() as store:
+        yield IdentityService(store, cache_seconds=0)
+
+
+@contextmanager
+def _store() -> Iterator[Any]:
     from app.store import open_store
 
     s = settings()
@@ -23,7 +30,7 @@ def _identities() -> Iterator[IdentityService]:
     except PlatformError as e:
         raise click.ClickException(f"{e.message} ({where})") from e
     try:
-        yield IdentityService(store, cache_seconds=0)
+        yield store
     except PlatformError as e:
         raise click.ClickException(f"{e.message} ({where})") from e
     finally:
@@ -131,3 +138,30 @@ def hash_password(password: str) -> None:
     from werkzeug.security import generate_password_hash
 
     click.echo(generate_password_hash(password))  # werkzeug's default: scrypt, salted
+
+
+@admin.group()
+def limits() -> None:
+    """A namespace's throttles (like ``wskadmin limits``): overrides of the deployment's [limits]."""
+
+
+@limits.command("set")
+@click.argument("namespace")
+@click.option("--invocations-per-minute", type=click.IntRange(min=0), default=None)
+@click.option("--fires-per-minute", type=click.IntRange(min=0), default=None)
+def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_minute: int | None) -> None:
+    """Replace NAMESPACE's overrides (an option left out falls back to the deployment's limit)."""
+    with _store() as store:
+        store.put_limits(namespace, {k: v for k, v in (("invocationsPerMinute", invocations_per_minute),
+                                                       ("firesPerMinute", fires_per_minute)) if v is not None})
+    click.echo(f"limits of {namespace} set")
+
+
+@limits.command("get")
+@click.argument("namespace")
+def limits_get(namespace: str) -> None:
+    """NAMESPACE's overrides as JSON ({} when it runs under the deployment's limits)."""
+    import json
+
+    with _store() as store:
+        click.echo(json.dumps(store.get_limits(namespace), sort_keys=True))

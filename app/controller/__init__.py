@@ -12,13 +12,15 @@ from app.controller.dispatch import CeleryDispatcher
 from app.controller.invokers import CeleryInvokerMonitor
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
+from app.core.namespace_limits import NamespaceLimits
 from app.core.ports import CompositionStarter, Dispatcher, EntityStore, InvokerMonitor, RateCounter
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.core.services.alarms import AlarmService
+from app.core.services.limits import LimitsService
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
-from app.core.services.triggers import FireLimits, TriggerService
+from app.core.services.triggers import TriggerService
 from app.core.throttle import MemoryCounters
 from app.store import Store, open_store
 from app.store.cached import CachedEntityStore
@@ -74,8 +76,13 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
     entities = entity_store(settings, store)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
-    invocations = InvocationService(entities, dispatcher, manifest, settings.controller.blocking_timeout_ms,
-                                    compositions)
+    counter = counter or rate_counter(settings)
+    limits = LimitsService(store, NamespaceLimits(settings.limits.invocations_per_minute,
+                                                  settings.limits.fires_per_minute),
+                           settings.controller.identity_cache_seconds)
+    invocations = InvocationService(
+        entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
+        invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute)
     return Services(
         settings=settings,
         manifest=manifest,
@@ -85,8 +92,9 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
         invocations=invocations,
         activations=ActivationService(store, dispatcher),
         packages=PackageService(entities),
-        triggers=TriggerService(entities, store, invocations, counter or rate_counter(settings),
-                                FireLimits(settings.limits.fires_per_minute)),
+        triggers=TriggerService(entities, store, invocations, counter,
+                                lambda namespace: limits.of(namespace).fires_per_minute),
+        limits=limits,
         rules=RuleService(entities),
         alarms=AlarmService(entities, store),
         invokers=invokers,
@@ -94,11 +102,12 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None,
-               dispatcher: Dispatcher | None = None, invokers: InvokerMonitor | None = None) -> Flask:
+               dispatcher: Dispatcher | None = None, invokers: InvokerMonitor | None = None,
+               counter: RateCounter | None = None) -> Flask:
     """Build the controller app: stores, dispatcher, services, blueprints, error handlers, admin pages.
 
-    ``store``, ``dispatcher`` and ``invokers`` default to the configured store and Celery; standalone mode
-    passes its own.
+    ``store``, ``dispatcher``, ``invokers`` and the throttles' ``counter`` default to the configured store,
+    Celery and Redis; standalone mode passes its own.
     """
     settings = settings or load_settings()
     store = open_store(settings) if store is None else store
@@ -113,7 +122,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
     app.extensions["squall_store"] = store  # whoever ends the app (a test) closes it
-    app.extensions["squall"] = build_services(settings, store, dispatcher, invokers, dispatcher)
+    app.extensions["squall"] = build_services(settings, store, dispatcher, invokers, dispatcher, counter)
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):

@@ -13,6 +13,7 @@ from app.core.manifest import RuntimeManifest
 from app.core.ports import InvokerMonitor
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.alarms import AlarmService
+from app.core.services.limits import LimitsService
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
@@ -41,6 +42,7 @@ class Services:
     rules: RuleService
     alarms: AlarmService
     invokers: InvokerMonitor
+    limits: LimitsService
 
 
 def services() -> Services:

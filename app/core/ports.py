@@ -29,6 +29,12 @@ class SubjectStore(Protocol):
     def identity_by_uuid(self, uuid: str) -> Identity:
         """The namespace key with this uuid. Raises ``NotFound``."""
 
+    def get_limits(self, namespace: str) -> dict[str, int]:
+        """The namespace's stored limit overrides (``invocationsPerMinute`` …), ``{}`` when none."""
+
+    def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
+        """Replace the namespace's overrides; ``{}`` removes them."""
+
     def shared_secret(self, name: str, candidate: str) -> str:
         """The secret stored under ``name``; the first caller stores ``candidate``, every later one (any
         process) gets that same value back. For secrets all controllers must agree on (session signing)."""

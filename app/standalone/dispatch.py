@@ -11,6 +11,7 @@ start claims keep a replayed activation from running twice.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from typing import Any
 
 from app.core.entities import Activation, ActivationMessage
 from app.core.errors import StoreError, Unavailable
+from app.core.invokers import InvokerStatus
 from app.core.services.compositions import CompositionService, completed_event
 from app.standalone.spool import Spool
 from workers.invoker import Invoker, RecordNotStored
@@ -110,6 +112,14 @@ class InProcessDispatcher:
         with self._lock:
             slot = self._slots.get(activation_id)
         return slot.value if slot is not None and slot.done.is_set() else None
+
+    # --- InvokerMonitor (the admin pages' invokers view) ------------------------------------------------
+
+    def invokers(self) -> list[InvokerStatus]:
+        """The one invoker of this process, with the activations queued for it."""
+        with self._lock:
+            queued = sum(1 for future in self._futures.values() if not future.running())
+        return [InvokerStatus.from_report(socket.gethostname(), self._invoker.status(), queued)]
 
     # --- lifecycle ------------------------------------------------------------------------------------
 

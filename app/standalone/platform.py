@@ -26,6 +26,7 @@ from app.core.identities import WELL_KNOWN
 from app.core.manifest import RuntimeManifest
 from app.core.services import IdentityService
 from app.core.services.compositions import CompositionService
+from app.core.throttle import MemoryCounters
 from app.standalone.dispatch import InProcessDispatcher
 from app.standalone.spool import Spool
 from app.store import Store, open_store
@@ -119,7 +120,9 @@ class Standalone:
             self._worker = self._child("invoker")
         # Alarms in this process in either mode: the loop makes the same claims as `squall scheduler`.
         self._alarms = AlarmLoop(self.settings, self._store)
-        app = create_app(self.settings, store=self._store, dispatcher=dispatcher)
+        # In-process: no Redis to share counts through, and one process to count in.
+        app = create_app(self.settings, store=self._store, dispatcher=dispatcher, invokers=dispatcher,
+                         counter=MemoryCounters() if self.in_process else None)
         c = self.settings.controller
         self._server = waitress.create_server(app, host=c.host, port=c.port, threads=c.threads,
                                               channel_timeout=max(120, c.blocking_timeout_ms // 1000 * 2),

@@ -189,6 +189,31 @@ class CouchStore:
         return Identity(subject=value["subject"], namespace=value["namespace"], uuid=uuid,
                         key_hash=value["key"], blocked=bool(value["blocked"]))
 
+    def get_limits(self, namespace: str) -> dict[str, int]:
+        try:  # OpenWhisk keeps them in the subjects database too, as "<namespace>/limits"
+            doc = self._subjects.get(f"{namespace}/limits")
+        except NotFound:
+            return {}
+        return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+    def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
+        doc_id = f"{namespace}/limits"
+        for _ in range(3):  # a concurrent writer: read its rev and write again
+            try:
+                current = self._subjects.get(doc_id)
+            except NotFound:
+                current = None
+            try:
+                if not limits:
+                    if current is not None:
+                        self._subjects.delete(doc_id, current["_rev"])
+                    return
+                self._subjects.put({"_id": doc_id, **limits, **({"_rev": current["_rev"]} if current else {})})
+                return
+            except (Conflict, NotFound):
+                continue
+        raise StoreError(f"could not store the limits of {namespace}: they kept changing")
+
     def shared_secret(self, name: str, candidate: str) -> str:
         doc_id = f"squall:secret:{name}"  # no "subject" field, and ":" is in no namespace: never a subject
         try:

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS activations (
 CREATE INDEX IF NOT EXISTS activations_namespace ON activations (namespace, start);
 CREATE INDEX IF NOT EXISTS activations_name ON activations (namespace, name, start);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS limits (namespace TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY, rev TEXT NOT NULL, body TEXT NOT NULL, next_fire INTEGER);
 CREATE INDEX IF NOT EXISTS alarms_due ON alarms (next_fire);
@@ -126,6 +127,17 @@ class SqliteStore:
             raise NotFound()
         subject, namespace, key, blocked = rows[0]
         return Identity(subject=subject, namespace=namespace, uuid=uuid, key_hash=key, blocked=bool(blocked))
+
+    def get_limits(self, namespace: str) -> dict[str, int]:
+        rows = self._query("SELECT body FROM limits WHERE namespace = ?", (namespace,))
+        found: dict[str, int] = json.loads(rows[0][0]) if rows else {}
+        return found
+
+    def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM limits WHERE namespace = ?", (namespace,))
+            if limits:
+                db.execute("INSERT INTO limits (namespace, body) VALUES (?, ?)", (namespace, _dumps(limits)))
 
     def shared_secret(self, name: str, candidate: str) -> str:
         """The first process to ask stores its candidate; everyone after reads that one."""

@@ -565,3 +565,15 @@ def test_resolve_store() -> None:
         resolve_store("zzz")
     with pytest.raises(Invalid, match="cannot be loaded"):
         resolve_store("app.store.nothing_here:Store")
+
+
+def test_namespace_limits_are_stored_replaced_and_removed(store: Store) -> None:
+    namespace = f"lim{secrets.token_hex(3)}"
+    assert store.get_limits(namespace) == {}
+    store.put_limits(namespace, {"invocationsPerMinute": 5, "firesPerMinute": 0})
+    assert store.get_limits(namespace) == {"invocationsPerMinute": 5, "firesPerMinute": 0}
+    store.put_limits(namespace, {"firesPerMinute": 9})  # replaces, does not merge
+    assert store.get_limits(namespace) == {"firesPerMinute": 9}
+    store.put_limits(namespace, {})
+    assert store.get_limits(namespace) == {}
+    assert namespace not in {s.name for s in store.list_subjects()}  # not a subject

@@ -379,3 +379,23 @@ def test_triggers_rules_and_packages_are_listed_with_their_links(guest: FlaskCli
     assert "no rule: a fire answers 204" in html  # the idle trigger
     assert f"/guest/{unique}-p</td>" in html  # the binding names what it binds
     assert "Triggers &amp; packages" in guest.get("/admin/ns/guest/actions").text
+
+
+def test_operator_sets_a_namespaces_limits(operator: FlaskClient, services: Services) -> None:
+    page = operator.get("/admin/namespaces")
+    assert "Per-namespace overrides" in page.text
+    refused = operator.post("/admin/namespaces/limits", data={"namespace": "other", "invocations_per_minute": "7"})
+    assert refused.status_code == 400 and services.limits.overrides("other") == {}  # no CSRF token
+    saved = operator.post("/admin/namespaces/limits", data={
+        "namespace": "other", "invocations_per_minute": "7", "fires_per_minute": "",
+        "csrf_token": token(page.text)})
+    assert saved.status_code == 302
+    assert services.limits.overrides("other") == {"invocationsPerMinute": 7}
+    assert services.limits.of("other").invocations_per_minute == 7
+    services.limits.set("other", {})
+
+
+def test_a_namespace_cannot_set_limits(guest: FlaskClient) -> None:
+    page = guest.get("/admin/ns/guest/actions")
+    assert guest.post("/admin/namespaces/limits", data={"namespace": "guest", "invocations_per_minute": "9999",
+                                                        "csrf_token": token(page.text)}).status_code == 403

@@ -186,6 +186,8 @@ def test_node_sequences_catalog_admin_and_alarms_without_any_other_process(stand
         assert len(wait_for_record(api, both.json()["activationId"])["logs"]) == 2
 
         assert api.get("/admin/login").status_code == 200
+        limits = api.get("/api/v1/namespaces/_/limits")
+        assert limits.status_code == 200 and limits.json()["invocationsPerMinute"] > 0  # counted in-process
 
         put_action(api, "tick", TICK)
         assert api.put("/api/v1/namespaces/_/triggers/every2s", json={"annotations": [

@@ -9,14 +9,19 @@ from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from app.admin.blueprint import bp, operator_only
-from app.admin.forms import ConfirmForm, NamespaceForm
+from app.admin.forms import ConfirmForm, LimitsForm, NamespaceForm
 from app.controller.context import services
 
 
-def _page(form: NamespaceForm | None = None, status: int = 200) -> tuple[str, int]:
+def _page(form: NamespaceForm | None = None, status: int = 200,
+          limits_form: LimitsForm | None = None) -> tuple[str, int]:
     s = services()
-    return render_template("admin/namespaces.html", subjects=s.identities.list(), form=form or NamespaceForm(),
-                           confirm=ConfirmForm(), limits=s.settings.limits), status
+    subjects = s.identities.list()
+    namespaces = sorted({n.namespace for subject in subjects for n in subject.namespaces})
+    overrides = {ns: s.limits.overrides(ns) for ns in namespaces}
+    return render_template("admin/namespaces.html", subjects=subjects, form=form or NamespaceForm(),
+                           confirm=ConfirmForm(), limits=s.settings.limits, overrides=overrides,
+                           limits_form=limits_form or LimitsForm()), status
 
 
 def _issued(what: str, subject: str, namespace: str, credentials: str) -> tuple[str, int]:
@@ -70,4 +75,17 @@ def block(subject: str) -> Response:
 def unblock(subject: str) -> Response:
     services().identities.set_blocked(subject, False)
     flash(f"Unblocked {subject}.")
+    return redirect(url_for("admin.namespaces"))
+
+
+@bp.route("/namespaces/limits", methods=["POST"])
+@operator_only
+def set_limits() -> Response | tuple[str, int]:
+    form = LimitsForm()
+    if not form.validate_on_submit():
+        return _page(limits_form=form, status=400)
+    namespace = form.namespace.data.strip()
+    services().limits.set(namespace, {"invocationsPerMinute": form.invocations_per_minute.data,
+                                      "firesPerMinute": form.fires_per_minute.data})
+    flash(f"Limits of {namespace} saved; every controller applies them within its cache time.")
     return redirect(url_for("admin.namespaces"))

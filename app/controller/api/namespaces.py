@@ -19,12 +19,14 @@ def list_namespaces() -> Response:
 
 @bp.get("/<namespace>/limits")
 def limits(namespace: str) -> Response:
-    check_owner(identity(), resolve_namespace(identity(), namespace))
+    resolved = resolve_namespace(identity(), namespace)
+    check_owner(identity(), resolved)
     lim = services().settings.limits
+    own = services().limits.of(resolved)  # the deployment's throttles with this namespace's overrides
     return jsonify({
-        "invocationsPerMinute": lim.invocations_per_minute,
+        "invocationsPerMinute": own.invocations_per_minute,
         "concurrentInvocations": lim.concurrent_invocations,
-        "firesPerMinute": lim.fires_per_minute,
+        "firesPerMinute": own.fires_per_minute,
         "maxActionMemory": lim.max_memory_mb, "minActionMemory": lim.min_memory_mb,
         "maxActionLogs": lim.max_logs_mb, "minActionLogs": lim.min_logs_mb,
         "maxActionTimeout": lim.max_timeout_ms, "minActionTimeout": lim.min_timeout_ms,

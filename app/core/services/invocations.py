@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.compositions import begin, is_conductor
 from app.core.entities import SEQUENCE, Action, ActivationMessage, annotation, new_activation_id, now_ms
-from app.core.errors import Conflict, Invalid, NotFound
+from app.core.errors import Conflict, Invalid, NotFound, StoreError
 from app.core.identities import Identity
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
-from app.core.ports import CompositionStarter, Dispatcher, EntityStore
+from app.core.ports import CompositionStarter, Dispatcher, EntityStore, RateCounter
 from app.core.sequences import component_path
 from app.core.services.compositions import start_event
 from app.core.services.resolution import ResolvedAction, Resolver
+from app.core.throttle import WINDOW_MS, check_rate, window_key
+
+log = logging.getLogger(__name__)
 
 RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reserved properties)."
 
@@ -28,13 +33,16 @@ class InvokeOutcome:
 
 class InvocationService:
     def __init__(self, entities: EntityStore, dispatcher: Dispatcher, manifest: RuntimeManifest,
-                 max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None) -> None:
+                 max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None, *,
+                 counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None) -> None:
         self._entities = entities
         self._dispatcher = dispatcher
         self._manifest = manifest
         self.max_wait_ms = max_wait_ms
         self._compositions = compositions
         self._resolver = Resolver(entities)
+        self._counter = counter
+        self._invocations_allowed = invocations_allowed
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
                wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
@@ -44,6 +52,14 @@ class InvocationService:
         ``Unavailable`` when no invoker can take it.
         """
         received = now_ms()
+        if self._counter is not None and self._invocations_allowed is not None:
+            try:
+                count = self._counter.increment(window_key("invocations", identity.namespace, received),
+                                                WINDOW_MS // 1000 + 5)
+            except StoreError as e:  # the counter is protection, not the service: fail open, loudly
+                log.warning("invocations of %s not counted: %s", identity.namespace, e)
+            else:
+                check_rate(count, self._invocations_allowed(identity.namespace))  # 429 past invocationsPerMinute
         resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
         action = resolved.action
         if action.exec.kind not in ("blackbox", "sequence"):

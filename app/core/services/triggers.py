@@ -8,8 +8,8 @@ nothing is stored); each rule's action is invoked non-blocking as the caller, ex
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from app.core.entities import Activation, Status, bump_patch, merge_parameters, new_activation_id, now_ms
@@ -46,19 +46,18 @@ def inactive_rule(rule_id: str, action: EntityPath) -> str:
     return f"Rule '{rule_id}' is inactive, action '{action.doc_id}' was not activated."
 
 
-@dataclass(frozen=True)
-class FireLimits:
-    fires_per_minute: int = 60
+def _sixty(_namespace: str) -> int:
+    return 60  # OpenWhisk's default firesPerMinute
 
 
 class TriggerService:
     def __init__(self, entities: EntityStore, activations: ActivationStore, invocations: InvocationService,
-                 counter: RateCounter, limits: FireLimits | None = None) -> None:
+                 counter: RateCounter, fires_allowed: Callable[[str], int] = _sixty) -> None:
         self._entities = entities
         self._activations = activations
         self._invocations = invocations
         self._counter = counter
-        self._limits = limits or FireLimits()
+        self._fires_allowed = fires_allowed  # per namespace: the deployment's limit or its override
 
     def get(self, identity: Identity, namespace: str, name: str) -> Trigger:
         check_owner(identity, namespace, name)
@@ -124,7 +123,7 @@ class TriggerService:
         check_owner(identity, namespace, name)
         now = now_ms()
         count = self._counter.increment(window_key("fires", identity.namespace, now), WINDOW_MS // 1000 + 5)
-        check_rate(count, self._limits.fires_per_minute)
+        check_rate(count, self._fires_allowed(identity.namespace))
         trigger = self.load(f"{namespace}/{check_name(name)}")
         if not trigger.active_rules():
             return None
