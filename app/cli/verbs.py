@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,9 @@ def _action_write_options(fn: F) -> F:
 
 # -- action -----------------------------------------------------------------------------------------
 
+
+STATUS_NAMES = {0: "success", 1: "application error", 2: "developer error", 3: "internal error"}
+"""``statusCode`` as ``wsk activation list`` names it."""
 
 @click.group()
 def action() -> None:
@@ -243,9 +247,13 @@ def activation_list(name: str | None, limit: int, skip: int, apihost: str | None
         status = r.get("statusCode")
         if status is None and isinstance(r.get("response"), dict):
             status = r["response"].get("status")
-        rows.append([r.get("activationId", ""), annotations_of(r).get("kind", ""), r.get("start", ""),
-                     r.get("duration", ""), status, r.get("name", "")])
-    echo_listing("activations", ["ACTIVATION ID", "KIND", "START", "DURATION", "STATUS", "ENTITY"], rows)
+        start = r.get("start")
+        when = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S") if isinstance(start, int) \
+            else ""
+        rows.append([when, r.get("activationId", ""), annotations_of(r).get("kind", ""),
+                     f"{r['duration']}ms" if isinstance(r.get("duration"), int) else "",
+                     STATUS_NAMES.get(status, status), r.get("name", "")])
+    echo_listing("activations", ["DATETIME (UTC)", "ACTIVATION ID", "KIND", "DURATION", "STATUS", "ENTITY"], rows)
 
 
 @activation.command("logs")

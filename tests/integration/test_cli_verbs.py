@@ -70,6 +70,8 @@ def test_create_invoke_activation_list_delete(stack: Stack, unique: str, hello_f
     assert json.loads(ok(stack, "activation", "result", aid)) == {"greeting": "Hello nb", "n": None}
     listed = ok(stack, "activation", "list", unique, "--limit", "10")
     assert listed.splitlines()[0] == "activations" and aid in listed
+    row = next(line for line in listed.splitlines() if aid in line)
+    assert " python:3 " in row and " success " in row and row.rstrip().endswith(unique)  # wsk's columns
 
     updated = hello_file.with_name("v2.py")
     updated.write_text("def main(args):\n    return {'v': 2}\n")
