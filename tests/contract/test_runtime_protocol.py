@@ -305,6 +305,21 @@ def test_python_zip_with_virtualenv(start: Start, runtime: RuntimeUnderTest) -> 
 
 
 @pytest.mark.dialects("python")
+def test_each_run_starts_with_working_stdout_and_stderr(start: Start, runtime: RuntimeUnderTest) -> None:
+    """An action that closes its output (descriptors or streams) does not take the next activation's with it."""
+    proxy = start()
+    code = ("import os, sys\ndef main(args):\n    print('run', args['n'])\n"
+            "    print('err', args['n'], file=sys.stderr)\n"
+            "    if args['n'] == 1:\n        os.close(1)\n        sys.stderr.close()\n    return {'n': args['n']}\n")
+    assert proxy.init(code).status == 200
+    assert proxy.run({"n": 1}).body == {"n": 1}
+    assert proxy.run({"n": 2}).body == {"n": 2}
+    out, err = proxy.logs_with_sentinels(2)
+    assert [line for line in out if line.startswith("run")] == ["run 1", "run 2"]
+    assert [line for line in err if line.startswith("err")] == ["err 1", "err 2"]
+
+
+@pytest.mark.dialects("python")
 def test_python_zip_without_main_file_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
     proxy = start()
     init = proxy.init(zipped({"helper.py": "X = 1\n"}), binary=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import site
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         _send(results, TAG_INIT_ERROR, str(exc))
         return 1
     _send(results, TAG_READY, True)
-    serve(entry, requests, results)
+    serve(entry, requests, results, (os.dup(1), os.dup(2)))
     return 0
 
 
@@ -84,8 +85,12 @@ def _extend_path(folder: Path) -> None:
     sys.path[:] = [str(folder), *added, *before]
 
 
-def serve(entry: Entry, requests: BinaryIO, results: BinaryIO) -> None:
+def serve(entry: Entry, requests: BinaryIO, results: BinaryIO, stdio: tuple[int, int] | None = None) -> None:
+    """``stdio``: private copies of the container's stdout and stderr, so each activation starts with both
+    working even if an earlier one closed or replaced them."""
     for line in requests:
+        if stdio is not None:
+            _restore_stdio(stdio)
         request = json.loads(line)
         for key, value in request.items():
             if key != "value":
@@ -100,6 +105,18 @@ def serve(entry: Entry, requests: BinaryIO, results: BinaryIO) -> None:
             _send(results, TAG_RESULT, result)
         except (TypeError, ValueError, RecursionError) as exc:
             _send(results, TAG_BAD_RESULT, f"The action did not return a valid JSON value: {exc}")
+
+
+def _restore_stdio(saved: tuple[int, int]) -> None:
+    for fd, copy, name in ((1, saved[0], "stdout"), (2, saved[1], "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:  # closed by the action: point it at the container's stream again
+            os.dup2(copy, fd)
+        stream = getattr(sys, name, None)
+        if stream is None or getattr(stream, "closed", True) or not hasattr(stream, "write"):
+            setattr(sys, name, io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
+                                                errors="backslashreplace", line_buffering=True, write_through=True))
 
 
 def _flush_stdio() -> None:
