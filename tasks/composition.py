@@ -41,9 +41,9 @@ class CompositionTask(Task):  # type: ignore[misc]
         return CompositionTask._service
 
     def _build(self) -> CompositionService:
-        from app.controller.dispatch import CeleryDispatcher  # the one Celery publisher, shared with the controller
         from app.core.services.compositions import CompositionService
         from app.store import open_store
+        from tasks.dispatch import CeleryDispatcher  # the one Celery publisher, shared with the controller
         from workers.ledger import MemoryStepLedger, RedisStepLedger
 
         settings = self.app.conf.squall_settings

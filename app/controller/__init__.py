@@ -8,7 +8,6 @@ from app.admin import init_admin
 from app.controller import context, errors
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
 from app.controller.context import Services
-from app.controller.dispatch import CeleryDispatcher
 from app.controller.invokers import CeleryInvokerMonitor
 from app.core.limits import LimitPolicy
 from app.core.manifest import RuntimeManifest
@@ -29,6 +28,7 @@ from app.store.counters import RedisCounters
 from app.store.revisions import RedisRevisions
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
+from tasks.dispatch import CeleryDispatcher
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:

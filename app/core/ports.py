@@ -1,5 +1,5 @@
 """The ports the use cases need, as narrow Protocols. Implementations: ``app.store`` (CouchDB),
-``app.controller.dispatch`` (Celery). Each store implementation passes ``tests/contract``.
+``tasks.dispatch`` (Celery). Each store implementation passes ``tests/contract``.
 
 Documents are plain JSON dicts at this boundary; ``app.core.entities`` converts them.
 Every method raises ``NotFound``, ``Conflict`` or ``StoreError`` (never a client library's error).
