@@ -129,7 +129,7 @@ def closed_loop(url: str, auth: str, name: str, clients: int, seconds: float, *,
         thread.join()
     result.seconds = max(time.perf_counter() - t0, 1e-9)
     buckets = Counter(int(end - t0) for end in finished_at)
-    result.timeline = [buckets.get(second, 0) for second in range(int(result.seconds) + 1)]
+    result.timeline = [buckets.get(second, 0) for second in range(max(int(result.seconds), 1))]  # whole seconds
     return result
 
 
