@@ -256,14 +256,22 @@ class Invoker:
                                         timed_out=outcome.timed_out)
         activation = self._activation(msg, action, start, end, outcome, annotations)
         self._publish(activation, publish_result)
+        if concurrency > 1:
+            self._pool.release(lease, reusable=outcome.reusable)
+            logs = [format_line(_log_time(), "stderr", CONCURRENT_LOGS)] if action.limits.logs > 0 else []
+            return self._store(replace(activation, logs=logs))
+        # A reusable container goes back at once, so a caller's next invoke finds it warm rather than starting
+        # another while these logs are read (its output lands after this activation's sentinels).
+        early = outcome.reusable
         try:
-            if concurrency > 1:
-                logs = [format_line(_log_time(), "stderr", CONCURRENT_LOGS)] if action.limits.logs > 0 else []
-            else:
+            with lease.pooled.log_lock:
+                if early:
+                    self._pool.release(lease, reusable=True)
                 logs = collect_logs(lease.container, lease.pooled.cursor, action.limits.logs,
                                     developer_error=outcome.status == Status.DEVELOPER_ERROR)
         finally:
-            self._pool.release(lease, reusable=outcome.reusable)
+            if not early:  # outside the lock: destroying waits for log readers
+                self._pool.release(lease, reusable=False)
         return self._store(replace(activation, logs=logs))
 
     def _concurrency(self, action: Action) -> int:

@@ -94,6 +94,10 @@ class PooledContainer:
     frozen: bool = False  # actual engine state, changed under ``engine_lock``
     engine_lock: threading.Lock = field(default_factory=threading.Lock)
     init_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Held while an activation's logs are read: the next activation may already run in the container, but
+    # reads its logs (from the advanced cursor) only after, and the container is not destroyed meanwhile.
+    # Re-entrant: a release inside it that destroys the container (a closing pool) must not wait on itself.
+    log_lock: threading.RLock = field(default_factory=threading.RLock)
     _proxies: list[ProxyClient] = field(default_factory=list)
 
     @property
@@ -428,6 +432,8 @@ class ContainerPool:
         return views
 
     def _destroy(self, pooled: PooledContainer) -> None:
+        with pooled.log_lock:  # let a log collection in progress finish first
+            pass
         for proxy in pooled._proxies:
             proxy.close()
         pooled._proxies.clear()

@@ -159,3 +159,21 @@ def test_other_namespace_cannot_read_my_activation(stack, unique: str) -> None: 
         wait_for_record(guest, aid)
         assert other.get(f"/api/v1/namespaces/_/activations/{aid}").status_code == 404
         assert other.get(f"/api/v1/namespaces/guest/activations/{aid}").status_code == 403
+
+
+def test_a_sequential_caller_keeps_one_warm_container(api: httpx.Client, unique: str) -> None:
+    """The result reaches the caller before the logs are read; the container goes back to the pool then too, so
+    the caller's next invoke finds it warm instead of starting another container. Every record keeps its own
+    log line (the next activation's output comes after this one's sentinels)."""
+    put_action(api, unique, HELLO)
+    ids = []
+    for n in range(8):
+        answer = invoke(api, unique, {"name": str(n)}, blocking="true")
+        assert answer.status_code == 200, answer.text
+        ids.append(answer.json()["activationId"])
+    records = [wait_for_record(api, aid) for aid in ids]
+    cold = [r for r in records if any(a["key"] == "initTime" for a in r["annotations"])]
+    assert len(cold) == 1 and cold[0]["activationId"] == ids[0]
+    for n, record in enumerate(records):
+        assert record["response"]["result"] == {"greeting": f"Hello {n}"}
+        assert [line.split(": ", 1)[1] for line in record["logs"]] == ["hello log"]
