@@ -56,7 +56,7 @@ def activations_of(stack: Stack, name: str, count: int) -> list[str]:
     deadline = time.monotonic() + RECORD_DEADLINE_S
     while True:
         listing = ok(stack, "activation", "list", name, "--limit", "50").splitlines()
-        ids = [line.split()[0] for line in listing[2:]]
+        ids = [line.split()[2] for line in listing[2:]]  # after the date and time columns
         if len(ids) >= count:
             return ids
         assert time.monotonic() < deadline, f"{name} has {len(ids)} activation(s), not {count}"
