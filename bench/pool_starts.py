@@ -1,7 +1,7 @@
 """Cold start, prewarm hit and warm invoke through the invoker and the real Docker pool, and how many
 256 MB actions one invoker runs at once.
 
-    python bench/pool_starts.py [-n 10] [--parallel 32]
+    PYTHONPATH=. .venv/bin/python bench/pool_starts.py [-n 10] [--parallel 32]    # from the repository root
 
 Runs the invoker in this process (records kept in memory, no broker): what is measured is the
 invoker's own path, from the activation message to the stored record. Prints p50/p90 of the record's
