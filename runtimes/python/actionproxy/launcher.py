@@ -1,10 +1,12 @@
 """The child process that runs the action (OpenWhisk's ActionLoop launcher).
 
-It imports the code once, then loops: one JSON line from stdin per activation, ``main(value)``,
-flush stdout/stderr, one tagged result line on the result pipe. Its stdout/stderr are the
-container's, so whatever the action prints becomes its logs.
+The proxy starts it before any /init (a prewarmed container then pays only for importing the action):
+its first stdin line says where the code is, its ``main`` and the init ``env``; it exports that env,
+imports the code once, then loops: one JSON line from stdin per activation, ``main(value)``, flush
+stdout/stderr, one tagged result line on the result pipe. Its stdout/stderr are the container's, so
+whatever the action prints becomes its logs.
 
-Usage: python3 -P -m actionproxy.launcher ACTION_DIR MAIN_NAME RESULT_FD
+Usage: python3 -P -m actionproxy.launcher RESULT_FD
 """
 
 from __future__ import annotations
@@ -32,13 +34,20 @@ class LoadError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    action_dir, main_name, result_fd = argv if argv is not None else sys.argv[1:]
+    (result_fd,) = argv if argv is not None else sys.argv[1:]
     fd = int(result_fd)
     os.set_inheritable(fd, False)  # processes the action forks must not hold the pipe open
     results = os.fdopen(fd, "wb")
     requests = _take_stdin()
+    first = requests.readline()
+    if not first.endswith(b"\n"):
+        return 0  # the proxy stopped before any /init
+    setup = json.loads(first)
+    action_dir = Path(setup["folder"])
+    os.chdir(action_dir)
+    os.environ.update({str(k): str(v) for k, v in (setup.get("env") or {}).items()})  # before the code loads
     try:
-        entry = load(Path(action_dir), main_name)
+        entry = load(action_dir, str(setup["main"]))
     except LoadError as exc:
         _send(results, TAG_INIT_ERROR, str(exc))
         return 1

@@ -40,9 +40,12 @@ class Reply:
 
 
 class _Launcher:
-    """One running launcher child and its two pipes (requests in on stdin, results out on a pipe)."""
+    """One running launcher child and its two pipes (requests in on stdin, results out on a pipe).
 
-    def __init__(self, folder: Path, main_name: str, env: dict[str, str]) -> None:
+    Started before /init and told at /init where the code is (``start``), so a prewarmed container does not
+    pay for the interpreter's start on the reply path."""
+
+    def __init__(self, cwd: str, env: dict[str, str]) -> None:
         read_fd, write_fd = os.pipe()
         try:
             # -P: the action folder is not put on sys.path before the launcher's own imports;
@@ -56,12 +59,10 @@ class _Launcher:
                     "-u",
                     "-m",
                     "actionproxy.launcher",
-                    str(folder),
-                    main_name,
                     str(write_fd),
                 ],
                 stdin=subprocess.PIPE,
-                cwd=folder,
+                cwd=cwd,
                 env=env,
                 pass_fds=(write_fd,),
             )
@@ -73,6 +74,11 @@ class _Launcher:
         self.results: BinaryIO = os.fdopen(read_fd, "rb")
         assert self.process.stdin is not None
         self.requests: IO[bytes] = self.process.stdin
+
+    def start(self, folder: Path, main_name: str, env: dict[str, str]) -> bool:
+        """Tell the waiting launcher what to load; False if it is gone."""
+        setup = {"folder": str(folder), "main": main_name, "env": env}
+        return self.send(json.dumps(setup, ensure_ascii=False).encode("utf-8") + b"\n")
 
     def read(self) -> bytes | None:
         """Next complete result line, or None once the launcher has exited (and been reaped)."""
@@ -115,6 +121,25 @@ class ActionRunner:
         self._lock = threading.Lock()
         self._launcher: _Launcher | None = None
         self._initialized = False
+        self._spare: _Launcher | None = None
+        try:
+            self._spare = self._new_launcher()
+        except OSError as exc:  # no spare: /init starts one itself
+            print(f"could not start a spare launcher: {exc}", file=self._stderr, flush=True)
+
+    def _new_launcher(self) -> _Launcher:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        return _Launcher(self._config.work_dir, env)
+
+    def _take_launcher(self) -> _Launcher:
+        """The spare started with the proxy if it still waits, else a new one."""
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.process.poll() is None:
+            return spare
+        if spare is not None:
+            spare.stop()
+        return self._new_launcher()
 
     # --- /init ----------------------------------------------------------------------------------------
 
@@ -137,18 +162,16 @@ class ActionRunner:
         code = value.get("code")
         if not code or not isinstance(code, str):
             return Reply.error(403, protocol.NO_CODE)
-        self.close()
+        self._stop_launcher()
         try:
             folder = materialise(code, bool(value.get("binary")), self._config.work_dir)
         except SourceError as exc:
             print(exc, file=self._stderr, flush=True)
             return Reply.error(502, str(exc))
-        env = dict(os.environ)
-        # Exported before the code loads, so module-level code sees them.
-        env.update({str(k): protocol.env_string(v) for k, v in (value.get("env") or {}).items()})
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        launcher = _Launcher(folder, str(value.get("main") or "main"), env)
-        line = launcher.read()
+        # Exported by the launcher before the code loads, so module-level code sees them.
+        env = {str(k): protocol.env_string(v) for k, v in (value.get("env") or {}).items()}
+        launcher = self._take_launcher()
+        line = launcher.read() if launcher.start(folder, str(value.get("main") or "main"), env) else None
         if line is None:
             code_ = launcher.process.returncode
             launcher.stop()
@@ -205,10 +228,17 @@ class ActionRunner:
             stream.write(protocol.SENTINEL + "\n")
             stream.flush()
 
-    def close(self) -> None:
+    def _stop_launcher(self) -> None:
         if self._launcher is not None:
             self._launcher.stop()
             self._launcher = None
+
+    def close(self) -> None:
+        """The proxy is stopping: the launcher and the spare go too."""
+        self._stop_launcher()
+        if self._spare is not None:
+            self._spare.stop()
+            self._spare = None
 
 
 def parse_body(raw: bytes) -> dict[str, object]:
