@@ -446,7 +446,7 @@ class ContainerPool:
                 self._wake.clear()
                 try:
                     self.replenish()
-                except ContainerError as e:  # image missing, engine down: retry later, do not spin
+                except Exception as e:  # image missing, engine down (or a bug): retry later, do not spin
                     log.warning("could not start a stem cell: %s (cause: %r)", e, e.__cause__)
                     if self._stop.wait(_STEM_RETRY_S):
                         return
