@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import waitress
 
 from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
 from app.controller import build_actions_and_packages, create_app
+from app.core.errors import PlatformError
 from app.core.identities import WELL_KNOWN
 from app.core.manifest import RuntimeManifest
 from app.core.services import IdentityService
@@ -96,8 +98,32 @@ class Standalone:
     def in_process(self) -> bool:
         return "broker" not in self._sections
 
+    def _reachable_from_containers(self) -> list[str]:
+        """With Docker, containers reach the API on the action network's gateway (127.0.0.1 is their own):
+        point ``__OW_API_HOST`` there and listen there too. Returns the extra listen address, if any."""
+        c = self.settings.controller
+        if self.settings.invoker.factory != "docker" or self.settings.invoker.api_host or c.host == "0.0.0.0":
+            return []
+        from workers.factories.docker import DockerContainerFactory
+
+        factory = DockerContainerFactory(self.settings.invoker, c.api_host)
+        try:
+            gateway = factory.gateway()
+        except PlatformError as e:
+            log.warning("actions cannot call the API back: %s", e)
+            return []
+        finally:
+            factory.close()
+        if gateway is None:
+            return []
+        api_host = f"http://{gateway}:{c.port}"
+        self.settings = replace(self.settings, invoker=replace(self.settings.invoker, api_host=api_host))
+        self._sections.setdefault("invoker", {})["api_host"] = api_host  # the --broker invoker child too
+        return [f"{gateway}:{c.port}"]
+
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        extra_listen = self._reachable_from_containers()
         self._store = open_store(self.settings)
         identities = IdentityService(self._store, cache_seconds=0)
         identities.seed()
@@ -124,7 +150,8 @@ class Standalone:
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher, invokers=dispatcher,
                          counter=MemoryCounters() if self.in_process else None)
         c = self.settings.controller
-        self._server = waitress.create_server(app, host=c.host, port=c.port, threads=c.threads,
+        self._server = waitress.create_server(app, listen=" ".join([f"{c.host}:{c.port}", *extra_listen]),
+                                              threads=c.threads,
                                               channel_timeout=max(120, c.blocking_timeout_ms // 1000 * 2),
                                               ident="squall")
         self._serving = threading.Thread(target=self._server.run, name="squall-http", daemon=True)

@@ -209,3 +209,26 @@ def test_node_sequences_catalog_admin_and_alarms_without_any_other_process(stand
         assert all(a["response"]["result"] == {"tick": "yes"} for a in fired)
     assert standalone.stop() == 0
     assert standalone.leftovers() == []
+
+
+CALL_BACK = """
+import json, os, urllib.request
+
+def main(args):
+    with urllib.request.urlopen(os.environ["__OW_API_HOST"] + "/", timeout=10) as reply:
+        return {"status": reply.status, "api": json.load(reply).get("api_paths")}
+"""
+
+
+@pytest.mark.parametrize("standalone", ["docker", "process"], indirect=True)
+def test_actions_reach_the_api_at_their_api_host(standalone: Standalone) -> None:
+    """Feed actions (and any action) call the platform back at ``__OW_API_HOST``: in a Docker container that is
+    the action network's gateway, where standalone listens too; for a process, 127.0.0.1."""
+    standalone.start()
+    with standalone.client() as api:
+        put_action(api, "callback", CALL_BACK)
+        answer = invoke(api, "callback", blocking="true", result="true")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"status": 200, "api": ["/api/v1"]}
+    assert standalone.stop() == 0
+    assert standalone.leftovers() == []

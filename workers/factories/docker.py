@@ -7,6 +7,7 @@ error is translated here, once, into our ``ContainerStartupError`` family.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import os
@@ -251,6 +252,20 @@ class DockerContainerFactory:
         options = info.get("Options") or {}
         return str(options.get("com.docker.network.bridge.name") or ("docker0" if info.get("Name") == "bridge"
                                                                       else f"br-{info['Id'][:12]}"))
+
+    def gateway(self) -> str | None:
+        """The host's address on the action network (created if missing): where containers reach the host."""
+        api = self._api()
+        try:
+            info: dict[str, Any] = api.inspect_network(self._settings.network)
+        except _DOCKER_FAILURES as e:
+            raise RuntimeStartupError(f"Cannot inspect network {self._settings.network!r}: {e}") from e
+        for config in (info.get("IPAM") or {}).get("Config") or []:
+            if config.get("Gateway"):
+                return str(config["Gateway"]).split("/")[0]
+            if config.get("Subnet"):
+                return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+        return None
 
     def close(self) -> None:
         with self._client_lock:
