@@ -129,6 +129,9 @@ ADMIN_COOKIE_SECURE = False
 ADMIN_SESSION_HOURS = 8.0
 """How long an admin login lasts."""
 
+ADMIN_LOGIN_ATTEMPTS_PER_MINUTE = 10
+"""Admin-page login attempts one client address may make per minute (429 after): slows down key guessing."""
+
 ADMIN_FLOWER_URL = "http://127.0.0.1:5555"
 """Where the admin pages link to Flower; empty hides the links."""
 

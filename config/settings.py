@@ -187,6 +187,7 @@ class AdminSettings:
     secret_key: str = field(default=defaults.ADMIN_SECRET_KEY, repr=False)
     cookie_secure: bool = defaults.ADMIN_COOKIE_SECURE
     session_hours: float = defaults.ADMIN_SESSION_HOURS
+    login_attempts_per_minute: int = defaults.ADMIN_LOGIN_ATTEMPTS_PER_MINUTE
     flower_url: str = defaults.ADMIN_FLOWER_URL
 
     def __post_init__(self) -> None:
@@ -196,6 +197,7 @@ class AdminSettings:
                  "admin.operator_password_hash must be a werkzeug password hash "
                  "(squall admin operator hash-password)")
         _require(self.session_hours > 0, "admin.session_hours must be positive")
+        _require(self.login_attempts_per_minute >= 1, "admin.login_attempts_per_minute must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from app.core.services import ActionService, ActivationService, IdentityService,
 from app.core.services.actions import SizeLimits
 from app.core.services.alarms import AlarmService
 from app.core.services.limits import LimitsService
+from app.core.services.logins import LoginThrottle
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
@@ -95,6 +96,7 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
         triggers=TriggerService(entities, store, invocations, counter,
                                 lambda namespace: limits.of(namespace).fires_per_minute),
         limits=limits,
+        logins=LoginThrottle(counter, settings.admin.login_attempts_per_minute),
         rules=RuleService(entities),
         alarms=AlarmService(entities, store),
         invokers=invokers,

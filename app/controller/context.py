@@ -14,6 +14,7 @@ from app.core.ports import InvokerMonitor
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.alarms import AlarmService
 from app.core.services.limits import LimitsService
+from app.core.services.logins import LoginThrottle
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
@@ -43,6 +44,7 @@ class Services:
     alarms: AlarmService
     invokers: InvokerMonitor
     limits: LimitsService
+    logins: LoginThrottle
 
 
 def services() -> Services:

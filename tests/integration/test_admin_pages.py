@@ -37,7 +37,8 @@ def app(couchdb_url: str) -> Iterator[Flask]:
         "couchdb": {"url": couchdb_url, "prefix": f"adm{run}_"},
         "invoker": {"name": f"adm{run}", "queues": [f"adm{run}"]},
         "admin": {"operator_password_hash": generate_password_hash(OPERATOR_PASSWORD),
-                  "secret_key": secrets.token_hex(16), "flower_url": "http://flower.example:5555"},
+                  "secret_key": secrets.token_hex(16), "flower_url": "http://flower.example:5555",
+                  "login_attempts_per_minute": 1_000_000},  # every test here logs in from one address
     })
     flask_app = create_app(settings)
     flask_app.config["TESTING"] = True
@@ -399,3 +400,24 @@ def test_a_namespace_cannot_set_limits(guest: FlaskClient) -> None:
     page = guest.get("/admin/ns/guest/actions")
     assert guest.post("/admin/namespaces/limits", data={"namespace": "guest", "invocations_per_minute": "9999",
                                                         "csrf_token": token(page.text)}).status_code == 403
+
+
+def test_login_attempts_are_throttled_per_address(couchdb_url: str) -> None:
+    from app.core.throttle import MemoryCounters
+
+    run = secrets.token_hex(4)
+    settings = load_settings(environ={}, overrides={
+        "couchdb": {"url": couchdb_url, "prefix": f"adm{run}_"},
+        "invoker": {"name": f"adm{run}", "queues": [f"adm{run}"]},
+        "admin": {"secret_key": secrets.token_hex(16), "login_attempts_per_minute": 3},
+    })
+    throttled_app = create_app(settings, counter=MemoryCounters())
+    throttled_app.config["TESTING"] = True
+    try:
+        client = throttled_app.test_client()
+        statuses = [login(client, "nobody", "wrong").status_code for _ in range(3)]
+        assert statuses == [401, 401, 401]
+        refused = login(client, GUEST)  # even the right key, once the address is over its attempts
+        assert refused.status_code == 429 and "Too many login attempts" in refused.text
+    finally:
+        throttled_app.extensions["squall_store"].close()

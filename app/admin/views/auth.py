@@ -11,7 +11,8 @@ from werkzeug.wrappers import Response
 from app.admin.blueprint import bp
 from app.admin.forms import ConfirmForm, LoginForm
 from app.admin.session import check_login
-from app.core.errors import Invalid, Unauthorized
+from app.controller.context import services
+from app.core.errors import Invalid, Throttled, Unauthorized
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,6 +28,10 @@ def _safe_next(target: str | None) -> str:
 def login() -> Response | tuple[str, int] | str:
     form = LoginForm()
     if form.validate_on_submit():
+        try:
+            services().logins.attempt(request.remote_addr or "unknown")
+        except Throttled:
+            return render_template("admin/login.html", form=form, failed=False, throttled=True), 429
         try:
             user = check_login(form.login.data.strip(), form.password.data or "")
         except (Unauthorized, Invalid):
