@@ -33,37 +33,30 @@ class IdentityService:
 
     def authenticate(self, uuid: str, key: str) -> Identity:
         """The identity owning this key. Raises ``Unauthorized`` for an unknown, wrong or blocked key."""
+        identity = self._cached(uuid)
+        if identity.blocked or not key_matches(key, identity.key_hash):
+            raise Unauthorized()
+        return identity
+
+    def _cached(self, uuid: str) -> Identity:
+        """The identity of ``uuid``, from the cache while it is fresh. Raises ``Unauthorized`` if unknown."""
         now = self._clock()
         with self._lock:
             cached = self._cache.get(uuid)
         if cached and cached[0] > now:
-            identity = cached[1]
-        else:
-            try:
-                identity = self._subjects.identity_by_uuid(uuid)
-            except NotFound:
-                raise Unauthorized() from None
-            with self._lock:
-                self._cache[uuid] = (now + self._cache_seconds, identity)
-        if identity.blocked or not key_matches(key, identity.key_hash):
-            raise Unauthorized()
+            return cached[1]
+        try:
+            identity = self._subjects.identity_by_uuid(uuid)
+        except NotFound:
+            raise Unauthorized() from None
+        with self._lock:
+            self._cache[uuid] = (now + self._cache_seconds, identity)
         return identity
 
     def lookup(self, uuid: str) -> Identity:
         """The identity of a key by uuid alone (an admin session re-checks it on every request, so a revoked
         or blocked key ends the session). Raises ``Unauthorized``."""
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(uuid)
-        if cached and cached[0] > now:
-            identity = cached[1]
-        else:
-            try:
-                identity = self._subjects.identity_by_uuid(uuid)
-            except NotFound:
-                raise Unauthorized() from None
-            with self._lock:
-                self._cache[uuid] = (now + self._cache_seconds, identity)
+        identity = self._cached(uuid)
         if identity.blocked:
             raise Unauthorized()
         return identity

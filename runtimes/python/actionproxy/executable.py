@@ -22,7 +22,7 @@ from typing import TextIO
 
 from actionproxy import protocol
 from actionproxy.config import ProxyConfig
-from actionproxy.runner import Reply, parse_body
+from actionproxy.runner import Reply, init_value, parse_body
 from actionproxy.source import SourceError, unpack
 
 EXEC_FILE = "exec"
@@ -50,14 +50,9 @@ class ExecRunner:
             return reply
 
     def _init(self, raw: bytes) -> Reply:
-        if self._initialized and not self._config.allow_reinit:
-            return Reply.error(403, protocol.REINIT)
-        try:
-            value = parse_body(raw).get("value") or {}
-        except ValueError as exc:
-            return Reply.error(400, f"Cannot parse the /init body: {exc}")
-        if not isinstance(value, dict):
-            return Reply.error(400, "The /init body's value must be an object.")
+        value = init_value(raw, self._initialized, self._config)
+        if isinstance(value, Reply):
+            return value
         code = value.get("code")
         binary = Path(self._config.exec_path)
         if isinstance(code, str) and code:

@@ -151,14 +151,9 @@ class ActionRunner:
             return reply
 
     def _init(self, raw: bytes) -> Reply:
-        if self._initialized and not self._config.allow_reinit:
-            return Reply.error(403, protocol.REINIT)
-        try:
-            value = parse_body(raw).get("value") or {}
-        except ValueError as exc:
-            return Reply.error(400, f"Cannot parse the /init body: {exc}")
-        if not isinstance(value, dict):
-            return Reply.error(400, "The /init body's value must be an object.")
+        value = init_value(raw, self._initialized, self._config)
+        if isinstance(value, Reply):
+            return value
         code = value.get("code")
         if not code or not isinstance(code, str):
             return Reply.error(403, protocol.NO_CODE)
@@ -239,6 +234,19 @@ class ActionRunner:
         if self._spare is not None:
             self._spare.stop()
             self._spare = None
+
+
+def init_value(raw: bytes, initialized: bool, config: ProxyConfig) -> dict[str, object] | Reply:
+    """The ``value`` of an /init body, or the error reply for a refused re-init or a malformed body."""
+    if initialized and not config.allow_reinit:
+        return Reply.error(403, protocol.REINIT)
+    try:
+        value = parse_body(raw).get("value") or {}
+    except ValueError as exc:
+        return Reply.error(400, f"Cannot parse the /init body: {exc}")
+    if not isinstance(value, dict):
+        return Reply.error(400, "The /init body's value must be an object.")
+    return value
 
 
 def parse_body(raw: bytes) -> dict[str, object]:
