@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,12 +205,17 @@ def test_pause_freezes_the_container_and_resume_thaws_it(factory: LocalProcessFa
         def main(args):
             return {"n": args.get("n")}
     """)
-    container.pause()
-    states = {_state(pid) for pid in processes_in(Path(container.log_path or "").parent)}
-    assert states == {"T"}  # every process of the container is stopped
-    container.resume()
-    assert proxy.run({"value": {"n": 1}}, timeout_s=30).body == {"n": 1}
-    destroyed_cleanly(container, proxy)
+    try:
+        container.pause()
+        # SIGSTOP reaches each process of the group in its own time: wait until all of them are stopped.
+        deadline = time.monotonic() + 10
+        while (states := {_state(pid) for pid in processes_in(Path(container.log_path or "").parent)}) != {"T"}:
+            assert time.monotonic() < deadline, f"not all stopped: {states}"
+            time.sleep(0.02)
+        container.resume()
+        assert proxy.run({"value": {"n": 1}}, timeout_s=30).body == {"n": 1}
+    finally:
+        destroyed_cleanly(container, proxy)
 
 
 def _state(pid: int) -> str:
