@@ -25,13 +25,13 @@ from app.core.entities import Action, ActivationMessage, Exec, Status, annotatio
 from app.core.limits import ActionLimits
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
+from app.state.journal import MemoryJournal
 from config.settings import Settings
 from tests.fakes import DictActivationStore, DictEntityStore
 from workers.factories.docker import DockerContainerFactory
 from workers.invoker import Invoker
-from workers.journal import MemoryJournal
 from workers.pool import ContainerPool
-from workers.runtime import stem_cell_specs
+from workers.startup import stem_cell_specs
 
 NOOP = "def main(args):\n    return {'ok': True}\n"
 SLEEP = "import time\ndef main(args):\n    time.sleep(2)\n    return {'ok': True}\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from workers.images import runtime_images
+from app.host.images import runtime_images
 
 NOOP = {
     "python": "def main(args):\n    return {'ok': True}\n",

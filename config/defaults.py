@@ -154,8 +154,9 @@ LIMIT_DEFAULT_LOGS_MB = 10
 LIMIT_MIN_CONCURRENCY = 1
 LIMIT_MAX_CONCURRENCY = 500
 LIMIT_DEFAULT_CONCURRENCY = 1
-"""Action limit ranges and defaults, OpenWhisk's (reference §5). Concurrency above 1 is allowed only for
-kinds whose manifest entry says ``"concurrent": true`` (OpenWhisk's intra-container concurrency)."""
+"""Action limit ranges and defaults, OpenWhisk's
+(https://github.com/apache/openwhisk/blob/master/docs/reference.md#system-limits). Concurrency above 1 is allowed
+only for kinds whose manifest entry says ``"concurrent": true`` (OpenWhisk's intra-container concurrency)."""
 
 LIMIT_PAYLOAD_BYTES = 1_048_576
 """Largest invoke payload and result (1 MB)."""

@@ -127,6 +127,11 @@ class RuntimesSettings:
         """The ``runtimes/`` folder of this checkout (Dockerfiles and proxies)."""
         return Path(__file__).resolve().parent.parent / "runtimes"
 
+    @property
+    def catalog_path(self) -> Path:
+        """The ``/whisk.system`` catalog actions' code, one folder per package."""
+        return self.directory / "catalog"
+
 
 @dataclass(frozen=True)
 class LimitsSettings:

@@ -1,7 +1,7 @@
 """The Celery app factory, shared by the controller (to send) and invokers (to run).
 
 Nothing is created at import time; each process calls ``make_celery(settings)`` once.
-Settings follow reference/deps-measured.md §2: late acks, redelivery of a lost worker's task,
+Settings, chosen by measurement (docs/dependencies.md): late acks, redelivery of a lost worker's task,
 prefetch 1, publisher confirms, durable queues, one queue per invoker, JSON only.
 """
 

@@ -10,9 +10,11 @@ from typing import Any
 from celery.worker.control import control_command
 
 from tasks import names
-from tasks.base import InvokerTask
+from tasks.base import SquallTask
 
 
-@control_command(name=names.STATUS)  # type: ignore[misc]
+@control_command(name=names.STATUS)
 def squall_status(state: Any) -> dict[str, Any]:
-    return InvokerTask.status()
+    context = SquallTask.installed()
+    runner = context.runner if context is not None else None
+    return runner.status() if runner is not None else {"ready": False}

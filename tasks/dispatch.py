@@ -9,7 +9,7 @@ from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.exceptions import OperationalError
 
-from app.core.entities import ActivationMessage
+from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import Unavailable
 from tasks import names
 
@@ -56,7 +56,7 @@ class CeleryDispatcher:
         except OperationalError as e:
             raise Unavailable() from e
 
-    def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
+    def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         result = self._celery.AsyncResult(activation_id)
         try:
             value = result.get(timeout=timeout_s, propagate=False, disable_sync_subtasks=False)
@@ -66,9 +66,32 @@ class CeleryDispatcher:
             if remove is not None:
                 remove(result)
             return None
-        return value if isinstance(value, dict) else None
+        return Activation.from_doc(value) if isinstance(value, dict) else None
 
-    def peek(self, activation_id: str) -> dict[str, Any] | None:
+    def peek(self, activation_id: str) -> Activation | None:
         meta = self._celery.backend.get_task_meta(activation_id)
         value = meta.get("result") if meta.get("status") == "SUCCESS" else None
-        return value if isinstance(value, dict) else None
+        return Activation.from_doc(value) if isinstance(value, dict) else None
+
+
+class CeleryFollowUps:
+    """Implements ``app.core.ports.FollowUps`` for an invoker: both hand-overs are tasks on its own queue, published
+    (with confirms) before the activation's message is acknowledged, so a crash in between redelivers the message
+    rather than losing either."""
+
+    def __init__(self, celery: Celery, queue: str) -> None:
+        self._celery = celery
+        self._queue = queue
+
+    def keep_record(self, doc: Document) -> None:
+        self._send(names.STORE_RECORD, {"doc": doc})
+
+    def continue_composition(self, event: dict[str, Any]) -> None:
+        self._send(names.COMPOSITION_STEP, event)
+
+    def _send(self, task: str, kwargs: dict[str, Any]) -> None:
+        try:
+            self._celery.send_task(task, kwargs=kwargs, queue=self._queue, retry=True,
+                                   retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
+        except OperationalError as e:
+            raise Unavailable() from e

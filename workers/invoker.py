@@ -1,8 +1,9 @@
 """The invoker: runs one activation message in a container and records what happened.
 
-Order matters (DESIGN §2 step 7-8): the result goes to ``publish_result`` first, so a blocking caller
-wakes at once; the logs are collected after (they may trail the reply by a few ms), and only then is
-the record stored. Every path, including "Docker is down", ends in exactly one stored record.
+Order matters (docs/architecture.md, "The life of an invocation", steps 7-8): the result goes to
+``publish_result`` first, so a blocking caller wakes at once; the logs are collected after (they may trail the
+reply by a few ms), and only then is the record stored. Every path, including "Docker is down", ends in
+exactly one stored record.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from app.core.entities import Action, Activation, ActivationMessage, Document, Status, now_ms
 from app.core.errors import (
@@ -24,28 +24,20 @@ from app.core.errors import (
     Invalid,
     NotFound,
     PlatformError,
-    StoreError,
     UserImageStartupError,
 )
 from app.core.manifest import BLACKBOX, RuntimeManifest
-from app.core.ports import ActivationStore, EntityStore
+from app.core.ports import ActivationStore, EntityStore, StartJournal
 from config.settings import Settings
 from workers.factories.base import ContainerSpec
-from workers.journal import Journal
 from workers.logs import collect_logs, format_line
 from workers.pool import BufferTimeout, ContainerPool, Lease
 from workers.proxy_client import ContainerDied, ProxyResponse
+from workers.records import DirectRecordWriter, RecordSink
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Document], None]
-
-
-class RecordSink(Protocol):
-    def store(self, doc: Document) -> None:
-        """Return once ``doc`` is stored; raise ``RecordNotStored`` if it cannot be (``workers.records``)."""
-
-    def close(self) -> None: ...
 
 
 NOT_FOUND = "Action could not be found or may have been deleted."
@@ -56,15 +48,6 @@ REDELIVERED = "The invoker stopped while the action ran; it was not run again."
 OOM = "The action exhausted its memory and was aborted."
 CONCURRENT_LOGS = ("Logs are not collected for actions with a concurrency limit above 1: "
                    "the output of their activations interleaves.")
-_STORE_RETRIES_S = (0.1, 0.5, 2.0)
-
-
-class RecordNotStored(StoreError):
-    """The store stayed down through the retries; ``doc`` is the record still to be stored."""
-
-    def __init__(self, doc: Document) -> None:
-        super().__init__(f"activation record {doc['_id']} could not be stored")
-        self.doc = doc
 
 
 @dataclass(frozen=True)
@@ -80,7 +63,7 @@ class Outcome:
         return self.status in (Status.SUCCESS, Status.APPLICATION_ERROR)
 
 
-# --- outcome mapping (reference §2.1, §3.1, §3.2) ---------------------------------------------------
+# --- outcome mapping (https://github.com/apache/openwhisk/blob/master/docs/actions-new.md#action-interface) ---
 
 
 def _error(message: Any) -> dict[str, Any]:
@@ -139,7 +122,7 @@ def stringify(value: Any) -> str:
 
 class Invoker:
     def __init__(self, entities: EntityStore, activations: ActivationStore, pool: ContainerPool,
-                 manifest: RuntimeManifest, settings: Settings, journal: Journal, *,
+                 manifest: RuntimeManifest, settings: Settings, journal: StartJournal, *,
                  action_cache_size: int = 512, records: RecordSink | None = None) -> None:
         self._entities = entities
         self._activations = activations
@@ -152,7 +135,8 @@ class Invoker:
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
         self._actions_lock = threading.Lock()
         self._action_cache_size = action_cache_size
-        self._records = records  # batched writes (workers.records); None: one PUT per record, here
+        # Batched writes (``RecordWriter``) in a worker; one PUT per record with retries by default.
+        self._records = records if records is not None else DirectRecordWriter(activations)
 
     def store_record(self, doc: Document) -> None:
         """Store a record that an earlier attempt could not (see ``tasks.invoke.store_record``)."""
@@ -160,8 +144,7 @@ class Invoker:
 
     def close(self) -> None:
         self._pool.close()
-        if self._records is not None:
-            self._records.close()
+        self._records.close()
         self._journal.close()
 
     def status(self) -> dict[str, Any]:
@@ -323,9 +306,7 @@ class Invoker:
 
     def _init_payload(self, msg: ActivationMessage, action: Action, start: int) -> dict[str, Any]:
         env = self._ow_env(msg, action, deadline=start + action.limits.timeout)
-        init_params = {p["key"]: p.get("value") for p in action.parameters if p.get("init")}
-        init_params.update(msg.init_args)
-        env.update({key: stringify(value) for key, value in init_params.items()})
+        env.update({key: stringify(value) for key, value in msg.init_args.items()})
         value: dict[str, Any] = {"name": action.path.name, "main": action.exec.main or "main",
                                  "binary": action.exec.binary, "env": env}
         if action.exec.code:  # a blackbox without code runs its image's own executable: send none,
@@ -381,11 +362,10 @@ class Invoker:
 
     def _activation(self, msg: ActivationMessage, action: Action, start: int, end: int, outcome: Outcome,
                     annotations: list[dict[str, Any]]) -> Activation:
-        return Activation(
+        return Activation.ended(
             namespace=msg.namespace, name=action.path.name, version=action.version, subject=msg.subject,
             activation_id=msg.activation_id, start=start, end=end, status=outcome.status,
             result=outcome.result, annotations=annotations, cause=msg.cause,
-            size=len(json.dumps(outcome.result, separators=(",", ":"))) if outcome.result is not None else None,
         )
 
     def _failed(self, msg: ActivationMessage, action: Action, at: int, status: Status, message: str) -> Activation:
@@ -395,7 +375,7 @@ class Invoker:
 
     def _fallback(self, msg: ActivationMessage, at: int, status: Status, message: str) -> Activation:
         """The record when even the action is unknown: name from the message's doc id."""
-        return Activation(
+        return Activation.ended(
             namespace=msg.namespace, name=msg.action.rsplit("/", 1)[-1], version="0.0.1", subject=msg.subject,
             activation_id=msg.activation_id, start=at, end=now_ms(), status=status, result=_error(message),
             annotations=self._annotations(msg, None), cause=msg.cause,
@@ -421,17 +401,6 @@ class Invoker:
             log.exception("publishing the result of %s failed", activation.activation_id)
 
     def _store(self, activation: Activation) -> Activation:
-        """Store the record, retrying a store that is briefly down; the last failure propagates."""
-        if self._records is not None:
-            self._records.store(activation.to_doc())
-            return activation
-        for pause in (*_STORE_RETRIES_S, None):
-            try:
-                self._activations.put_activation(activation.to_doc())
-                return activation
-            except StoreError as e:
-                if pause is None:
-                    raise RecordNotStored(activation.to_doc()) from e
-                log.warning("storing activation %s failed; retrying in %.1f s", activation.activation_id, pause)
-                time.sleep(pause)
+        """Store the record (the sink retries a store that is briefly down); ``RecordNotStored`` propagates."""
+        self._records.store(activation.to_doc())
         return activation

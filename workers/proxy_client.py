@@ -1,6 +1,7 @@
-"""HTTP to one container's action proxy: ``POST /init`` and ``POST /run`` (reference §3).
+"""HTTP to one container's action proxy: ``POST /init`` and ``POST /run``
+(https://github.com/apache/openwhisk/blob/master/docs/actions-new.md#action-interface).
 
-Why ``http.client``: a keep-alive ``/run`` costs 0.1 ms against 0.8 ms through httpx (deps-measured §3).
+Why ``http.client``: a keep-alive ``/run`` costs 0.1 ms against 0.8 ms through httpx (docs/dependencies.md).
 One connection per container is enough because a container runs one activation at a time; TCP_NODELAY
 stops Nagle from holding back the small request bodies.
 """

@@ -23,9 +23,26 @@ from typing import Protocol
 
 from app.core.entities import Document
 from app.core.errors import StoreError
-from workers.invoker import RecordNotStored
+from app.core.ports import ActivationStore
 
 log = logging.getLogger(__name__)
+
+
+class RecordNotStored(StoreError):
+    """The store stayed down through the retries; ``doc`` is the record still to be stored."""
+
+    def __init__(self, doc: Document) -> None:
+        super().__init__(f"activation record {doc['_id']} could not be stored")
+        self.doc = doc
+
+
+class RecordSink(Protocol):
+    """Where the invoker hands a finished activation's record."""
+
+    def store(self, doc: Document) -> None:
+        """Return once ``doc`` is stored (or was before: a redelivery); raise ``RecordNotStored`` if it cannot be."""
+
+    def close(self) -> None: ...
 
 RETRY_PAUSES_S = (0.1, 0.5, 2.0)
 """Pauses before the retries of a record (the same as the invoker's single-record path)."""
@@ -162,3 +179,26 @@ class RecordWriter:
         error.__cause__ = cause
         pending.error = error
         pending.done.set()
+
+
+class DirectRecordWriter:
+    """A ``RecordSink`` that stores each record with its own request, retrying a store that is briefly down
+    (tests, and callers that store few records)."""
+
+    def __init__(self, store: ActivationStore, pauses_s: tuple[float, ...] = RETRY_PAUSES_S) -> None:
+        self._store = store
+        self._pauses_s = pauses_s
+
+    def store(self, doc: Document) -> None:
+        for pause in (*self._pauses_s, None):
+            try:
+                self._store.put_activation(doc)
+                return
+            except StoreError as e:
+                if pause is None:
+                    raise RecordNotStored(doc) from e
+                log.warning("storing activation %s failed; retrying in %.1f s", doc.get("_id"), pause)
+                time.sleep(pause)  # backoff before the next attempt, not synchronisation
+
+    def close(self) -> None:
+        return None

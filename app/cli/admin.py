@@ -107,8 +107,8 @@ def catalog() -> None:
 def install_catalog() -> None:
     """Install or refresh /whisk.system/utils and /whisk.system/alarms (idempotent; needs ``admin seed``)."""
     from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
-    from app.controller import build_actions_and_packages
     from app.store import open_store
+    from app.wiring import build_actions_and_packages
 
     s = settings()
     try:
@@ -118,7 +118,7 @@ def install_catalog() -> None:
     try:
         identity = IdentityService(store, cache_seconds=0).identity_of(SYSTEM_NAMESPACE)
         actions, packages = build_actions_and_packages(s, store)
-        written = CatalogInstaller(packages, actions, identity).install()
+        written = CatalogInstaller(packages, actions, identity, s.runtimes.catalog_path).install()
     except PlatformError as e:
         raise click.ClickException(f"{e.message} (store: {s.store.kind})") from e
     finally:

@@ -58,6 +58,7 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors."""
     from rich.console import Console
 
+    _find_bench()
     from bench import report
     from bench.run import SMOKE, BenchOptions, Counts, Target, run, with_counts
     from bench.stack import GUEST_AUTH, StackError
@@ -163,3 +164,17 @@ class _RichProgress:
             if not self._console.is_terminal:
                 self._console.print(f"  done: {task.completed:g} in {time.monotonic() - self._started:.1f} s")
             self._current = None
+
+
+def _find_bench() -> None:
+    """Make the checkout's ``bench/`` importable: it is a tool of the source tree, not installed with Squall."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("bench") is not None:
+        return
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "bench" / "run.py").is_file():
+        raise click.ClickException("squall bench runs from a source checkout of Squall: clone it and "
+                                   "`pip install -e '.[bench]'` there, then run squall bench from that tree.")
+    sys.path.insert(0, str(checkout))

@@ -27,7 +27,7 @@ def controller(host: str | None, port: int | None, workers: int | None, threads:
 def invoker(name: str | None, threads: int | None, loglevel: str) -> None:
     """Run an invoker: a Celery worker with a pool of action containers."""
     from app.core.errors import PlatformError
-    from workers.runtime import run_worker
+    from workers.startup import run_worker
 
     s = settings(invoker={"name": name, "threads": threads})
     try:
@@ -40,7 +40,7 @@ def invoker(name: str | None, threads: int | None, loglevel: str) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def scheduler(loglevel: str) -> None:
     """Run the alarm scheduler: Celery beat over the stored alarm schedules, firing through the API."""
-    from workers.scheduler import run_scheduler
+    from app.scheduler.loop import run_scheduler
 
     run_scheduler(settings(), loglevel=loglevel)
 
@@ -52,9 +52,9 @@ def isolate(remove: bool, show: bool) -> None:
     """Install the iptables rules that keep action containers away from the host and the services
     (idempotent; needs root). ``invoker.isolate = true`` makes each invoker do this at start."""
     from app.core.errors import PlatformError
+    from app.host.firewall import forward_rules, hooks, input_rules
     from workers.factories.docker import DockerContainerFactory
-    from workers.isolation import forward_rules, hooks, input_rules
-    from workers.runtime import isolation_for
+    from workers.startup import isolation_for
 
     s = settings()
     factory = DockerContainerFactory(s.invoker, s.invoker.api_host or s.controller.api_host)
@@ -91,7 +91,7 @@ def build(base: str | None, mirror: str | None) -> None:
     skeleton), showing progress."""
     import docker
 
-    from workers.images import ImageBuildError, build_runtime_images
+    from app.host.images import ImageBuildError, build_runtime_images
 
     s = settings()
 

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
 
 from app.core.identities import Identity
-from app.core.manifest import RuntimeManifest
-from app.core.ports import InvokerMonitor
-from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
-from app.core.services.alarms import AlarmService
-from app.core.services.limits import LimitsService
-from app.core.services.logins import LoginThrottle
-from app.core.services.packages import PackageService
-from app.core.services.rules import RuleService
-from app.core.services.triggers import TriggerService
-from config import Settings
+from app.services import Services
 
 _TID_ALPHABET = string.ascii_letters + string.digits
 _CORS = {
@@ -26,25 +16,6 @@ _CORS = {
     "Access-Control-Allow-Methods": "GET, DELETE, POST, PUT, HEAD",
     "Access-Control-Allow-Headers": "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent",
 }
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything a view may call; built once per process by ``create_app``."""
-
-    settings: Settings
-    manifest: RuntimeManifest
-    identities: IdentityService
-    actions: ActionService
-    invocations: InvocationService
-    activations: ActivationService
-    packages: PackageService
-    triggers: TriggerService
-    rules: RuleService
-    alarms: AlarmService
-    invokers: InvokerMonitor
-    limits: LimitsService
-    logins: LoginThrottle
 
 
 def services() -> Services:

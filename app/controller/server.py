@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from config import Settings
 
 
-class ControllerServer(BaseApplication):  # type: ignore[misc]
+class ControllerServer(BaseApplication):
     def __init__(self, settings: Settings, extra: dict[str, Any] | None = None) -> None:
         self._settings = settings
         c = settings.controller
@@ -33,7 +33,7 @@ class ControllerServer(BaseApplication):  # type: ignore[misc]
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> Flask:  # type: ignore[override]  # a Flask app is the WSGI callable gunicorn wants
         from app.controller import create_app
 
         return create_app(self._settings)

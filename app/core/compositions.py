@@ -23,7 +23,10 @@ A ``Continuation`` is a stack of ``Frame``s: the outermost composition at the bo
 or conductor on top of the one that invoked it. ``Composer.start`` and ``Composer.completed`` turn an
 event into ``Effect``s (publish this invoke, store this record) for the I/O shell in
 ``app.core.services.compositions`` to carry out. Semantics follow OpenWhisk's ``SequenceActions`` and
-``PrimitiveActions.invokeComposition`` (reference §4.5, §4.6, ``docs/conductors.md``).
+``PrimitiveActions.invokeComposition``: a sequence passes each component's result to the next and stops at the
+first error; a conductor's ``{"action", "params", "state"}`` result names the next component
+(https://github.com/apache/openwhisk/blob/master/docs/actions.md#creating-action-sequences,
+https://github.com/apache/openwhisk/blob/master/docs/conductors.md).
 """
 
 from __future__ import annotations
@@ -42,10 +45,10 @@ from app.core.entities import (
     Document,
     Status,
     annotation,
-    merge_parameters,
     now_ms,
 )
 from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.invocation import ResolvedAction
 from app.core.names import EntityPath
 from app.core.sequences import COMPONENT_NOT_FOUND, DEFAULT_MAX_LENGTH, TOO_LONG
 
@@ -176,16 +179,7 @@ Effect = Invoke | Record
 Payload = dict[str, Any] | list[Any]
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """An action ready to be a step: the action and its parameters merged (package < binding < action)."""
-
-    action: Action
-    parameters: dict[str, Any]
-    init_args: dict[str, Any] = field(default_factory=dict)
-
-
-Resolve = Callable[[EntityPath, str], Resolved]
+Resolve = Callable[[EntityPath, str], ResolvedAction]
 """``resolve(path, namespace)``: the action at ``path`` as invoked by ``namespace``. Raises ``NotFound`` when it
 does not exist (or is not an action) and ``Forbidden`` when ``namespace`` may not invoke it."""
 
@@ -276,14 +270,15 @@ class Composer:
     def _finish(self, cont: Continuation, status: Status, result: Any, effects: list[Effect]) -> None:
         """End the top frame: its record, then the frame below (if any) goes on as if a step finished."""
         frame = cont.frames[-1]
-        activation = self._record(cont, frame, status, result)
+        activation = self.record(cont, frame, status, result)
         effects.append(Record(activation))
         if len(cont.frames) > 1:
             below = replace(cont, frames=cont.frames[:-1])
             self._after_step(below, StepOutcome(frame.activation_id, status, result, frame.duration,
                                                 frame.max_memory), effects)
 
-    def _record(self, cont: Continuation, frame: Frame, status: Status, result: Any) -> Activation:
+    def record(self, cont: Continuation, frame: Frame, status: Status, result: Any) -> Activation:
+        """The record of ``frame`` (a sequence or conductor activation) ending with ``status`` and ``result``."""
         annotations: list[dict[str, Any]] = [
             {"key": "topmost", "value": frame.topmost},
             {"key": "path", "value": frame.action},
@@ -296,28 +291,23 @@ class Composer:
         annotations.append({"key": "waitTime", "value": max(frame.start - cont.received, 0)})
         if frame.max_memory is not None:
             annotations.append({"key": "limits", "value": {**frame.limits, "memory": frame.max_memory}})
-        return Activation(
+        return Activation.ended(
             namespace=cont.namespace, name=frame.name, version=frame.version, subject=cont.subject,
             activation_id=frame.activation_id, start=frame.start, end=max(self._clock(), frame.start),
             status=status, result=result, logs=list(frame.logs), annotations=annotations, cause=frame.cause,
-            size=len(json.dumps(result, separators=(",", ":"))) if result is not None else None,
             elapsed=frame.duration,
         )
 
     # --- steps ---
 
-    def _invoke(self, cont: Continuation, resolved: Resolved, payload: Payload, effects: list[Effect]) -> None:
+    def _invoke(self, cont: Continuation, resolved: ResolvedAction, payload: Payload,
+                effects: list[Effect]) -> None:
         """Publish ``resolved`` as the next step of the top frame, carrying the continuation."""
         frame = cont.frames[-1]
-        action = resolved.action
-        wants_key = annotation(action.annotations, "provide-api-key") is True
-        effects.append(Invoke(ActivationMessage(
+        effects.append(Invoke(resolved.message(
             activation_id=frame.next_id(), transaction_id=cont.transaction_id, namespace=cont.namespace,
-            subject=cont.subject, action=action.path.doc_id, revision=action.rev or "",
-            content=merge_parameters(resolved.parameters, payload) if isinstance(payload, dict) else payload,
-            blocking=True, received_ms=self._clock(),
-            api_key=cont.api_key if wants_key else None, cause=frame.activation_id,
-            init_args=resolved.init_args, continuation=cont.to_dict(),
+            subject=cont.subject, payload=payload, blocking=True, received_ms=self._clock(),
+            api_key=cont.api_key, cause=frame.activation_id, continuation=cont.to_dict(),
         )))
 
     def _push(self, cont: Continuation, action: Action, payload: Payload, effects: list[Effect]) -> None:

@@ -1,13 +1,16 @@
 """The records Squall keeps and sends: actions, activations, and the activation message.
 
 Each converts to and from its CouchDB document (``to_doc``/``from_doc``) and, where clients see it,
-its API JSON (``to_api``). Shapes follow OpenWhisk (reference §1.3 and §2.1).
+its API JSON (``to_api``). Shapes follow OpenWhisk's entities and activation record
+(https://github.com/apache/openwhisk/blob/master/docs/rest_api.md,
+https://github.com/apache/openwhisk/blob/master/docs/actions.md#understanding-the-activation-record).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import secrets
 import time
@@ -218,6 +221,13 @@ class Activation:
     size: int | None = None
     publish: bool = False
     elapsed: int | None = None  # sequences and conductors: the sum of their components, not end - start
+
+    @classmethod
+    def ended(cls, *, result: Any, **fields: Any) -> Activation:
+        """The one builder of a finished activation's record: ``size`` is the result's compact JSON length, as
+        OpenWhisk reports it. ``fields`` are the other attributes."""
+        size = len(json.dumps(result, separators=(",", ":"))) if result is not None else None
+        return cls(result=result, size=size, **fields)
 
     @property
     def duration(self) -> int:

@@ -1,11 +1,19 @@
-"""Action limits and the policy that bounds them (OpenWhisk ``ActionLimits``; reference §5)."""
+"""Limits, in one place: what an action may use (OpenWhisk ``ActionLimits`` and the policy bounding them), what a
+namespace may do per minute (OpenWhisk ``UserLimits``, set with ``wskadmin limits set``), and the arithmetic of the
+one-minute throttle windows (as OpenWhisk's ``RateThrottler`` counts them).
+
+Everything here is pure: the counting goes through the ``RateCounter`` port (``app.state.counters``) so several
+controllers share one count.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from app.core.errors import Invalid
+from app.core.errors import Invalid, Throttled
+
+# --- action limits -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -71,3 +79,57 @@ class LimitPolicy:
             raise Invalid(f"{what} {value}{suffix} below allowed threshold of {low}{suffix}")
         if value > high:
             raise Invalid(f"{what} {value}{suffix} exceeds allowed threshold of {high}{suffix}")
+
+
+# --- namespace limits --------------------------------------------------------------------------------
+
+FIELDS = {"invocationsPerMinute": "invocations_per_minute", "firesPerMinute": "fires_per_minute"}
+"""The stored (and API) names of the throttles a namespace may override, and ours. (Concurrent invocations are
+not counted yet, so they stay deployment-wide.)"""
+
+
+@dataclass(frozen=True)
+class NamespaceLimits:
+    invocations_per_minute: int
+    fires_per_minute: int
+
+    def overridden(self, stored: dict[str, Any]) -> NamespaceLimits:
+        """These limits with the stored overrides applied (unknown or bad values are ignored)."""
+        values = {ours: stored[theirs] for theirs, ours in FIELDS.items()
+                  if isinstance(stored.get(theirs), int) and not isinstance(stored.get(theirs), bool)
+                  and stored[theirs] >= 0}
+        return replace(self, **values)
+
+    def to_api(self) -> dict[str, int]:
+        ours = asdict(self)
+        return {theirs: ours[name] for theirs, name in FIELDS.items()}
+
+
+def parse_overrides(given: dict[str, Any]) -> dict[str, int]:
+    """Validated overrides to store: known names, whole numbers ≥ 0; None or "" drops an override."""
+    overrides: dict[str, int] = {}
+    for key, value in given.items():
+        if key not in FIELDS:
+            raise Invalid(f"'{key}' is not a namespace limit; use one of {', '.join(FIELDS)}")
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise Invalid(f"{key} must be a whole number of at least 0, not {value!r}")
+        overrides[key] = value
+    return overrides
+
+
+# --- throttle windows --------------------------------------------------------------------------------
+
+WINDOW_MS = 60_000
+
+
+def window_key(kind: str, namespace: str, now_ms: int) -> str:
+    """The counter for ``namespace``'s ``kind`` (e.g. ``fires``) in the minute holding ``now_ms``."""
+    return f"squall:throttle:{kind}:{namespace}:{now_ms // WINDOW_MS}"
+
+
+def check_rate(count: int, allowed: int) -> None:
+    """``count`` includes the current request; it passes while ``count <= allowed``."""
+    if count > allowed:
+        raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).")

@@ -1,4 +1,5 @@
-"""Packages and package bindings (OpenWhisk ``WhiskPackage``; reference §1.3 and §4.4).
+"""Packages and package bindings (OpenWhisk ``WhiskPackage``;
+https://github.com/apache/openwhisk/blob/master/docs/packages.md).
 
 A package holds actions and shares them when ``publish`` is true. A binding is a package document whose
 ``binding`` names another (non-binding) package, possibly in another namespace; it carries its own parameters,

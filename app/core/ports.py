@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from app.core.entities import ActivationMessage, Document
+from app.core.entities import Activation, ActivationMessage, Document
 from app.core.identities import Identity, Subject
 from app.core.invokers import InvokerStatus
 
@@ -74,20 +74,32 @@ class ActivationStore(Protocol):
     def count_activations(self, namespace: str, name: str | None, since: int | None, upto: int | None) -> int: ...
 
 
-class Dispatcher(Protocol):
+class CompositionStarter(Protocol):
+    def publish_step(self, step: dict[str, Any], key: str) -> None:
+        """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once
+        the broker confirmed. Raises ``Unavailable``."""
+
+
+class Dispatcher(CompositionStarter, Protocol):
+    """Hands activations (and composition steps) to invokers and hands their results back."""
+
     def publish(self, message: ActivationMessage) -> None:
         """Hand the activation to an invoker; returns once the broker confirmed. Raises ``Unavailable``."""
 
-    def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
-        """The finished activation's API document, or None if it did not finish within ``timeout_s``."""
+    def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
+        """The finished activation (as its result was published: logs follow with the stored record), or None
+        if it did not finish within ``timeout_s``."""
 
-    def peek(self, activation_id: str) -> dict[str, Any] | None:
-        """The finished activation's API document if the result backend still holds it, else None."""
+    def peek(self, activation_id: str) -> Activation | None:
+        """The finished activation if the result backend still holds it, else None."""
 
 
 class RateCounter(Protocol):
     def increment(self, key: str, ttl_s: int) -> int:
-        """Add one to ``key`` (created with a time to live of ``ttl_s``) and return the new count."""
+        """Add one to ``key`` (created with a time to live of ``ttl_s``) and return the new count.
+        Raises ``StoreError``."""
+
+    def close(self) -> None: ...
 
 
 class AlarmStore(Protocol):
@@ -115,12 +127,6 @@ class ResultSink(Protocol):
         """Hand a finished activation's API document to whoever waits on ``activation_id`` (``Dispatcher.wait``)."""
 
 
-class CompositionStarter(Protocol):
-    def publish_step(self, step: dict[str, Any], key: str) -> None:
-        """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once
-        the broker confirmed. Raises ``Unavailable``."""
-
-
 class InvokerMonitor(Protocol):
     def invokers(self) -> list[InvokerStatus]:
         """Every known invoker (the configured queues and whoever answered), unhealthy ones included."""
@@ -134,3 +140,40 @@ class StepLedger(Protocol):
 
     def mark_done(self, key: str) -> None:
         """Raises ``Unavailable``."""
+
+    def close(self) -> None: ...
+
+
+class StartJournal(Protocol):
+    """Which activations an invoker has begun to run, so a redelivered message never runs its action twice."""
+
+    def claim(self, activation_id: str) -> bool:
+        """True the first time for an activation id, False ever after. Raises ``Unavailable``."""
+
+    def close(self) -> None: ...
+
+
+class Revisions(Protocol):
+    """The current revision of each entity, shared by every controller (``app.store.cached``)."""
+
+    def current(self, doc_id: str) -> str | None:
+        """The recorded revision (or deletion marker), or None. Raises ``StoreError``."""
+
+    def record(self, doc_id: str, rev: str) -> None:
+        """A write happened: ``rev`` is current. Raises ``StoreError``."""
+
+    def offer(self, doc_id: str, rev: str) -> None:
+        """A read found ``rev``: record it unless something is recorded already. Raises ``StoreError``."""
+
+    def close(self) -> None: ...
+
+
+class FollowUps(Protocol):
+    """What happens after an invoker ran an activation, carried by the deployment's transport (Celery tasks on the
+    invoker's queue, or standalone's spool and thread pool). Used by ``workers.completion``."""
+
+    def keep_record(self, doc: Document) -> None:
+        """Keep a record the store refused, durably, so that it is stored later. Raises ``Unavailable``."""
+
+    def continue_composition(self, event: dict[str, Any]) -> None:
+        """Carry a composition on after one of its components finished (a ``completed_event``)."""

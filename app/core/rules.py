@@ -1,4 +1,5 @@
-"""Rules: a trigger linked to an action (OpenWhisk ``WhiskRule``; reference §1.3 and §4.2).
+"""Rules: a trigger linked to an action (OpenWhisk ``WhiskRule``;
+https://github.com/apache/openwhisk/blob/master/docs/triggers_rules.md).
 
 A rule's status is not kept on the rule: it lives in the trigger's ``rules`` map (``app.core.triggers``),
 which is what a fire reads. A rule whose trigger is gone reports ``inactive``.

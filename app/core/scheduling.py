@@ -1,4 +1,5 @@
-"""Pure container-pool decisions (OpenWhisk ``ContainerPool.schedule``/``remove``; reference §6.2).
+"""Pure container-pool decisions, after OpenWhisk's ``ContainerPool.schedule``/``remove`` (the rules are below;
+the pool as a whole is described in docs/runtimes.md#container-pool).
 
 No I/O, no clocks, no threads: the pool shell (``workers.pool``) hands in a snapshot of its containers
 and applies the decision it gets back. That keeps every rule here testable with plain data.

@@ -1,4 +1,5 @@
-"""Triggers and what a fire records (OpenWhisk ``WhiskTrigger`` and ``Triggers.activate``; reference §4.1).
+"""Triggers and what a fire records (OpenWhisk ``WhiskTrigger`` and ``Triggers.activate``;
+https://github.com/apache/openwhisk/blob/master/docs/triggers_rules.md).
 
 A trigger document keeps its rules' links, ``{"ns/rule": {"action": {...}, "status": "active"}}``: a fire
 reads one document to know which actions to invoke. Triggers cannot live in packages.

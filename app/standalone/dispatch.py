@@ -3,7 +3,7 @@
 Like OpenWhisk's lean balancer, the controller hands each activation straight to an invoker in the same
 process: a thread pool runs ``Invoker.invoke``, and a blocking caller waits on an event set when the result
 is published. Why not Celery on an embedded transport: its filesystem and SQL transports lost tasks when a
-worker was killed, and poll (DESIGN §7). Durability comes from the ``Spool`` instead: a message is on disk
+worker was killed, and poll (docs/dependencies.md). Durability comes from the ``Spool`` instead: a message is on disk
 before ``publish`` returns and leaves it only once its record is stored, so a crash loses nothing accepted;
 start claims keep a replayed activation from running twice.
 """
@@ -18,12 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.entities import Activation, ActivationMessage
+from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, Unavailable
 from app.core.invokers import InvokerStatus
-from app.core.services.compositions import CompositionService, completed_event
+from app.core.services.compositions import CompositionService
 from app.standalone.spool import Spool
-from workers.invoker import Invoker, RecordNotStored
+from workers.completion import ActivationRunner
+from workers.invoker import Invoker
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,21 @@ class _Slot:
     """Where a blocking caller waits for one activation's result."""
 
     done: threading.Event = field(default_factory=threading.Event)
-    value: dict[str, Any] | None = None
+    value: Activation | None = None
     finished_at: float = 0.0
     created_at: float = field(default_factory=time.monotonic)
 
 
 class InProcessDispatcher:
-    """Implements ``app.core.ports.Dispatcher`` with a thread pool and an ``Invoker`` in this process.
+    """Implements ``app.core.ports.Dispatcher`` with a thread pool and an ``Invoker`` in this process, and
+    ``FollowUps`` for it: a record the store refused is kept in the spool, a composition goes on in the pool.
 
     ``result_ttl_s`` bounds how long finished results stay for ``wait``/``peek`` (the record is in the store).
     """
 
     def __init__(self, invoker: Invoker, spool: Spool, threads: int, result_ttl_s: float) -> None:
         self._invoker = invoker
+        self._runner = ActivationRunner(invoker, self)
         self._spool = spool
         self._result_ttl_s = result_ttl_s
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="squall-invoke")
@@ -84,7 +87,7 @@ class InProcessDispatcher:
             raise Unavailable() from e
         self._submit(message)
 
-    def wait(self, activation_id: str, timeout_s: float) -> dict[str, Any] | None:
+    def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         with self._lock:
             # A composition's own id has no message of its own: its slot is made by whoever comes first.
             slot = self._slots.setdefault(activation_id, _Slot())
@@ -108,7 +111,17 @@ class InProcessDispatcher:
     def store_result(self, activation_id: str, activation: dict[str, Any]) -> None:
         self._deliver(activation_id, activation)
 
-    def peek(self, activation_id: str) -> dict[str, Any] | None:
+    # --- FollowUps (after each activation, ``workers.completion``) ---------------------------------------
+
+    def keep_record(self, doc: Document) -> None:
+        """The store is down: keep the record in the spool; the next start stores it."""
+        log.error("storing %s failed; kept in the spool", doc.get("activationId"))
+        self._spool.keep_record(doc)
+
+    def continue_composition(self, event: dict[str, Any]) -> None:
+        self._step(event)
+
+    def peek(self, activation_id: str) -> Activation | None:
         with self._lock:
             slot = self._slots.get(activation_id)
         return slot.value if slot is not None and slot.done.is_set() else None
@@ -164,13 +177,8 @@ class InProcessDispatcher:
 
     def _run(self, message: ActivationMessage) -> None:
         aid = message.activation_id
-        activation: Activation | dict[str, Any] | None = None
         try:
-            activation = self._invoker.invoke(message, lambda doc: self._deliver(aid, doc))
-        except RecordNotStored as e:  # the store is down: keep the record for the next start
-            log.error("storing %s failed; kept in the spool: %s", aid, e.__cause__)
-            self._spool.keep_record(e.doc)
-            activation = e.doc
+            self._runner.run(message, lambda doc: self._deliver(aid, doc))
         except Exception:  # a bug of ours: the message stays in the spool and is recorded at the next start
             log.exception("invoking %s failed", aid)
             self._deliver(aid, None)
@@ -179,9 +187,6 @@ class InProcessDispatcher:
             with self._lock:
                 self._futures.pop(aid, None)
         self._spool.done(aid)
-        if message.continuation is not None and activation is not None:
-            done = activation if isinstance(activation, Activation) else Activation.from_doc(activation)
-            self._step(completed_event(message.continuation, done))
 
     def _step(self, event: dict[str, Any]) -> None:
         """One composition step, retried while the store is briefly down (as the Celery task retries)."""
@@ -199,13 +204,14 @@ class InProcessDispatcher:
                 log.exception("a composition step failed")
                 return
 
-    def _deliver(self, activation_id: str, doc: dict[str, Any] | None) -> None:
+    def _deliver(self, activation_id: str, doc: Document | None) -> None:
+        activation = Activation.from_doc(doc) if doc is not None else None
         with self._lock:
             slot = self._slots.get(activation_id)
             if slot is None and doc is not None:  # a composition result can arrive before its waiter
                 slot = self._slots[activation_id] = _Slot()
         if slot is not None and not slot.done.is_set():
-            slot.value = doc
+            slot.value = activation
             slot.finished_at = time.monotonic()
             slot.done.set()
 

@@ -19,23 +19,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import waitress
+import waitress.server
 
 from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
-from app.controller import build_actions_and_packages, create_app
+from app.controller import create_app
 from app.core.errors import PlatformError
 from app.core.identities import WELL_KNOWN
 from app.core.manifest import RuntimeManifest
 from app.core.services import IdentityService
-from app.core.services.compositions import CompositionService
-from app.core.throttle import MemoryCounters
+from app.scheduler.loop import AlarmLoop
 from app.standalone.dispatch import InProcessDispatcher
 from app.standalone.spool import Spool
+from app.state import SharedState
 from app.store import Store, open_store
+from app.wiring import build_actions_and_packages, build_compositions
 from config import Settings, environment_variables
 from workers.invoker import Invoker
-from workers.runtime import build_invoker
-from workers.scheduler import AlarmLoop
+from workers.startup import build_invoker
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ class Standalone:
         identities = IdentityService(self._store, cache_seconds=0)
         identities.seed()
         actions, packages = build_actions_and_packages(self.settings, self._store)
-        written = CatalogInstaller(packages, actions, identities.identity_of(SYSTEM_NAMESPACE)).install()
+        written = CatalogInstaller(packages, actions, identities.identity_of(SYSTEM_NAMESPACE),
+                                   self.settings.runtimes.catalog_path).install()
         if written:
             log.info("installed the system catalog: %s", ", ".join(written))
         dispatcher = None
@@ -137,8 +138,9 @@ class Standalone:
             self._invoker = build_invoker(self.settings, store=self._store, journal=spool)
             self._dispatcher = dispatcher = InProcessDispatcher(
                 self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s)
-            dispatcher.attach_compositions(CompositionService(
-                self._store, self._store, dispatcher, dispatcher, self.settings.limits.sequence_max_length))
+            # One process: the step ledger and the throttle counts live here (no Redis to share them through).
+            dispatcher.attach_compositions(build_compositions(self.settings, self._store, self._store, dispatcher,
+                                                              dispatcher, SharedState(None)))
             recovered = dispatcher.recover()
             if recovered:
                 log.info("running %d activations an earlier run accepted and did not finish", recovered)
@@ -146,11 +148,10 @@ class Standalone:
             self._worker = self._child("invoker")
         # Alarms in this process in either mode: the loop makes the same claims as `squall scheduler`.
         self._alarms = AlarmLoop(self.settings, self._store)
-        # In-process: no Redis to share counts through, and one process to count in.
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher, invokers=dispatcher,
-                         counter=MemoryCounters() if self.in_process else None)
+                         counter=SharedState(None).counters() if self.in_process else None)
         c = self.settings.controller
-        self._server = waitress.create_server(app, listen=" ".join([f"{c.host}:{c.port}", *extra_listen]),
+        self._server = waitress.server.create_server(app, listen=" ".join([f"{c.host}:{c.port}", *extra_listen]),
                                               threads=c.threads,
                                               channel_timeout=max(120, c.blocking_timeout_ms // 1000 * 2),
                                               ident="squall")

@@ -1,5 +1,5 @@
 """``CachedEntityStore``: an ``EntityStore`` that keeps documents in process memory and asks a shared
-revision index (``app.store.revisions``) whether each is still current before using it.
+revision index (``app.state.revisions``) whether each is still current before using it.
 
 Every write through any controller process records the new revision, so the next read anywhere sees it:
 an action update is seen by the very next invoke. If the index cannot be reached, reads go to the store.
@@ -11,11 +11,10 @@ import copy
 import logging
 import threading
 from collections import OrderedDict
-from typing import Protocol
 
 from app.core.entities import Document
 from app.core.errors import StoreError
-from app.core.ports import EntityStore
+from app.core.ports import EntityStore, Revisions
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +22,10 @@ DELETED = "-"
 """The revision recorded for a deleted entity."""
 
 
-class RevisionIndex(Protocol):
-    def current(self, doc_id: str) -> str | None:
-        """The recorded revision, ``DELETED``, or None. Raises ``StoreError`` when unreachable."""
-
-    def record(self, doc_id: str, rev: str) -> None:
-        """Raises ``StoreError`` when unreachable."""
-
-    def offer(self, doc_id: str, rev: str) -> None:
-        """Record ``rev`` unless something is recorded. Raises ``StoreError`` when unreachable."""
-
-
 class CachedEntityStore:
     """Implements ``EntityStore`` over ``inner``; listing and counting pass straight through."""
 
-    def __init__(self, inner: EntityStore, revisions: RevisionIndex, size: int = 1024) -> None:
+    def __init__(self, inner: EntityStore, revisions: Revisions, size: int = 1024) -> None:
         self._inner = inner
         self._revisions = revisions
         self._size = size

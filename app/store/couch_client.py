@@ -1,7 +1,7 @@
 """A thin client for the CouchDB HTTP API over one long-lived ``httpx.Client``.
 
 It speaks only what CouchDB 3 and pouchdb-server both answer the same way
-(reference ``deps-measured.md`` §1): it always sends ``Accept: application/json`` (pouchdb-server answers
+(both were tested; docs/dependencies.md): it always sends ``Accept: application/json`` (pouchdb-server answers
 ``text/plain`` otherwise), reads revisions from JSON bodies and never from the ``ETag`` (pouchdb-server's is
 Express's weak hash), and never DELETEs without a rev (pouchdb-server deletes the document, CouchDB 3
 answers 409).

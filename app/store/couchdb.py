@@ -1,7 +1,7 @@
 """``CouchStore``: subjects, entities, activations and alarm schedules in CouchDB 3 or any CouchDB-API server.
 
-Four databases, ``<prefix>subjects``, ``<prefix>whisks`` and ``<prefix>activations`` (reference
-``openwhisk-behaviour.md`` §6.4) and ``<prefix>alarms``, each with one design document ``_design/squall`` that
+Four databases, ``<prefix>subjects``, ``<prefix>whisks`` and ``<prefix>activations`` (OpenWhisk's own three)
+and ``<prefix>alarms``, each with one design document ``_design/squall`` that
 ``setup()`` installs.
 The map functions are plain JavaScript that CouchDB 3 and pouchdb-server run alike; counts use the built-in
 ``_count`` reduce. All HTTP goes through one ``CouchClient`` (``app.store.couch_client``), which turns
@@ -76,7 +76,8 @@ _ACTIVATIONS_DESIGN: Document = {
 }""",
             "reduce": "_count",
         },
-        # [namespace, name, start]; name is pkg/action when the `path` annotation is ns/pkg/action (§6.4).
+        # [namespace, name, start]; name is pkg/action when the `path` annotation is ns/pkg/action, as in
+        # OpenWhisk's activation filter view, so the activation list's `name=pkg/action` filter finds it.
         "activations-by-name": {
             "map": """function (doc) {
   if (doc.activationId === undefined || typeof doc.namespace !== 'string') return;

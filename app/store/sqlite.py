@@ -2,7 +2,7 @@
 
 The embedded twin of ``CouchStore``: each document is its JSON body plus a revision (``<n>-<hex>``, like
 CouchDB's) in a table per CouchDB database, with the few fields the queries need copied into indexed columns
-(``deps-measured.md`` §7: put+get 0.04 ms). A write whose ``_rev`` is not the stored one changes no row,
+(put+get 0.04 ms; docs/dependencies.md). A write whose ``_rev`` is not the stored one changes no row,
 which is a ``Conflict``, exactly as CouchDB answers 409. It passes the same contract suite
 (``tests/contract/test_store.py``).
 

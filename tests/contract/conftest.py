@@ -21,10 +21,10 @@ import pytest
 from docker.models.containers import Container
 
 from app.core.manifest import BLACKBOX, RuntimeManifest
+from app.host.images import build_runtime_images, runtime_images
 from config.settings import InvokerSettings
 from workers.factories.base import ContainerSpec
 from workers.factories.process import LocalProcessFactory, ProcessContainer
-from workers.images import build_runtime_images, runtime_images
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"

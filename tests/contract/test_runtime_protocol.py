@@ -1,4 +1,5 @@
-"""The action runtime protocol (reference/openwhisk-behaviour.md §3) against every runtime image.
+"""The action runtime protocol against every runtime image
+(https://github.com/apache/openwhisk/blob/master/docs/actions-new.md#action-interface).
 
 ``runtime`` is parametrized over every image the manifest has ``squall runtimes build`` make (see
 conftest.py), so a new kind gets this suite for free; the test actions are in ``runtime_code.py``.

@@ -15,11 +15,11 @@ from app.core.entities import Action, ActivationMessage, Exec, new_activation_id
 from app.core.limits import ActionLimits
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
+from app.state.journal import MemoryJournal
 from config.settings import Settings
 from tests.fakes import DictActivationStore, DictEntityStore
 from workers.factories.docker import LABEL_INVOKER, DockerContainerFactory
 from workers.invoker import Invoker
-from workers.journal import MemoryJournal
 from workers.pool import ContainerPool, StemCellSpec
 
 IMAGE = "squall/action-python-v3:latest"
@@ -33,7 +33,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
         try:
             client.images.get(IMAGE)
         except docker.errors.ImageNotFound:
-            from workers.images import build_runtime_images
+            from app.host.images import build_runtime_images
 
             build_runtime_images(client, Settings().runtimes.directory, kinds=["python:3"])
         yield client

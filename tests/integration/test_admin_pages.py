@@ -403,7 +403,7 @@ def test_a_namespace_cannot_set_limits(guest: FlaskClient) -> None:
 
 
 def test_login_attempts_are_throttled_per_address(couchdb_url: str) -> None:
-    from app.core.throttle import MemoryCounters
+    from app.state.counters import MemoryCounters
 
     run = secrets.token_hex(4)
     settings = load_settings(environ={}, overrides={

@@ -1,5 +1,6 @@
 """Alarms end to end: the provider API the feed actions call, and ``squall scheduler`` firing a trigger every
-two seconds across a restart of the scheduler, with no slot fired twice (reference §4.3)."""
+two seconds across a restart of the scheduler, with no slot fired twice
+(https://github.com/apache/openwhisk/blob/master/docs/feeds.md)."""
 
 from __future__ import annotations
 

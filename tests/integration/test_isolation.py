@@ -29,7 +29,7 @@ import pytest
 from app.core.entities import Status
 from tests.integration.docker_harness import Harness, docker_client, make_settings
 from workers.factories.docker import DockerContainerFactory
-from workers.runtime import isolation_for
+from workers.startup import isolation_for
 
 pytestmark = pytest.mark.integration
 __all__ = ["docker_client"]  # a fixture, used by name

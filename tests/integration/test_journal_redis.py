@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from app.core.errors import Unavailable
+from app.state.journal import RedisJournal
 from config import load_settings
-from workers.journal import RedisJournal
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,6 @@
 """Packages and bindings through the REST API: CRUD, sharing across namespaces, parameter precedence,
-actions inside packages and bindings, and the authorization rules (reference §1.2, §4.4)."""
+actions inside packages and bindings, and the authorization rules
+(https://github.com/apache/openwhisk/blob/master/docs/packages.md)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from workers.factories.docker import (
     DockerContainerFactory,
 )
 from workers.invoker import OOM
-from workers.runtime import stem_cell_specs
+from workers.startup import stem_cell_specs
 
 pytestmark = pytest.mark.integration
 __all__ = ["docker_client"]  # a fixture, used by name

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from app.core.errors import Unavailable
+from app.state.ledger import RedisStepLedger
 from config import load_settings
-from workers.ledger import RedisStepLedger
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,5 @@
 """Triggers and rules through the REST API: CRUD, fire, the trigger record, rule status, and the edge cases
-OpenWhisk clients rely on (reference §1.2, §4.1, §4.2)."""
+OpenWhisk clients rely on (https://github.com/apache/openwhisk/blob/master/docs/triggers_rules.md)."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ from app.core.limits import ActionLimits
 from app.core.names import EntityPath
 from app.core.sequences import COMPONENT_NOT_FOUND, TOO_LONG
 from app.core.services.compositions import CompositionService, completed_event, start_event
+from app.state.ledger import MemoryStepLedger
 from tests.fakes import DictActivationStore, DictEntityStore
-from workers.ledger import MemoryStepLedger
 
 pytestmark = pytest.mark.unit
 
@@ -418,7 +418,8 @@ def test_a_bug_in_a_step_still_ends_in_records() -> None:
                  start=1)
     w.service.step(**start_event(cont, {}))
     assert w.bus.results[aid]["response"] == {"status": "whisk internal error", "success": False,
-                                              "result": {"error": "Sequence failed."}}
+                                              "result": {"error": "Sequence failed."},
+                                              "size": len('{"error":"Sequence failed."}')}
     assert len(w.activations.docs) == 1  # the outer record only: the inner frame was not pushed yet
 
 

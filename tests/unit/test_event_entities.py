@@ -8,11 +8,11 @@ import pytest
 
 from app.core.entities import Action, Exec
 from app.core.errors import Invalid
+from app.core.invocation import ResolvedAction
 from app.core.limits import ActionLimits
 from app.core.names import EntityPath
 from app.core.packages import Binding, Package, check_package_name
 from app.core.rules import Rule, RuleStatus
-from app.core.services.resolution import ResolvedAction
 from app.core.triggers import RuleLink, Trigger, rule_log_line
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.images import RuntimeImage, runtime_images
+from app.host.images import RuntimeImage, runtime_images
 
 pytestmark = pytest.mark.unit
 

@@ -7,19 +7,19 @@ from typing import Any
 
 import pytest
 
-import workers.invoker as invoker_module
 from app.core.entities import Action, ActivationMessage, Exec, Status, annotation, new_activation_id, now_ms
 from app.core.errors import RuntimeStartupError, StoreError, Unavailable, UserImageStartupError
 from app.core.limits import ActionLimits
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
+from app.state.journal import MemoryJournal
 from config.settings import Settings
 from tests.fakes import DictActivationStore, DictEntityStore
 from workers.factories.base import ContainerSpec
-from workers.invoker import Invoker, RecordNotStored, init_outcome, run_outcome, stringify
-from workers.journal import MemoryJournal
+from workers.invoker import Invoker, init_outcome, run_outcome, stringify
 from workers.pool import ContainerPool
 from workers.proxy_client import ProxyResponse
+from workers.records import DirectRecordWriter, RecordNotStored
 
 pytestmark = pytest.mark.unit
 
@@ -111,14 +111,15 @@ class BrokenJournal:
 
 
 class Setup:
-    def __init__(self, error: Exception | None = None, journal: Any = None) -> None:
+    def __init__(self, error: Exception | None = None, journal: Any = None, activations: Any = None) -> None:
         settings = Settings()
         self.entities = DictEntityStore()
-        self.activations = DictActivationStore()
+        self.activations = activations if activations is not None else DictActivationStore()
         self.factory = FailingFactory(error or RuntimeStartupError())
         self.pool = ContainerPool(self.factory, settings.invoker)
         self.invoker = Invoker(self.entities, self.activations, self.pool, MANIFEST, settings,
-                               journal or MemoryJournal())
+                               journal or MemoryJournal(),
+                               records=DirectRecordWriter(self.activations, pauses_s=(0.0, 0.0)))
         self.published: list[dict[str, Any]] = []
 
     def action(self, kind: str = "python:3", image: str | None = None) -> Action:
@@ -284,10 +285,8 @@ class DownActivationStore(DictActivationStore):
         raise StoreError()
 
 
-def test_a_record_the_store_refuses_is_handed_back_to_be_stored_later(setup, monkeypatch):
-    monkeypatch.setattr(invoker_module, "_STORE_RETRIES_S", (0.0, 0.0))
-    s = setup()
-    s.activations = s.invoker._activations = DownActivationStore()
+def test_a_record_the_store_refuses_is_handed_back_to_be_stored_later(setup):
+    s = setup(activations=DownActivationStore())
     with pytest.raises(RecordNotStored) as raised:
         s.invoke(s.message("guest/nope"))
     assert s.activations.attempts == 3

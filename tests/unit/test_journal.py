@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from workers.journal import MemoryJournal
+from app.state.journal import MemoryJournal
 
 pytestmark = pytest.mark.unit
 

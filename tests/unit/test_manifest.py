@@ -7,7 +7,7 @@ import pytest
 
 from app.core.errors import Invalid
 from app.core.manifest import ManifestError, RuntimeManifest
-from workers.images import runtime_images
+from app.host.images import runtime_images
 
 pytestmark = pytest.mark.unit
 

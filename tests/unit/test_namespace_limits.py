@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import Invalid
-from app.core.namespace_limits import NamespaceLimits, parse_overrides
+from app.core.limits import NamespaceLimits, parse_overrides
 from app.core.services.limits import LimitsService
 from tests.fakes import DictLimitsStore
 

@@ -10,12 +10,12 @@ import pytest
 from app.core.entities import ActivationMessage, new_activation_id, now_ms
 from app.core.errors import StoreError
 from app.core.manifest import RuntimeManifest
+from app.state.journal import MemoryJournal
 from config.settings import Settings
 from tests.fakes import DictActivationStore, DictEntityStore
-from workers.invoker import Invoker, RecordNotStored
-from workers.journal import MemoryJournal
+from workers.invoker import Invoker
 from workers.pool import ContainerPool
-from workers.records import RecordWriter
+from workers.records import RecordNotStored, RecordWriter
 
 pytestmark = pytest.mark.unit
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from app.core.entities import ActivationMessage
+from app.core.entities import Activation, ActivationMessage, Status
 from app.core.errors import Invalid, Unavailable
 from app.standalone.dispatch import InProcessDispatcher
 from app.standalone.options import StandaloneOptions, overrides, store_overrides
 from app.standalone.spool import Spool
-from workers.invoker import RecordNotStored
+from workers.records import RecordNotStored
 
 pytestmark = pytest.mark.unit
 
@@ -39,9 +39,12 @@ class StandInInvoker:
         self.started.release()
         self.gate.wait()
         self.ran.append(msg.activation_id)
-        publish({"activationId": msg.activation_id, "result": msg.content})
+        activation = Activation.ended(namespace=msg.namespace, name="hello", version="0.0.1", subject=msg.subject,
+                                      activation_id=msg.activation_id, start=1, end=2, status=Status.SUCCESS,
+                                      result=msg.content)
+        publish(activation.to_api())
         if msg.activation_id in self.refuse:
-            raise RecordNotStored({"_id": f"guest/{msg.activation_id}", "activationId": msg.activation_id})
+            raise RecordNotStored(activation.to_doc())
 
     def store_record(self, doc: dict[str, Any]) -> None:
         self.stored.append(doc)
@@ -77,8 +80,9 @@ def test_publish_then_wait_and_peek(tmp_path: Path) -> None:
     dispatch, spool = dispatcher(tmp_path, invoker)
     dispatch.publish(message(7))
     aid = message(7).activation_id
-    assert dispatch.wait(aid, timeout_s=30) == {"activationId": aid, "result": {"n": 7}}
-    assert dispatch.peek(aid) == {"activationId": aid, "result": {"n": 7}}
+    waited, peeked = dispatch.wait(aid, timeout_s=30), dispatch.peek(aid)
+    assert waited is not None and (waited.activation_id, waited.result) == (aid, {"n": 7})
+    assert peeked == waited
     assert dispatch.peek("f" * 32) is None and dispatch.wait("f" * 32, 0.01) is None
     dispatch.shutdown(drain_s=30)
     dispatch.join()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import Throttled
-from app.core.throttle import MemoryCounters, check_rate, window_key
+from app.core.limits import check_rate, window_key
+from app.state.counters import MemoryCounters
 
 pytestmark = pytest.mark.unit
 

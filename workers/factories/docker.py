@@ -1,7 +1,7 @@
 """Action containers on a Docker Engine, through docker-py's low-level ``APIClient``.
 
 Why low level: the high-level ``containers.create`` adds an inspect and ``run`` adds two more calls;
-a cold start is on the critical path of an invocation (deps-measured §3). Every docker-py or transport
+a cold start is on the critical path of an invocation (docs/dependencies.md). Every docker-py or transport
 error is translated here, once, into our ``ContainerStartupError`` family.
 """
 
@@ -178,7 +178,8 @@ def _parse_api_logs(raw: bytes, stream: str) -> list[LogEntry]:
 
 
 class DockerContainerFactory:
-    """Starts action containers as OpenWhisk's ``DockerContainerFactory`` does (reference §3).
+    """Starts action containers as OpenWhisk's ``DockerContainerFactory`` does: memory limit with equal swap,
+    CPU shares by memory, ``NET_RAW``/``NET_ADMIN`` dropped, 1024 pids and open files, the proxy on port 8080.
 
     The docker client is made on first use, so an invoker whose engine is down still starts and records
     "Failed to provision resources to run the action." for each activation instead of crashing.

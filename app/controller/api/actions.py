@@ -9,6 +9,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from app.controller.api import params
 from app.controller.auth import authenticate
 from app.controller.context import identity, services, transaction_id
+from app.core.entities import Activation
 from app.core.errors import Invalid
 from app.core.names import EntityPath, check_name
 from app.core.requests import ActionPut, parse
@@ -18,7 +19,8 @@ bp = Blueprint("actions", __name__, url_prefix="/api/v1/namespaces/<namespace>/a
 bp.before_request(authenticate)
 
 TIMEOUT_MESSAGE = "Timeout must be number of milliseconds up to {max}."
-# Blocking outcome → HTTP status (reference §2.2): application and developer errors 502, whisk errors 500.
+# Blocking outcome → HTTP status, as OpenWhisk answers a blocking invoke: application and developer errors 502,
+# whisk errors 500 (https://github.com/apache/openwhisk/blob/master/docs/rest_api.md#actions).
 _STATUS_CODES = {"success": 200, "application error": 502, "action developer error": 502,
                  "whisk internal error": 500}
 
@@ -102,13 +104,12 @@ def _wait_ms(maximum: int) -> int | None:
     return value
 
 
-def _finished(activation: dict[str, Any], result_only: bool) -> Response:
-    response_part = activation["response"]
-    result = response_part.get("result")
+def _finished(activation: Activation, result_only: bool) -> Response:
+    result = activation.result
     if isinstance(result, list):
         body: Any = result  # an array result is returned bare, whatever was asked
     else:
-        body = result if result_only else activation
+        body = result if result_only else activation.to_api()
     response = jsonify(body)
-    response.status_code = _STATUS_CODES.get(response_part.get("status", ""), 500)
+    response.status_code = _STATUS_CODES.get(activation.status.label, 500)
     return response

@@ -1,4 +1,5 @@
-"""Create, update, read, delete and list actions (OpenWhisk ``Actions.scala`` semantics, reference §1.2–1.3)."""
+"""Create, update, read, delete and list actions (OpenWhisk ``Actions.scala`` semantics;
+https://github.com/apache/openwhisk/blob/master/docs/rest_api.md#actions)."""
 
 from __future__ import annotations
 

@@ -32,9 +32,9 @@ class ActivationService:
             # The record is written after the result is handed back; until it lands the result
             # backend may already know the answer (logs follow with the record).
             found = self._dispatcher.peek(activation_id) if self._dispatcher else None
-            if found is None or found.get("namespace") != namespace:
+            if found is None or found.namespace != namespace:
                 raise
-            return Activation.from_doc(found)
+            return found
 
     def stored(self, identity: Identity, namespace: str, activation_id: str) -> Activation | None:
         """The stored record (with its logs), or None while the invoker has not stored it yet."""

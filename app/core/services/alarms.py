@@ -1,5 +1,6 @@
 """The alarms feed provider: schedules a trigger owner creates through the ``/whisk.system/alarms`` feed
-actions, and the scheduler's side (claim what is due, forget what is over). Reference §4.3.
+actions, and the scheduler's side (claim what is due, forget what is over). Feed actions and their lifecycle
+events: https://github.com/apache/openwhisk/blob/master/docs/feeds.md.
 
 A claim stores the alarm with its next fire time under the revision it was read at: of two schedulers (or
 one restarted mid-tick) only one claim wins, and a claimed fire is never claimed again.

@@ -17,11 +17,11 @@ from app.core.compositions import (
     Effect,
     Invoke,
     Record,
-    Resolved,
     StepOutcome,
 )
-from app.core.entities import SEQUENCE, Activation, Status, now_ms
+from app.core.entities import SEQUENCE, Activation, Status
 from app.core.errors import Conflict, NotFound, StoreError, Unavailable
+from app.core.invocation import ResolvedAction
 from app.core.names import EntityPath
 from app.core.ports import ActivationStore, Dispatcher, EntityStore, ResultSink, StepLedger
 from app.core.sequences import DEFAULT_MAX_LENGTH
@@ -43,17 +43,13 @@ def completed_event(continuation: dict[str, Any], activation: Activation) -> dic
     return {"event": COMPLETED, "continuation": continuation, "outcome": StepOutcome.of(activation).to_dict()}
 
 
-def resolve_action(entities: EntityStore, path: EntityPath, namespace: str) -> Resolved:
+def resolve_action(entities: EntityStore, path: EntityPath, namespace: str) -> ResolvedAction:
     """The action at ``path`` as ``namespace`` invokes it: through own, public or bound packages, with the
     parameters it inherits (package < binding < action). Raises ``Forbidden`` or ``NotFound``."""
     try:
-        found = Resolver(entities).action_for(namespace, path)
+        return Resolver(entities).action_for(namespace, path)
     except Conflict:  # a name that is not an action
         raise NotFound() from None
-    action = found.action
-    inherited = found.parameters()
-    init_args = {p["key"]: p.get("value") for p in action.parameters if p.get("init")}
-    return Resolved(action, {k: v for k, v in inherited.items() if k not in init_args}, init_args)
 
 
 class CompositionService:
@@ -97,17 +93,10 @@ class CompositionService:
 
     def _abort(self, cont: Continuation) -> list[Effect]:
         """Whisk-error records for every open frame, innermost first."""
-        end = now_ms()
         records: list[Effect] = []
         for frame in reversed(cont.frames):
             message = SEQUENCE_FAILED if frame.kind == SEQUENCE else COMPOSITION_FAILED
-            records.append(Record(Activation(
-                namespace=cont.namespace, name=frame.name, version=frame.version, subject=cont.subject,
-                activation_id=frame.activation_id, start=frame.start, end=max(end, frame.start),
-                status=Status.WHISK_ERROR, result={"error": message}, logs=list(frame.logs),
-                annotations=[{"key": "topmost", "value": frame.topmost}, {"key": "path", "value": frame.action},
-                             {"key": "kind", "value": SEQUENCE}],
-                cause=frame.cause, elapsed=frame.duration)))
+            records.append(Record(self._composer.record(cont, frame, Status.WHISK_ERROR, {"error": message})))
         return records
 
     def _apply(self, effect: Effect) -> None:

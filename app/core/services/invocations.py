@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.compositions import begin, is_conductor
-from app.core.entities import SEQUENCE, Action, ActivationMessage, annotation, new_activation_id, now_ms
+from app.core.entities import SEQUENCE, Action, Activation, annotation, new_activation_id, now_ms
 from app.core.errors import Conflict, Invalid, NotFound, StoreError
 from app.core.identities import Identity
+from app.core.invocation import ResolvedAction
+from app.core.limits import WINDOW_MS, check_rate, window_key
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
 from app.core.ports import CompositionStarter, Dispatcher, EntityStore, RateCounter
 from app.core.sequences import component_path
 from app.core.services.compositions import start_event
-from app.core.services.resolution import ResolvedAction, Resolver
-from app.core.throttle import WINDOW_MS, check_rate, window_key
+from app.core.services.resolution import Resolver
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reser
 @dataclass(frozen=True)
 class InvokeOutcome:
     activation_id: str
-    activation: dict[str, Any] | None  # the API document when a blocking invoke finished in time
+    activation: Activation | None  # when a blocking invoke finished in time (logs follow with the record)
 
 
 class InvocationService:
@@ -83,16 +84,9 @@ class InvocationService:
     def _publish(self, identity: Identity, resolved: ResolvedAction, payload: dict[str, Any],
                  activation_id: str, transaction_id: str, api_key: str | None, blocking: bool,
                  received: int) -> None:
-        action = resolved.action
-        wants_key = annotation(action.annotations, "provide-api-key") is True
-        message = ActivationMessage(
+        self._dispatcher.publish(resolved.message(
             activation_id=activation_id, transaction_id=transaction_id, namespace=identity.namespace,
-            subject=identity.subject, action=action.path.doc_id, revision=action.rev or "",
-            content=resolved.parameters(payload), blocking=blocking, received_ms=received,
-            api_key=api_key if wants_key else None, binding=resolved.binding,
-            init_args={p["key"]: p.get("value") for p in action.parameters if p.get("init")},
-        )
-        self._dispatcher.publish(message)
+            subject=identity.subject, payload=payload, blocking=blocking, received_ms=received, api_key=api_key))
 
     def _start_composition(self, identity: Identity, action: Action, payload: dict[str, Any], activation_id: str,
                            transaction_id: str, api_key: str | None, received: int) -> None:

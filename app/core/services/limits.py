@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.core.namespace_limits import NamespaceLimits, parse_overrides
+from app.core.limits import NamespaceLimits, parse_overrides
 from app.core.ports import SubjectStore
 
 

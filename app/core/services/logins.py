@@ -4,8 +4,8 @@ controller through the same counter as the namespace throttles)."""
 from __future__ import annotations
 
 from app.core.entities import now_ms
+from app.core.limits import WINDOW_MS, check_rate, window_key
 from app.core.ports import RateCounter
-from app.core.throttle import WINDOW_MS, check_rate, window_key
 
 
 class LoginThrottle:

@@ -1,4 +1,5 @@
-"""Create, read, update, delete and list packages and bindings (OpenWhisk ``Packages.scala``; reference §4.4)."""
+"""Create, read, update, delete and list packages and bindings (OpenWhisk ``Packages.scala``;
+https://github.com/apache/openwhisk/blob/master/docs/packages.md)."""
 
 from __future__ import annotations
 

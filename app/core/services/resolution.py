@@ -9,12 +9,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from app.core.entities import Action, merge_parameters
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.identities import Identity
+from app.core.invocation import ResolvedAction
 from app.core.names import EntityPath
 from app.core.packages import Package
 from app.core.ports import EntityStore
@@ -25,19 +23,6 @@ NOT_A_PACKAGE = "Resource by this name exists but is not in this collection."
 
 def forbidden(namespace: str, resource: str) -> Forbidden:
     return Forbidden(f"The supplied authentication is not authorized to access '{namespace}/{resource}'.")
-
-
-@dataclass(frozen=True)
-class ResolvedAction:
-    """An action as reached through a name: the stored action, what it inherits, and the binding used."""
-
-    action: Action
-    inherited: dict[str, Any] = field(default_factory=dict)  # package params, then binding params over them
-    binding: str | None = None  # "ns/binding" when reached through a binding
-
-    def parameters(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """package < binding < action < payload."""
-        return merge_parameters(self.inherited, self.action.parameters, payload or {})
 
 
 class Resolver:

@@ -1,4 +1,5 @@
-"""Rules: CRUD and enable/disable (OpenWhisk ``Rules.scala``; reference §4.2).
+"""Rules: CRUD and enable/disable (OpenWhisk ``Rules.scala``;
+https://github.com/apache/openwhisk/blob/master/docs/triggers_rules.md).
 
 The link a fire follows lives on the trigger document (``Trigger.rules``); the rule document names the
 trigger and the action as given (``_`` resolved), so a rule into a binding follows the binding at fire time.

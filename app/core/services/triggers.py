@@ -1,4 +1,5 @@
-"""Triggers: CRUD and fire (OpenWhisk ``Triggers.scala``; reference §4.1).
+"""Triggers: CRUD and fire (OpenWhisk ``Triggers.scala``;
+https://github.com/apache/openwhisk/blob/master/docs/triggers_rules.md).
 
 A fire answers with the trigger activation's id at once when at least one rule is active (204 otherwise, and
 nothing is stored); each rule's action is invoked non-blocking as the caller, exactly like a normal invoke
@@ -23,13 +24,13 @@ from app.core.errors import (
     Unauthorized,
 )
 from app.core.identities import Identity
+from app.core.limits import WINDOW_MS, check_rate, window_key
 from app.core.names import EntityPath, check_name
 from app.core.ports import ActivationStore, EntityStore, RateCounter
 from app.core.requests import TriggerPut, key_values
 from app.core.rules import RuleStatus
 from app.core.services.entitlement import check_owner
 from app.core.services.invocations import InvocationService
-from app.core.throttle import WINDOW_MS, check_rate, window_key
 from app.core.triggers import Trigger, rule_log_line
 
 log = logging.getLogger(__name__)

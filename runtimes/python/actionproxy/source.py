@@ -53,7 +53,7 @@ def _decode(code: str, binary: bool) -> bytes:
     looks_base64 = bool(_BASE64.match(compact))
     if binary and not looks_base64:
         raise SourceError("The action is marked binary but its code is not base64.")
-    # Clients do not always set binary for zips (DESIGN §4): infer it from the decoded magic.
+    # Clients do not always set binary for zips (OpenWhisk infers it server-side): infer it from the decoded magic.
     if looks_base64 and (binary or compact.startswith(b"UEsDB")):
         try:
             decoded = base64.b64decode(compact, validate=True)

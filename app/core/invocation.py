@@ -1,0 +1,53 @@
+"""What one invocation is made of: the action as the caller reaches it (``ResolvedAction``) and the one builder of
+the ``ActivationMessage`` that carries it to an invoker, used by direct invokes, triggers and composition steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.entities import Action, ActivationMessage, annotation, merge_parameters
+
+
+@dataclass(frozen=True)
+class ResolvedAction:
+    """An action as reached through a name: the stored action, what it inherits, and the binding used."""
+
+    action: Action
+    inherited: dict[str, Any] = field(default_factory=dict)  # package params, then binding params over them
+    binding: str | None = None  # "ns/binding" when reached through a binding
+
+    def parameters(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """package < binding < action < payload (the action's init parameters are not among them)."""
+        return merge_parameters(self.inherited, self.action.parameters, payload or {})
+
+    def init_args(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The parameters marked ``init`` (handed to ``/init`` as environment, not to ``/run``), with a payload's
+        value over the action's, as OpenWhisk's ``partitionArguments`` splits them."""
+        init = {p["key"]: p.get("value") for p in self.action.parameters if p.get("init")}
+        if payload:
+            init.update({key: payload[key] for key in init.keys() & payload.keys()})
+        return init
+
+    def message(self, *, activation_id: str, transaction_id: str, namespace: str, subject: str,
+                payload: dict[str, Any] | list[Any], blocking: bool, received_ms: int, api_key: str | None,
+                cause: str | None = None, continuation: dict[str, Any] | None = None) -> ActivationMessage:
+        """The activation message for invoking this action as ``namespace``/``subject``.
+
+        A dict ``payload`` is merged over the parameters (init ones split off); a list (a sequence passing an
+        array result on) is sent as it is. The caller's key goes along only when the action asks for it
+        (``provide-api-key``)."""
+        if isinstance(payload, dict):
+            init_args = self.init_args(payload)
+            content: dict[str, Any] | list[Any] = {k: v for k, v in self.parameters(payload).items()
+                                                   if k not in init_args}
+        else:
+            init_args, content = self.init_args(), payload
+        wants_key = annotation(self.action.annotations, "provide-api-key") is True
+        return ActivationMessage(
+            activation_id=activation_id, transaction_id=transaction_id, namespace=namespace, subject=subject,
+            action=self.action.path.doc_id, revision=self.action.rev or "", content=content, blocking=blocking,
+            received_ms=received_ms, api_key=api_key if wants_key else None, binding=self.binding, cause=cause,
+            init_args=init_args, continuation=continuation,
+        )

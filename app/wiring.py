@@ -1,0 +1,119 @@
+"""The composition root shared by every process: from ``Settings`` to the store, the shared state and the use
+cases. It imports no web framework, broker or container engine, so the CLI, the invoker, the scheduler and
+standalone build services without loading Flask or Celery; each process adds its own transport around them
+(``app.controller.create_app``, ``workers.startup``, ``app.scheduler.loop``, ``app.standalone.platform``).
+"""
+
+from __future__ import annotations
+
+from app.core.limits import LimitPolicy, NamespaceLimits
+from app.core.manifest import RuntimeManifest
+from app.core.ports import (
+    ActivationStore,
+    CompositionStarter,
+    Dispatcher,
+    EntityStore,
+    InvokerMonitor,
+    RateCounter,
+    ResultSink,
+)
+from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
+from app.core.services.actions import SizeLimits
+from app.core.services.alarms import AlarmService
+from app.core.services.compositions import CompositionService
+from app.core.services.limits import LimitsService
+from app.core.services.logins import LoginThrottle
+from app.core.services.packages import PackageService
+from app.core.services.rules import RuleService
+from app.core.services.triggers import TriggerService
+from app.services import Services
+from app.state import SharedState
+from app.store import Store
+from app.store.cached import CachedEntityStore
+from app.store.couchdb import CouchStore
+from config import Settings
+
+__all__ = ["build_actions_and_packages", "build_compositions", "build_services", "entity_store",
+           "limit_policy", "shared_state"]
+
+
+def shared_state(settings: Settings) -> SharedState:
+    """Counters, revisions, journal and ledger: in Redis when the result backend is Redis, else per process."""
+    return SharedState.for_backend(settings.broker.result_backend)
+
+
+def limit_policy(settings: Settings) -> LimitPolicy:
+    lim = settings.limits
+    return LimitPolicy(
+        min_timeout_ms=lim.min_timeout_ms, max_timeout_ms=lim.max_timeout_ms,
+        default_timeout_ms=lim.default_timeout_ms, min_memory_mb=lim.min_memory_mb,
+        max_memory_mb=lim.max_memory_mb, default_memory_mb=lim.default_memory_mb,
+        min_logs_mb=lim.min_logs_mb, max_logs_mb=lim.max_logs_mb, default_logs_mb=lim.default_logs_mb,
+        min_concurrency=lim.min_concurrency, max_concurrency=lim.max_concurrency,
+        default_concurrency=lim.default_concurrency,
+    )
+
+
+def entity_store(settings: Settings, store: Store, state: SharedState | None = None) -> EntityStore:
+    """The store's entities behind a revision-checked cache when the revision index is shared.
+    Only CouchDB is worth it: an embedded store answers from the same process."""
+    seconds = settings.controller.entity_cache_seconds
+    if seconds <= 0 or not isinstance(store, CouchStore):
+        return store
+    # Keyed by database, so deployments sharing one Redis never read each other's revisions.
+    revisions = (state or shared_state(settings)).revisions(seconds, prefix=f"squall:rev:{store.whisks_db}:")
+    return store if revisions is None else CachedEntityStore(store, revisions)
+
+
+def _actions(settings: Settings, entities: EntityStore, manifest: RuntimeManifest) -> ActionService:
+    sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
+    return ActionService(entities, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length)
+
+
+def build_actions_and_packages(settings: Settings, store: Store) -> tuple[ActionService, PackageService]:
+    """The services that write entities, for callers outside a request (the catalog installer); writes go
+    through the entity cache's revision index so controllers see them at once."""
+    entities = entity_store(settings, store)
+    manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    return _actions(settings, entities, manifest), PackageService(entities)
+
+
+def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, invokers: InvokerMonitor,
+                   compositions: CompositionStarter | None = None, counter: RateCounter | None = None,
+                   state: SharedState | None = None) -> Services:
+    """Every use case of a controller process over these ports. ``counter`` defaults to the shared state's."""
+    state = state or shared_state(settings)
+    entities = entity_store(settings, store, state)
+    manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
+    counter = counter or state.counters()
+    limits = LimitsService(store, NamespaceLimits(settings.limits.invocations_per_minute,
+                                                  settings.limits.fires_per_minute),
+                           settings.controller.identity_cache_seconds)
+    invocations = InvocationService(
+        entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
+        invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute)
+    return Services(
+        settings=settings,
+        manifest=manifest,
+        identities=IdentityService(store, settings.controller.identity_cache_seconds),
+        actions=_actions(settings, entities, manifest),
+        invocations=invocations,
+        activations=ActivationService(store, dispatcher),
+        packages=PackageService(entities),
+        triggers=TriggerService(entities, store, invocations, counter,
+                                lambda namespace: limits.of(namespace).fires_per_minute),
+        limits=limits,
+        logins=LoginThrottle(counter, settings.admin.login_attempts_per_minute),
+        rules=RuleService(entities),
+        alarms=AlarmService(entities, store),
+        invokers=invokers,
+    )
+
+
+def build_compositions(settings: Settings, entities: EntityStore, activations: ActivationStore,
+                       dispatcher: Dispatcher, results: ResultSink,
+                       state: SharedState | None = None) -> CompositionService:
+    """The service that carries sequences and conductor actions from step to step, wherever steps run."""
+    state = state or shared_state(settings)
+    return CompositionService(entities, activations, dispatcher, results, settings.limits.sequence_max_length,
+                              state.ledger())
