@@ -38,61 +38,6 @@ def error(response: httpx.Response, status: int) -> str:
     return message
 
 
-def test_package_crud_with_actions_and_feeds(api: httpx.Client, unique: str) -> None:
-    created = put_package(api, unique, parameters=kv(a=1), annotations=kv(description="d"))
-    assert created.status_code == 200
-    body = created.json()
-    assert body["namespace"] == "guest" and body["name"] == unique and body["version"] == "0.0.1"
-    assert body["binding"] == {} and body["publish"] is False and body["parameters"] == kv(a=1)
-    assert error(put_package(api, unique), 409) == "resource already exists"
-    updated = api.put(f"{PKG}/{unique}", params={"overwrite": "true"}, json={"publish": True})
-    assert updated.json()["version"] == "0.0.2" and updated.json()["publish"] is True
-    assert updated.json()["parameters"] == kv(a=1)  # kept when not given
-
-    assert put_action(api, f"{unique}/echo").status_code == 200
-    assert put_action(api, f"{unique}/feed", annotations=kv(feed=True)).status_code == 200
-    got = api.get(f"{PKG}/{unique}").json()
-    assert [a["name"] for a in got["actions"]] == ["echo"]
-    assert [f["name"] for f in got["feeds"]] == ["feed"]
-    listed = api.get(PKG, params={"limit": 200}).json()
-    summary = next(p for p in listed if p["name"] == unique)
-    assert summary["binding"] is False and "parameters" not in summary
-    in_package = api.get(f"/api/v1/namespaces/_/actions/{unique}/").json()
-    assert sorted(a["name"] for a in in_package) == ["echo", "feed"]
-    assert all(a["namespace"] == f"guest/{unique}" for a in in_package)
-
-    refused = api.delete(f"{PKG}/{unique}")
-    assert error(refused, 409) == ("Package not empty (contains 2 entities). Set force param or delete "
-                                   "package contents.")
-    assert api.get(f"{PKG}/{unique}").status_code == 200  # nothing deleted
-    forced = api.delete(f"{PKG}/{unique}", params={"force": "true"})
-    assert forced.status_code == 200 and forced.json()["name"] == unique
-    assert api.get(f"{PKG}/{unique}").status_code == 404
-    assert api.get(f"/api/v1/namespaces/_/actions/{unique}/echo").status_code == 404
-
-
-def test_reserved_and_bad_bindings(api: httpx.Client, unique: str) -> None:
-    assert error(put_package(api, "default"), 400) == "Package name 'default' is reserved."
-    missing = put_package(api, f"{unique}-b", binding={"namespace": "guest", "name": f"{unique}-nothing"})
-    assert error(missing, 400) == "Binding references a package that does not exist."
-    put_package(api, unique)
-    assert put_package(api, f"{unique}-b", binding={"namespace": "_", "name": unique}).status_code == 200
-    to_binding = put_package(api, f"{unique}-bb", binding={"namespace": "guest", "name": f"{unique}-b"})
-    assert error(to_binding, 400) == "Cannot bind to another package binding."
-    put_action(api, f"{unique}-act")
-    to_action = put_package(api, f"{unique}-ba", binding={"namespace": "guest", "name": f"{unique}-act"})
-    assert error(to_action, 409) == "Cannot bind to a resource that is not a package."
-    put_package(api, f"{unique}-other")
-    convert = api.put(f"{PKG}/{unique}", params={"overwrite": "true"},
-                      json={"binding": {"namespace": "guest", "name": f"{unique}-other"}})
-    assert error(convert, 409) == "Resource is a package and cannot be converted into a binding."
-    unbind = api.put(f"{PKG}/{unique}-b", params={"overwrite": "true"}, json={"binding": {}})
-    assert error(unbind, 409) == "Resource is a binding and cannot be converted into a package."
-    into_binding = put_action(api, f"{unique}-b/x")
-    assert error(into_binding, 400) == "Operation not permitted on package binding."
-    assert error(put_action(api, f"{unique}-nothing/x"), 404) == "The requested resource does not exist."
-
-
 def test_binding_precedence_and_activation_annotations(api: httpx.Client, unique: str) -> None:
     put_package(api, unique, parameters=kv(p="package", b="package", a="package", x="package"))
     put_action(api, f"{unique}/echo", parameters=kv(a="action", x="action"))

@@ -29,7 +29,7 @@ def root() -> Response:
             "min_action_memory": limits.min_memory_mb * 1_048_576,
             "max_action_logs": limits.max_logs_mb * 1_048_576,
             "min_action_logs": limits.min_logs_mb * 1_048_576,
-            "sequence_length": 50,
+            "sequence_length": limits.sequence_max_length,
         },
         "runtimes": s.manifest.to_api()["runtimes"],
     }

@@ -31,6 +31,14 @@ def limits(namespace: str) -> Response:
         "maxActionLogs": lim.max_logs_mb, "minActionLogs": lim.min_logs_mb,
         "maxActionTimeout": lim.max_timeout_ms, "minActionTimeout": lim.min_timeout_ms,
         "maxActionConcurrency": lim.max_concurrency, "minActionConcurrency": lim.min_concurrency,
-        "maxParameterSize": f"{lim.parameters_bytes // 1_048_576} MB",
+        "maxParameterSize": _size(lim.parameters_bytes),
         "maxActionInstances": lim.concurrent_invocations,
     })
+
+
+def _size(n: int) -> str:
+    """OpenWhisk's ``ByteSize`` text: whole MB where it is one, else KB or B."""
+    for unit, scale in (("MB", 1_048_576), ("KB", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"

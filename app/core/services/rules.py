@@ -8,6 +8,7 @@ trigger and the action as given (``_`` resolved), so a rule into a binding follo
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from app.core.entities import bump_patch, now_ms
 from app.core.errors import Conflict, Invalid, NotFound
@@ -74,7 +75,7 @@ class RuleService:
             namespace=namespace, name=name, trigger=trigger_path, action=action_path,
             version=body.version or (bump_patch(old.version) if old else "0.0.1"),
             publish=body.publish if body.publish is not None else (old.publish if old else False),
-            annotations=key_values(body.annotations) or (old.annotations if old else []),
+            annotations=_given_or(key_values(body.annotations), old.annotations if old else []),
             updated=now_ms(), rev=old.rev if old else None,
         )
         self._entities.put_entity(trigger.with_rule(rule_id, RuleLink(action_path, status)).to_doc())
@@ -154,3 +155,8 @@ class RuleService:
             return EntityPath.parse_fqn(name, namespace)
         except Invalid:
             raise Invalid(NEEDS_BOTH) from None
+
+
+def _given_or(given: list[dict[str, Any]] | None, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An update's value when it sent one (``[]`` included), else what the rule had."""
+    return given if given is not None else kept
