@@ -14,6 +14,7 @@ from app.core.ports import (
     Dispatcher,
     EntityStore,
     InvokerMonitor,
+    InvokerRegistry,
     RateCounter,
     ResultSink,
 )
@@ -24,6 +25,7 @@ from app.core.services.compositions import CompositionService
 from app.core.services.limits import LimitsService
 from app.core.services.logins import LoginThrottle
 from app.core.services.packages import PackageService
+from app.core.services.placement import Membership, Placer
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
 from app.services import Services
@@ -33,8 +35,16 @@ from app.store.cached import CachedEntityStore
 from app.store.couchdb import CouchStore
 from config import Settings
 
-__all__ = ["build_actions_and_packages", "build_compositions", "build_services", "entity_store",
-           "limit_policy", "shared_state"]
+__all__ = [
+    "build_actions_and_packages",
+    "build_compositions",
+    "build_placer",
+    "build_services",
+    "entity_store",
+    "invoker_registry",
+    "limit_policy",
+    "shared_state",
+]
 
 
 def shared_state(settings: Settings) -> SharedState:
@@ -117,3 +127,18 @@ def build_compositions(settings: Settings, entities: EntityStore, activations: A
     state = state or shared_state(settings)
     return CompositionService(entities, activations, dispatcher, results, settings.limits.sequence_max_length,
                               state.ledger())
+
+
+def invoker_registry(settings: Settings, state: SharedState | None = None) -> InvokerRegistry:
+    """The registry of this deployment's invokers (keyed by its database prefix, so deployments sharing one Redis
+    never place work on each other's invokers)."""
+    return (state or shared_state(settings)).registry(f"squall:cluster:{settings.couchdb.prefix}:")
+
+
+def build_placer(settings: Settings, state: SharedState | None = None) -> Placer | None:
+    """Placement over the live invokers, or None when the registry is not shared (no Redis): then activations
+    go to a fixed home among ``invoker.queues`` (or this invoker's own queue)."""
+    state = state or shared_state(settings)
+    if not state.shared:
+        return None
+    return Placer(Membership(invoker_registry(settings, state), settings.invoker.queues))

@@ -56,11 +56,18 @@ RESULT_EXPIRES_S = 600
 TASK_EVENTS = False
 """Send Celery task events (Flower needs them; they halve throughput on 2 cores)."""
 
-INVOKER_NAME = "invoker0"
-"""Invoker identity: its Celery queue, worker name and container-name prefix."""
+INVOKER_NAME = ""
+"""Invoker identity: its Celery queue, worker name and container-name prefix. Empty: ``invoker-<hostname>``,
+unique per host (name each one when a host runs several)."""
 
-INVOKER_QUEUES = ("invoker0",)
-"""Queues the controller spreads invocations over (one per invoker)."""
+INVOKER_QUEUES: tuple[str, ...] = ()
+"""An allow-list of invokers a controller places work on; empty: every invoker that announces itself."""
+
+INVOKER_HEARTBEAT_S = 1.0
+"""How often an invoker announces itself (health, capacity, containers) in the invoker registry."""
+
+INVOKER_SILENT_AFTER_S = 3.0
+"""An invoker silent this long is out of placement, and its queued work is handed to the others."""
 
 INVOKER_THREADS = 16
 """Activations one invoker runs at once (Celery thread pool size)."""

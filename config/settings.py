@@ -7,6 +7,7 @@ nothing reads the environment anywhere else.
 from __future__ import annotations
 
 import dataclasses
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,12 @@ class BrokerSettings:
                  f"broker.result_backend must be a Celery backend URL, got {self.result_backend!r}")
 
 
+def default_invoker_name() -> str:
+    """``invoker-<hostname>``, with what an invoker name may not hold replaced by ``-``."""
+    host = "".join(c if c.isalnum() or c in "-_" else "-" for c in socket.gethostname()) or "host"
+    return f"invoker-{host}"
+
+
 @dataclass(frozen=True)
 class InvokerSettings:
     name: str = defaults.INVOKER_NAME
@@ -99,11 +106,17 @@ class InvokerSettings:
     pause_grace_s: float = defaults.INVOKER_PAUSE_GRACE_S
     isolate: bool = defaults.INVOKER_ISOLATE
     process_dir: str = defaults.INVOKER_PROCESS_DIR
+    heartbeat_s: float = defaults.INVOKER_HEARTBEAT_S
+    silent_after_s: float = defaults.INVOKER_SILENT_AFTER_S
 
     def __post_init__(self) -> None:
+        if not self.name:  # frozen: the derived default is set once, here
+            object.__setattr__(self, "name", default_invoker_name())
         _require(self.name.replace("-", "").replace("_", "").isalnum(),
                  f"invoker.name may hold letters, digits, '-' and '_' only, got {self.name!r}")
-        _require(len(self.queues) >= 1, "invoker.queues must name at least one queue")
+        _require(self.heartbeat_s > 0, "invoker.heartbeat_s must be positive")
+        _require(self.silent_after_s > self.heartbeat_s,
+                 "invoker.silent_after_s must be longer than invoker.heartbeat_s")
         _require(self.threads >= 1, "invoker.threads must be at least 1")
         _require(self.user_memory_mb >= defaults.LIMIT_MIN_MEMORY_MB,
                  f"invoker.user_memory_mb must hold at least one {defaults.LIMIT_MIN_MEMORY_MB} MB action")

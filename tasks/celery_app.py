@@ -18,7 +18,7 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         "squall",
         broker=settings.broker.url,
         backend=settings.broker.result_backend,
-        include=["tasks.invoke", "tasks.composition", "tasks.control"] if worker else [],
+        include=["tasks.invoke", "tasks.composition"] if worker else [],
         set_as_current=False,
     )
     app.conf.update(
@@ -31,7 +31,7 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         broker_transport_options={"confirm_publish": True},
         broker_connection_retry_on_startup=True,
         broker_pool_limit=max(settings.controller.threads, 10),
-        task_default_queue=settings.invoker.queues[0],
+        task_default_queue=settings.invoker.name,
         task_create_missing_queues=True,
         result_expires=settings.broker.result_expires_s,
         result_extended=False,

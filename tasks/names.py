@@ -15,6 +15,3 @@ COMPOSITION_STEP = "squall.composition_step"
 """One step of a sequence or conductor composition (``app.core.compositions``): start it, or go on after a
 component finished. kwargs: ``app.core.services.compositions.start_event`` / ``completed_event``."""
 
-STATUS = "squall_status"
-"""Remote-control command (not a task) an invoker answers with its status: ``{"name", "ready", "pool"}``;
-the admin pages broadcast it (``app.controller.invokers``)."""

@@ -149,7 +149,8 @@ class Invoker:
 
     def status(self) -> dict[str, Any]:
         """What the admin pages show of this invoker (read through ``ContainerPool.stats``)."""
-        return {"name": self._settings.invoker.name, "ready": True, "pool": self._pool.stats()}
+        return {"name": self._settings.invoker.name, "ready": True, "pool": self._pool.stats(),
+                "threads": self._settings.invoker.threads, "capacity_mb": self._settings.invoker.user_memory_mb}
 
     def invoke(self, msg: ActivationMessage, publish_result: Publish) -> Activation:
         """Run ``msg`` and return its record (already published and stored)."""

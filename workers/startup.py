@@ -4,18 +4,20 @@ them for the tasks, and runs the Celery worker."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
+from celery.signals import worker_shutting_down
 from celery.utils.nodenames import host_format
 
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
-from app.core.ports import StartJournal
+from app.core.ports import InvokerRegistry, StartJournal
+from app.core.services.placement import Placer
 from app.host.firewall import Isolation, IsolationError, IsolationPlan, endpoints
 from app.state import SharedState
 from app.store import Store, open_store
-from app.wiring import build_compositions, shared_state
+from app.wiring import build_compositions, build_placer, invoker_registry, shared_state
 from config import Settings
 from tasks.base import SquallTask, WorkerContext
 from tasks.celery_app import make_celery
@@ -23,7 +25,9 @@ from tasks.dispatch import CeleryDispatcher, CeleryFollowUps
 from workers.completion import ActivationRunner
 from workers.factories import resolve_factory
 from workers.factories.base import ContainerSpec
+from workers.handoff import HandOff
 from workers.invoker import Invoker
+from workers.membership import Announcer
 from workers.pool import ContainerPool, StemCellSpec
 from workers.records import RecordWriter
 
@@ -73,28 +77,44 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: St
     return Invoker(store, store, pool, manifest, settings, journal, records=RecordWriter(store))
 
 
-def build_context(settings: Settings, celery: Celery) -> WorkerContext:
+def build_context(settings: Settings, celery: Celery, state: SharedState, placer: Placer | None,
+                  registry: InvokerRegistry | None) -> WorkerContext:
     """What an invoker's tasks call: the invoker (leftover containers removed) with its follow-ups as tasks on its
     own queue, and the composition service, all over one store."""
-    state = shared_state(settings)
     store = open_store(settings)
     try:
         invoker = build_invoker(settings, store=store, state=state)
     except BaseException:
         store.close()
         raise
-    dispatcher = CeleryDispatcher(celery, settings.invoker.queues)  # the one publisher, shared with the controller
+    # The one publisher, shared with the controller: composition steps place their components as it does.
+    dispatcher = CeleryDispatcher(celery, settings.invoker.queues or (settings.invoker.name,), placer)
     return WorkerContext(
-        runner=ActivationRunner(invoker, CeleryFollowUps(celery, settings.invoker.name)),
+        runner=ActivationRunner(invoker, CeleryFollowUps(celery, settings.invoker.name), registry),
         compositions=build_compositions(settings, store, store, dispatcher, dispatcher, state),
     )
 
 
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
-    """Consume this invoker's queue with a thread pool until told to stop; then remove its containers."""
+    """Announce this invoker and consume its queue with a thread pool until told to stop; hand off the queues of
+    invokers that departed. On SIGTERM it leaves the registry at once (no new work, its queue goes to the
+    others), finishes what runs, then removes its containers."""
     app = make_celery(settings, worker=True)
-    SquallTask.install(build_context(settings, app))
+    state = shared_state(settings)
+    registry = invoker_registry(settings, state)
+    placer = build_placer(settings, state)
+    context = build_context(settings, app, state, placer, registry)
+    SquallTask.install(context)
     name = settings.invoker.name
+    runner = context.runner
+    assert runner is not None
+    announcer = Announcer(registry, runner.status, settings.invoker.heartbeat_s, settings.invoker.silent_after_s)
+    handoff = HandOff(app, registry, placer, name, settings.invoker.heartbeat_s) if placer is not None else None
+
+    def leave(**_: Any) -> None:
+        announcer.stop(name)
+
+    worker_shutting_down.connect(leave, weak=False)
     worker = app.Worker(
         hostname=host_format(f"{name}@%h"),  # the CLI expands %h; app.Worker does not
         queues=[name],
@@ -104,7 +124,16 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
         without_gossip=True,
         without_mingle=True,
     )
+    announcer.start(name)
+    if handoff is not None:
+        handoff.start()
+    log.info("invoker %s: queue %s, %d threads, %d MB for actions", name, name, settings.invoker.threads,
+             settings.invoker.user_memory_mb)
     try:
         worker.start()
     finally:
+        if handoff is not None:
+            handoff.stop()
+        announcer.stop(name)
+        worker_shutting_down.disconnect(leave)
         SquallTask.uninstall()

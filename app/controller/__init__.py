@@ -8,13 +8,13 @@ from flask import Flask
 from app.controller import context, errors
 from app.controller.admin import init_admin
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
-from app.controller.invokers import CeleryInvokerMonitor
 from app.core.ports import Dispatcher, InvokerMonitor, RateCounter
 from app.store import Store, open_store
-from app.wiring import build_services
+from app.wiring import build_placer, build_services, invoker_registry, shared_state
 from config import Settings, load_settings
 from tasks.celery_app import make_celery
 from tasks.dispatch import CeleryDispatcher
+from tasks.monitor import CeleryInvokerMonitor
 
 __all__ = ["create_app"]
 
@@ -31,8 +31,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     store = open_store(settings) if store is None else store
     if dispatcher is None or invokers is None:
         celery = make_celery(settings)
-        dispatcher = CeleryDispatcher(celery, settings.invoker.queues) if dispatcher is None else dispatcher
-        invokers = CeleryInvokerMonitor(celery, settings.invoker.queues) if invokers is None else invokers
+        state = shared_state(settings)
+        if dispatcher is None:
+            dispatcher = CeleryDispatcher(celery, settings.invoker.queues or (settings.invoker.name,),
+                                          build_placer(settings, state))
+        if invokers is None:
+            invokers = CeleryInvokerMonitor(celery, invoker_registry(settings, state), settings.invoker.queues)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]

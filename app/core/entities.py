@@ -327,6 +327,10 @@ class ActivationMessage:
     # A sequence or conductor component: where the composition goes on when this activation is done
     # (``app.core.compositions.Continuation.to_dict()``); None for an ordinary invoke.
     continuation: dict[str, Any] | None = None
+    memory_mb: int = 0  # the action's memory limit, for placement
+    # Where room was reserved for it (``app.core.placement``): the invoker that runs it gives that back at the end.
+    placed_on: str | None = None
+    reserved_mb: int = 0
 
     def to_dict(self) -> Document:
         return {
@@ -335,6 +339,7 @@ class ActivationMessage:
             "revision": self.revision, "content": self.content, "blocking": self.blocking,
             "received_ms": self.received_ms, "api_key": self.api_key, "binding": self.binding,
             "cause": self.cause, "init_args": self.init_args, "continuation": self.continuation,
+            "memory_mb": self.memory_mb, "placed_on": self.placed_on, "reserved_mb": self.reserved_mb,
         }
 
     @classmethod

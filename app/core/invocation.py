@@ -49,5 +49,5 @@ class ResolvedAction:
             activation_id=activation_id, transaction_id=transaction_id, namespace=namespace, subject=subject,
             action=self.action.path.doc_id, revision=self.action.rev or "", content=content, blocking=blocking,
             received_ms=received_ms, api_key=api_key if wants_key else None, binding=self.binding, cause=cause,
-            init_args=init_args, continuation=continuation,
+            init_args=init_args, continuation=continuation, memory_mb=self.action.limits.memory,
         )

@@ -177,3 +177,43 @@ class FollowUps(Protocol):
 
     def continue_composition(self, event: dict[str, Any]) -> None:
         """Carry a composition on after one of its components finished (a ``completed_event``)."""
+
+
+class InvokerRegistry(Protocol):
+    """Who the invokers are and how much room each has, shared by every controller and invoker
+    (``app.state.registry``). A report is the JSON an invoker announces (``app.core.invokers.InvokerStatus``)."""
+
+    def announce(self, report: dict[str, Any], ttl_s: float) -> None:
+        """``report["name"]`` is alive for ``ttl_s`` more seconds, with this report. Raises ``StoreError``."""
+
+    def leave(self, name: str) -> None:
+        """``name`` stopped on purpose: out of placement at once, its queue to be handed off."""
+
+    def reports(self) -> dict[str, dict[str, Any]]:
+        """The latest report of every invoker that announced itself within its time to live."""
+
+    def departed(self) -> list[str]:
+        """Invokers that announced themselves once and fell silent (or left): their queues are handed off."""
+
+    def forget(self, name: str) -> None:
+        """Stop tracking a departed invoker (its queue stayed empty long enough)."""
+
+    def reset(self, name: str) -> None:
+        """An invoker (re)starts: nothing is reserved on it."""
+
+    def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
+        """Take ``memory_mb`` and one thread on ``name`` if both fit its capacity; counts a placement."""
+
+    def placed(self, name: str) -> None:
+        """Count a placement that reserved nothing (every invoker was full)."""
+
+    def release(self, name: str, memory_mb: int) -> None:
+        """Give back what ``reserve`` took (the activation ended)."""
+
+    def placements(self, name: str) -> int:
+        """Placements on ``name`` in the last full minute."""
+
+    def claim_handoff(self, name: str, holder: str, ttl_s: float) -> bool:
+        """True when ``holder`` may hand off ``name``'s queue now (one holder at a time)."""
+
+    def close(self) -> None: ...

@@ -1,5 +1,5 @@
 """State that every process of a deployment shares: throttle counters, the entities' revision index, the start
-journal and the composition step ledger.
+journal, the composition step ledger and the invoker registry.
 
 Each has a Redis form (several controllers and invokers agree) and an in-process form (one-process deployments:
 ``squall standalone``, tests). ``SharedState`` is the one place that chooses between them: Redis when the
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from app.core.ports import RateCounter, Revisions, StartJournal, StepLedger
+from app.core.ports import InvokerRegistry, RateCounter, Revisions, StartJournal, StepLedger
 from app.state.counters import MemoryCounters, RedisCounters
 from app.state.journal import MemoryJournal, RedisJournal
 from app.state.ledger import MemoryStepLedger, RedisStepLedger
+from app.state.registry import MemoryInvokerRegistry, RedisInvokerRegistry
 from app.state.revisions import RedisRevisions
 
 __all__ = ["SharedState", "is_redis"]
@@ -59,3 +60,7 @@ class SharedState:
         """The revision index, or None when it is not shared: a per-process index would let a cache miss
         another controller's update, so without Redis nothing is cached."""
         return RedisRevisions(self.redis_url, ttl_s, prefix=prefix) if self.redis_url else None
+
+    def registry(self, prefix: str) -> InvokerRegistry:
+        """The invoker registry; ``prefix`` keeps deployments that share one Redis apart."""
+        return RedisInvokerRegistry(self.redis_url, prefix) if self.redis_url else MemoryInvokerRegistry()

@@ -15,7 +15,9 @@ def test_defaults_without_environment() -> None:
     s = load_settings(environ={})
     assert s.controller.port == 3233
     assert s.broker.url.startswith("amqp://")
-    assert s.invoker.queues == ("invoker0",)
+    assert s.invoker.queues == ()  # no allow-list: every invoker that announces itself
+    assert s.invoker.name.startswith("invoker-") and s.invoker.name.replace("-", "").isalnum()
+    assert s.invoker.heartbeat_s < s.invoker.silent_after_s
 
 
 def test_layers_file_then_environment_then_overrides(tmp_path: Path) -> None:

@@ -1,0 +1,99 @@
+"""Which invokers are alive and where the next activation goes, as a controller sees it.
+
+``Membership`` keeps a short-lived copy of the registry's reports (one read per ``refresh_s`` per process, not
+one per request); ``Placer`` turns it into a queue with ``app.core.placement`` and reserves room there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.core.errors import StoreError
+from app.core.placement import Placement, place, rendezvous
+from app.core.ports import InvokerRegistry
+
+log = logging.getLogger(__name__)
+
+REFRESH_S = 0.5
+"""How long a controller trusts its copy of the registry: a new invoker gets work within this, plus its
+announce interval."""
+
+
+class Membership:
+    """The invokers that announced themselves lately, limited to ``allowed`` when that is not empty."""
+
+    def __init__(self, registry: InvokerRegistry, allowed: tuple[str, ...] = (), refresh_s: float = REFRESH_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = registry
+        self._allowed = frozenset(allowed)
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until = float("-inf")
+        self._reports: dict[str, dict[str, Any]] = {}
+
+    def healthy(self) -> dict[str, dict[str, Any]]:
+        """Name → latest report of each live invoker. When the registry cannot be read, the last copy serves
+        (placement goes on with what was known) and the failure is logged once per refresh."""
+        now = self._clock()
+        with self._lock:
+            if now < self._until:
+                return self._reports
+            self._until = now + self._refresh_s
+        try:
+            reports = self.registry.reports()
+        except StoreError as e:
+            log.warning("the invoker registry cannot be read; placing on the last known invokers: %s", e)
+            return self._reports
+        if self._allowed:
+            reports = {name: report for name, report in reports.items() if name in self._allowed}
+        with self._lock:
+            self._reports = reports
+        return reports
+
+
+class Placer:
+    """Chooses the invoker queue of each activation and reserves room on it."""
+
+    def __init__(self, membership: Membership) -> None:
+        self._membership = membership
+        self._registry = membership.registry
+
+    def place(self, key: str, memory_mb: int) -> Placement | None:
+        """Where an activation of ``key`` (``namespace|action``) needing ``memory_mb`` goes; None when no invoker
+        is alive. A reservation made here is released by the invoker when the activation ends, or by
+        ``unplace`` when the publish failed."""
+        healthy = self._membership.healthy()
+
+        def reserve(name: str) -> bool:
+            report = healthy[name]
+            try:
+                return self._registry.reserve(name, memory_mb, int(report.get("capacity_mb", 0)),
+                                              int(report.get("threads", 1)))
+            except StoreError as e:  # placement goes on without reservations while Redis is away
+                log.warning("cannot reserve on %s: %s", name, e)
+                return True
+
+        placement = place(key, healthy, reserve)
+        if placement is not None and not placement.reserved:
+            try:
+                self._registry.placed(placement.invoker)
+            except StoreError:
+                log.debug("placement on %s not counted", placement.invoker, exc_info=True)
+        return placement
+
+    def unplace(self, placement: Placement, memory_mb: int) -> None:
+        if placement.reserved:
+            try:
+                self._registry.release(placement.invoker, memory_mb)
+            except StoreError:
+                log.warning("room on %s not given back", placement.invoker, exc_info=True)
+
+    def home(self, key: str) -> str | None:
+        """The live invoker an unreserved task of ``key`` goes to (composition steps), or None."""
+        order = rendezvous(key, self._membership.healthy())
+        return order[0] if order else None

@@ -1,0 +1,244 @@
+"""The invoker registry: invokers announce themselves here every second or so, controllers read who is alive and
+reserve room on an invoker before placing work on it (``app.core.placement``).
+
+Redis form: each invoker's report is a key with a time to live (silent past it = out of placement), names stay in
+a set (so an invoker that fell silent is known as departed and its queue handed off), and reservations are a
+hash per invoker changed by Lua scripts, atomic across every controller. Keys carry the deployment's prefix so
+deployments sharing one Redis never see each other's invokers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.exceptions
+
+from app.core.errors import StoreError
+
+WINDOW_S = 60
+
+_RESERVE = """
+local mb = tonumber(redis.call('HGET', KEYS[1], 'mb') or '0')
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if mb + tonumber(ARGV[1]) > tonumber(ARGV[2]) or n + 1 > tonumber(ARGV[3]) then return 0 end
+redis.call('HINCRBY', KEYS[1], 'mb', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 180)
+return 1
+"""
+
+_RELEASE = """
+local mb = tonumber(redis.call('HGET', KEYS[1], 'mb') or '0') - tonumber(ARGV[1])
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0') - 1
+if mb < 0 then mb = 0 end
+if n < 0 then n = 0 end
+redis.call('HSET', KEYS[1], 'mb', mb, 'n', n)
+return 1
+"""
+
+
+def _minute(now_s: float) -> int:
+    return int(now_s // WINDOW_S)
+
+
+class RedisInvokerRegistry:
+    """Implements ``app.core.ports.InvokerRegistry`` over Redis."""
+
+    def __init__(self, url: str, prefix: str, clock: Callable[[], float] = time.time) -> None:
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._p = prefix
+        self._clock = clock
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._release = self._redis.register_script(_RELEASE)
+
+    def _key(self, *parts: str) -> str:
+        return self._p + ":".join(parts)
+
+    def announce(self, report: dict[str, Any], ttl_s: float) -> None:
+        name = str(report["name"])
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(self._key("invoker", name), json.dumps(report, separators=(",", ":")),
+                         px=int(ttl_s * 1000))
+                pipe.sadd(self._key("invokers"), name)
+                pipe.execute()
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot announce invoker {name}: {e}") from e
+
+    def leave(self, name: str) -> None:
+        try:
+            self._redis.delete(self._key("invoker", name))
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot deregister invoker {name}: {e}") from e
+
+    def _names(self) -> list[str]:
+        return sorted(n.decode() for n in self._redis.smembers(self._key("invokers")))  # type: ignore[union-attr]
+
+    def reports(self) -> dict[str, dict[str, Any]]:
+        try:
+            names = self._names()
+            values = self._redis.mget([self._key("invoker", n) for n in names]) if names else []
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot read the invoker registry: {e}") from e
+        return {name: json.loads(value) for name, value in zip(names, values, strict=True)
+                if value is not None}
+
+    def departed(self) -> list[str]:
+        try:
+            names = self._names()
+            values = self._redis.mget([self._key("invoker", n) for n in names]) if names else []
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot read the invoker registry: {e}") from e
+        return [name for name, value in zip(names, values, strict=True) if value is None]
+
+    def forget(self, name: str) -> None:
+        try:
+            self._redis.srem(self._key("invokers"), name)
+            self._redis.delete(self._key("reserved", name))
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot forget invoker {name}: {e}") from e
+
+    def reset(self, name: str) -> None:
+        try:
+            self._redis.delete(self._key("reserved", name))
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot reset invoker {name}: {e}") from e
+
+    def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
+        minute = str(_minute(self._clock()))
+        try:
+            return bool(self._reserve(keys=[self._key("reserved", name), self._key("placed", name, minute)],
+                                      args=[memory_mb, capacity_mb, threads]))
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot reserve room on invoker {name}: {e}") from e
+
+    def placed(self, name: str) -> None:
+        key = self._key("placed", name, str(_minute(self._clock())))
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 180)
+                pipe.execute()
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot count a placement on {name}: {e}") from e
+
+    def release(self, name: str, memory_mb: int) -> None:
+        try:
+            self._release(keys=[self._key("reserved", name)], args=[memory_mb])
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot release room on invoker {name}: {e}") from e
+
+    def placements(self, name: str) -> int:
+        key = self._key("placed", name, str(_minute(self._clock()) - 1))
+        try:
+            value = self._redis.get(key)
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot read placements of {name}: {e}") from e
+        return int(value) if value is not None else 0
+
+    def claim_handoff(self, name: str, holder: str, ttl_s: float) -> bool:
+        key = self._key("handoff", name)
+        try:
+            if self._redis.set(key, holder, nx=True, px=int(ttl_s * 1000)):
+                return True
+            current = self._redis.get(key)
+            if current is not None and current.decode() == holder:  # type: ignore[union-attr]
+                self._redis.pexpire(key, int(ttl_s * 1000))
+                return True
+            return False
+        except redis.exceptions.RedisError as e:
+            raise StoreError(f"cannot claim the hand-off of {name}: {e}") from e
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class MemoryInvokerRegistry:
+    """The registry in this process: for one-process deployments and tests."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._reports: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._names: set[str] = set()
+        self._reserved: dict[str, tuple[int, int]] = {}
+        self._placed: dict[tuple[str, int], int] = {}
+        self._handoffs: dict[str, tuple[str, float]] = {}
+
+    def announce(self, report: dict[str, Any], ttl_s: float) -> None:
+        with self._lock:
+            name = str(report["name"])
+            self._reports[name] = (self._clock() + ttl_s, dict(report))
+            self._names.add(name)
+
+    def leave(self, name: str) -> None:
+        with self._lock:
+            self._reports.pop(name, None)
+
+    def reports(self) -> dict[str, dict[str, Any]]:
+        now = self._clock()
+        with self._lock:
+            return {name: dict(report) for name, (until, report) in sorted(self._reports.items()) if until > now}
+
+    def departed(self) -> list[str]:
+        alive = self.reports()
+        with self._lock:
+            return sorted(name for name in self._names if name not in alive)
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._names.discard(name)
+            self._reserved.pop(name, None)
+
+    def reset(self, name: str) -> None:
+        with self._lock:
+            self._reserved.pop(name, None)
+
+    def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
+        with self._lock:
+            mb, n = self._reserved.get(name, (0, 0))
+            if mb + memory_mb > capacity_mb or n + 1 > threads:
+                return False
+            self._reserved[name] = (mb + memory_mb, n + 1)
+            self._count(name)
+            return True
+
+    def placed(self, name: str) -> None:
+        with self._lock:
+            self._count(name)
+
+    def _count(self, name: str) -> None:
+        key = (name, _minute(self._clock()))
+        self._placed[key] = self._placed.get(key, 0) + 1
+
+    def release(self, name: str, memory_mb: int) -> None:
+        with self._lock:
+            mb, n = self._reserved.get(name, (0, 0))
+            self._reserved[name] = (max(mb - memory_mb, 0), max(n - 1, 0))
+
+    def reserved(self, name: str) -> tuple[int, int]:
+        """(memory in MB, activations) reserved on ``name`` (for tests)."""
+        with self._lock:
+            return self._reserved.get(name, (0, 0))
+
+    def placements(self, name: str) -> int:
+        with self._lock:
+            return self._placed.get((name, _minute(self._clock()) - 1), 0)
+
+    def claim_handoff(self, name: str, holder: str, ttl_s: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            current = self._handoffs.get(name)
+            if current is None or current[1] <= now or current[0] == holder:
+                self._handoffs[name] = (holder, now + ttl_s)
+                return True
+            return False
+
+    def close(self) -> None:
+        return None
