@@ -7,14 +7,18 @@ error is translated here, once, into our ``ContainerStartupError`` family.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import itertools
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -217,19 +221,28 @@ class DockerContainerFactory:
             return self._client.api
 
     def _ensure_network(self, api: docker.APIClient) -> None:
-        """Create the action network if it is ours to create and missing (two invokers may race: fine)."""
+        """Create the action network if it is ours to create and missing.
+
+        Docker's duplicate check is not atomic: invokers starting together on one host made two networks of one
+        name, after which every container start failed ("network ... is ambiguous"). Creating under a host-wide
+        file lock prevents that between invokers of this host; and should duplicates exist anyway (another host
+        sharing the engine), every invoker keeps the same one (the oldest) and removes the others."""
         name = self._settings.network
         if name in BUILTIN_NETWORKS or name.startswith("container:"):
             return
-        try:
-            api.inspect_network(name)
-        except docker.errors.NotFound:
-            try:
-                api.create_network(name, driver="bridge", options=NETWORK_OPTIONS, check_duplicate=True,
-                                   labels={"squall.role": "actions"})
-            except docker.errors.APIError as e:
-                if e.status_code != 409:
-                    raise
+        with _host_lock(f"squall-network-{name}"):
+            if not _networks_named(api, name):
+                try:
+                    api.create_network(name, driver="bridge", options=NETWORK_OPTIONS, check_duplicate=True,
+                                       labels={"squall.role": "actions"})
+                except docker.errors.APIError as e:
+                    if e.status_code != 409:
+                        raise
+            found = _networks_named(api, name)
+            for extra in found[1:]:
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    api.remove_network(extra["Id"])
+                    log.warning("removed a duplicate action network %s (%s)", name, extra["Id"][:12])
 
     def _probe(self) -> None:
         """Connect once to a unix-socket engine ourselves: docker-py leaks the socket of a failed
@@ -398,3 +411,21 @@ def _remove_quietly(api: docker.APIClient, container_id: str) -> None:
         api.remove_container(container_id, force=True)
     except _DOCKER_FAILURES as e:
         log.warning("could not remove container %s: %s", container_id[:12], e)
+
+
+def _networks_named(api: docker.APIClient, name: str) -> list[dict[str, Any]]:
+    """The networks called exactly ``name`` (Docker's filter matches substrings), oldest first."""
+    found = [n for n in api.networks(names=[name]) if n.get("Name") == name]
+    return sorted(found, key=lambda n: (str(n.get("Created", "")), str(n.get("Id", ""))))
+
+
+@contextlib.contextmanager
+def _host_lock(name: str) -> Iterator[None]:
+    """A lock every process of this host shares (a ``flock`` on a file in the temporary directory)."""
+    path = Path(tempfile.gettempdir()) / f"{name}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
