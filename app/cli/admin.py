@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.cli.common import settings
 from app.core.errors import PlatformError
 from app.core.services import IdentityService
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from app.core.invokers import InvokerStatus
 
 
 @contextmanager
@@ -39,7 +46,7 @@ def _store() -> Iterator[Any]:
 
 @click.group()
 def admin() -> None:
-    """Administer subjects, namespaces and keys."""
+    """Administer subjects, namespaces and keys; see the invokers."""
 
 
 @admin.command()
@@ -161,7 +168,106 @@ def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_min
 @click.argument("namespace")
 def limits_get(namespace: str) -> None:
     """NAMESPACE's overrides as JSON ({} when it runs under the deployment's limits)."""
-    import json
-
     with _store() as store:
         click.echo(json.dumps(store.get_limits(namespace), sort_keys=True))
+
+
+@admin.command("invokers")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per invoker) for scripts.")
+def invokers(as_json: bool) -> None:
+    """Every invoker of this deployment: health, capacity, load, containers and queue.
+
+    Read from the invoker registry in Redis (what the invokers announce every SQUALL_INVOKER_HEARTBEAT_S) and
+    from the broker (queue lengths), with the settings of a controller of the deployment: the same
+    SQUALL_RESULT_BACKEND, SQUALL_BROKER_URL and SQUALL_COUCHDB_PREFIX.
+    """
+    from kombu.utils.url import maybe_sanitize_url
+
+    from app.core.entities import now_ms
+    from app.core.errors import StoreError
+    from app.wiring import invoker_registry, shared_state
+    from tasks.celery_app import make_celery
+    from tasks.monitor import CeleryInvokerMonitor
+
+    s = settings()
+    backend = maybe_sanitize_url(s.broker.result_backend)
+    state = shared_state(s)
+    if not state.shared:
+        raise click.ClickException(
+            f"no invoker registry: the result backend is {backend}, not Redis, so invokers announce themselves "
+            "nowhere and each controller sends work to a fixed invoker. Set SQUALL_RESULT_BACKEND to the Redis "
+            "URL the controllers and invokers use (redis://HOST:6379/0).")
+    registry = invoker_registry(s, state)
+    try:
+        try:
+            registry.reports()  # the monitor shows an unreadable registry as "no invokers": say why instead
+        except StoreError as e:
+            why = str(e).rstrip(".")
+            raise click.ClickException(f"{why}. Is Redis running at {backend}? Start it, or set SQUALL_RESULT_BACKEND "
+                                       "to the Redis the controllers and invokers use.") from e
+        celery = make_celery(s)
+        try:
+            _broker_reachable(celery, maybe_sanitize_url(s.broker.url))
+            found = CeleryInvokerMonitor(celery, registry, s.invoker.queues).invokers()
+        finally:
+            celery.close()
+    finally:
+        registry.close()
+    now = now_ms()
+    if as_json:
+        click.echo(json.dumps([_invoker_json(i, now) for i in found], indent=2))
+        return
+    if not found:
+        click.echo(f"No invoker of this deployment (database prefix {s.couchdb.prefix!r}) has announced itself in "
+                   f"{backend}. Start one with `squall invoker` and these settings.")
+        return
+    from app.cli.verbkit import table
+
+    click.echo(table(_INVOKER_HEADERS, [_invoker_row(i, now) for i in found]))
+    if not all(i.configured for i in found):
+        click.echo("\n* not in SQUALL_INVOKER_QUEUES (the allow-list of these settings): controllers with them "
+                   "place no work on it.")
+
+
+_INVOKER_HEADERS = ("INVOKER", "HOST", "HEALTH", "CAPACITY", "IN FLIGHT", "MEMORY IN USE", "CONTAINERS",
+                    "QUEUED", "PLACED/MIN")
+
+
+def _broker_reachable(celery: Celery, broker: str) -> None:
+    """Fail with what to do when the broker does not answer (the queue lengths come from it)."""
+    try:
+        with celery.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+    except Exception as e:  # kombu raises the transport's own errors: any of them means unreachable
+        raise click.ClickException(
+            f"cannot reach the broker at {broker} ({e}). Is RabbitMQ running? Start it, or set SQUALL_BROKER_URL "
+            "to the broker the controllers and invokers use.") from e
+
+
+def _seen_s(status: InvokerStatus, now: int) -> float | None:
+    """Seconds since the invoker last announced itself; None when the registry no longer holds its report."""
+    return max(now - status.seen_ms, 0) / 1000 if status.seen_ms else None
+
+
+def _invoker_json(status: InvokerStatus, now: int) -> dict[str, Any]:
+    seen = _seen_s(status, now)
+    return {**dataclasses.asdict(status), "seen_s": None if seen is None else round(seen, 1)}
+
+
+def _invoker_row(status: InvokerStatus, now: int) -> Sequence[str]:
+    seen = _seen_s(status, now)
+    health = ("up" if status.healthy else "down") + ("" if seen is None else f", seen {seen:.1f} s ago")
+    known = bool(status.seen_ms)
+    # States with no container are left out here (--json has them all).
+    containers = ", ".join(f"{state} {n}" for state, n in status.containers.items() if n) or "-"
+    return (
+        status.name + ("" if status.configured else " *"),
+        status.hostname or "-",
+        health,
+        f"{status.capacity_mb} MB, {status.threads} threads" if known else "-",
+        f"{status.in_flight}/{status.threads}" if known else "-",
+        f"{status.used_mb}/{status.capacity_mb} MB" if known else "-",
+        containers,
+        "?" if status.queued is None else str(status.queued),
+        str(status.placements_per_minute),
+    )

@@ -21,7 +21,7 @@ def controller(host: str | None, port: int | None, workers: int | None, threads:
 
 
 @click.command()
-@click.option("--name", help="Invoker name: its queue, worker name and container prefix (default invoker0).")
+@click.option("--name", help="Invoker name: its queue, worker name and container prefix (default invoker-<hostname>).")
 @click.option("--threads", type=int, help="Activations run at once.")
 @click.option("--loglevel", default="INFO", show_default=True)
 def invoker(name: str | None, threads: int | None, loglevel: str) -> None:

@@ -173,3 +173,13 @@ def test_the_runner_gives_back_the_room_reserved_for_its_activation() -> None:
                                 memory_mb=256, placed_on="me", reserved_mb=256)
     runner.run(message, lambda doc: None)
     assert registry.reserved("me") == (0, 0) and runner.status()["in_flight"] == 0
+
+
+def test_a_reservation_that_could_not_be_made_is_not_given_back_later() -> None:
+    class Down(MemoryInvokerRegistry):
+        def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
+            raise StoreError("down")
+
+    registry = Down()
+    registry.announce({"name": "a", "capacity_mb": 1024, "threads": 4}, ttl_s=3)
+    assert Placer(Membership(registry, refresh_s=0.0)).place("k", 256) == Placement("a", reserved=False)

@@ -68,17 +68,21 @@ class Placer:
         is alive. A reservation made here is released by the invoker when the activation ends, or by
         ``unplace`` when the publish failed."""
         healthy = self._membership.healthy()
+        unreachable: list[str] = []
 
         def reserve(name: str) -> bool:
             report = healthy[name]
             try:
                 return self._registry.reserve(name, memory_mb, int(report.get("capacity_mb", 0)),
                                               int(report.get("threads", 1)))
-            except StoreError as e:  # placement goes on without reservations while Redis is away
+            except StoreError as e:  # placement goes on, unreserved, while Redis is away
                 log.warning("cannot reserve on %s: %s", name, e)
+                unreachable.append(name)
                 return True
 
         placement = place(key, healthy, reserve)
+        if placement is not None and placement.invoker in unreachable:
+            return Placement(placement.invoker, reserved=False)  # nothing was taken, so nothing is given back
         if placement is not None and not placement.reserved:
             try:
                 self._registry.placed(placement.invoker)

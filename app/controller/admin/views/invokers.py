@@ -6,6 +6,7 @@ from flask import render_template, request
 
 from app.controller.admin.blueprint import bp, operator_only
 from app.controller.context import services
+from app.core.entities import now_ms
 
 
 @bp.route("/invokers")
@@ -13,4 +14,4 @@ from app.controller.context import services
 def invokers() -> str:
     found = services().invokers.invokers()
     template = "admin/_invokers_table.html" if request.headers.get("HX-Request") else "admin/invokers.html"
-    return render_template(template, invokers=found)
+    return render_template(template, invokers=found, now_ms=now_ms(), invoker=services().settings.invoker)
