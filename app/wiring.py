@@ -49,7 +49,7 @@ __all__ = [
 
 def shared_state(settings: Settings) -> SharedState:
     """Counters, revisions, journal and ledger: in Redis when the result backend is Redis, else per process."""
-    return SharedState.for_backend(settings.broker.result_backend)
+    return SharedState.for_backend(settings.broker.result_backend, settings.couchdb.prefix)
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:

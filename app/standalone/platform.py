@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from app.standalone.dispatch import InProcessDispatcher
 from app.standalone.spool import Spool
 from app.state import SharedState
 from app.store import Store, open_store
-from app.wiring import build_actions_and_packages, build_compositions
+from app.wiring import build_actions_and_packages, build_compositions, invoker_registry
 from config import Settings, environment_variables
 from workers.invoker import Invoker
 from workers.startup import build_invoker
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 SHUTDOWN_DRAIN_S = 20.0
 """On Ctrl-C or SIGTERM, how long queued and running activations may finish before the pool is closed."""
 INVOKER_STOP_S = 60.0
+INVOKER_START_S = 60.0
+"""How long ``--broker`` mode waits for its invoker child to announce itself before giving up."""
 
 
 def docker_status(settings: Settings) -> str | None:
@@ -146,6 +149,7 @@ class Standalone:
                 log.info("running %d activations an earlier run accepted and did not finish", recovered)
         else:
             self._worker = self._child("invoker")
+            self._await_invoker(self._worker)
         # Alarms in this process in either mode: the loop makes the same claims as `squall scheduler`.
         self._alarms = AlarmLoop(self.settings, self._store)
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher, invokers=dispatcher,
@@ -159,6 +163,22 @@ class Standalone:
         self._serving.start()
         if self._alarms is not None:
             self._alarms.start()  # after the API serves: alarms fire through it
+
+    def _await_invoker(self, worker: subprocess.Popen[bytes]) -> None:
+        """Serve only once the invoker child announced itself: before that every invoke would be a 503."""
+        registry = invoker_registry(self.settings)
+        name = self.settings.invoker.name
+        deadline = time.monotonic() + INVOKER_START_S
+        try:
+            while name not in registry.reports():
+                if worker.poll() is not None:
+                    raise PlatformError(f"the invoker child exited with code {worker.returncode}; see its output above")
+                if time.monotonic() > deadline:
+                    raise PlatformError(f"the invoker child did not announce itself within {INVOKER_START_S:.0f} s: "
+                                        f"is Redis reachable at {self.settings.broker.result_backend}?")
+                time.sleep(0.2)  # polling a child process coming up
+        finally:
+            registry.close()
 
     def _child(self, command: str) -> subprocess.Popen[bytes]:
         """A ``squall <command>`` child with the same settings (``--broker`` mode: the invoker)."""

@@ -30,13 +30,14 @@ class SharedState:
     """Builds the shared-state objects a process asks for, each over Redis at ``redis_url`` or, when that is
     None, in this process's memory. Building is cheap: Redis is not contacted until the first use."""
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, redis_url: str | None, deployment: str = "") -> None:
         self.redis_url = redis_url
+        self._deployment = deployment  # keeps the counts of deployments that share one Redis apart
 
     @classmethod
-    def for_backend(cls, result_backend: str) -> SharedState:
+    def for_backend(cls, result_backend: str, deployment: str = "") -> SharedState:
         """Shared through Redis when the result backend is Redis, else per process."""
-        return cls(result_backend if is_redis(result_backend) else None)
+        return cls(result_backend if is_redis(result_backend) else None, deployment)
 
     @property
     def shared(self) -> bool:
@@ -44,7 +45,9 @@ class SharedState:
         return self.redis_url is not None
 
     def counters(self) -> RateCounter:
-        return RedisCounters(self.redis_url) if self.redis_url else MemoryCounters()
+        if not self.redis_url:
+            return MemoryCounters()
+        return RedisCounters(self.redis_url, f"{self._deployment}:" if self._deployment else "")
 
     def journal(self) -> StartJournal:
         if self.redis_url:

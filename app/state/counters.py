@@ -17,10 +17,12 @@ from app.core.errors import StoreError
 class RedisCounters:
     """Implements ``app.core.ports.RateCounter``: ``INCR`` plus ``EXPIRE`` in one transaction."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "") -> None:
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._prefix = prefix  # deployments sharing one Redis count apart
 
     def increment(self, key: str, ttl_s: int) -> int:
+        key = self._prefix + key
         try:
             with self._redis.pipeline() as pipe:
                 pipe.incr(key)
