@@ -183,3 +183,24 @@ def test_a_reservation_that_could_not_be_made_is_not_given_back_later() -> None:
     registry = Down()
     registry.announce({"name": "a", "capacity_mb": 1024, "threads": 4}, ttl_s=3)
     assert Placer(Membership(registry, refresh_s=0.0)).place("k", 256) == Placement("a", reserved=False)
+
+
+def test_callers_arriving_during_the_first_read_wait_for_it() -> None:
+    import threading
+    import time
+
+    class Slow(MemoryInvokerRegistry):
+        def reports(self) -> dict[str, dict[str, Any]]:
+            time.sleep(0.05)  # a registry read in flight while the other callers arrive
+            return super().reports()
+
+    registry = Slow()
+    registry.announce({"name": "a", "capacity_mb": 1024, "threads": 4}, ttl_s=30)
+    membership = Membership(registry, refresh_s=10.0)
+    seen: list[set[str]] = []
+    threads = [threading.Thread(target=lambda: seen.append(set(membership.healthy()))) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == [{"a"}] * 16

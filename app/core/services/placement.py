@@ -37,23 +37,23 @@ class Membership:
         self._reports: dict[str, dict[str, Any]] = {}
 
     def healthy(self) -> dict[str, dict[str, Any]]:
-        """Name → latest report of each live invoker. When the registry cannot be read, the last copy serves
-        (placement goes on with what was known) and the failure is logged once per refresh."""
-        now = self._clock()
+        """Name → latest report of each live invoker. The copy is renewed under the lock, so callers arriving while
+        it is stale wait for the one read (a fresh controller never answers from an empty copy). When the registry
+        cannot be read, the last copy serves and the failure is logged once per refresh."""
         with self._lock:
+            now = self._clock()
             if now < self._until:
                 return self._reports
             self._until = now + self._refresh_s
-        try:
-            reports = self.registry.reports()
-        except StoreError as e:
-            log.warning("the invoker registry cannot be read; placing on the last known invokers: %s", e)
-            return self._reports
-        if self._allowed:
-            reports = {name: report for name, report in reports.items() if name in self._allowed}
-        with self._lock:
+            try:
+                reports = self.registry.reports()
+            except StoreError as e:
+                log.warning("the invoker registry cannot be read; placing on the last known invokers: %s", e)
+                return self._reports
+            if self._allowed:
+                reports = {name: report for name, report in reports.items() if name in self._allowed}
             self._reports = reports
-        return reports
+            return reports
 
 
 class Placer:
