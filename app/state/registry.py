@@ -80,22 +80,20 @@ class RedisInvokerRegistry:
     def _names(self) -> list[str]:
         return sorted(n.decode() for n in self._redis.smembers(self._key("invokers")))  # type: ignore[union-attr]
 
-    def reports(self) -> dict[str, dict[str, Any]]:
+    def _snapshot(self) -> list[tuple[str, Any]]:
+        """Every registered name with its live report (None once it expired)."""
         try:
             names = self._names()
             values = self._redis.mget([self._key("invoker", n) for n in names]) if names else []
         except redis.exceptions.RedisError as e:
             raise StoreError(f"cannot read the invoker registry: {e}") from e
-        return {name: json.loads(value) for name, value in zip(names, values, strict=True)
-                if value is not None}
+        return list(zip(names, values, strict=True))
+
+    def reports(self) -> dict[str, dict[str, Any]]:
+        return {name: json.loads(value) for name, value in self._snapshot() if value is not None}
 
     def departed(self) -> list[str]:
-        try:
-            names = self._names()
-            values = self._redis.mget([self._key("invoker", n) for n in names]) if names else []
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot read the invoker registry: {e}") from e
-        return [name for name, value in zip(names, values, strict=True) if value is None]
+        return [name for name, value in self._snapshot() if value is None]
 
     def forget(self, name: str) -> None:
         try:

@@ -81,3 +81,14 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture
 def unique() -> str:
     return f"t{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the deployment uses (its result backend); the suite fails when that is not Redis."""
+    from config import load_settings
+
+    url = load_settings().broker.result_backend
+    if not url.startswith("redis://"):
+        pytest.fail(f"the result backend {url} is not Redis")
+    return url

@@ -9,17 +9,8 @@ import redis
 
 from app.core.errors import Unavailable
 from app.state.journal import RedisJournal
-from config import load_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = load_settings().broker.result_backend
-    if not url.startswith("redis://"):
-        pytest.fail(f"the result backend {url} is not Redis")
-    return url
 
 
 def test_claims_once_with_an_expiry(redis_url):

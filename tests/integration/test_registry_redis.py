@@ -13,17 +13,8 @@ import redis
 
 from app.core.errors import StoreError
 from app.state.registry import RedisInvokerRegistry
-from config import load_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = load_settings().broker.result_backend
-    if not url.startswith("redis://"):
-        pytest.fail(f"the result backend {url} is not Redis")
-    return url
 
 
 @pytest.fixture
