@@ -9,10 +9,11 @@ deployments sharing one Redis never see each other's invokers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -43,6 +44,15 @@ return 1
 """
 
 
+@contextlib.contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Redis errors as ``StoreError`` saying ``what`` could not be done."""
+    try:
+        yield
+    except redis.exceptions.RedisError as e:
+        raise StoreError(f"{what}: {e}") from e
+
+
 def _minute(now_s: float) -> int:
     return int(now_s // WINDOW_S)
 
@@ -62,31 +72,24 @@ class RedisInvokerRegistry:
 
     def announce(self, report: dict[str, Any], ttl_s: float) -> None:
         name = str(report["name"])
-        try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(self._key("invoker", name), json.dumps(report, separators=(",", ":")),
-                         px=int(ttl_s * 1000))
-                pipe.sadd(self._key("invokers"), name)
-                pipe.execute()
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot announce invoker {name}: {e}") from e
+        with _translated(f"cannot announce invoker {name}"), self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._key("invoker", name), json.dumps(report, separators=(",", ":")),
+                     px=int(ttl_s * 1000))
+            pipe.sadd(self._key("invokers"), name)
+            pipe.execute()
 
     def leave(self, name: str) -> None:
-        try:
+        with _translated(f"cannot deregister invoker {name}"):
             self._redis.delete(self._key("invoker", name))
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot deregister invoker {name}: {e}") from e
 
     def _names(self) -> list[str]:
         return sorted(n.decode() for n in self._redis.smembers(self._key("invokers")))  # type: ignore[union-attr]
 
     def _snapshot(self) -> list[tuple[str, Any]]:
         """Every registered name with its live report (None once it expired)."""
-        try:
+        with _translated("cannot read the invoker registry"):
             names = self._names()
             values = self._redis.mget([self._key("invoker", n) for n in names]) if names else []
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot read the invoker registry: {e}") from e
         return list(zip(names, values, strict=True))
 
     def reports(self) -> dict[str, dict[str, Any]]:
@@ -96,53 +99,40 @@ class RedisInvokerRegistry:
         return [name for name, value in self._snapshot() if value is None]
 
     def forget(self, name: str) -> None:
-        try:
+        with _translated(f"cannot forget invoker {name}"):
             self._redis.srem(self._key("invokers"), name)
             self._redis.delete(self._key("reserved", name))
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot forget invoker {name}: {e}") from e
 
     def reset(self, name: str) -> None:
-        try:
+        with _translated(f"cannot reset invoker {name}"):
             self._redis.delete(self._key("reserved", name))
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot reset invoker {name}: {e}") from e
 
     def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
         minute = str(_minute(self._clock()))
-        try:
+        with _translated(f"cannot reserve room on invoker {name}"):
             return bool(self._reserve(keys=[self._key("reserved", name), self._key("placed", name, minute)],
                                       args=[memory_mb, capacity_mb, threads]))
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot reserve room on invoker {name}: {e}") from e
 
     def placed(self, name: str) -> None:
         key = self._key("placed", name, str(_minute(self._clock())))
-        try:
-            with self._redis.pipeline() as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 180)
-                pipe.execute()
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot count a placement on {name}: {e}") from e
+        with _translated(f"cannot count a placement on {name}"), self._redis.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 180)
+            pipe.execute()
 
     def release(self, name: str, memory_mb: int) -> None:
-        try:
+        with _translated(f"cannot release room on invoker {name}"):
             self._release(keys=[self._key("reserved", name)], args=[memory_mb])
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot release room on invoker {name}: {e}") from e
 
     def placements(self, name: str) -> int:
         key = self._key("placed", name, str(_minute(self._clock()) - 1))
-        try:
+        with _translated(f"cannot read placements of {name}"):
             value = self._redis.get(key)
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot read placements of {name}: {e}") from e
         return int(value) if value is not None else 0
 
     def claim_handoff(self, name: str, holder: str, ttl_s: float) -> bool:
         key = self._key("handoff", name)
-        try:
+        with _translated(f"cannot claim the hand-off of {name}"):
             if self._redis.set(key, holder, nx=True, px=int(ttl_s * 1000)):
                 return True
             current = self._redis.get(key)
@@ -150,8 +140,6 @@ class RedisInvokerRegistry:
                 self._redis.pexpire(key, int(ttl_s * 1000))
                 return True
             return False
-        except redis.exceptions.RedisError as e:
-            raise StoreError(f"cannot claim the hand-off of {name}: {e}") from e
 
     def close(self) -> None:
         self._redis.close()
