@@ -932,20 +932,23 @@ def call(client: httpx.Client, action: str, s: float, *, blocking: bool) -> Call
 
 class Load:
     """``clients`` closed-loop callers (a thread each) of ``actions`` (in turn, or at random with ``shuffle``),
-    from now until ``stop()`` or for ``seconds``."""
+    from now until ``stop()`` or for ``seconds``; each pauses ``pause_s`` between its calls (non-blocking callers
+    would otherwise accept far more than the invokers can run)."""
 
     def __init__(self, lab: Lab, actions: list[str], s: float, clients: int, *, seconds: float,
-                 blocking: bool = True, controller: int = 0, shuffle: bool = False) -> None:
+                 blocking: bool = True, controller: int = 0, shuffle: bool = False, pause_s: float = 0.0) -> None:
         self._lab = lab
         self._actions = actions
         self._s = s
         self._blocking = blocking
         self._controller = controller
         self._shuffle = shuffle
+        self._pause_s = pause_s
         self._until = time.time() + seconds
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._calls: list[Call] = []
+        self._pending: dict[int, tuple[str, float]] = {}  # caller -> (action, sent) of its call in flight
         self._threads = [threading.Thread(target=self._client, args=(k,), daemon=True) for k in range(clients)]
         for thread in self._threads:
             thread.start()
@@ -956,22 +959,32 @@ class Load:
             n = 0
             while not self._stop.is_set() and time.time() < self._until:
                 action = rng.choice(self._actions) if self._shuffle else self._actions[(k + n) % len(self._actions)]
+                with self._lock:
+                    self._pending[k] = (action, time.time())
                 result = call(client, action, self._s, blocking=self._blocking)
                 n += 1
                 with self._lock:
+                    del self._pending[k]
                     self._calls.append(result)
+                if self._pause_s:
+                    self._stop.wait(self._pause_s)  # pacing the caller, not synchronisation
 
     def stop(self) -> list[Call]:
         """Stop now (each caller ends after its current call); every call made."""
         self._stop.set()
         return self.finish()
 
-    def finish(self) -> list[Call]:
-        """Every call, once the callers ended at the end of their ``seconds``."""
+    def finish(self, grace_s: float = 90.0) -> list[Call]:
+        """Every call, once the callers ended at the end of their ``seconds`` (a call still unanswered
+        ``grace_s`` later is counted as one without an answer: status 0)."""
+        deadline = self._until + grace_s
         for thread in self._threads:
-            thread.join(timeout=max(self._until - time.time(), 0) + 90)
+            thread.join(timeout=max(deadline - time.time(), 0))
         with self._lock:
-            return list(self._calls)
+            hung = [Call(action, self._blocking, 0, None, sent, time.time(),
+                         {"error": f"no answer within {time.time() - sent:.0f} s"})
+                    for action, sent in self._pending.values()]
+            return list(self._calls) + hung
 
 
 def prime(lab: Lab, action: str) -> None:

@@ -28,6 +28,19 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # After a broker connection is lost, Celery lowers the prefetch count for the messages it held and then
+        # raises it again from each finishing task, so thread-pool workers send basic.qos on the one shared
+        # connection from many threads at once; after a broker restart that wedged every invoker until the broker
+        # dropped it for missed heartbeats (minutes). Off, the worker sets its prefetch once and consumes again
+        # within a second of the broker's return (tests/integration/test_faults.py).
+        worker_enable_prefetch_count_reduction=False,
+        # Invokers hand results to Redis (controllers wait with their own bounded client, tasks/dispatch.py): while
+        # Redis is away, give a result up within about a second instead of Celery's 20 one-second retries (the
+        # record is stored in the database either way).
+        redis_socket_connect_timeout=1.0,
+        redis_socket_timeout=5.0,
+        result_backend_transport_options={"retry_policy": {"max_retries": 2, "interval_start": 0.1,
+                                                           "interval_step": 0.2, "interval_max": 0.5}},
         broker_transport_options={"confirm_publish": True},
         broker_connection_retry_on_startup=True,
         broker_pool_limit=max(settings.controller.threads, 10),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from app.core.errors import (
     Invalid,
     NotFound,
     PlatformError,
+    Unavailable,
     UserImageStartupError,
 )
 from app.core.manifest import BLACKBOX, RuntimeManifest
@@ -41,13 +43,24 @@ Publish = Callable[[Document], None]
 
 
 NOT_FOUND = "Action could not be found or may have been deleted."
-NOT_FETCHED = "Action could not be fetched."
 PROVISION_FAILED = "Failed to provision resources to run the action."
 INTERNAL_ERROR = "There was an internal server error."
 REDELIVERED = "The invoker stopped while the action ran; it was not run again."
+LOGS_LOST = "The invoker stopped after this activation ended and before its logs were collected."
 OOM = "The action exhausted its memory and was aborted."
 CONCURRENT_LOGS = ("Logs are not collected for actions with a concurrency limit above 1: "
                    "the output of their activations interleaves.")
+CLAIM_PAUSES_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Pauses between tries to claim an activation while the journal is unreachable (about 30 s in all); after them
+the message goes back to the broker for later (``TryLater``) rather than failing an activation that never ran."""
+
+
+class TryLater(Unavailable):
+    """The activation did not start (the journal could not be reached): put its message back for later."""
+
+
+class _AlreadyStarted(Exception):
+    """The claim before ``/run`` found the activation started before: a redelivery, not to be run again."""
 
 
 @dataclass(frozen=True)
@@ -123,13 +136,15 @@ def stringify(value: Any) -> str:
 class Invoker:
     def __init__(self, entities: EntityStore, activations: ActivationStore, pool: ContainerPool,
                  manifest: RuntimeManifest, settings: Settings, journal: StartJournal, *,
-                 action_cache_size: int = 512, records: RecordSink | None = None) -> None:
+                 action_cache_size: int = 512, records: RecordSink | None = None,
+                 retry_pauses_s: tuple[float, ...] = CLAIM_PAUSES_S) -> None:
         self._entities = entities
         self._activations = activations
         self._pool = pool
         self._manifest = manifest
         self._settings = settings
         self._journal = journal
+        self._retry_pauses_s = retry_pauses_s
         self._payload_bytes = settings.limits.payload_bytes
         # Parsed actions by (doc id, rev): a rev never changes content, so entries never go stale.
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
@@ -153,24 +168,31 @@ class Invoker:
                 "threads": self._settings.invoker.threads, "capacity_mb": self._settings.invoker.user_memory_mb}
 
     def invoke(self, msg: ActivationMessage, publish_result: Publish) -> Activation:
-        """Run ``msg`` and return its record (already published and stored)."""
+        """Run ``msg`` and return its record (already published and stored). Raises ``TryLater`` when the
+        activation could not start because the journal is unreachable (nothing ran; run the message later)."""
         received = now_ms()
         try:
-            action = self._action(msg)
+            action = self._fetch(msg)
         except (NotFound, KeyError, TypeError, ValueError):  # gone, or a document we cannot read as an action
-            return self._record(self._fallback(msg, received, Status.APPLICATION_ERROR, NOT_FOUND), publish_result)
-        except PlatformError:
-            log.exception("fetching %s for %s failed", msg.action, msg.activation_id)
-            return self._record(self._fallback(msg, received, Status.WHISK_ERROR, NOT_FETCHED), publish_result)
-        try:
-            first_time = self._journal.claim(msg.activation_id)
-        except PlatformError:
-            log.exception("cannot claim activation %s", msg.activation_id)
-            return self._record(self._failed(msg, action, received, Status.WHISK_ERROR, PROVISION_FAILED),
-                                publish_result)
-        if not first_time:
-            return self._redelivered(msg, action, received, publish_result)
+            return self._record_unrun(msg, None, self._fallback(msg, received, Status.APPLICATION_ERROR, NOT_FOUND),
+                                      publish_result)
         return self._run(msg, action, publish_result)
+
+    def _fetch(self, msg: ActivationMessage) -> Action:
+        """The message's action, waiting out a store that is briefly unreachable (as ``_claim`` waits for the
+        journal). Raises ``TryLater`` when it stays away: nothing ran, so the message is run later, not failed."""
+        for pause in (*self._retry_pauses_s, None):
+            try:
+                return self._action(msg)
+            except NotFound:
+                raise
+            except PlatformError as e:
+                if pause is None:
+                    raise TryLater(f"action {msg.action} of {msg.activation_id} not fetched: {e}") from e
+                log.warning("cannot fetch %s for %s (%s); trying again in %.1f s", msg.action, msg.activation_id,
+                            e, pause)
+                time.sleep(pause)  # backoff while the store is away, not synchronisation
+        raise AssertionError("unreachable")
 
     # --- the action --------------------------------------------------------------------------------
 
@@ -213,8 +235,8 @@ class Invoker:
                                  concurrent=self._manifest.supports_concurrency(action.exec.kind))
         except Invalid as e:  # a kind this invoker's manifest does not know (or a sequence sent here)
             log.error("cannot run %s: %s", msg.action, e.message)
-            return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),
-                                publish_result)
+            return self._record_unrun(msg, action, self._failed(msg, action, started, Status.WHISK_ERROR,
+                                                                PROVISION_FAILED), publish_result)
         key = (msg.namespace, action.path.doc_id, action.rev or msg.revision)
         concurrency = self._concurrency(action)
         try:
@@ -222,28 +244,36 @@ class Invoker:
             lease = self._pool.acquire(key, spec, action.limits.timeout / 1000, concurrency=concurrency)
         except BufferTimeout as e:
             log.warning("activation %s waited %d ms for container memory", msg.activation_id, e.waited_ms)
-            return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, e.message), publish_result)
+            return self._record_unrun(msg, action, self._failed(msg, action, started, Status.WHISK_ERROR, e.message),
+                                      publish_result)
         except UserImageStartupError as e:
-            return self._record(self._failed(msg, action, started, Status.DEVELOPER_ERROR, e.message),
-                                publish_result)
+            return self._record_unrun(msg, action, self._failed(msg, action, started, Status.DEVELOPER_ERROR,
+                                                                e.message), publish_result)
         except ContainerError as e:
             log.error("no container for %s: %r (cause: %r)", msg.activation_id, e, e.__cause__)
-            return self._record(self._failed(msg, action, started, Status.WHISK_ERROR, PROVISION_FAILED),
-                                publish_result)
+            return self._record_unrun(msg, action, self._failed(msg, action, started, Status.WHISK_ERROR,
+                                                                PROVISION_FAILED), publish_result)
         ready = now_ms()
         try:
             outcome, init_ms, start, end = self._init_and_run(msg, action, lease, ready)
+        except _AlreadyStarted:
+            self._pool.release(lease, reusable=True)  # nothing ran in it for this message
+            return self._redelivered(msg, action, started, publish_result)
+        except TryLater:
+            self._pool.release(lease, reusable=True)
+            raise
         except Exception:  # a bug of ours must still end in a record and give the memory back
             log.exception("running %s failed", msg.activation_id)
             outcome, init_ms, start, end = Outcome(Status.WHISK_ERROR, _error(INTERNAL_ERROR)), None, ready, now_ms()
         annotations = self._annotations(msg, action, wait_ms=ready - msg.received_ms, init_ms=init_ms,
                                         timed_out=outcome.timed_out)
         activation = self._activation(msg, action, start, end, outcome, annotations)
+        self._keep(activation)
         self._publish(activation, publish_result)
         if concurrency > 1:
             self._pool.release(lease, reusable=outcome.reusable)
             logs = [format_line(_log_time(), "stderr", CONCURRENT_LOGS)] if action.limits.logs > 0 else []
-            return self._store(replace(activation, logs=logs))
+            return self._store_ran(replace(activation, logs=logs))
         # A reusable container goes back at once, so a caller's next invoke finds it warm rather than starting
         # another while these logs are read (its output lands after this activation's sentinels).
         early = outcome.reusable
@@ -256,7 +286,7 @@ class Invoker:
         finally:
             if not early:  # outside the lock: destroying waits for log readers
                 self._pool.release(lease, reusable=False)
-        return self._store(replace(activation, logs=logs))
+        return self._store_ran(replace(activation, logs=logs))
 
     def _concurrency(self, action: Action) -> int:
         """The action's concurrency limit where its runtime takes concurrent activations, else 1."""
@@ -291,8 +321,10 @@ class Invoker:
             end = now_ms()
             init_ms = end - start
             if failed is not None:
+                self._claim(msg.activation_id)  # its record is final: a redelivery must find it, not run the action
                 return failed, init_ms, start, end
             lease.pooled.initialized = True
+        self._claim(msg.activation_id)  # the last moment before the action's code runs for this activation
         run_start = now_ms()
         if init_ms is None:
             start = run_start
@@ -304,6 +336,21 @@ class Invoker:
         except ContainerDied as e:
             outcome = Outcome(Status.DEVELOPER_ERROR, _error(e.message))
         return outcome, init_ms, start, now_ms()
+
+    def _claim(self, activation_id: str) -> None:
+        """Claim the activation in the journal, waiting out a journal that is briefly unreachable. Raises
+        ``_AlreadyStarted`` for an activation that started before, ``TryLater`` when the journal stays away."""
+        for pause in (*self._retry_pauses_s, None):
+            try:
+                if self._journal.claim(activation_id):
+                    return
+                raise _AlreadyStarted(activation_id)
+            except Unavailable as e:
+                if pause is None:
+                    raise TryLater(f"activation {activation_id} not started: {e.message}") from e
+                log.warning("cannot claim activation %s (%s); trying again in %.1f s", activation_id, e.message,
+                            pause)
+                time.sleep(pause)  # backoff while the journal is away, not synchronisation
 
     def _init_payload(self, msg: ActivationMessage, action: Action, start: int) -> dict[str, Any]:
         env = self._ow_env(msg, action, deadline=start + action.limits.timeout)
@@ -382,14 +429,63 @@ class Invoker:
             annotations=self._annotations(msg, None), cause=msg.cause,
         )
 
-    def _redelivered(self, msg: ActivationMessage, action: Action, at: int, publish_result: Publish) -> Activation:
-        """A message whose activation already started here or elsewhere: never run it again."""
+    def _record_unrun(self, msg: ActivationMessage, action: Action | None, activation: Activation,
+                      publish_result: Publish) -> Activation:
+        """Record an activation that never reached ``/run``, claiming it first so that a redelivery of its message
+        (this invoker stopped before the acknowledgement) finds this record instead of running the action. A
+        journal that cannot be reached does not hold the record back."""
+        try:
+            first = self._journal.claim(msg.activation_id)
+        except Unavailable as e:
+            log.warning("recording %s unclaimed: %s", msg.activation_id, e.message)
+            first = True
+        if not first:
+            return self._redelivered(msg, action, activation.start, publish_result)
+        return self._record(activation, publish_result)
+
+    def _redelivered(self, msg: ActivationMessage, action: Action | None, at: int,
+                     publish_result: Publish) -> Activation:
+        """A message whose activation already started here or elsewhere: never run it again. Its record is the one
+        stored, else the one the journal kept when it ended (its invoker stopped before storing it), else it
+        stopped while the action ran: that is recorded."""
+        try:
+            kept = self._journal.kept(msg.activation_id)
+        except Unavailable as e:
+            raise TryLater(f"redelivered activation {msg.activation_id}: {e.message}") from e
+        if kept is not None:
+            lost = [format_line(_log_time(), "stderr", LOGS_LOST)] if action is None or action.limits.logs > 0 else []
+            activation = replace(Activation.from_doc(kept), logs=lost)
+            self._record(activation, publish_result)
+            self._forget(msg.activation_id)
+            return activation
         try:
             existing = Activation.from_doc(self._activations.get_activation(msg.namespace, msg.activation_id))
         except NotFound:
-            return self._record(self._failed(msg, action, at, Status.WHISK_ERROR, REDELIVERED), publish_result)
+            return self._record(self._interrupted(msg, action, at), publish_result)
+        except PlatformError as e:  # the store is away: store the interruption; a record stored before wins
+            log.warning("cannot look up the record of redelivered activation %s: %s", msg.activation_id, e)
+            return self._record(self._interrupted(msg, action, at), publish_result)
         self._publish(existing, publish_result)
         return existing
+
+    def _interrupted(self, msg: ActivationMessage, action: Action | None, at: int) -> Activation:
+        if action is None:
+            return self._fallback(msg, at, Status.WHISK_ERROR, REDELIVERED)
+        return self._failed(msg, action, at, Status.WHISK_ERROR, REDELIVERED)
+
+    def _keep(self, activation: Activation) -> None:
+        """Hold the record in the journal until it is stored: should this invoker stop before, the redelivered
+        message stores it instead of recording an interruption."""
+        try:
+            self._journal.keep(activation.activation_id, activation.to_doc())
+        except Unavailable as e:
+            log.warning("the record of %s is not kept in the journal: %s", activation.activation_id, e.message)
+
+    def _forget(self, activation_id: str) -> None:
+        try:
+            self._journal.forget(activation_id)
+        except Unavailable as e:  # it expires on its own
+            log.warning("the kept record of %s is not dropped: %s", activation_id, e.message)
 
     def _record(self, activation: Activation, publish_result: Publish) -> Activation:
         self._publish(activation, publish_result)
@@ -404,4 +500,10 @@ class Invoker:
     def _store(self, activation: Activation) -> Activation:
         """Store the record (the sink retries a store that is briefly down); ``RecordNotStored`` propagates."""
         self._records.store(activation.to_doc())
+        return activation
+
+    def _store_ran(self, activation: Activation) -> Activation:
+        """Store the record of an activation that ran, then drop the copy the journal kept of it."""
+        self._store(activation)
+        self._forget(activation.activation_id)
         return activation

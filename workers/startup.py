@@ -100,6 +100,7 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
     invokers that departed. On SIGTERM it leaves the registry at once (no new work, its queue goes to the
     others), finishes what runs, then removes its containers."""
     app = make_celery(settings, worker=True)
+    app.conf.worker_consumer = "workers.consumer:QuickReconnectConsumer"
     state = shared_state(settings)
     registry = invoker_registry(settings, state)
     placer = build_placer(settings, state)

@@ -88,10 +88,12 @@ class Dispatcher(CompositionStarter, Protocol):
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation (as its result was published: logs follow with the stored record), or None
-        if it did not finish within ``timeout_s``."""
+        if it did not finish within ``timeout_s`` or the result backend cannot be reached. Returns by the deadline
+        whatever the backend does, and raises nothing: the activation was published and will run."""
 
     def peek(self, activation_id: str) -> Activation | None:
-        """The finished activation if the result backend still holds it, else None."""
+        """The finished activation if the result backend still holds it, else None (also when it cannot be
+        reached)."""
 
 
 class RateCounter(Protocol):
@@ -145,10 +147,20 @@ class StepLedger(Protocol):
 
 
 class StartJournal(Protocol):
-    """Which activations an invoker has begun to run, so a redelivered message never runs its action twice."""
+    """Which activations an invoker has begun to run, so a redelivered message never runs its action twice, and
+    the record of each that ran to its end until that record is stored (a redelivery then stores it)."""
 
     def claim(self, activation_id: str) -> bool:
         """True the first time for an activation id, False ever after. Raises ``Unavailable``."""
+
+    def keep(self, activation_id: str, doc: Document) -> None:
+        """Hold the record of a claimed activation that ran, until ``forget``. Raises ``Unavailable``."""
+
+    def kept(self, activation_id: str) -> Document | None:
+        """The record ``keep`` holds for the activation, if any. Raises ``Unavailable``."""
+
+    def forget(self, activation_id: str) -> None:
+        """Its record is stored: drop what ``keep`` held (the claim stays). Raises ``Unavailable``."""
 
     def close(self) -> None: ...
 

@@ -4,8 +4,10 @@ What RabbitMQ and the Redis start journal give the distributed stack, in a folde
 
 * ``accepted/<id>.json``: the activation message, written before ``publish`` returns, removed once
   its record is stored. A message still there at start was accepted and not finished: it is run again.
-* ``started/<id>``: created atomically (``O_EXCL``) when the invoker claims the activation (``Journal.claim``).
-  A replayed message that was claimed is not run again: the invoker records it as interrupted.
+* ``started/<id>``: created atomically (``O_EXCL``) when the invoker claims the activation, right before ``/run``
+  (``StartJournal.claim``); once the action ran, it holds the activation's record until that is stored
+  (``keep``). A replayed message that was claimed is not run again: its kept record is stored, or, when the
+  process died while the action ran, the invoker records it as interrupted.
 * ``records/<id>.json``: a finished activation's record the store would not take; stored at the next start.
 """
 
@@ -63,6 +65,28 @@ class Spool:
             return False
         os.close(fd)
         return True
+
+    def keep(self, activation_id: str, doc: Document) -> None:
+        path = self.started / activation_id
+        if path.exists():
+            _write_durably(path, doc)
+
+    def kept(self, activation_id: str) -> Document | None:
+        try:
+            text = (self.started / activation_id).read_text()
+        except FileNotFoundError:
+            return None
+        if not text:  # claimed, and the process stopped before the action ended
+            return None
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def forget(self, activation_id: str) -> None:
+        """Nothing to do: ``done`` removes the claim and what it held once the record is stored."""
+        return None
 
     def close(self) -> None:
         return None

@@ -35,3 +35,22 @@ def test_unreachable_redis_is_unavailable():
             journal.claim("x")
     finally:
         journal.close()
+
+
+def test_a_kept_record_is_held_until_forgotten_with_its_own_expiry(redis_url):
+    prefix, kept_prefix = f"squall:test:{secrets.token_hex(4)}:", f"squall:test:{secrets.token_hex(4)}:kept:"
+    journal = RedisJournal(redis_url, ttl_s=60, prefix=prefix, kept_ttl_s=30, kept_prefix=kept_prefix)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert journal.kept("act1") is None
+        journal.claim("act1")
+        journal.keep("act1", {"activationId": "act1", "response": {"result": {"ok": True}}})
+        assert journal.kept("act1") == {"activationId": "act1", "response": {"result": {"ok": True}}}
+        assert 0 < client.ttl(kept_prefix + "act1") <= 30
+        journal.forget("act1")
+        assert journal.kept("act1") is None
+        assert journal.claim("act1") is False  # the claim outlives what was kept
+    finally:
+        client.delete(prefix + "act1", kept_prefix + "act1")
+        client.close()
+        journal.close()

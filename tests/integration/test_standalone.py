@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import free_port
 from tests.integration.conftest import GUEST_AUTH
 from tests.integration.helpers import invoke, processes_in, put_action, wait_for_record
+from workers.invoker import REDELIVERED
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +233,80 @@ def test_actions_reach_the_api_at_their_api_host(standalone: Standalone) -> None
         assert answer.json() == {"status": 200, "api": ["/api/v1"]}
     assert standalone.stop() == 0
     assert standalone.leftovers() == []
+
+
+KILLED_COUNT = 55
+SLOW_INIT_S = 3.0
+
+
+def kill_9(instance: Standalone) -> None:
+    """SIGKILL to the standalone process alone, as ``kill -9 PID`` (its action processes run in sessions of their
+    own and may outlive it)."""
+    assert instance.process is not None
+    instance.process.kill()
+    instance.process.wait(timeout=10)
+
+
+def invoke_many(api: httpx.Client, name: str, payload: dict[str, object], count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        response = invoke(api, name, payload)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["activationId"])
+    return ids
+
+
+@pytest.mark.parametrize("standalone", ["process"], indirect=True)
+def test_kill_9_then_a_restart_runs_every_accepted_activation_once_and_records_what_happened(
+        standalone: Standalone) -> None:
+    """Two kills: while containers initialize (nothing had reached ``/run``: after the restart every activation runs
+    once and succeeds), then while 1 s actions run (only those in ``/run`` at the kill are recorded as interrupted;
+    none runs twice, every one has one record)."""
+    from bench.lab import ACTION_CODE, Recorder
+
+    recorder = Recorder(["127.0.0.1"])
+    try:
+        standalone.start()
+        params = [{"key": "recorder", "value": recorder.url}]
+        with standalone.client() as api:
+            for name, code in (("slowinit", f"import time\ntime.sleep({SLOW_INIT_S})\n{ACTION_CODE}"),
+                               ("second", ACTION_CODE)):
+                response = api.put(f"/api/v1/namespaces/_/actions/{name}", params={"overwrite": "true"},
+                                   json={"exec": {"kind": "python:3", "code": code}, "parameters": params})
+                assert response.status_code == 200, response.text
+            initializing = invoke_many(api, "slowinit", {"s": 0}, KILLED_COUNT)
+        time.sleep(SLOW_INIT_S / 2)
+        assert not set(recorder.ids()) & set(initializing), "an action ran before its /init could have ended"
+        kill_9(standalone)
+
+        standalone.start()
+        with standalone.client() as api:
+            records = {aid: wait_for_record(api, aid) for aid in initializing}
+        assert {aid: r["response"]["status"] for aid, r in records.items()} == dict.fromkeys(initializing, "success")
+        ran = recorder.ids()
+        assert all(ran[aid] == 1 for aid in initializing), {aid: ran[aid] for aid in initializing}
+
+        with standalone.client() as api:
+            running = invoke_many(api, "second", {"s": 1}, KILLED_COUNT)
+        deadline = time.monotonic() + 30
+        while not set(recorder.ids()) & set(running) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the first of them ended: others are in /run now
+        kill_9(standalone)
+        time.sleep(1.5)  # the orphaned action processes end their runs (they outlive their parent)
+
+        standalone.start()
+        with standalone.client() as api:
+            records = {aid: wait_for_record(api, aid) for aid in running}
+        ran = recorder.ids()
+        twice = {aid: ran[aid] for aid in running if ran[aid] > 1}
+        assert not twice, f"ran more than once: {twice}"
+        interrupted = {aid for aid, r in records.items() if r["response"]["status"] != "success"}
+        assert all(records[aid]["response"]["result"] == {"error": REDELIVERED} for aid in interrupted)
+        threads = 16  # the default invoker.threads: at most that many were in /run at the kill
+        assert len(interrupted) <= threads, f"{len(interrupted)} recorded as interrupted"
+        assert all(ran[aid] == 1 for aid in set(running) - interrupted)
+        print(f"\n[standalone kill -9] {KILLED_COUNT} in /init: all succeeded once after the restart; "
+              f"{KILLED_COUNT} in or before /run: {len(interrupted)} recorded as interrupted, "
+              f"{KILLED_COUNT - len(interrupted)} succeeded, none ran twice")
+    finally:
+        recorder.close()

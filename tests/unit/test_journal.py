@@ -25,3 +25,27 @@ def test_concurrent_claims_have_one_winner():
     for thread in threads:
         thread.join()
     assert wins.count(True) == 1
+
+
+def test_a_kept_record_is_there_until_forgotten():
+    journal = MemoryJournal()
+    journal.claim("a")
+    journal.keep("a", {"activationId": "a"})
+    assert journal.kept("a") == {"activationId": "a"}
+    journal.forget("a")
+    assert journal.kept("a") is None and journal.claim("a") is False
+
+
+def test_the_spool_keeps_a_record_in_its_claim_until_done(tmp_path):
+    from app.standalone.spool import Spool
+
+    spool = Spool(tmp_path)
+    assert spool.kept("a") is None
+    spool.keep("a", {"activationId": "a"})  # not claimed: nothing to keep it in
+    assert spool.kept("a") is None
+    assert spool.claim("a")
+    assert spool.kept("a") is None  # claimed, not ended (a process killed in /run leaves this)
+    spool.keep("a", {"activationId": "a"})
+    assert spool.kept("a") == {"activationId": "a"} and spool.claim("a") is False
+    spool.done("a")
+    assert spool.kept("a") is None and spool.claim("a") is True
