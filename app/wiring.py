@@ -72,7 +72,8 @@ def entity_store(settings: Settings, store: Store, state: SharedState | None = N
         return store
     # Keyed by database, so deployments sharing one Redis never read each other's revisions.
     revisions = (state or shared_state(settings)).revisions(seconds, prefix=f"squall:rev:{store.whisks_db}:")
-    return store if revisions is None else CachedEntityStore(store, revisions)
+    return store if revisions is None else CachedEntityStore(store, revisions,
+                                                             stale_s=settings.couchdb.serve_stale_s)
 
 
 def _actions(settings: Settings, entities: EntityStore, manifest: RuntimeManifest) -> ActionService:
@@ -98,14 +99,16 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
     counter = counter or state.counters()
     limits = LimitsService(store, NamespaceLimits(settings.limits.invocations_per_minute,
                                                   settings.limits.fires_per_minute),
-                           settings.controller.identity_cache_seconds)
+                           settings.controller.identity_cache_seconds,
+                           stale_seconds=settings.couchdb.serve_stale_s)
     invocations = InvocationService(
         entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
         invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute)
     return Services(
         settings=settings,
         manifest=manifest,
-        identities=IdentityService(store, settings.controller.identity_cache_seconds),
+        identities=IdentityService(store, settings.controller.identity_cache_seconds,
+                                   stale_seconds=settings.couchdb.serve_stale_s),
         actions=_actions(settings, entities, manifest),
         invocations=invocations,
         activations=ActivationService(store, dispatcher),

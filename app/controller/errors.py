@@ -1,4 +1,8 @@
-"""The one place errors become HTTP: ``{"error": <message>, "code": <transaction id>}`` with OpenWhisk's status."""
+"""The one place errors become HTTP: ``{"error": <message>, "code": <transaction id>}`` with OpenWhisk's status.
+
+A 503 says when to try again (``Retry-After``) when the error knows; it is logged by whoever saw the outage (the
+store client's ``Outage``), not once per answer here: a store that is down would fill the log.
+"""
 
 from __future__ import annotations
 
@@ -31,11 +35,13 @@ _HTTP_MESSAGES = {
 INTERNAL = "There was an internal server error."
 
 
-def envelope(message: str, status: int) -> Response:
+def envelope(message: str, status: int, retry_after_s: int | None = None) -> Response:
     response = jsonify({"error": message, "code": g.get("tid", "")})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="OpenWhisk secure realm"'
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
     return response
 
 
@@ -51,7 +57,12 @@ def _platform_error(error: errors.PlatformError) -> Response:
     if status == 500:
         log.error("internal error: %s", error, exc_info=error)
         return envelope(INTERNAL, 500)
-    return envelope(error.message, status)
+    return envelope(error.message, status, retry_after_s(error))
+
+
+def retry_after_s(error: errors.PlatformError) -> int | None:
+    """The seconds an unavailable service asks callers to wait, if it says."""
+    return error.retry_after_s if isinstance(error, errors.Unavailable) else None
 
 
 def _http_error(error: HTTPException) -> Response:

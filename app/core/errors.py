@@ -10,6 +10,7 @@
   x Throttled               a namespace throttle was hit (429)
   x Unavailable             no invoker or service can take the work now (503)
   x StoreError              the document store failed (500)
+    - StoreUnavailable      ... because it cannot be reached now; also an Unavailable (503)
   x ContainerError          an action container could not be provided
     - ContainerStartupError
       · RuntimeStartupError     the platform's fault (image missing, Docker down)
@@ -68,10 +69,28 @@ class Throttled(PlatformError):
 
 class Unavailable(PlatformError):
     message = "The server is currently unavailable (because it is overloaded or down for maintenance)."
+    retry_after_s: int | None = None
+    """When set, the seconds a caller should wait before trying again (the answer's ``Retry-After``)."""
 
 
 class StoreError(PlatformError):
     message = "There was an internal server error."
+
+
+class StoreUnavailable(StoreError, Unavailable):
+    """The store cannot be reached now (connection refused or reset, a timeout, a 5xx answer): nothing is wrong
+    with the request, so it is a 503 to try again shortly, and callers that catch ``StoreError`` still catch it.
+
+    ``cause`` says what failed, for the operator's log; callers are only told the server is unavailable.
+    """
+
+    message = "The database is currently unavailable; try again shortly."
+    retry_after_s = 5
+
+    def __init__(self, cause: str) -> None:
+        super().__init__()
+        self.cause = cause
+        self.args = (cause,)  # what str() and repr() show: the cause, for logs and task retries
 
 
 class ContainerError(PlatformError):

@@ -3,7 +3,8 @@ journal, the composition step ledger and the invoker registry.
 
 Each has a Redis form (several controllers and invokers agree) and an in-process form (one-process deployments:
 ``squall standalone``, tests). ``SharedState`` is the one place that chooses between them: Redis when the
-deployment's result backend is Redis, else this process's memory.
+deployment's result backend is Redis, else this process's memory. The Redis forms a controller uses on its request
+path give up within about a second and degrade rather than fail the request (``app.state.client``).
 """
 
 from __future__ import annotations

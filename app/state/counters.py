@@ -5,31 +5,47 @@ Chosen by ``app.state.SharedState``; the throttle arithmetic is ``app.core.limit
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 import redis
 
-from app.core.errors import StoreError
+from app.core.outage import Outage
+from app.state.client import quick_client
+
+log = logging.getLogger(__name__)
 
 
 class RedisCounters:
-    """Implements ``app.core.ports.RateCounter``: ``INCR`` plus ``EXPIRE`` in one transaction."""
+    """Implements ``app.core.ports.RateCounter``: ``INCR`` plus ``EXPIRE`` in one transaction.
+
+    Fails open: while Redis cannot be reached, counts go on in this process's memory. A throttle is protection,
+    not the service, so an outage must not fail invokes; and a count of this process's calls alone is never more
+    than the shared count, so no caller is throttled who would not have been, while a flood through one controller
+    is still stopped during a long outage. The outage is logged once, not per request.
+    """
 
     def __init__(self, url: str, prefix: str = "") -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._redis = quick_client(url)
         self._prefix = prefix  # deployments sharing one Redis count apart
+        self._outage = Outage("Redis (throttle counters; counting in this process meanwhile)", log)
+        self._local = MemoryCounters()
 
     def increment(self, key: str, ttl_s: int) -> int:
         key = self._prefix + key
+        if self._outage.skip():
+            return self._local.increment(key, ttl_s)
         try:
             with self._redis.pipeline() as pipe:
                 pipe.incr(key)
                 pipe.expire(key, ttl_s, nx=True)
                 count, _ = pipe.execute()
         except redis.RedisError as e:
-            raise StoreError(f"cannot count {key} in Redis: {e}") from e
+            self._outage.failed(e)
+            return self._local.increment(key, ttl_s)
+        self._outage.succeeded()
         return int(count)
 
     def close(self) -> None:

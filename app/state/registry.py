@@ -5,12 +5,17 @@ Redis form: each invoker's report is a key with a time to live (silent past it =
 a set (so an invoker that fell silent is known as departed and its queue handed off), and reservations are a
 hash per invoker changed by Lua scripts, atomic across every controller. Keys carry the deployment's prefix so
 deployments sharing one Redis never see each other's invokers.
+
+Controllers read and reserve here on the request path, so every command gives up within a second, and while
+Redis is away all but one call per probe interval fail at once (``app.state.client``); the outage is logged once
+per process. Callers degrade on ``StoreError``: placement goes on over the last known invokers, unreserved.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +25,14 @@ import redis
 import redis.exceptions
 
 from app.core.errors import StoreError
+from app.core.outage import Outage
+from app.state.client import quick_client
+
+log = logging.getLogger(__name__)
 
 WINDOW_S = 60
+TIMEOUT_S = 1.0
+"""Socket timeouts: longer than a request-path client's, as invokers announce here too, but still short."""
 
 _RESERVE = """
 local mb = tonumber(redis.call('HGET', KEYS[1], 'mb') or '0')
@@ -44,15 +55,6 @@ return 1
 """
 
 
-@contextlib.contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Redis errors as ``StoreError`` saying ``what`` could not be done."""
-    try:
-        yield
-    except redis.exceptions.RedisError as e:
-        raise StoreError(f"{what}: {e}") from e
-
-
 def _minute(now_s: float) -> int:
     return int(now_s // WINDOW_S)
 
@@ -61,25 +63,39 @@ class RedisInvokerRegistry:
     """Implements ``app.core.ports.InvokerRegistry`` over Redis."""
 
     def __init__(self, url: str, prefix: str, clock: Callable[[], float] = time.time) -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = quick_client(url, TIMEOUT_S)
         self._p = prefix
         self._clock = clock
+        self._outage = Outage("Redis (invoker registry)", log)
         self._reserve = self._redis.register_script(_RESERVE)
         self._release = self._redis.register_script(_RELEASE)
+
+    @contextlib.contextmanager
+    def _translated(self, what: str, *, always: bool = False) -> Iterator[None]:
+        """Redis errors as ``StoreError`` saying ``what`` could not be done; at once between an outage's probes
+        unless ``always``."""
+        if not always and self._outage.skip():
+            raise StoreError(f"{what}: Redis is unreachable")
+        try:
+            yield
+        except redis.exceptions.RedisError as e:
+            self._outage.failed(e)
+            raise StoreError(f"{what}: {e}") from e
+        self._outage.succeeded()
 
     def _key(self, *parts: str) -> str:
         return self._p + ":".join(parts)
 
     def announce(self, report: dict[str, Any], ttl_s: float) -> None:
         name = str(report["name"])
-        with _translated(f"cannot announce invoker {name}"), self._redis.pipeline(transaction=False) as pipe:
+        with self._translated(f"cannot announce invoker {name}"), self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._key("invoker", name), json.dumps(report, separators=(",", ":")),
                      px=int(ttl_s * 1000))
             pipe.sadd(self._key("invokers"), name)
             pipe.execute()
 
     def leave(self, name: str) -> None:
-        with _translated(f"cannot deregister invoker {name}"):
+        with self._translated(f"cannot deregister invoker {name}", always=True):  # once, on the way out
             self._redis.delete(self._key("invoker", name))
 
     def _names(self) -> list[str]:
@@ -87,7 +103,7 @@ class RedisInvokerRegistry:
 
     def _snapshot(self) -> list[tuple[str, Any]]:
         """Every registered name with its live report (None once it expired)."""
-        with _translated("cannot read the invoker registry"):
+        with self._translated("cannot read the invoker registry"):
             names = self._names()
             values = self._redis.mget([self._key("invoker", n) for n in names]) if names else []
         return list(zip(names, values, strict=True))
@@ -99,40 +115,40 @@ class RedisInvokerRegistry:
         return [name for name, value in self._snapshot() if value is None]
 
     def forget(self, name: str) -> None:
-        with _translated(f"cannot forget invoker {name}"):
+        with self._translated(f"cannot forget invoker {name}"):
             self._redis.srem(self._key("invokers"), name)
             self._redis.delete(self._key("reserved", name))
 
     def reset(self, name: str) -> None:
-        with _translated(f"cannot reset invoker {name}"):
+        with self._translated(f"cannot reset invoker {name}"):
             self._redis.delete(self._key("reserved", name))
 
     def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
         minute = str(_minute(self._clock()))
-        with _translated(f"cannot reserve room on invoker {name}"):
+        with self._translated(f"cannot reserve room on invoker {name}"):
             return bool(self._reserve(keys=[self._key("reserved", name), self._key("placed", name, minute)],
                                       args=[memory_mb, capacity_mb, threads]))
 
     def placed(self, name: str) -> None:
         key = self._key("placed", name, str(_minute(self._clock())))
-        with _translated(f"cannot count a placement on {name}"), self._redis.pipeline() as pipe:
+        with self._translated(f"cannot count a placement on {name}"), self._redis.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, 180)
             pipe.execute()
 
     def release(self, name: str, memory_mb: int) -> None:
-        with _translated(f"cannot release room on invoker {name}"):
+        with self._translated(f"cannot release room on invoker {name}"):
             self._release(keys=[self._key("reserved", name)], args=[memory_mb])
 
     def placements(self, name: str) -> int:
         key = self._key("placed", name, str(_minute(self._clock()) - 1))
-        with _translated(f"cannot read placements of {name}"):
+        with self._translated(f"cannot read placements of {name}"):
             value = self._redis.get(key)
         return int(value) if value is not None else 0
 
     def claim_handoff(self, name: str, holder: str, ttl_s: float) -> bool:
         key = self._key("handoff", name)
-        with _translated(f"cannot claim the hand-off of {name}"):
+        with self._translated(f"cannot claim the hand-off of {name}"):
             if self._redis.set(key, holder, nx=True, px=int(ttl_s * 1000)):
                 return True
             current = self._redis.get(key)

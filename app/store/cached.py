@@ -3,17 +3,27 @@ revision index (``app.state.revisions``) whether each is still current before us
 
 Every write through any controller process records the new revision, so the next read anywhere sees it:
 an action update is seen by the very next invoke. If the index cannot be reached, reads go to the store.
+
+If the store cannot be reached (``StoreUnavailable``) when a document must be read from it, the copy in memory
+is served instead while it was confirmed (read from the store, or found current in the index) at most
+``stale_s`` ago, and the index records no other revision or a deletion: invokes of a cached action go on through
+a store outage, and an update or delete made meanwhile is never hidden by the stale copy. Keep ``stale_s`` no
+longer than the index's own lifetime: then an index entry of any write since the confirmation is still there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from app.core.entities import Document
-from app.core.errors import StoreError
+from app.core.errors import StoreError, StoreUnavailable
 from app.core.ports import EntityStore, Revisions
 
 log = logging.getLogger(__name__)
@@ -22,44 +32,73 @@ DELETED = "-"
 """The revision recorded for a deleted entity."""
 
 
+@dataclass
+class _Cached:
+    doc: Document
+    confirmed: float  # when the store or the index last said this revision is current
+
+
 class CachedEntityStore:
     """Implements ``EntityStore`` over ``inner``; listing and counting pass straight through."""
 
-    def __init__(self, inner: EntityStore, revisions: Revisions, size: int = 1024) -> None:
+    def __init__(self, inner: EntityStore, revisions: Revisions, size: int = 1024, *, stale_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._inner = inner
         self._revisions = revisions
         self._size = size
-        self._docs: OrderedDict[str, Document] = OrderedDict()
+        self._stale_s = stale_s
+        self._clock = clock
+        self._docs: OrderedDict[str, _Cached] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.stale = 0
 
     def get_entity(self, doc_id: str) -> Document:
         try:
             current = self._revisions.current(doc_id)
-        except StoreError as e:
-            log.warning("entity cache bypassed: %s", e)
-            return self._inner.get_entity(doc_id)
+        except StoreError:  # the index logs its own outages (once, then a count): not once per read here
+            return self._read(doc_id, None, offer=False)
         if current is not None and current != DELETED:
             with self._lock:
                 cached = self._docs.get(doc_id)
-                if cached is not None and cached.get("_rev") == current:
+                if cached is not None and cached.doc.get("_rev") == current:
+                    cached.confirmed = self._clock()
                     self._docs.move_to_end(doc_id)
                     self.hits += 1
-                    return copy.deepcopy(cached)
+                    return copy.deepcopy(cached.doc)
+        return self._read(doc_id, current, offer=current is None)
+
+    def _read(self, doc_id: str, current: str | None, *, offer: bool) -> Document:
+        """From the store (``NotFound`` propagates: a deleted entity is read each time), or the stale copy while
+        the store cannot be reached and ``current`` (the index's revision) names no other."""
         self.misses += 1
-        doc = self._inner.get_entity(doc_id)  # NotFound propagates (a deleted entity is read each time)
+        try:
+            doc = self._inner.get_entity(doc_id)
+        except StoreUnavailable:
+            stale = self._stale(doc_id, current)
+            if stale is None:
+                raise
+            return stale
         with self._lock:
-            self._docs[doc_id] = copy.deepcopy(doc)
+            self._docs[doc_id] = _Cached(copy.deepcopy(doc), self._clock())
             self._docs.move_to_end(doc_id)
             while len(self._docs) > self._size:
                 self._docs.popitem(last=False)
-        if current is None and isinstance(doc.get("_rev"), str):
-            try:
+        if offer and isinstance(doc.get("_rev"), str):
+            with contextlib.suppress(StoreError):  # a lost offer costs the next read a store read
                 self._revisions.offer(doc_id, doc["_rev"])
-            except StoreError as e:
-                log.warning("entity cache: %s", e)
         return doc
+
+    def _stale(self, doc_id: str, current: str | None) -> Document | None:
+        if current is not None:  # the index knows of a newer revision or a deletion: the copy is not it
+            return None
+        with self._lock:
+            cached = self._docs.get(doc_id)
+            if cached is None or self._clock() - cached.confirmed > self._stale_s:
+                return None
+            self.stale += 1
+            return copy.deepcopy(cached.doc)
 
     def put_entity(self, doc: Document) -> str:
         rev = self._inner.put_entity(doc)

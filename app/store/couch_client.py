@@ -9,20 +9,30 @@ answers 409).
 Errors, translated once here:
 
 * 404 → ``NotFound``; 409 and 412 → ``Conflict``;
-* any other failed status, a body that is not JSON, a timeout or a connection failure → ``StoreError``
+* a server that cannot be reached (connection refused or reset, a timeout, a broken answer) or that answers
+  5xx → ``StoreUnavailable`` (a ``StoreError`` and an ``Unavailable``: the caller may try again shortly);
+* any other failed status, a body that is not JSON, or a URL the client cannot use → ``StoreError``
   (chained with ``raise ... from e`` where there is a foreign exception).
+
+While the server cannot be reached, the client's ``Outage`` (``app.core.outage``) logs it once, then counts, and
+lets one request a second try it while the others fail at once: a server that hangs costs one timeout a second,
+not one per request.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from app.core.errors import Conflict, NotFound, StoreError
+from app.core.errors import Conflict, NotFound, StoreError, StoreUnavailable
+from app.core.outage import Outage
+
+log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 
@@ -67,12 +77,15 @@ def _encode_params(params: Mapping[str, Any]) -> dict[str, str]:
 class CouchClient:
     """One server: a base URL (credentials may be in it), a timeout, and one pooled HTTP client.
 
-    ``transport`` replaces the network (``httpx.MockTransport`` or ``httpx.WSGITransport``) for tests.
+    ``transport`` replaces the network (``httpx.MockTransport`` or ``httpx.WSGITransport``) for tests, ``outage``
+    the log of its outages (with a clock of the test's).
     """
 
-    def __init__(self, url: str, timeout_s: float, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, url: str, timeout_s: float, transport: httpx.BaseTransport | None = None,
+                 outage: Outage | None = None) -> None:
         base, auth = _split_credentials(url)
         self.url = base  # without credentials: safe to show in messages
+        self.outage = outage or Outage(f"CouchDB at {base}", log)
         self._http = httpx.Client(
             base_url=base,
             auth=auth,
@@ -92,6 +105,8 @@ class CouchClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 body: Any = None) -> Any:
         """Send one request; returns its JSON body when the status is 2xx, else raises (see module doc)."""
+        if self.outage.skip():
+            raise StoreUnavailable(f"CouchDB at {self.url} cannot be reached (tried again within a second)")
         try:
             response = self._http.request(
                 method, path,
@@ -99,8 +114,16 @@ class CouchClient:
                 content=None if body is None else json.dumps(body, separators=(",", ":")).encode(),
                 headers={"Content-Type": "application/json"} if body is not None else None,
             )
+        except httpx.UnsupportedProtocol as e:  # a configuration error, not an outage
+            raise StoreError(f"CouchDB at {self.url} failed on {method} {path}: {e!r}") from e
+        except httpx.TransportError as e:
+            raise self._unreachable(f"{method} {path}: {e!r}") from e
         except httpx.HTTPError as e:
             raise StoreError(f"CouchDB at {self.url} failed on {method} {path}: {e!r}") from e
+        if response.status_code >= 500:
+            error, reason = self._error_of(response)
+            raise self._unreachable(f"{method} {path} answered {response.status_code}: {error}: {reason}")
+        self.outage.succeeded()
         if response.is_success:
             return self._json(response)
         error, reason = self._error_of(response)
@@ -113,6 +136,10 @@ class CouchClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def _unreachable(self, cause: str) -> StoreUnavailable:
+        self.outage.failed(cause)
+        return StoreUnavailable(f"CouchDB at {self.url} cannot be reached: {cause}")
 
     def _json(self, response: httpx.Response) -> Any:
         try:

@@ -1,4 +1,5 @@
-"""The controller's entity cache: served from memory only while the shared revision index says it is current."""
+"""The controller's entity cache: served from memory only while the shared revision index says it is current,
+or, while the store cannot be reached, for a bounded time if the index knows of nothing newer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.core.errors import NotFound, StoreError
+from app.core.errors import NotFound, StoreError, StoreUnavailable
 from app.store.cached import DELETED, CachedEntityStore
 
 pytestmark = pytest.mark.unit
@@ -19,9 +20,12 @@ class Entities:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.reads = 0
+        self.down = False  # True: reads fail as they do when the store cannot be reached
 
     def get_entity(self, doc_id: str) -> dict[str, Any]:
         self.reads += 1
+        if self.down:
+            raise StoreUnavailable("connection refused")
         if doc_id not in self.docs:
             raise NotFound()
         return dict(self.docs[doc_id])
@@ -127,3 +131,89 @@ def test_cached_documents_are_copies(shared: tuple[Entities, Revisions]) -> None
     cache.put_entity({"_id": "ns/a", "parameters": [{"key": "k", "value": 1}]})
     cache.get_entity("ns/a")["parameters"].append({"key": "x"})
     assert cache.get_entity("ns/a")["parameters"] == [{"key": "k", "value": 1}]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stale_cache(shared: tuple[Entities, Revisions], clock: Clock) -> CachedEntityStore:
+    entities, revisions = shared
+    return CachedEntityStore(entities, revisions, stale_s=300, clock=clock)
+
+
+def test_while_the_store_is_down_an_entity_the_index_forgot_is_served_from_memory(
+        shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    clock = Clock()
+    cache = stale_cache(shared, clock)
+    entities.put_entity({"_id": "ns/a", "v": 1})
+    cache.get_entity("ns/a")
+    revisions.revs.clear()  # its index entry expired
+    entities.down = True
+    clock.now = 200
+    assert cache.get_entity("ns/a")["v"] == 1
+    assert cache.stale == 1
+    clock.now = 301  # confirmed at 0: too long ago
+    with pytest.raises(StoreUnavailable):
+        cache.get_entity("ns/a")
+
+
+def test_each_index_hit_confirms_the_copy_again(shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    clock = Clock()
+    cache = stale_cache(shared, clock)
+    entities.put_entity({"_id": "ns/a", "v": 1})
+    cache.get_entity("ns/a")
+    cache.get_entity("ns/a")  # offered at the first read: a hit
+    clock.now = 250
+    cache.get_entity("ns/a")  # still current at 250
+    revisions.revs.clear()
+    entities.down = True
+    clock.now = 500
+    assert cache.get_entity("ns/a")["v"] == 1
+
+
+def test_an_entity_changed_or_deleted_elsewhere_is_never_served_stale(shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    clock = Clock()
+    cache, other = stale_cache(shared, clock), CachedEntityStore(entities, revisions)
+    rev_a = other.put_entity({"_id": "ns/a", "v": 1})
+    other.put_entity({"_id": "ns/b", "v": 1})
+    cache.get_entity("ns/a")
+    cache.get_entity("ns/b")
+    other.put_entity({"_id": "ns/a", "_rev": rev_a, "v": 2})  # changed: the index has its new rev
+    other.delete_entity("ns/b", entities.docs["ns/b"]["_rev"])  # deleted: the index says so
+    entities.down = True
+    with pytest.raises(StoreUnavailable):
+        cache.get_entity("ns/a")
+    with pytest.raises(StoreUnavailable):
+        cache.get_entity("ns/b")
+    entities.down = False  # back: the store's answer, at once
+    assert cache.get_entity("ns/a")["v"] == 2
+    with pytest.raises(NotFound):
+        cache.get_entity("ns/b")
+
+
+def test_never_read_means_unavailable(shared: tuple[Entities, Revisions]) -> None:
+    entities, _ = shared
+    cache = stale_cache(shared, Clock())
+    entities.put_entity({"_id": "ns/a", "v": 1})
+    entities.down = True
+    with pytest.raises(StoreUnavailable):
+        cache.get_entity("ns/a")
+
+
+def test_stale_copies_are_off_by_default(shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    cache = CachedEntityStore(entities, revisions)
+    entities.put_entity({"_id": "ns/a", "v": 1})
+    cache.get_entity("ns/a")
+    revisions.revs.clear()
+    entities.down = True
+    with pytest.raises(StoreUnavailable):
+        cache.get_entity("ns/a")

@@ -1,10 +1,11 @@
-"""IdentityService: key checks, the short cache, seeding and blocking, over a dict-backed SubjectStore."""
+"""IdentityService: key checks, the short cache (and its last good identities while the store is down), seeding
+and blocking, over a dict-backed SubjectStore."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.core.errors import Conflict, NotFound, Unauthorized
+from app.core.errors import Conflict, NotFound, StoreUnavailable, Unauthorized
 from app.core.identities import WELL_KNOWN, Identity, Subject
 from app.core.services import IdentityService
 
@@ -17,6 +18,7 @@ class DictSubjects:
     def __init__(self) -> None:
         self.docs: dict[str, Subject] = {}
         self.lookups = 0
+        self.down = False  # True: key lookups fail as they do when the store cannot be reached
 
     def put_subject(self, subject: Subject) -> Subject:
         current = self.docs.get(subject.name)
@@ -39,6 +41,8 @@ class DictSubjects:
 
     def identity_by_uuid(self, uuid: str) -> Identity:
         self.lookups += 1
+        if self.down:
+            raise StoreUnavailable("connection refused")
         for s in self.docs.values():
             for n in s.namespaces:
                 if n.uuid == uuid:
@@ -137,3 +141,55 @@ def test_lookup_refuses_a_blocked_subject_and_owner_of_finds_any_namespace() -> 
     service.set_blocked("alice", True)
     with pytest.raises(Unauthorized):
         service.lookup(auth.split(":", 1)[0])
+
+
+def test_while_the_store_is_down_a_known_key_is_served_from_its_last_lookup() -> None:
+    store, clock = DictSubjects(), Clock()
+    ids = IdentityService(store, cache_seconds=5, clock=clock, stale_seconds=300)
+    uuid, key = ids.create("dave").split(":")
+    ids.authenticate(uuid, key)
+    store.down = True
+    clock.now = 60
+    assert ids.authenticate(uuid, key).namespace == "dave"
+    with pytest.raises(Unauthorized):  # a wrong key stays wrong
+        ids.authenticate(uuid, key[:-1] + ("a" if key[-1] != "a" else "b"))
+    clock.now = 301  # looked up at 0: too long ago to vouch for it
+    with pytest.raises(StoreUnavailable):
+        ids.authenticate(uuid, key)
+
+
+def test_while_the_store_is_down_an_unknown_key_is_unavailable_not_unauthorized() -> None:
+    store = DictSubjects()
+    ids = IdentityService(store, cache_seconds=5, stale_seconds=300)
+    uuid, key = ids.create("erin").split(":")
+    store.down = True
+    with pytest.raises(StoreUnavailable):
+        ids.authenticate(uuid, key)
+
+
+def test_a_key_blocked_or_revoked_during_the_outage_is_refused_once_the_store_is_back() -> None:
+    store, clock = DictSubjects(), Clock()
+    ids = IdentityService(store, cache_seconds=5, clock=clock, stale_seconds=300)
+    admin = IdentityService(store, cache_seconds=0)  # another controller, or the CLI
+    blocked = ids.create("frank").split(":")
+    revoked = ids.create("grace").split(":")
+    ids.authenticate(*blocked)
+    ids.authenticate(*revoked)
+    admin.set_blocked("frank", True)  # as the outage begins: this controller has not seen it
+    admin.revoke_key("grace", "grace")
+    store.down = True
+    clock.now = 10
+    ids.authenticate(*blocked)
+    ids.authenticate(*revoked)
+    store.down = False
+    clock.now = 16
+    with pytest.raises(Unauthorized):
+        ids.authenticate(*blocked)
+    with pytest.raises(Unauthorized):
+        ids.authenticate(*revoked)
+    store.down = True  # and a second outage does not bring the revoked key back
+    clock.now = 30
+    with pytest.raises(StoreUnavailable):
+        ids.authenticate(*revoked)
+    with pytest.raises(Unauthorized):
+        ids.authenticate(*blocked)

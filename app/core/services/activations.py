@@ -6,7 +6,7 @@ import builtins
 
 from app.core.activity import ActivationFilter, ActivationPage, Dashboard, summarize
 from app.core.entities import Activation
-from app.core.errors import Invalid, NotFound
+from app.core.errors import Invalid, NotFound, PlatformError
 from app.core.identities import Identity
 from app.core.ports import ActivationStore, Dispatcher
 from app.core.services.entitlement import check_owner
@@ -31,10 +31,19 @@ class ActivationService:
         except NotFound:
             # The record is written after the result is handed back; until it lands the result
             # backend may already know the answer (logs follow with the record).
-            found = self._dispatcher.peek(activation_id) if self._dispatcher else None
+            found = self._peek(activation_id)
             if found is None or found.namespace != namespace:
                 raise
             return found
+
+    def _peek(self, activation_id: str) -> Activation | None:
+        """The result backend's copy, or None: when it cannot be read, the store's answer (not found) stands."""
+        if self._dispatcher is None:
+            return None
+        try:
+            return self._dispatcher.peek(activation_id)
+        except PlatformError:
+            return None
 
     def stored(self, identity: Identity, namespace: str, activation_id: str) -> Activation | None:
         """The stored record (with its logs), or None while the invoker has not stored it yet."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable
 
@@ -18,21 +17,23 @@ from app.core.identities import (
     new_credentials,
     split_credentials,
 )
+from app.core.lookups import LookupCache
 from app.core.names import check_name
 from app.core.ports import SubjectStore
 
 
 class IdentityService:
+    """``cache_seconds``: how long a looked-up identity is trusted; ``stale_seconds``: how long after it was looked
+    up it is still served while the store cannot be reached (``app.core.lookups``)."""
+
     def __init__(self, subjects: SubjectStore, cache_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, stale_seconds: float = 0.0) -> None:
         self._subjects = subjects
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Identity]] = {}
-        self._lock = threading.Lock()
+        self._cache: LookupCache[str, Identity] = LookupCache(cache_seconds, stale_seconds, clock)
 
     def authenticate(self, uuid: str, key: str) -> Identity:
-        """The identity owning this key. Raises ``Unauthorized`` for an unknown, wrong or blocked key."""
+        """The identity owning this key. Raises ``Unauthorized`` for an unknown, wrong or blocked key, and
+        ``StoreUnavailable`` when the store cannot say (an unknown key during an outage is not a wrong one)."""
         identity = self._cached(uuid)
         if identity.blocked or not key_matches(key, identity.key_hash):
             raise Unauthorized()
@@ -40,18 +41,13 @@ class IdentityService:
 
     def _cached(self, uuid: str) -> Identity:
         """The identity of ``uuid``, from the cache while it is fresh. Raises ``Unauthorized`` if unknown."""
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(uuid)
-        if cached and cached[0] > now:
-            return cached[1]
+        return self._cache.get(uuid, lambda: self._read(uuid))
+
+    def _read(self, uuid: str) -> Identity:
         try:
-            identity = self._subjects.identity_by_uuid(uuid)
+            return self._subjects.identity_by_uuid(uuid)
         except NotFound:
             raise Unauthorized() from None
-        with self._lock:
-            self._cache[uuid] = (now + self._cache_seconds, identity)
-        return identity
 
     def lookup(self, uuid: str) -> Identity:
         """The identity of a key by uuid alone (an admin session re-checks it on every request, so a revoked
@@ -153,5 +149,4 @@ class IdentityService:
         return updated
 
     def _forget(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()

@@ -79,7 +79,16 @@ class InvocationService:
         if not blocking:
             return InvokeOutcome(activation_id, None)
         wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
-        return InvokeOutcome(activation_id, self._dispatcher.wait(activation_id, wait / 1000))
+        return InvokeOutcome(activation_id, self._wait(activation_id, wait / 1000))
+
+    def _wait(self, activation_id: str, timeout_s: float) -> Activation | None:
+        """The finished activation, or None (the caller answers 202 with the id). The activation is published by
+        now and will run: whatever goes wrong in the wait, the caller must get its id, never an error."""
+        try:
+            return self._dispatcher.wait(activation_id, timeout_s)
+        except Exception:
+            log.exception("waiting for %s failed; answering with its id", activation_id)
+            return None
 
     def _publish(self, identity: Identity, resolved: ResolvedAction, payload: dict[str, Any],
                  activation_id: str, transaction_id: str, api_key: str | None, blocking: bool,

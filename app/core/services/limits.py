@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from app.core.limits import NamespaceLimits, parse_overrides
+from app.core.lookups import LookupCache
 from app.core.ports import SubjectStore
 
 
 class LimitsService:
     def __init__(self, subjects: SubjectStore, defaults: NamespaceLimits, cache_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, stale_seconds: float = 0.0) -> None:
         self._subjects = subjects
         self.defaults = defaults
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, NamespaceLimits]] = {}
-        self._lock = threading.Lock()
+        # While the store cannot be reached, the last limits read are kept for up to stale_seconds, as identities.
+        self._cache: LookupCache[str, NamespaceLimits] = LookupCache(cache_seconds, stale_seconds, clock)
 
     def of(self, namespace: str) -> NamespaceLimits:
         """The limits in force for ``namespace`` (an operator's change reaches every controller within the cache
         time, as a blocked key does)."""
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(namespace)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        limits = self.defaults.overridden(self._subjects.get_limits(namespace))
-        with self._lock:
-            self._cache[namespace] = (now + self._cache_seconds, limits)
-        return limits
+        return self._cache.get(namespace, lambda: self.defaults.overridden(self._subjects.get_limits(namespace)))
 
     def overrides(self, namespace: str) -> dict[str, int]:
         return dict(self._subjects.get_limits(namespace))
@@ -40,6 +30,5 @@ class LimitsService:
     def set(self, namespace: str, given: dict[str, Any]) -> NamespaceLimits:
         """Store ``given`` as the namespace's overrides (replacing earlier ones); raises ``Invalid``."""
         self._subjects.put_limits(namespace, parse_overrides(given))
-        with self._lock:
-            self._cache.pop(namespace, None)
+        self._cache.forget(namespace)
         return self.of(namespace)

@@ -35,11 +35,13 @@ class Membership:
         self._lock = threading.Lock()
         self._until = float("-inf")
         self._reports: dict[str, dict[str, Any]] = {}
+        self._unreadable = False  # the last read failed (said once per outage, not per refresh)
 
     def healthy(self) -> dict[str, dict[str, Any]]:
         """Name → latest report of each live invoker. The copy is renewed under the lock, so callers arriving while
         it is stale wait for the one read (a fresh controller never answers from an empty copy). When the registry
-        cannot be read, the last copy serves and the failure is logged once per refresh."""
+        cannot be read, the last copy serves; a process that never read it places on the allow-list's invokers,
+        if there is one (they get the work unreserved, and their run buffers hold what they have no room for)."""
         with self._lock:
             now = self._clock()
             if now < self._until:
@@ -48,8 +50,16 @@ class Membership:
             try:
                 reports = self.registry.reports()
             except StoreError as e:
-                log.warning("the invoker registry cannot be read; placing on the last known invokers: %s", e)
+                if not self._reports and self._allowed:
+                    self._reports = {name: {"name": name} for name in sorted(self._allowed)}
+                if not self._unreadable:
+                    self._unreadable = True
+                    log.warning("the invoker registry cannot be read; placing on the %d last known invokers "
+                                "until it can: %s", len(self._reports), e)
                 return self._reports
+            if self._unreadable:
+                self._unreadable = False
+                log.warning("the invoker registry is readable again")
             if self._allowed:
                 reports = {name: report for name, report in reports.items() if name in self._allowed}
             self._reports = reports
@@ -75,8 +85,8 @@ class Placer:
             try:
                 return self._registry.reserve(name, memory_mb, int(report.get("capacity_mb", 0)),
                                               int(report.get("threads", 1)))
-            except StoreError as e:  # placement goes on, unreserved, while Redis is away
-                log.warning("cannot reserve on %s: %s", name, e)
+            except StoreError as e:  # placement goes on, unreserved, while Redis is away (the registry logs it)
+                log.debug("cannot reserve on %s: %s", name, e)
                 unreachable.append(name)
                 return True
 
