@@ -22,6 +22,10 @@ CONTROLLER_API_HOST = "http://127.0.0.1:3233"
 BLOCKING_TIMEOUT_MS = 60_000
 """Longest a blocking invoke waits before answering 202 (OpenWhisk: 60 s)."""
 
+CONTROLLER_DRAIN_MARGIN_S = 10.0
+"""What a stopping controller allows beyond the longest blocking wait before it cuts requests: the work a
+blocking invoke does before its wait (auth, the action, publishing with confirms) and after it (the answer)."""
+
 IDENTITY_CACHE_SECONDS = 5.0
 """How long the controller trusts a looked-up subject before reading CouchDB again."""
 
@@ -37,6 +41,10 @@ COUCHDB_PREFIX = "squall_"
 
 COUCHDB_TIMEOUT_S = 10.0
 """Per-request timeout against CouchDB."""
+
+COUCHDB_SERVE_STALE_S = 300.0
+"""While CouchDB cannot be reached, a controller serves identities, namespace limits and cached entities it read
+up to this long ago (0: none; the request answers 503)."""
 
 STORE_KIND = "couchdb"
 """Document store by alias (``app.store.STORES``: couchdb, sqlite) or ``module:Class``."""

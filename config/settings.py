@@ -39,6 +39,7 @@ class ControllerSettings:
     blocking_timeout_ms: int = defaults.BLOCKING_TIMEOUT_MS
     identity_cache_seconds: float = defaults.IDENTITY_CACHE_SECONDS
     entity_cache_seconds: int = defaults.ENTITY_CACHE_SECONDS
+    drain_margin_s: float = defaults.CONTROLLER_DRAIN_MARGIN_S
 
     def __post_init__(self) -> None:
         _require(0 < self.port < 65536, f"controller.port must be 1..65535, got {self.port}")
@@ -46,6 +47,7 @@ class ControllerSettings:
         _require(self.threads >= 1, "controller.threads must be at least 1")
         _require(self.blocking_timeout_ms >= 1, "controller.blocking_timeout_ms must be positive")
         _require(self.entity_cache_seconds >= 0, "controller.entity_cache_seconds must be 0 (off) or more")
+        _require(self.drain_margin_s >= 0, "controller.drain_margin_s must be 0 or more")
         _require(self.api_host.startswith(("http://", "https://")),
                  f"controller.api_host must be an http(s) URL, got {self.api_host!r}")
 
@@ -55,10 +57,12 @@ class CouchDBSettings:
     url: str = defaults.COUCHDB_URL
     prefix: str = defaults.COUCHDB_PREFIX
     timeout_s: float = defaults.COUCHDB_TIMEOUT_S
+    serve_stale_s: float = defaults.COUCHDB_SERVE_STALE_S
 
     def __post_init__(self) -> None:
         _require(self.url.startswith(("http://", "https://")),
                  f"couchdb.url must be an http(s) URL, got {self.url!r}")
+        _require(self.serve_stale_s >= 0, "couchdb.serve_stale_s must be 0 (off) or more")
         # CouchDB database names: lower case letters, digits and _$()+-/ , starting with a letter.
         _require(self.prefix == "" or (self.prefix[0].isalpha() and self.prefix == self.prefix.lower()),
                  f"couchdb.prefix must start with a lower-case letter, got {self.prefix!r}")

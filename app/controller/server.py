@@ -1,37 +1,58 @@
-"""Runs the controller under gunicorn with gthread workers (a blocking invoke holds a thread up to 60 s)."""
+"""Runs the controller under gunicorn with gthread workers (a blocking invoke holds a thread up to 60 s),
+set up so that a controller can be restarted without an outage: the new one binds the same port while the
+old one drains (``reuse_port``), each listens only while it can serve (``ControllerWorker``), and the old one
+finishes every blocking wait it holds (``graceful_timeout``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from app.controller.worker import ControllerWorker
 from config import Settings
+from config.settings import ControllerSettings
+
+
+def graceful_timeout_s(c: ControllerSettings) -> int:
+    """How long a stopping controller lets its requests finish: the longest blocking wait, then the margin
+    for what a blocking invoke does around its wait; a request cut sooner would lose its result or its 202."""
+    return math.ceil(c.blocking_timeout_ms / 1000 + c.drain_margin_s)
+
+
+def gunicorn_options(c: ControllerSettings) -> dict[str, Any]:
+    return {
+        "bind": f"{c.host}:{c.port}",
+        "workers": c.workers,
+        "threads": c.threads,
+        "worker_class": ControllerWorker,
+        # gthread's timeout bounds worker heartbeats, not request length; leave room for 60 s waits.
+        "timeout": max(120, c.blocking_timeout_ms // 1000 * 2),
+        # Each worker binds its own socket with SO_REUSEPORT (the master holds none), so a new controller
+        # binds the same host:port while this one drains instead of failing with "Connection in use".
+        "reuse_port": True,
+        "graceful_timeout": graceful_timeout_s(c),
+        "keepalive": 5,
+        "accesslog": None,
+        "preload_app": False,  # each worker opens its own broker and CouchDB connections
+    }
 
 
 class ControllerServer(BaseApplication):
     def __init__(self, settings: Settings, extra: dict[str, Any] | None = None) -> None:
         self._settings = settings
-        c = settings.controller
-        self._options = {
-            "bind": f"{c.host}:{c.port}",
-            "workers": c.workers,
-            "threads": c.threads,
-            "worker_class": "gthread",
-            # gthread's timeout bounds worker heartbeats, not request length; leave room for 60 s waits.
-            "timeout": max(120, c.blocking_timeout_ms // 1000 * 2),
-            "graceful_timeout": 30,
-            "keepalive": 5,
-            "accesslog": None,
-            "preload_app": False,  # each worker opens its own broker and CouchDB connections
-            **(extra or {}),
-        }
+        self._options = {**gunicorn_options(settings.controller), **(extra or {})}
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn 25.1 and later
+            # Its control socket (for gunicornc, which Squall does not use) has one default path per user:
+            # a new controller takes it over from the old one, and the old one removes it when it exits.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Flask:  # type: ignore[override]  # a Flask app is the WSGI callable gunicorn wants
         from app.controller import create_app
