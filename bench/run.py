@@ -67,7 +67,8 @@ class BenchOptions:
     controller_workers: int | None = None
     controller_threads: int | None = None
     invoker_threads: int | None = None
-    invoker_memory_mb: int = 8192  # room for every container the runs start: no measurement pays an eviction
+    # Room for every container the runs start: no measurement pays an eviction. None: the configured memory.
+    invoker_memory_mb: int | None = 8192
     pouchdb_bin: str | None = None
     workdir: Path | None = None
     profile_dir: Path | None = None  # py-spy flame graphs of the warm, blocking and non-blocking runs
@@ -100,7 +101,7 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
     with ExitStack() as cleanup:
         workdir = options.workdir or Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="squall-bench-")))
         workdir.mkdir(parents=True, exist_ok=True)
-        s = cleanup.enter_context(_stack(options, environ, workdir, run_id, progress))
+        s = cleanup.enter_context(bench_stack(options, environ, workdir, run_id, progress))
         results: dict[str, Any] = {
             "version": 1,
             "started": started.isoformat(timespec="seconds"),
@@ -125,8 +126,10 @@ def run(options: BenchOptions, progress: Progress, environ: Mapping[str, str]) -
 
 
 @contextmanager
-def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run_id: str,
-           progress: Progress) -> Iterator[_Stack]:
+def bench_stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run_id: str,
+                progress: Progress) -> Iterator[_Stack]:
+    """The stack a run measures: ``options.target``, or a controller and an invoker started here (with the
+    throttles off) and stopped at the end."""
     if options.target is not None:
         t = options.target
         settings = load_settings(environ=environ)
@@ -152,9 +155,9 @@ def _stack(options: BenchOptions, environ: Mapping[str, str], workdir: Path, run
             cleanup.callback(stack.stop, pouch)
         extra = {"SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": UNTHROTTLED,
                  "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": UNTHROTTLED,
-                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED,
-                 "SQUALL_INVOKER_USER_MEMORY_MB": str(options.invoker_memory_mb)}
-        for name, value in (("SQUALL_CONTROLLER_WORKERS", options.controller_workers),
+                 "SQUALL_LIMITS_FIRES_PER_MINUTE": UNTHROTTLED}
+        for name, value in (("SQUALL_INVOKER_USER_MEMORY_MB", options.invoker_memory_mb),
+                            ("SQUALL_CONTROLLER_WORKERS", options.controller_workers),
                             ("SQUALL_CONTROLLER_THREADS", options.controller_threads),
                             ("SQUALL_INVOKER_THREADS", options.invoker_threads)):
             if value is not None:

@@ -4,9 +4,11 @@ Decisions come from the pure functions there; this module holds the state (every
 slot), applies decisions under one lock, and does the slow work (docker create, remove, pause,
 unpause) outside it. Warm containers are kept per key (invoking namespace, action doc id, revision);
 memory is bounded by ``invoker.user_memory_mb``; requests that find no memory wait in a FIFO run buffer
-for at most their action's timeout. One housekeeping thread starts the manifest's stem cells (at start
-and whenever one was taken), pauses idle containers when the idle policy says so, and removes
-containers idle for ``idle_timeout_s``.
+for at most their action's timeout. While its head is patient (see ``WARM_WAIT_S``) it waits for a busy
+container of its own action rather than evicting another action's idle one, and the requests behind it may
+reuse warm containers of theirs (the rules are ``app.core.scheduling``'s). One housekeeping thread starts
+the manifest's stem cells (at start and whenever one was taken), pauses idle containers when the idle
+policy says so, and removes containers idle for ``idle_timeout_s``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from dataclasses import dataclass, field
 
 from app.core.errors import ContainerError
 from app.core.scheduling import (
+    AwaitWarm,
     ContainerView,
     Impossible,
+    Place,
     Request,
     Reuse,
     Slot,
@@ -43,6 +47,12 @@ from workers.proxy_client import ProxyClient
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 120.0
+# How long the head of the run buffer may hold out for warm containers (its action's busy ones, or those
+# of actions waiting behind it) before it evicts whatever is idle: twice what starting a container takes
+# now (the cold start it would cost, and the one its victim's next request would), at least this much.
+# Starts take 0.35 s on an idle 2-core host and several seconds when it is loaded; so do runs.
+WARM_WAIT_S = 0.5
+_START_WEIGHT = 0.3  # of the latest container start in the running average of start times
 IDLE_PAUSE = "pause"
 IDLE_RUNNING = "running"
 _STEM_RETRY_S = 5.0  # after a stem cell failed to start (image missing, engine down): do not spin
@@ -131,6 +141,13 @@ class Lease:
         return self.pooled.initialized
 
 
+@dataclass(eq=False)
+class _Waiting:
+    """A request in the run buffer (compared by identity: two waiting requests may have the same key)."""
+
+    key: Hashable
+
+
 @dataclass(frozen=True)
 class _Starting:
     key: Hashable
@@ -142,18 +159,23 @@ class ContainerPool:
 
     def __init__(self, factory: ContainerFactory, settings: InvokerSettings, *,
                  stem_cells: Sequence[StemCellSpec] = (), wait_timeout_s: float = DEFAULT_WAIT_S,
-                 clock: Callable[[], float] = time.monotonic, reap_interval_s: float | None = None) -> None:
+                 warm_wait_s: float = WARM_WAIT_S, clock: Callable[[], float] = time.monotonic,
+                 reap_interval_s: float | None = None) -> None:
         self._factory = factory
         self._capacity_mb = settings.user_memory_mb
         self._idle_timeout_s = settings.idle_timeout_s
         self._pause_grace_s = settings.pause_grace_s if settings.idle_policy == IDLE_PAUSE else None
         self._wait_timeout_s = wait_timeout_s
+        self._warm_wait_s = warm_wait_s
         self._clock = clock
         self._stem_cells = {cell.key: cell for cell in stem_cells if cell.count > 0}
         self._cond = threading.Condition()
         self._containers: dict[str, PooledContainer] = {}
         self._starting: dict[str, _Starting] = {}
-        self._queue: collections.deque[object] = collections.deque()  # the run buffer: waiting tickets
+        self._queue: collections.deque[_Waiting] = collections.deque()  # the run buffer, oldest first
+        self._head: _Waiting | None = None
+        self._head_since = 0.0  # when the head became the head (real time, like the waits)
+        self._start_s = 0.0  # a running average of how long a container takes to start
         self._tokens = itertools.count(1)
         self._closed = False
         self._reaped = 0  # containers removed for idling, since start
@@ -179,7 +201,7 @@ class ContainerPool:
         wait_s = self._wait_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + wait_s  # waits run on real time; the injectable clock only ages idle ones
         request = Request(key, spec.memory_mb, spec.kind if prewarm and not spec.user_image else None, concurrency)
-        ticket = object()
+        ticket = _Waiting(key)
         first = True
         while True:
             lease = self._acquire_once(ticket, first, request, spec, deadline, wait_s)
@@ -270,6 +292,7 @@ class ContainerPool:
                 cell = self._stem_cells[keys[0]]
                 token = f"starting-{next(self._tokens)}"
                 self._starting[token] = _Starting(cell.key, cell.spec.memory_mb)
+            began = time.monotonic()
             try:
                 container = self._factory.create(cell.spec)
             except ContainerError:
@@ -278,6 +301,7 @@ class ContainerPool:
                     self._cond.notify_all()
                 raise
             with self._cond:
+                self._started_in(time.monotonic() - began)
                 del self._starting[token]
                 if not self._closed:
                     self._containers[container.id] = PooledContainer(container, cell.key, Slot.PREWARM,
@@ -325,32 +349,38 @@ class ContainerPool:
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _acquire_once(self, ticket: object, first: bool, request: Request, spec: ContainerSpec, deadline: float,
-                      wait_s: float) -> Lease | None:
+    def _acquire_once(self, ticket: _Waiting, first: bool, request: Request, spec: ContainerSpec,
+                      deadline: float, wait_s: float) -> Lease | None:
         """One pass: a lease, or None when a paused container could not be resumed (try again)."""
         with self._cond:
             if first:
                 self._queue.append(ticket)
             else:
                 self._queue.appendleft(ticket)
+            self._note_head()
             self._cond.notify_all()  # observers (stats waiters) see the buffer grow
             try:
                 while True:
                     if self._closed:
                         raise PoolClosed()
-                    if self._queue[0] is ticket:
-                        decision = schedule(self._views(), request, self._capacity_mb)
-                        if isinstance(decision, Impossible):
-                            raise PoolExhausted(f"The action needs {decision.needed_mb} MB but this invoker has "
-                                                f"{decision.capacity_mb} MB for containers.")
-                        if not isinstance(decision, Wait):
-                            break
-                    remaining = deadline - time.monotonic()
+                    now = time.monotonic()
+                    patience_ends = self._head_since + max(self._warm_wait_s, 2 * self._start_s)
+                    decision = schedule(self._views(), request, self._capacity_mb,
+                                        self._place(ticket, patient=now < patience_ends))
+                    if isinstance(decision, Impossible):
+                        raise PoolExhausted(f"The action needs {decision.needed_mb} MB but this invoker has "
+                                            f"{decision.capacity_mb} MB for containers.")
+                    if not isinstance(decision, (Wait, AwaitWarm)):
+                        break
+                    remaining = deadline - now
                     if remaining <= 0:
                         raise BufferTimeout(round(wait_s * 1000))
+                    if self._queue[0] is ticket and now < patience_ends:
+                        remaining = min(remaining, patience_ends - now)  # then decide again, impatient
                     self._cond.wait(remaining)
             finally:
                 self._queue.remove(ticket)
+                self._note_head()
                 self._cond.notify_all()  # the next in line may go now
             if isinstance(decision, (Reuse, TakePrewarm)):
                 pooled = self._containers[decision.container_id]
@@ -378,6 +408,7 @@ class ContainerPool:
         # Slow work outside the lock; the reservation keeps the memory counted meanwhile.
         for old in evicted:
             self._destroy(old)
+        began = time.monotonic()
         try:
             container = self._factory.create(spec)
         except BaseException:
@@ -388,6 +419,7 @@ class ContainerPool:
         pooled = PooledContainer(container, request.key, Slot.BUSY, request.concurrency, active=1,
                                  last_used=self._clock())
         with self._cond:
+            self._started_in(time.monotonic() - began)
             del self._starting[token]
             closed = self._closed
             if not closed:
@@ -421,6 +453,21 @@ class ContainerPool:
         if gone:
             self._destroy(pooled)
         return False
+
+    def _started_in(self, seconds: float) -> None:
+        """Count one container start into the running average (under the lock)."""
+        self._start_s += _START_WEIGHT * (seconds - self._start_s)
+
+    def _note_head(self) -> None:
+        """Start the head's patience when the run buffer gets a new head (under the lock)."""
+        head = self._queue[0] if self._queue else None
+        if head is not self._head:
+            self._head, self._head_since = head, time.monotonic()
+
+    def _place(self, ticket: _Waiting, patient: bool) -> Place:
+        keys = [waiting.key for waiting in self._queue]
+        at = next(i for i, waiting in enumerate(self._queue) if waiting is ticket)
+        return Place(tuple(keys[:at]), tuple(keys[at + 1:]), patient)
 
     @staticmethod
     def _proxy(container: Container) -> ProxyClient:

@@ -1,5 +1,6 @@
 """``squall bench``: measure Squall beside the floors of its parts (``bench.run``), print the table,
-write JSON and a chart. rich and matplotlib are imported only when the command runs."""
+write JSON and a chart; or, with ``--scenario soak``, an open-loop soak of the container pool
+(``bench.soak``). rich and matplotlib are imported only when the command runs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 
 @click.command()
+@click.option("--scenario", type=click.Choice(["figures", "soak"]), default="figures", show_default=True,
+              help="figures: every figure beside its floor; soak: an open-loop load over several actions.")
 @click.option("--apihost", help="Measure this running controller instead of starting a stack.")
 @click.option("--auth", help="uuid:key for --apihost (default: guest's well-known key).")
 @click.option("--couchdb-url", help="With --apihost and --couchdb-prefix: check records in CouchDB directly.")
@@ -35,8 +38,13 @@ if TYPE_CHECKING:
 @click.option("--controller-workers", type=int, help="gunicorn workers of the started controller.")
 @click.option("--controller-threads", type=int, help="Threads per worker of the started controller.")
 @click.option("--invoker-threads", type=int, help="Threads of the started invoker.")
-@click.option("--invoker-memory-mb", type=int, default=8192, show_default=True,
-              help="Container memory of the started invoker (room for every container the runs start).")
+@click.option("--invoker-memory-mb", type=int,
+              help="Container memory of the started invoker (default: 8192 for figures, room for every "
+                   "container the runs start; the configured memory for the soak).")
+@click.option("--rate", type=float, help="soak: requests a second (default 50).")
+@click.option("--seconds", type=float, help="soak: length of the window (default 60).")
+@click.option("--actions", type=int, help="soak: actions the requests are spread over (default 8).")
+@click.option("--sleep-ms", type=int, help="soak: how long each activation sleeps (default 100).")
 @click.option("--pouchdb-bin", help="pouchdb-server to start when no CouchDB answers at SQUALL_COUCHDB_URL.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the stack's logs here (default: a temporary folder).")
@@ -46,16 +54,19 @@ if TYPE_CHECKING:
 @click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Record py-spy flame graphs of the controller workers and the invoker here, per run.")
 @click.option("--markdown", is_flag=True, help="Also print the table as Markdown (for the README).")
-def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchdb_prefix: str | None, smoke: bool,
+def bench(scenario: str, apihost: str | None, auth: str | None, couchdb_url: str | None,
+          couchdb_prefix: str | None, smoke: bool,
           warm_calls: int | None, clients: int | None, blocking_seconds: float | None,
           nonblocking_seconds: float | None, warmup_seconds: float | None, cold_samples: int | None,
           prewarm_samples: int | None,
           floor_calls: int | None, docker_samples: int | None, controller_workers: int | None,
-          controller_threads: int | None, invoker_threads: int | None, invoker_memory_mb: int,
+          controller_threads: int | None, invoker_threads: int | None, invoker_memory_mb: int | None,
+          rate: float | None, seconds: float | None, actions: int | None, sleep_ms: int | None,
           pouchdb_bin: str | None,
           workdir: Path | None, json_path: Path | None, png_path: Path | None, profile_dir: Path | None,
           markdown: bool) -> None:
-    """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors."""
+    """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors
+    (or soak the container pool: --scenario soak)."""
     from rich.console import Console
 
     _find_bench()
@@ -67,6 +78,11 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     target = None
     if apihost:
         target = Target(apihost, auth or ":".join(GUEST_AUTH), couchdb_url, couchdb_prefix)
+    soak = {"rate": rate, "seconds": seconds, "actions": actions, "sleep_ms": sleep_ms}
+    if scenario != "soak" and any(v is not None for v in soak.values()):
+        raise click.UsageError("--rate, --seconds, --actions and --sleep-ms are the soak's: add --scenario soak")
+    if scenario == "figures" and invoker_memory_mb is None:
+        invoker_memory_mb = 8192  # the soak measures the invoker as configured instead
     options = with_counts(
         BenchOptions(counts=SMOKE if smoke else Counts(), target=target, controller_workers=controller_workers,
                      controller_threads=controller_threads, invoker_threads=invoker_threads,
@@ -79,6 +95,9 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     # SIGTERM ends the run like Ctrl-C does: the started controller, invoker and containers are stopped.
     signal.signal(signal.SIGTERM, _terminate)
     console = Console(stderr=True)
+    if scenario == "soak":
+        _soak(options, soak, smoke, console, json_path, markdown)
+        return
     with _RichProgress(console) as progress:
         try:
             results = run(options, progress, os.environ)
@@ -97,6 +116,37 @@ def bench(apihost: str | None, auth: str | None, couchdb_url: str | None, couchd
     if png_path:
         report.draw_png(results, png_path)
         console.print(f"chart written to {png_path}")
+
+
+def _soak(options: Any, changes: dict[str, Any], smoke: bool, console: Any, json_path: Path | None,
+          markdown: bool) -> None:
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench import report, soak
+    from bench.stack import StackError
+
+    counts = replace(soak.SMOKE if smoke else soak.SoakCounts(), **{k: v for k, v in changes.items() if v is not None})
+    with _RichProgress(console) as progress:
+        try:
+            results = soak.run(options, counts, progress, os.environ)
+        except StackError as e:
+            raise click.ClickException(str(e)) from e
+    rows = soak.summary_rows(results["figures"], results["options"]["invoker_memory_mb"],
+                             results["options"]["invoker_threads"])
+    table = Table(title="squall bench --scenario soak")
+    table.add_column("figure")
+    table.add_column("value")
+    for figure, value in rows:
+        table.add_row(figure, value)
+    Console(width=160).print(table)
+    if markdown:
+        click.echo("| figure | value |\n|---|---|\n" + "\n".join(f"| {f} | {v} |" for f, v in rows))
+    if json_path:
+        report.write_json(results, json_path)
+        console.print(f"results written to {json_path}")
 
 
 def _terminate(signum: int, _frame: object) -> None:

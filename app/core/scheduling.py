@@ -10,16 +10,27 @@ Rules of ``schedule``:
   recently used free one (so the others age out and get reaped);
 * else a prewarmed stem cell of the request's kind and memory is taken (it only lacks ``/init``);
 * else a new container starts if its memory fits beside every container the pool holds;
-* else the least recently used free containers are evicted until it fits, then stem cells (they are
-  replenished once memory allows);
+* else, while the head is patient, the request waits for a busy (or starting) container of its own key
+  (``AwaitWarm``): one is back within a run, and evicting another key's idle container instead only moves
+  the cold start to that key's next request, which evicts in turn (a saturated pool that does this
+  thrashes: it starts containers all the time and the starts eat the CPU the runs need);
+* else the least recently used free containers are evicted until it fits, a key's spare ones before
+  any key's last, then stem cells (they are replenished once memory allows); while the head is patient,
+  never a free container whose key has a request in the run buffer (that request takes it instead);
 * else the request waits for a release; a request larger than the whole pool can never run.
 
-The pool serves waiting requests strictly in arrival order (a FIFO run buffer): only the head of the
-queue is scheduled, so a large request is not starved by a stream of small ones.
+The run buffer is first come, first served for memory: only its head takes a stem cell, starts or
+evicts, so a large request is not starved by a stream of small ones. A request behind it may still reuse
+a warm container of its key (no earlier request of that key waiting): that needs no memory, so it delays
+nobody, and without it every request would queue behind a head waiting for its own container. These
+exceptions (waiting for its own key, sparing waiting keys, reuses past the head) last only while the head
+is patient, which the pool's shell bounds in time: past it, the buffer is strictly FIFO and the head
+evicts any idle container, so the head is served at the latest when the next container is released.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -68,6 +79,22 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A request's place in the run buffer, as scheduling needs it; ``Place()``: alone at its head."""
+
+    ahead: tuple[Hashable, ...] = ()  # keys of the requests waiting before it, oldest first
+    behind: tuple[Hashable, ...] = ()  # keys of those waiting after it
+    patient: bool = True  # the head has waited less than the pool's warm wait (see the module's rules)
+
+    @property
+    def head(self) -> bool:
+        return not self.ahead
+
+
+_ALONE = Place()
+
+
+@dataclass(frozen=True)
 class Reuse:
     container_id: str
 
@@ -86,7 +113,12 @@ class Start:
 
 @dataclass(frozen=True)
 class Wait:
-    """Nothing can be freed now: wait for a busy container to be released."""
+    """Nothing can be freed now, or the request is behind the head: wait for a release or for its turn."""
+
+
+@dataclass(frozen=True)
+class AwaitWarm:
+    """Memory is short, but a busy container of the request's key will be free soon: wait for it."""
 
 
 @dataclass(frozen=True)
@@ -97,18 +129,23 @@ class Impossible:
     capacity_mb: int
 
 
-Decision = Reuse | TakePrewarm | Start | Wait | Impossible
+Decision = Reuse | TakePrewarm | Start | AwaitWarm | Wait | Impossible
 
 
 def used_memory(containers: Sequence[ContainerView]) -> int:
     return sum(c.memory_mb for c in containers)
 
 
-def schedule(containers: Sequence[ContainerView], request: Request, capacity_mb: int) -> Decision:
-    """Decide how to serve ``request`` given the pool's ``containers`` and its memory ``capacity_mb``."""
+def schedule(containers: Sequence[ContainerView], request: Request, capacity_mb: int,
+             place: Place = _ALONE) -> Decision:
+    """Decide how to serve ``request``, waiting at ``place`` in the run buffer, given the pool's
+    ``containers`` and its memory ``capacity_mb``."""
     warm = find_warm(containers, request.key)
-    if warm is not None:
+    if warm is not None and (place.head or (place.patient and _room(containers, request.key) >
+                             place.ahead.count(request.key))):
         return Reuse(warm)
+    if not place.head:
+        return Wait()
     stem_key = request.stem_key
     stem = [c for c in containers if c.slot is Slot.PREWARM and c.key == stem_key]
     if stem:
@@ -118,7 +155,12 @@ def schedule(containers: Sequence[ContainerView], request: Request, capacity_mb:
     free_mb = capacity_mb - used_memory(containers)
     if request.memory_mb <= free_mb:
         return Start()
-    evict = choose_evictions(containers, request.memory_mb - free_mb)
+    if place.patient and _coming_back(containers, request.key):
+        return AwaitWarm()
+    # Free containers whose key is waiting are left to those requests, unless the head waited too long.
+    waited_for = set(place.behind) if place.patient else set()
+    evict = choose_evictions([c for c in containers if c.key not in waited_for or c.slot is not Slot.FREE],
+                             request.memory_mb - free_mb)
     return Start(evict) if evict is not None else Wait()
 
 
@@ -132,19 +174,34 @@ def find_warm(containers: Sequence[ContainerView], key: Hashable) -> str | None:
     return max(free, key=lambda c: c.last_used).id if free else None
 
 
+def _room(containers: Sequence[ContainerView], key: Hashable) -> int:
+    """Activations the containers of ``key`` can take now (those ``find_warm`` would hand out)."""
+    return sum(c.concurrency - c.active for c in containers
+               if c.key == key and (c.slot is Slot.FREE or (c.slot is Slot.BUSY and c.warm)))
+
+
+def _coming_back(containers: Sequence[ContainerView], key: Hashable) -> int:
+    """Activations the busy and starting containers of ``key`` take once their current runs are over."""
+    return sum(c.concurrency for c in containers if c.key == key and c.slot in (Slot.BUSY, Slot.STARTING))
+
+
 def choose_evictions(containers: Sequence[ContainerView], needed_mb: int) -> tuple[str, ...] | None:
-    """Free containers (least recently used first), then stem cells, whose memory adds up to
-    ``needed_mb``; None if all of them together are not enough (then evicting any would only cost
-    warm containers for nothing)."""
-    candidates = sorted((c for c in containers if c.slot in (Slot.FREE, Slot.PREWARM)),
-                        key=lambda c: (c.slot is Slot.PREWARM, c.last_used))
+    """Free containers, then stem cells, whose memory adds up to ``needed_mb``; None if all of them together
+    are not enough (then evicting any would only cost warm containers for nothing).
+
+    Least recently used first, but a key's spare container (another of its key stays) before any key's last
+    one: a key left with none makes its next request evict in turn, and in a pool that holds about one
+    container per busy key that chain never ends."""
+    candidates = [c for c in containers if c.slot in (Slot.FREE, Slot.PREWARM)]
+    left = Counter(c.key for c in containers)
     chosen: list[str] = []
     freed = 0
-    for container in candidates:
-        if freed >= needed_mb:
-            break
-        chosen.append(container.id)
-        freed += container.memory_mb
+    while freed < needed_mb and candidates:
+        victim = min(candidates, key=lambda c: (c.slot is Slot.PREWARM, left[c.key] <= 1, c.last_used))
+        candidates.remove(victim)
+        left[victim.key] -= 1
+        chosen.append(victim.id)
+        freed += victim.memory_mb
     return tuple(chosen) if freed >= needed_mb else None
 
 

@@ -126,6 +126,24 @@ def test_run_buffer_serves_waiting_runs_in_arrival_order(harnesses):
     assert results[0].result["at"] < results[1].result["at"] < results[2].result["at"]
 
 
+def test_a_full_pool_waits_for_the_actions_busy_container_instead_of_evicting_another(harnesses):
+    h = make(make_settings(user_memory_mb=512))
+    harnesses.append(h)
+    h.pool._warm_wait_s = WAIT_S  # the default (0.5 s) is about a cold start; a loaded host may take longer
+    busy_code = "import os, time\ndef main(args):\n    time.sleep(args.get('sleep', 0))\n" \
+                "    return {'host': os.environ['HOSTNAME']}\n"
+    a, b = h.action(busy_code, name="a"), h.action(WHO, name="b")
+    host_a = h.invoke(h.message(a)).result["host"]
+    host_b = h.invoke(h.message(b)).result["host"]  # the pool is full now: a's container and b's, both idle
+    with ThreadPoolExecutor(1) as executor:
+        held = executor.submit(h.invoke, h.message(a, {"sleep": 1}))
+        wait_until(h.pool._cond, lambda: h.pool.stats()["busy"] == 1)
+        again = h.invoke(h.message(a))  # waits for a's container rather than evicting b's for a cold start
+        assert held.result(WAIT_S).result["host"] == host_a
+    assert again.result["host"] == host_a and annotation(again.annotations, "initTime") is None
+    assert {x["Id"][:12] for x in h.containers()} == {host_a, host_b}
+
+
 def test_a_buffered_run_that_outwaits_its_timeout_gets_a_whisk_error(harnesses):
     h = make(make_settings(user_memory_mb=256))
     harnesses.append(h)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -204,6 +206,63 @@ def test_run_buffer_serves_waiters_in_arrival_order(make_pool, factory):
     pool.release(leases["b"], reusable=False)  # type: ignore[arg-type]
     threads[1].join(10)
     assert order == ["b", "c"]
+
+
+def settle(pool: ContainerPool, future: Future[object]) -> None:
+    """Until the acquire running in ``future`` waits in the run buffer or is done (for at most 10 s)."""
+    deadline = time.monotonic() + 10
+    with pool._cond:
+        while not (pool._queue or future.done()):
+            assert time.monotonic() < deadline
+            pool._cond.wait(0.01)
+
+
+def warm_up(pool: ContainerPool, *keys: object) -> None:
+    for key in keys:
+        lease = pool.acquire(key, spec())  # type: ignore[arg-type]
+        lease.pooled.initialized = True
+        pool.release(lease, reusable=True)
+
+
+def test_a_saturated_pool_waits_for_its_own_busy_container_instead_of_thrashing(make_pool, factory):
+    # Room for two containers, two actions, and each action now and then asked for twice at once. Evicting the
+    # other action's idle container for the second request only moves the cold start to that action's next
+    # request, which evicts in turn: every overlap would cost a container.
+    pool = make_pool(memory=512, warm_wait_s=10.0)
+    warm_up(pool, A, B)
+    with ThreadPoolExecutor(1) as executor:
+        for _ in range(3):
+            for key in (A, B):
+                running = pool.acquire(key, spec())
+                second = executor.submit(pool.acquire, key, spec(), 10)
+                settle(pool, second)
+                pool.release(running, reusable=True)
+                pool.release(second.result(10), reusable=True)
+    assert len(factory.created) == 2 and not any(c.destroyed for c in factory.created)
+
+
+def test_a_run_waits_for_its_own_container_no_longer_than_the_warm_wait(make_pool, factory):
+    pool = make_pool(memory=512, warm_wait_s=0.05)
+    warm_up(pool, A, B)
+    held = pool.acquire(A, spec())
+    started = time.monotonic()
+    second = pool.acquire(A, spec(), timeout_s=10)
+    assert 0.05 <= time.monotonic() - started < 5
+    assert second.pooled is not held.pooled and factory.created[1].destroyed  # then b's idle one goes
+
+
+def test_a_warm_reuse_goes_past_a_run_waiting_for_its_own_container(make_pool, factory):
+    pool = make_pool(memory=512, warm_wait_s=10.0)
+    warm_up(pool, A, B)
+    held = pool.acquire(A, spec())
+    with ThreadPoolExecutor(1) as executor:
+        waiting = executor.submit(pool.acquire, A, spec(), 10)
+        settle(pool, waiting)
+        other = pool.acquire(B, spec(), timeout_s=1)  # b's idle container, without queueing behind a
+        assert other.container is factory.created[1] and not waiting.done()
+        pool.release(held, reusable=True)
+        assert waiting.result(10).pooled is held.pooled
+    assert len(factory.created) == 2
 
 
 def test_an_action_larger_than_the_pool_fails_at_once(make_pool):

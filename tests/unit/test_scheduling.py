@@ -5,8 +5,10 @@ from collections.abc import Hashable
 import pytest
 
 from app.core.scheduling import (
+    AwaitWarm,
     ContainerView,
     Impossible,
+    Place,
     Request,
     Reuse,
     Slot,
@@ -188,3 +190,79 @@ def test_to_pause_lists_running_free_containers_idle_past_the_grace():
     pool = [view("idle", last_used=0.0), view("paused", last_used=0.0, paused=True),
             view("fresh", last_used=95.0), view("busy", slot=Slot.BUSY), view("stem", PY, slot=Slot.PREWARM)]
     assert to_pause(pool, now=100.0, grace=10.0) == ["idle"]
+
+
+# --- a saturated pool: waiting for warm containers instead of evicting ----------------------------------
+
+
+def test_waits_for_its_own_busy_container_rather_than_evicting_another_key():
+    # The thrash: evicting b's idle container for a second container of a only moves the cold start to b's next
+    # request, which evicts a's, and so on for as long as the load lasts.
+    pool = [view("a", A, slot=Slot.BUSY, active=1), view("b", B)]
+    assert schedule(pool, Request(A, 256), 512) == AwaitWarm()
+
+
+def test_a_starting_container_of_the_key_is_worth_waiting_for_too():
+    pool = [view("s", A, slot=Slot.STARTING), view("b", B)]
+    assert schedule(pool, Request(A, 256), 512) == AwaitWarm()
+
+
+def test_starts_rather_than_waits_while_memory_is_free():
+    pool = [view("a", A, slot=Slot.BUSY, active=1)]
+    assert schedule(pool, Request(A, 256), 512) == Start()
+
+
+def test_evicts_when_no_container_of_its_key_is_coming_back():
+    pool = [view("b1", B, slot=Slot.BUSY), view("b2", B)]
+    assert schedule(pool, Request(A, 256), 512) == Start(("b2",))
+
+
+def test_waits_however_many_of_its_key_wait_behind_it():
+    # Only time ends the wait (the pool's patience): counting waiters would evict the containers of every other
+    # action the moment a backlog forms, which is when the pool can least afford cold starts.
+    pool = [view("a", A, slot=Slot.BUSY, active=1), view("b", B)]
+    assert schedule(pool, Request(A, 256), 512, Place(behind=(A, A, A))) == AwaitWarm()
+
+
+def test_evicts_once_the_head_waited_out_its_patience():
+    pool = [view("a", A, slot=Slot.BUSY, active=1), view("b", B)]
+    assert schedule(pool, Request(A, 256), 512, Place(patient=False)) == Start(("b",))
+
+
+def test_never_evicts_an_idle_container_whose_key_is_waiting_in_the_run_buffer():
+    C = ("guest", "guest/c", "1-c")
+    pool = [view("b", B, last_used=1.0), view("c", C, last_used=2.0)]
+    assert schedule(pool, Request(A, 256), 512, Place(behind=(B,))) == Start(("c",))  # not b, the older
+    assert schedule(pool, Request(A, 256), 512, Place(behind=(B, C))) == Wait()  # they take theirs first
+    assert schedule(pool, Request(A, 256), 512, Place(behind=(B, C), patient=False)) == Start(("b",))
+
+
+def test_a_warm_reuse_goes_past_a_head_waiting_for_memory():
+    pool = [view("a", A, slot=Slot.BUSY, active=1), view("b", B)]
+    assert schedule(pool, Request(B, 256), 512, Place(ahead=(A,))) == Reuse("b")
+
+
+def test_only_the_head_starts_takes_a_stem_cell_or_evicts():
+    assert schedule([], Request(A, 256), 512, Place(ahead=(B,))) == Wait()
+    pool = [view("p", PY, slot=Slot.PREWARM), view("c", B)]
+    assert schedule(pool, Request(A, 256, "python:3"), 512, Place(ahead=(B,))) == Wait()
+
+
+def test_requests_of_one_key_keep_their_order():
+    pool = [view("a", A), view("b", B, slot=Slot.BUSY)]
+    assert schedule(pool, Request(A, 256), 512, Place(ahead=(B, A))) == Wait()  # the earlier one takes it
+    shared = [view("a", A, slot=Slot.BUSY, active=1, concurrency=3)]
+    assert schedule(shared, Request(A, 256, concurrency=3), 256, Place(ahead=(B, A))) == Reuse("a")  # room for both
+
+
+def test_past_the_heads_patience_the_run_buffer_is_strictly_first_come_first_served():
+    pool = [view("a", A, slot=Slot.BUSY, active=1), view("b", B)]
+    assert schedule(pool, Request(B, 256), 512, Place(ahead=(A,), patient=False)) == Wait()
+
+
+def test_evicts_a_keys_spare_container_before_any_keys_last_one():
+    C = ("guest", "guest/c", "1-c")
+    pool = [view("c", C, last_used=0.0), view("b-free", B, last_used=1.0), view("b-busy", B, slot=Slot.BUSY)]
+    assert schedule(pool, Request(A, 256), 768) == Start(("b-free",))  # c, older, is all c has
+    both_free = [view("c", C, last_used=0.0), view("b1", B, last_used=1.0), view("b2", B, last_used=2.0)]
+    assert choose_evictions(both_free, 512) == ("b1", "c")  # b2 is b's last one now: c goes first by age
