@@ -86,7 +86,7 @@ def build_actions_and_packages(settings: Settings, store: Store) -> tuple[Action
     through the entity cache's revision index so controllers see them at once."""
     entities = entity_store(settings, store)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
-    return _actions(settings, entities, manifest), PackageService(entities)
+    return _actions(settings, entities, manifest), PackageService(entities, settings.limits.parameters_bytes)
 
 
 def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, invokers: InvokerMonitor,
@@ -112,12 +112,13 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
         actions=_actions(settings, entities, manifest),
         invocations=invocations,
         activations=ActivationService(store, dispatcher),
-        packages=PackageService(entities),
+        packages=PackageService(entities, settings.limits.parameters_bytes),
         triggers=TriggerService(entities, store, invocations, counter,
-                                lambda namespace: limits.of(namespace).fires_per_minute),
+                                lambda namespace: limits.of(namespace).fires_per_minute,
+                                parameters_bytes=settings.limits.parameters_bytes),
         limits=limits,
         logins=LoginThrottle(counter, settings.admin.login_attempts_per_minute),
-        rules=RuleService(entities),
+        rules=RuleService(entities, settings.limits.parameters_bytes),
         alarms=AlarmService(entities, store),
         invokers=invokers,
     )

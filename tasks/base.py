@@ -32,6 +32,9 @@ class ActivationRunning(Protocol):
     def store_record(self, doc: Document) -> None:
         """Store a record an earlier attempt could not. Raises ``StoreError``."""
 
+    def dead_letter(self, doc: Document, why: str) -> None:
+        """Give up on a record that could not be stored: logged and counted in the invoker's report."""
+
     def status(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task, states
 from celery.exceptions import Reject
+from celery.utils.time import get_exponential_backoff_interval
 
 from app.core.entities import ActivationMessage, Document
 from app.core.errors import Unavailable
@@ -14,6 +15,9 @@ from tasks import names
 from tasks.base import SquallTask
 
 STORE_RETRY_MAX_S = 60
+STORE_RETRIES = 120
+"""Retries of a kept record, 1 s apart at first, then 60 s: about two hours of a store that stays down. Then
+the record is a dead letter (logged and counted by the runner), never a loop that retries it for ever."""
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,13 @@ def invoke(self: SquallTask, **message: Any) -> None:
         raise Reject(str(e), requeue=True) from e
 
 
-@shared_task(name=names.STORE_RECORD, base=SquallTask, bind=True, ignore_result=True,
-             autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=STORE_RETRY_MAX_S,
-             max_retries=None)
+@shared_task(name=names.STORE_RECORD, base=SquallTask, bind=True, ignore_result=True, max_retries=STORE_RETRIES)
 def store_record(self: SquallTask, doc: Document) -> None:
-    self.runner.store_record(doc)
+    try:
+        self.runner.store_record(doc)  # a record the store refuses ends here, replaced by an error record
+    except Exception as e:
+        retries: int = self.request.retries
+        if retries >= STORE_RETRIES:
+            self.runner.dead_letter(doc, f"still not stored after {retries} retries: {e}")
+            return
+        raise self.retry(exc=e, countdown=get_exponential_backoff_interval(1, retries, STORE_RETRY_MAX_S)) from e

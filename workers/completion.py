@@ -1,9 +1,14 @@
 """One activation message run to its end, the same under Celery and in ``squall standalone``.
 
 The invoker runs the action, publishes the result and stores the record; after it, two things may remain, and
-they are written here once: a record the store refused through every retry is kept for later (the action is not
-run again), and a sequence or conductor component's completion carries its composition on. Only how those two
-travel differs by transport (``FollowUps``).
+they are written here once: a record the store could not take through every retry is kept for later (the action
+is not run again), and a sequence or conductor component's completion carries its composition on. Only how those
+two travel differs by transport (``FollowUps``).
+
+A record that is never stored as it is, is a dead letter, and each is logged (with the activation id and why)
+and counted in this invoker's report (``dead_letters``, on the admin invokers page): one the store refused
+(an error record took its place: ``workers.records.stand_in``), or one still not stored when the
+``store_record`` task ran out of retries (``tasks.invoke``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from app.core.entities import Activation, ActivationMessage, Document
-from app.core.errors import StoreError
+from app.core.errors import StoreError, StoreUnavailable
 from app.core.ports import FollowUps, InvokerRegistry
 from app.core.services.compositions import completed_event
 from workers.invoker import Invoker
-from workers.records import RecordNotStored
+from workers.records import RecordNotStored, RecordRefused, stand_in
 
 __all__ = ["ActivationRunner"]
 
@@ -35,6 +40,7 @@ class ActivationRunner:
         self._registry = registry
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._dead_letters = 0
 
     def run(self, message: ActivationMessage, publish_result: Callable[[Document], None]) -> Activation:
         """Run ``message``; returns its record (published, and stored or kept). Raises ``Unavailable`` when a
@@ -47,6 +53,9 @@ class ActivationRunner:
                 activation = self.invoker.invoke(message, publish_result)
             except RecordNotStored as e:
                 self._follow_ups.keep_record(e.doc)
+                activation = Activation.from_doc(e.doc)
+            except RecordRefused as e:  # the caller was answered; an error record stands in for this one
+                self.dead_letter(e.doc, f"refused by the store, an error record stored in its place: {e.reason}")
                 activation = Activation.from_doc(e.doc)
         finally:
             with self._lock:
@@ -66,13 +75,31 @@ class ActivationRunner:
                         message.placed_on, e)
 
     def store_record(self, doc: Document) -> None:
-        self.invoker.store_record(doc)
+        """Store a record an earlier attempt could not. One the store refuses (anything but being down) is
+        replaced by an error record, a dead letter. Raises ``StoreError`` when neither could be stored (the
+        store is down, or refuses the error record too): the caller tries again later."""
+        try:
+            self.invoker.store_record(doc)
+            return
+        except StoreUnavailable:
+            raise
+        except (StoreError, ValueError, TypeError) as e:  # this record, as it is, will never be stored
+            reason = str(e) or type(e).__name__
+        self.invoker.store_record(stand_in(doc))
+        self.dead_letter(doc, f"refused by the store, an error record stored in its place: {reason}")
+
+    def dead_letter(self, doc: Document, why: str) -> None:
+        """Count and log a record that is not stored as it is (see the module's docstring)."""
+        with self._lock:
+            self._dead_letters += 1
+        log.error("dead letter: the record of activation %s (%s) is not stored: %s", doc.get("activationId"),
+                  doc.get("namespace"), why)
 
     def status(self) -> dict[str, Any]:
-        """What this invoker announces: its pool, threads and the activations running now."""
+        """What this invoker announces: its pool, threads, the activations running now and its dead letters."""
         with self._lock:
-            in_flight = self._in_flight
-        return {**self.invoker.status(), "in_flight": in_flight}
+            in_flight, dead_letters = self._in_flight, self._dead_letters
+        return {**self.invoker.status(), "in_flight": in_flight, "dead_letters": dead_letters}
 
     def close(self) -> None:
         self.invoker.close()

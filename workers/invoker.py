@@ -95,7 +95,9 @@ def init_outcome(response: ProxyResponse) -> Outcome | None:
 
 def run_outcome(response: ProxyResponse, max_bytes: int) -> Outcome:
     """What a ``/run`` answer means: 200 object → success (``error`` key → application error),
-    200 array → success, anything else → developer error; oversized → truncated error."""
+    200 array → success, anything else → developer error; oversized → truncated error. A body that is not strict
+    JSON (NaN, Infinity, a lone surrogate, too deep: ``ProxyResponse`` reads it as text) is not valid JSON here
+    either, so it never reaches the caller or the record store."""
     ok = response.status == 200
     if response.size > max_bytes:
         truncated = response.raw[:max_bytes].decode("utf-8", errors="ignore")

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.core import strict_json
 from app.core.errors import ActionError, ActionTimeout
 
 _RETRY_FIRST_S = 0.002
@@ -34,7 +35,7 @@ class ContainerDied(ActionError):
 @dataclass(frozen=True)
 class ProxyResponse:
     status: int
-    body: Any  # the parsed JSON, or the raw text when it is not JSON
+    body: Any  # the parsed JSON, or the raw text when it is not (strict) JSON
     raw: bytes = b""
 
     @classmethod
@@ -132,7 +133,7 @@ class ProxyClient:
               during_init: bool) -> ProxyResponse:
         conn = self._conn
         assert conn is not None and conn.sock is not None
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = _encode(payload)
         try:
             conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             conn.request("POST", path, body, {"Content-Type": "application/json"})
@@ -153,10 +154,23 @@ class ProxyClient:
         return ProxyResponse.parse(status, raw)
 
 
+def _encode(payload: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON. A lone surrogate, which UTF-8 cannot carry (in code or parameters stored before the
+    API refused them), is sent as a ``\\u`` escape instead: the action's runtime then decides what it makes of
+    it, rather than every invoke of that action failing here as a whisk internal error."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+
 def _decode(raw: bytes) -> Any:
+    """The body as strict JSON, else as text: a result with NaN, Infinity, a lone surrogate or too deep a nesting
+    is not JSON (Python's runtime writes ``NaN`` for ``float("nan")``), so it is recorded as a developer error,
+    and never reaches the caller, the record store or the next action as invalid JSON."""
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
+        return strict_json.loads(text)
     except ValueError:
         return _RawText(text)
 

@@ -8,8 +8,13 @@ invoker the same CPU however many records it carries.
 
 The guarantee is kept: ``store`` returns only once the record is stored (or was stored before: a
 redelivery), so the invoke task, and with it the broker message (late ack), finishes after the record
-landed. A record the store refuses through every retry raises ``RecordNotStored`` to that task, which
-hands it to the broker as a ``store_record`` task (``tasks.invoke``), as before.
+landed. While the store is down, a record is retried a few times, then ``RecordNotStored`` hands it to that
+task, which passes it to the broker as a ``store_record`` task (``tasks.invoke``).
+
+A record the store refuses (it is the record, not the store: CouchDB answers ``invalid_json`` to one whose
+result holds NaN) must not hold up the others in its batch: the store isolates it (``put_activations`` answers
+per record), it is retried alone a few times, then an error record with its id stands in for it
+(``stand_in``) and ``RecordRefused`` tells the caller, which counts it as a dead letter.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from app.core.entities import Document
+from app.core import strict_json
+from app.core.entities import Document, Status
 from app.core.errors import StoreError
 from app.core.ports import ActivationStore
 
@@ -36,11 +42,58 @@ class RecordNotStored(StoreError):
         self.doc = doc
 
 
+class RecordRefused(StoreError):
+    """The store refused ``doc`` itself, for ``reason``: an error record with its id was stored in its place. The
+    activation ran and its caller was answered; only its record is lost (a dead letter, to be counted)."""
+
+    def __init__(self, doc: Document, reason: str) -> None:
+        super().__init__(f"activation record {doc.get('_id')} refused by the store: {reason}")
+        self.doc = doc
+        self.reason = reason
+
+
+REFUSED = ("The record of this activation was refused by the store; this error record stands in for it. "
+           "The invoker's log has the reason.")
+"""The stand-in's error: the store's reason is for the operator (it names the store), not for the namespace."""
+_STAND_IN_FIELDS = ("_id", "entityType", "namespace", "name", "version", "subject", "activationId", "start", "end",
+                    "duration", "cause")
+
+
+def stand_in(doc: Document) -> Document:
+    """The error record stored in place of ``doc``, which the store refused: its id, names and times, a whisk
+    internal error as its result, and nothing else of it (what the store refused may be anywhere in it)."""
+    record: Document = {"publish": False, "logs": [], "annotations": []}
+    for name in _STAND_IN_FIELDS:
+        value = doc.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and _strict(value):
+            record[name] = value
+    path = next((a.get("value") for a in doc.get("annotations") or () if isinstance(a, dict)
+                 and a.get("key") == "path"), None)
+    if isinstance(path, str) and _strict(path):  # what the activation list filters on by package
+        record["annotations"] = [{"key": "path", "value": path}]
+    # What every reader of a record needs, should the refused one lack it (or hold it unusable).
+    namespace, _, activation_id = str(record.get("_id", "")).rpartition("/")
+    for name, fallback in (("namespace", namespace), ("name", "unknown"), ("activationId", activation_id),
+                           ("start", 0)):
+        record.setdefault(name, fallback)
+    record["response"] = {"statusCode": int(Status.WHISK_ERROR), "result": {"error": REFUSED}}
+    return record
+
+
+def _strict(value: str | int) -> bool:
+    try:
+        strict_json.check(value)
+    except strict_json.NotStrictJson:
+        return False
+    return True
+
+
 class RecordSink(Protocol):
     """Where the invoker hands a finished activation's record."""
 
     def store(self, doc: Document) -> None:
-        """Return once ``doc`` is stored (or was before: a redelivery); raise ``RecordNotStored`` if it cannot be."""
+        """Return once ``doc`` is stored (or was before: a redelivery). Raises ``RecordNotStored`` when the store
+        stays down, ``RecordRefused`` when it refused ``doc`` and an error record stands in for it."""
 
     def close(self) -> None: ...
 
@@ -56,8 +109,8 @@ The wait is after the reply and after the container went back to the pool; only 
 
 class BulkActivationStore(Protocol):
     def put_activations(self, docs: list[Document]) -> list[str | None]:
-        """Store several records; per doc, None when it is stored (now or before), else why it is not.
-        Raises ``StoreError`` when the store cannot be asked at all."""
+        """Store several records; per doc, None when it is stored (now or before), else why the store refused
+        it (the others are stored all the same). Raises ``StoreError`` when the store cannot be asked at all."""
 
 
 @dataclass(eq=False)
@@ -67,6 +120,7 @@ class _Pending:
     due: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    refused: tuple[Document, str] | None = None  # once ``doc`` is a stand-in: the refused record and why
 
 
 class RecordWriter:
@@ -156,26 +210,44 @@ class RecordWriter:
             outcomes: list[str | None] = self._store.put_activations([p.doc for p in batch])
         except StoreError as e:
             log.warning("storing %d activation records failed: %s", len(batch), e)
-            outcomes = [str(e)] * len(batch)
+            for pending in batch:
+                self._retry_or_fail(pending, str(e), refused=False)
+            return
         for pending, problem in zip(batch, outcomes, strict=True):
             if problem is None:
+                if pending.refused is not None:
+                    pending.error = RecordRefused(*pending.refused)
                 pending.done.set()
             else:
-                self._retry_or_fail(pending, problem)
+                self._retry_or_fail(pending, problem, refused=True)
 
-    def _retry_or_fail(self, pending: _Pending, problem: str) -> None:
-        if pending.attempt >= len(self._pauses):
+    def _retry_or_fail(self, pending: _Pending, problem: str, *, refused: bool) -> None:
+        """Retry a record a few times; then one the store stays down for goes back to its caller, one it refused
+        is replaced by an error record. A refused stand-in goes back at once: then the store is at fault."""
+        stand_in_refused = refused and pending.refused is not None
+        if stand_in_refused or (not refused and pending.attempt >= len(self._pauses)):
             log.error("activation record %s not stored: %s", pending.doc.get("_id"), problem)
             self._fail(pending, None)
-            return
-        pending.due = time.monotonic() + self._pauses[pending.attempt]
-        pending.attempt += 1
+        elif pending.attempt < len(self._pauses):
+            pending.attempt += 1
+            self._retry(pending, self._pauses[pending.attempt - 1])
+        else:
+            log.error("activation record %s refused by the store (%s); an error record takes its place",
+                      pending.doc.get("_id"), problem)
+            pending.refused = (pending.doc, problem)
+            pending.doc = stand_in(pending.doc)
+            pending.attempt = 0
+            self._retry(pending, 0.0)
+
+    def _retry(self, pending: _Pending, pause: float) -> None:
+        pending.due = time.monotonic() + pause
         with self._cond:
             self._retrying.append(pending)
 
     @staticmethod
     def _fail(pending: _Pending, cause: BaseException | None) -> None:
-        error = RecordNotStored(pending.doc)
+        # The record itself, not its stand-in: kept for later, it may be stored once the store is back.
+        error = RecordNotStored(pending.refused[0] if pending.refused is not None else pending.doc)
         error.__cause__ = cause
         pending.error = error
         pending.done.set()

@@ -29,13 +29,19 @@ KINDS: tuple[Kind, ...] = ("alarm", "interval", "once")
 ACTIVE = "active"
 PAUSED = "paused"
 MINUTE_MS = 60_000
+LAST_DATE_MS = int(datetime(9000, 1, 1, tzinfo=UTC).timestamp() * 1000)
+"""No date or fire time after 9000-01-01: past year 9999 ``datetime`` (and so the cron arithmetic) overflows, and
+past 64 bits the stores do; what lies in between is no schedule anyone means."""
 
 
 def parse_date(value: Any, what: str) -> int:
-    """Epoch ms from an ISO 8601 string (UTC unless it says otherwise) or a number of epoch ms."""
+    """Epoch ms from an ISO 8601 string (UTC unless it says otherwise) or a number of epoch ms, at most
+    ``LAST_DATE_MS``."""
     if isinstance(value, bool):
         raise Invalid(f"{what} parameter '{value}' is not a valid Date")
     if isinstance(value, int | float):
+        if not -LAST_DATE_MS <= value <= LAST_DATE_MS:  # NaN fails this too
+            raise Invalid(f"{what} parameter '{value}' is out of range: dates must come before the year 9000")
         return int(value)
     if isinstance(value, str):
         try:
@@ -45,7 +51,7 @@ def parse_date(value: Any, what: str) -> int:
         else:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
-            return int(parsed.timestamp() * 1000)
+            return parse_date(int(parsed.timestamp() * 1000), what)
     raise Invalid(f"{what} parameter '{value}' is not a valid Date")
 
 
@@ -181,10 +187,12 @@ def parse_alarm(kind: str, trigger: EntityPath, auth_key: str, params: dict[str,
         alarm = replace(alarm, cron=_cron(params.get("cron")), timezone=_zone(params.get("timezone")))
     elif kind == "interval":
         minutes = params.get("minutes")
-        if isinstance(minutes, str) and minutes.isdigit():
+        if isinstance(minutes, str) and minutes.isdecimal() and len(minutes) <= 18:  # longer is out of range anyway
             minutes = int(minutes)
         if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
             raise Invalid("interval trigger feeds must specify 'minutes' as a positive integer")
+        if minutes > LAST_DATE_MS // MINUTE_MS:
+            raise Invalid(f"interval trigger feeds must specify at most {LAST_DATE_MS // MINUTE_MS} 'minutes'")
         alarm = replace(alarm, minutes=minutes)
     else:
         if params.get("date") is None:
@@ -198,4 +206,7 @@ def parse_alarm(kind: str, trigger: EntityPath, auth_key: str, params: dict[str,
         if delete not in (True, False, "rules"):
             raise Invalid("deleteAfterFire must be false, true or 'rules'")
         alarm = replace(alarm, date=date, delete_after_fire=delete, start_date=None, stop_date=None)
-    return replace(alarm, next_fire=alarm.next_after(now_ms))
+    next_fire = alarm.next_after(now_ms)
+    if next_fire is not None and next_fire > LAST_DATE_MS:  # e.g. an interval of 10**30 minutes
+        raise Invalid(f"the first fire of this {kind} trigger feed would be after the year 9000")
+    return replace(alarm, next_fire=next_fire)

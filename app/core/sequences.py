@@ -4,6 +4,9 @@ A sequence names its components by fully qualified name. Before it is stored, ev
 exist, the sequence must not reach itself through any nesting, and, once every nested sequence is
 inlined, it may hold at most ``limit`` atomic actions. All of it is pure: the entity store is reached
 through a ``lookup`` function, so the rules are tested without a database.
+
+The checks that need no lookup (``check_length``) come first: a request naming 20,000 components is refused
+before a single one is read.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ TOO_LONG = "Too many actions in the sequence."
 NO_COMPONENT = "No component specified for the sequence."
 CYCLIC = "Sequence may not refer to itself."
 COMPONENT_NOT_FOUND = "Sequence component does not exist."
+TOO_DEEP = "Sequences are nested too deeply."
 
 Lookup = Callable[[str], "tuple[str, ...] | None"]
 """``lookup(doc_id)``: the component doc ids when that action is a sequence, None when it is atomic.
@@ -41,22 +45,32 @@ def component_path(name: str, namespace: str) -> EntityPath:
     return EntityPath.parse_fqn(text if text.startswith("/") else "/" + text, namespace)
 
 
+def check_length(components: Sequence[object], limit: int = DEFAULT_MAX_LENGTH) -> None:
+    """What can be said of the components as given, before any of them is looked up: at least one, at most
+    ``limit`` (each counts at least once inlined). Raises ``Invalid`` with OpenWhisk's messages."""
+    if not components:
+        raise Invalid(NO_COMPONENT)
+    if len(components) > limit:
+        raise Invalid(TOO_LONG)
+
+
 def count_atomic_actions(origin: str, components: Sequence[str], lookup: Lookup,
                          limit: int = DEFAULT_MAX_LENGTH) -> int:
     """The number of atomic actions in the sequence ``origin`` (a doc id) once nested sequences are inlined.
 
     ``components`` are doc ids (``ns[/pkg]/name``). Raises ``Invalid`` with OpenWhisk's message when there
-    are no components, too many, a component that does not exist, or a path back to ``origin``.
+    are no components, too many, a component that does not exist, or a path back to ``origin``; and when
+    sequences are nested more than ``limit`` deep (OpenWhisk has no such bound: a chain of one-component
+    sequences, each legal, would otherwise be walked without end and overflow the stack).
     """
-    if not components:
-        raise Invalid(NO_COMPONENT)
-    if len(components) > limit:
-        raise Invalid(TOO_LONG)
+    check_length(components, limit)
     return _count(origin, components, lookup, limit, (origin,), 0)
 
 
 def _count(origin: str, components: Sequence[str], lookup: Lookup, limit: int, ancestors: tuple[str, ...],
            counted: int) -> int:
+    if len(ancestors) > limit:
+        raise Invalid(TOO_DEEP)
     for doc_id in components:
         if doc_id in ancestors:
             # Reaching the sequence being stored is OpenWhisk's cycle; reaching another ancestor means a

@@ -67,7 +67,7 @@ class InProcessDispatcher:
         """Store records and run messages an earlier run left in the spool; returns how many messages."""
         for path, doc in self._spool.kept_records():
             try:
-                self._invoker.store_record(doc)
+                self._runner.store_record(doc)  # one the store refuses becomes a dead letter
                 path.unlink()
             except StoreError as e:
                 log.warning("a kept record still cannot be stored: %s", e)
@@ -132,7 +132,7 @@ class InProcessDispatcher:
         """The one invoker of this process, with the activations queued for it."""
         with self._lock:
             queued = sum(1 for future in self._futures.values() if not future.running())
-        return [InvokerStatus.from_report(socket.gethostname(), self._invoker.status(), queued)]
+        return [InvokerStatus.from_report(socket.gethostname(), self._runner.status(), queued)]
 
     # --- lifecycle ------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 
 from app.core.entities import Document
-from app.core.errors import Conflict, NotFound, StoreError
+from app.core.errors import Conflict, NotFound, StoreError, StoreUnavailable
 from app.core.identities import Identity, Subject
 from config.settings import CouchDBSettings
 
@@ -254,13 +254,25 @@ class CouchStore:
 
     def put_activations(self, docs: list[Document]) -> list[str | None]:
         """Store several records in one ``_bulk_docs``; per doc None when stored (now, or before: a conflict
-        is a redelivery's record), else the server's reason. Raises ``StoreError`` if the request fails."""
+        is a redelivery's record), else the server's reason. Raises ``StoreError`` if the store cannot be asked
+        (``StoreUnavailable``: down; or its database is missing).
+
+        CouchDB refuses a whole request for one bad document in it (``400 invalid_json`` for a NaN, ``413`` for
+        one too large): then the batch is halved until each refused document is alone, and the others are stored
+        all the same, so one record cannot hold up the rest (a few more requests, only when one is refused)."""
         if not docs:
             return []
         try:
             results = self._activations.bulk(docs)
+        except StoreUnavailable:
+            raise
         except NotFound as e:
             raise StoreError(f"database {self._activations.name} is missing: run the store's setup() first") from e
+        except (StoreError, ValueError, TypeError) as e:  # refused, or a value JSON cannot hold
+            if len(docs) == 1:
+                return [str(e) or type(e).__name__]
+            half = len(docs) // 2
+            return self.put_activations(docs[:half]) + self.put_activations(docs[half:])
         if len(results) != len(docs):
             raise StoreError(f"_bulk_docs answered {len(results)} results for {len(docs)} documents")
         return [None if "error" not in r or r["error"] == "conflict" else f"{r['error']}: {r.get('reason', '')}"

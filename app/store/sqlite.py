@@ -190,14 +190,21 @@ class SqliteStore:
                        (_id_of(doc), _dumps(body), namespace, _activation_name(doc), doc.get("start")))
 
     def put_activations(self, docs: list[Document]) -> list[str | None]:
-        """All in one transaction: either every record is stored or the error propagates."""
-        rows = [(_id_of(doc), _dumps({k: v for k, v in doc.items() if k not in ("_id", "_rev")}),
-                 doc.get("namespace"), _activation_name(doc), doc.get("start")) for doc in docs]
+        """The records that can be stored in one transaction; per doc None, or why it was refused (not strict
+        JSON, no id): one bad record never fails the others. Raises ``StoreError`` if the transaction fails."""
+        rows: list[tuple[Any, ...]] = []
+        outcomes: list[str | None] = []
+        for doc in docs:
+            try:
+                rows.append(_activation_row(doc))
+                outcomes.append(None)
+            except (StoreError, ValueError, TypeError, RecursionError) as e:
+                outcomes.append(f"refused: {e}")
         if rows:
             with self._transaction() as db:
                 db.executemany("INSERT OR IGNORE INTO activations (id, body, namespace, name, start) "
                                "VALUES (?, ?, ?, ?, ?)", rows)
-        return [None] * len(rows)
+        return outcomes
 
     def get_activation(self, namespace: str, activation_id: str) -> Document:
         rows = self._query("SELECT id, body FROM activations WHERE id = ?", (f"{namespace}/{activation_id}",))
@@ -279,6 +286,18 @@ class SqliteStore:
 
 def _dumps(body: Any) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _activation_row(doc: Document) -> tuple[Any, ...]:
+    """An activation's row, checked to be what every reader can read back: strict JSON (no NaN or Infinity,
+    UTF-8 without lone surrogates) and a start SQLite can hold. Raises ``ValueError`` (or ``StoreError``)."""
+    body = json.dumps({k: v for k, v in doc.items() if k not in ("_id", "_rev")}, separators=(",", ":"),
+                      ensure_ascii=False, allow_nan=False)
+    body.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate, as sqlite3 would on the whole batch
+    start = doc.get("start")
+    if isinstance(start, int) and not -(2**63) <= start < 2**63:
+        raise ValueError(f"start {start} is out of range")
+    return _id_of(doc), body, doc.get("namespace"), _activation_name(doc), start
 
 
 def _doc(row: tuple[str, str, str]) -> Document:

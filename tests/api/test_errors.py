@@ -97,36 +97,27 @@ def test_deleting_a_missing_entity_is_404(api: Api, path: str) -> None:
     assert error(api.delete(path), 404) == "The requested resource does not exist."
 
 
-# --- known gaps (docs/known-gaps.md): inputs answered with a 500 today; each flips to XPASS, a failure, once fixed
+# --- inputs that were answered with a 500 (issue 14, finding 6); more in test_strict_json.py
 
 
-@pytest.mark.xfail(strict=True, reason="a skip beyond SQLite's 64-bit integers reaches the store "
-                                       "and fails as OverflowError (500)")
 @pytest.mark.parametrize("collection", ["actions", "activations"])
 def test_a_huge_skip_is_not_a_500(api: Api, collection: str) -> None:
     assert api.get(f"{NS}/{collection}", query={"skip": str(2**64)}).status_code in (200, 400)
 
 
-@pytest.mark.xfail(strict=True, reason="since/upto beyond 64-bit integers fail in the store (500)")
 def test_a_huge_since_is_not_a_500(api: Api) -> None:
     assert api.get(f"{NS}/activations", query={"since": str(2**64)}).status_code in (200, 400)
 
 
-@pytest.mark.xfail(strict=True, reason="params.json_body does not catch RecursionError, so a "
-                                       "deeply nested body is a 500")
 def test_a_deeply_nested_body_is_not_a_500(api: Api) -> None:
     assert error(api.put(f"{NS}/triggers/t", data=b"[" * 100_000), 400).startswith(MALFORMED)
 
 
-@pytest.mark.xfail(strict=True, reason="NaN and Infinity are accepted in bodies (Python's json "
-                                       "extension), stored, and answered as invalid JSON")
 def test_nan_is_not_json(api: Api) -> None:
     body = b'{"parameters": [{"key": "a", "value": NaN}]}'
     assert error(api.put(f"{NS}/triggers/t", data=body), 400).startswith(MALFORMED)
 
 
-@pytest.mark.xfail(strict=True, reason="alarm dates far in the future are not bounded: "
-                                       "datetime.fromtimestamp raises OSError, SQLite OverflowError (500)")
 @pytest.mark.parametrize("body", [{"kind": "once", "date": 1e300},
                                   {"kind": "alarm", "cron": "* * * * *", "startDate": 2**70}])
 def test_an_alarm_date_out_of_range_is_400(api: Api, body: dict[str, object]) -> None:

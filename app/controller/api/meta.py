@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from app.controller.api import openapi
 from app.controller.context import services
 
 bp = Blueprint("meta", __name__)
@@ -46,6 +47,12 @@ def api_info() -> Response:
         "buildno": "squall-0.1.0",
         "swagger_paths": {"ui": "/docs", "api-docs": "/api-docs"},
     })
+
+
+@bp.get("/api/v1/api-docs")
+def api_docs() -> Response:
+    """The OpenAPI 3 document of every route, as ``swagger_paths`` above says (no key needed, as OpenWhisk)."""
+    return jsonify(openapi.document(services().manifest.valid_kinds()))
 
 
 @bp.get("/ping")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 
+from app.core import strict_json
 from app.core.errors import Invalid, PayloadTooLarge
 
 DEFAULT_LIMIT = 30
@@ -52,7 +52,8 @@ def epoch_ms(name: str) -> int | None:
 
 
 def json_body(max_bytes: int | None = None) -> Any:
-    """The decoded JSON body; an empty body is ``{}``. Oversized → 413, malformed → 400.
+    """The decoded JSON body; an empty body is ``{}``. Oversized → 413, malformed or not strict JSON → 400
+    (``app.core.strict_json``: no NaN or Infinity, no lone surrogate, at most ``MAX_DEPTH`` levels deep).
 
     The body is read even when too large (the app's MAX_CONTENT_LENGTH bounds it): answering before the
     client finished sending makes gunicorn drop the connection instead of delivering the 413.
@@ -63,6 +64,6 @@ def json_body(max_bytes: int | None = None) -> Any:
     if not data.strip():
         return {}
     try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return strict_json.loads(data)
+    except ValueError as e:  # not JSON, not UTF-8, not strict, or an integer past Python's 4,300 digits
         raise Invalid(f"The request content was malformed:\n{e}") from e

@@ -29,6 +29,9 @@ from app.core.requests import ActionPut, ExecPut, key_values
 from app.core.services.entitlement import check_owner
 from app.core.services.resolution import Resolver
 
+KeyValues = list[dict[str, Any]] | None
+"""Parameters or annotations as stored, or None when a request left them out."""
+
 
 @dataclass(frozen=True)
 class SizeLimits:
@@ -38,6 +41,27 @@ class SizeLimits:
 
 def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+MAX_SKIP = 100_000
+"""The most entries a list may skip: stores skip by walking (CouchDB reads every skipped row, and SQLite takes
+no offset past 64 bits), so an unbounded ``skip`` is unbounded store work; activations page further by time."""
+
+
+def check_skip(skip: int, collection: str) -> int:
+    """``skip`` when it is within ``MAX_SKIP``, else ``Invalid`` in the words of the ``limit`` check."""
+    if not 0 <= skip <= MAX_SKIP:
+        raise Invalid(f"The value '{skip}' is not in the range of 0 to {MAX_SKIP} for {collection}.")
+    return skip
+
+
+def check_sizes(max_bytes: int, **lists: KeyValues) -> None:
+    """Raise ``PayloadTooLarge`` (413) when a given key/value list (``parameters=...``, ``annotations=...``)
+    encodes to more than ``max_bytes``; the same rule for every entity that carries such lists."""
+    for what, value in lists.items():
+        if value is not None and _size(value) > max_bytes:
+            raise PayloadTooLarge(_size(value), max_bytes,
+                                  f"The size of {what} exceeds the allowed limit of {max_bytes} bytes.")
 
 
 class ActionService:
@@ -62,6 +86,7 @@ class ActionService:
     def list_in_package(self, identity: Identity, namespace: str, package: str, skip: int,
                         limit: int) -> list[Action]:
         """Actions of a package, or of the package a binding binds (``GET /actions/pkg/``)."""
+        check_skip(skip, "actions")
         found = self._resolver.readable_package(identity, namespace, package)
         real = found.binding.doc_id if found.binding else found.doc_id
         return [Action.from_doc(d) for d in self._entities.list_entities(real, "action", skip, limit)
@@ -69,7 +94,7 @@ class ActionService:
 
     def list(self, identity: Identity, namespace: str, skip: int, limit: int) -> list[Action]:
         check_owner(identity, namespace)
-        docs = self._entities.list_entities(namespace, "action", skip, limit)
+        docs = self._entities.list_entities(namespace, "action", check_skip(skip, "actions"), limit)
         return [Action.from_doc(d) for d in docs]
 
     def count(self, identity: Identity, namespace: str) -> int:
@@ -84,7 +109,12 @@ class ActionService:
         return action
 
     def put(self, identity: Identity, path: EntityPath, body: ActionPut, overwrite: bool) -> Action:
-        """Create, or update when ``overwrite``; returns the stored action. Nothing is stored if a check fails."""
+        """Create, or update when ``overwrite``; returns the stored action. Nothing is stored if a check fails.
+
+        Every check the request alone decides (sizes, limits' ranges, the kind, a sequence's length and names)
+        comes before the first store read, so a refused request costs no store work whatever its size.
+        """
+        given_exec, parameters, annotations = self._checked_body(identity, body)
         self._resolver.writable_package(identity, path)
         try:
             old: Action | None = self._load(path)
@@ -95,20 +125,13 @@ class ActionService:
         if old is None and body.exec is None:
             raise Invalid("The request content was malformed:\nexec undefined")
 
-        if body.exec is not None and body.exec.kind == SEQUENCE:
-            exec_: Exec | None = self._sequence(identity, path, body.exec)
+        if isinstance(given_exec, tuple):
+            exec_: Exec | None = self._sequence(identity, path, given_exec)
         else:
-            exec_ = self._exec(body.exec) if body.exec is not None else old.exec if old else None
+            exec_ = given_exec if given_exec is not None else old.exec if old else None
         assert exec_ is not None
         if old is not None and body.exec is None and old.exec.kind not in ("blackbox", SEQUENCE):
             self._manifest.resolve(old.exec.kind)  # raises for a deprecated kind: no updates to those
-        parameters = key_values(body.parameters)
-        annotations = key_values(body.annotations)
-        for what, value in (("parameters", parameters), ("annotations", annotations)):
-            if value is not None and _size(value) > self._sizes.parameters_bytes:
-                raise PayloadTooLarge(_size(value), self._sizes.parameters_bytes,
-                                      f"The size of {what} exceeds the allowed limit of "
-                                      f"{self._sizes.parameters_bytes} bytes.")
 
         limits = self._limits.validate(body.limits, old.limits if old else None)
         if limits.concurrency > 1 and not self._manifest.supports_concurrency(exec_.kind):
@@ -143,10 +166,27 @@ class ActionService:
         rev = self._entities.put_entity(action.to_doc())
         return replace(action, rev=rev)
 
-    def _sequence(self, identity: Identity, path: EntityPath, given: ExecPut) -> Exec:
-        """A sequence exec whose components exist, are readable, do not lead back to ``path`` and, inlined,
-        hold at most the configured number of atomic actions. Raises ``Invalid`` (400) or ``Forbidden`` (403)."""
-        components = [sequences.component_path(name, identity.namespace) for name in given.components or []]
+    def _checked_body(self, identity: Identity,
+                      body: ActionPut) -> tuple[Exec | tuple[EntityPath, ...] | None, KeyValues, KeyValues]:
+        """The checks that need no store: the exec (a sequence's component paths, not yet looked up), the
+        parameters and annotations as stored, and the limits' ranges. Raises ``Invalid`` or ``PayloadTooLarge``."""
+        given_exec: Exec | tuple[EntityPath, ...] | None = None
+        if body.exec is not None and body.exec.kind == SEQUENCE:
+            components = body.exec.components or []
+            sequences.check_length(components, self._sequence_max_length)
+            given_exec = tuple(sequences.component_path(name, identity.namespace) for name in components)
+        elif body.exec is not None:
+            given_exec = self._exec(body.exec)
+        parameters = key_values(body.parameters)
+        annotations = key_values(body.annotations)
+        check_sizes(self._sizes.parameters_bytes, parameters=parameters, annotations=annotations)
+        self._limits.validate(body.limits)  # the given fields' ranges; merged with the old ones once read
+        return given_exec, parameters, annotations
+
+    def _sequence(self, identity: Identity, path: EntityPath, components: tuple[EntityPath, ...]) -> Exec:
+        """A sequence exec whose components (at most the configured number, checked before) exist, are readable,
+        do not lead back to ``path`` and, inlined, hold at most the configured number of atomic actions.
+        Raises ``Invalid`` (400) or ``Forbidden`` (403)."""
         for component in components:
             # Readable: own, in a public package, or through a binding (403 otherwise). A missing one is
             # reported by the count below with OpenWhisk's sequence message.

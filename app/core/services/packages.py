@@ -12,6 +12,7 @@ from app.core.names import DEFAULT_NAMESPACE
 from app.core.packages import Binding, Package, check_package_name
 from app.core.ports import EntityStore
 from app.core.requests import PackagePut, key_values
+from app.core.services.actions import SizeLimits, check_sizes, check_skip
 from app.core.services.entitlement import check_owner
 from app.core.services.resolution import Resolver
 
@@ -28,9 +29,10 @@ def not_empty(count: int) -> str:
 
 
 class PackageService:
-    def __init__(self, entities: EntityStore) -> None:
+    def __init__(self, entities: EntityStore, parameters_bytes: int = SizeLimits.parameters_bytes) -> None:
         self._entities = entities
         self._resolver = Resolver(entities)
+        self._parameters_bytes = parameters_bytes
 
     def get(self, identity: Identity, namespace: str, name: str) -> Document:
         """Package (or binding) with ``actions`` and ``feeds``; a binding shows the bound package's actions and
@@ -55,6 +57,7 @@ class PackageService:
 
     def list(self, identity: Identity, namespace: str, skip: int, limit: int) -> list[Package]:
         """All of the caller's own packages; in another namespace only the published ones that are not bindings."""
+        check_skip(skip, "packages")
         if namespace == identity.namespace:
             return [Package.from_doc(d) for d in self._entities.list_entities(namespace, "package", skip, limit)]
         found = [Package.from_doc(d) for d in self._entities.list_entities(namespace, "package", 0, _ALL)]
@@ -67,21 +70,28 @@ class PackageService:
         return len(self.list(identity, namespace, 0, _ALL))
 
     def put(self, identity: Identity, namespace: str, name: str, body: PackagePut, overwrite: bool) -> Package:
+        """Create, or update when ``overwrite``. What the request alone decides (names, the binding's form,
+        sizes) is checked before the first store read."""
         check_owner(identity, namespace, name)
         check_package_name(name)
+        given_binding = _binding_form(identity, body.binding) if body.binding is not None else None
+        parameters = key_values(body.parameters)
+        annotations = key_values(body.annotations)
+        check_sizes(self._parameters_bytes, parameters=parameters, annotations=annotations)
         try:
             old: Package | None = self._resolver.package(f"{namespace}/{name}")
         except NotFound:
             old = None
         if old is not None and not overwrite:
             raise Conflict("resource already exists")
-        binding = self._binding(identity, body.binding) if body.binding is not None else (old.binding if old else None)
+        if body.binding is None:
+            binding = old.binding if old else None
+        else:
+            binding = self._bindable(identity, given_binding) if given_binding is not None else None
         if old is not None and old.binding is None and binding is not None:
             raise Conflict(PACKAGE_TO_BINDING)
         if old is not None and old.binding is not None and binding is None:
             raise Conflict(BINDING_TO_PACKAGE)
-        parameters = key_values(body.parameters)
-        annotations = key_values(body.annotations)
         package = Package(
             namespace=namespace, name=name, binding=binding,
             version=body.version or (bump_patch(old.version) if old else "0.0.1"),
@@ -108,17 +118,8 @@ class PackageService:
         self._entities.delete_entity(package.doc_id, package.rev)
         return package
 
-    def _binding(self, identity: Identity, given: dict[str, object]) -> Binding | None:
+    def _bindable(self, identity: Identity, binding: Binding) -> Binding:
         """Check the package a binding refers to: readable, existing, a package, and not itself a binding."""
-        raw = dict(given)
-        if raw.get("namespace") == DEFAULT_NAMESPACE:
-            raw["namespace"] = identity.namespace
-        try:
-            binding = Binding.from_doc(raw)
-        except Invalid as e:
-            raise Invalid(f"The request content was malformed:\nbinding: {e.message}") from e
-        if binding is None:
-            return None
         if binding.namespace != identity.namespace:
             # Another namespace: its package must be public; missing and private look alike (403).
             target = self._resolver.readable_package(identity, binding.namespace, binding.name)
@@ -132,3 +133,14 @@ class PackageService:
         if target.binding is not None:
             raise Invalid(BINDING_TO_BINDING)
         return binding
+
+
+def _binding_form(identity: Identity, given: dict[str, object]) -> Binding | None:
+    """The binding a request names (``_`` is the caller's namespace), or None for ``{}``; raises ``Invalid``."""
+    raw = dict(given)
+    if raw.get("namespace") == DEFAULT_NAMESPACE:
+        raw["namespace"] = identity.namespace
+    try:
+        return Binding.from_doc(raw)
+    except Invalid as e:
+        raise Invalid(f"The request content was malformed:\nbinding: {e.message}") from e

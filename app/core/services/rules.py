@@ -17,6 +17,7 @@ from app.core.names import EntityPath, check_name
 from app.core.ports import EntityStore
 from app.core.requests import RulePut, key_values
 from app.core.rules import Rule, RuleStatus
+from app.core.services.actions import SizeLimits, check_sizes, check_skip
 from app.core.services.entitlement import check_owner
 from app.core.services.resolution import Resolver, forbidden
 from app.core.triggers import RuleLink, Trigger
@@ -26,9 +27,10 @@ NO_TRIGGER = "Only rules with existing triggers can be activated"
 
 
 class RuleService:
-    def __init__(self, entities: EntityStore) -> None:
+    def __init__(self, entities: EntityStore, parameters_bytes: int = SizeLimits.parameters_bytes) -> None:
         self._entities = entities
         self._resolver = Resolver(entities)
+        self._parameters_bytes = parameters_bytes
 
     def get(self, identity: Identity, namespace: str, name: str) -> tuple[Rule, RuleStatus]:
         check_owner(identity, namespace, name)
@@ -37,7 +39,8 @@ class RuleService:
 
     def list(self, identity: Identity, namespace: str, skip: int, limit: int) -> list[Rule]:
         check_owner(identity, namespace)
-        return [Rule.from_doc(d) for d in self._entities.list_entities(namespace, "rule", skip, limit)]
+        docs = self._entities.list_entities(namespace, "rule", check_skip(skip, "rules"), limit)
+        return [Rule.from_doc(d) for d in docs]
 
     def count(self, identity: Identity, namespace: str) -> int:
         check_owner(identity, namespace)
@@ -51,14 +54,18 @@ class RuleService:
         """
         check_owner(identity, namespace, name)
         check_name(name)
+        # What the request alone decides comes before the first store read: the names' form, the size.
+        given_trigger, given_action = _parse(body.trigger, namespace), _parse(body.action, namespace)
+        annotations = key_values(body.annotations)
+        check_sizes(self._parameters_bytes, annotations=annotations)
         try:
             old: Rule | None = self._load(f"{namespace}/{name}")
         except NotFound:
             old = None
         if old is not None and not overwrite:
             raise Conflict("resource already exists")
-        trigger_path = self._parse(body.trigger, namespace, old.trigger if old else None)
-        action_path = self._parse(body.action, namespace, old.action if old else None)
+        trigger_path = _given_or_kept(given_trigger, old.trigger if old else None)
+        action_path = _given_or_kept(given_action, old.action if old else None)
         if trigger_path.namespace != identity.namespace:
             raise forbidden(trigger_path.namespace, trigger_path.relative)
         trigger = self._existing_trigger(trigger_path)
@@ -75,7 +82,7 @@ class RuleService:
             namespace=namespace, name=name, trigger=trigger_path, action=action_path,
             version=body.version or (bump_patch(old.version) if old else "0.0.1"),
             publish=body.publish if body.publish is not None else (old.publish if old else False),
-            annotations=_given_or(key_values(body.annotations), old.annotations if old else []),
+            annotations=_given_or(annotations, old.annotations if old else []),
             updated=now_ms(), rev=old.rev if old else None,
         )
         self._entities.put_entity(trigger.with_rule(rule_id, RuleLink(action_path, status)).to_doc())
@@ -144,17 +151,25 @@ class RuleService:
         except (NotFound, Conflict):  # a 403 (not readable) passes through as OpenWhisk's entitlement check
             raise Invalid(f"action {path.fqn} does not exist") from None
 
-    @staticmethod
-    def _parse(name: str | None, namespace: str, kept: EntityPath | None) -> EntityPath:
-        """The given name (``_`` is the rule's namespace), else the one kept from before (on update)."""
-        if not name:
-            if kept is None:
-                raise Invalid(NEEDS_BOTH)
-            return kept
-        try:
-            return EntityPath.parse_fqn(name, namespace)
-        except Invalid:
-            raise Invalid(NEEDS_BOTH) from None
+
+
+def _parse(name: str | None, namespace: str) -> EntityPath | None:
+    """The given name (``_`` is the rule's namespace), or None when left out; raises ``Invalid``."""
+    if not name:
+        return None
+    try:
+        return EntityPath.parse_fqn(name, namespace)
+    except Invalid:
+        raise Invalid(NEEDS_BOTH) from None
+
+
+def _given_or_kept(given: EntityPath | None, kept: EntityPath | None) -> EntityPath:
+    """The given name, else the one kept from before (on update); both missing is a 400."""
+    if given is not None:
+        return given
+    if kept is None:
+        raise Invalid(NEEDS_BOTH)
+    return kept
 
 
 def _given_or(given: list[dict[str, Any]] | None, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from app.core.names import EntityPath, check_name
 from app.core.ports import ActivationStore, EntityStore, RateCounter
 from app.core.requests import TriggerPut, key_values
 from app.core.rules import RuleStatus
+from app.core.services.actions import SizeLimits, check_sizes, check_skip
 from app.core.services.entitlement import check_owner
 from app.core.services.invocations import InvocationService
 from app.core.triggers import Trigger, rule_log_line
@@ -53,12 +54,14 @@ def _sixty(_namespace: str) -> int:
 
 class TriggerService:
     def __init__(self, entities: EntityStore, activations: ActivationStore, invocations: InvocationService,
-                 counter: RateCounter, fires_allowed: Callable[[str], int] = _sixty) -> None:
+                 counter: RateCounter, fires_allowed: Callable[[str], int] = _sixty,
+                 parameters_bytes: int = SizeLimits.parameters_bytes) -> None:
         self._entities = entities
         self._activations = activations
         self._invocations = invocations
         self._counter = counter
         self._fires_allowed = fires_allowed  # per namespace: the deployment's limit or its override
+        self._parameters_bytes = parameters_bytes
 
     def get(self, identity: Identity, namespace: str, name: str) -> Trigger:
         check_owner(identity, namespace, name)
@@ -72,7 +75,8 @@ class TriggerService:
 
     def list(self, identity: Identity, namespace: str, skip: int, limit: int) -> list[Trigger]:
         check_owner(identity, namespace)
-        return [Trigger.from_doc(d) for d in self._entities.list_entities(namespace, "trigger", skip, limit)]
+        docs = self._entities.list_entities(namespace, "trigger", check_skip(skip, "triggers"), limit)
+        return [Trigger.from_doc(d) for d in docs]
 
     def count(self, identity: Identity, namespace: str) -> int:
         check_owner(identity, namespace)
@@ -82,14 +86,15 @@ class TriggerService:
         """Create, or replace the given fields when ``overwrite`` (rules are kept). 409, 400 bad feed name."""
         check_owner(identity, namespace, name)
         check_name(name)
+        parameters = key_values(body.parameters)
+        annotations = key_values(body.annotations)
+        check_sizes(self._parameters_bytes, parameters=parameters, annotations=annotations)  # before any read
         try:
             old: Trigger | None = self.load(f"{namespace}/{name}")
         except NotFound:
             old = None
         if old is not None and not overwrite:
             raise Conflict("resource already exists")
-        parameters = key_values(body.parameters)
-        annotations = key_values(body.annotations)
         trigger = Trigger(
             namespace=namespace, name=name,
             version=body.version or (bump_patch(old.version) if old else "0.0.1"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from flask import redirect, render_template, request, session, url_for
@@ -14,13 +15,16 @@ from app.controller.admin.session import check_login
 from app.controller.context import services
 from app.core.errors import Invalid, Throttled, Unauthorized
 
+_ADMIN_PAGE = re.compile(r"\A/admin(?:[/?][\x21-\x5b\x5d-\x7e]*)?\Z")
+"""``/admin``, or a path or query under it, in printable ASCII: no control character (a CR/LF would split the
+``Location`` header, which werkzeug refuses with a 500), no space, and no backslash (browsers read it as a slash,
+so ``/\\host`` would be another site)."""
+
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host), else the dashboard: no open redirect."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/admin"):
-            return target
+    """Only a page of the admin on this site, else the dashboard: no open redirect, no header injection."""
+    if target and _ADMIN_PAGE.match(target) and not urlsplit(target).netloc:
+        return target
     return url_for("admin.dashboard")
 
 
