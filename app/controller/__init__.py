@@ -9,6 +9,8 @@ from app.controller import context, errors
 from app.controller.admin import init_admin
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
 from app.core.ports import Dispatcher, InvokerMonitor, RateCounter
+from app.core.services.logins import AuthFailures, EndedSessions
+from app.state import SharedState
 from app.store import Store, open_store
 from app.wiring import build_placer, build_services, invoker_registry, shared_state
 from config import Settings, load_settings
@@ -29,9 +31,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     """
     settings = settings or load_settings()
     store = open_store(settings) if store is None else store
+    state = shared_state(settings)
+    # A caller that brings its own counter keeps its state in this process (standalone, tests): so do we.
+    in_process = counter is not None
+    counter = counter or state.counters()
     if dispatcher is None or invokers is None:
         celery = make_celery(settings)
-        state = shared_state(settings)
         if dispatcher is None:
             dispatcher = CeleryDispatcher(celery, settings.invoker.queues or (settings.invoker.name,),
                                           build_placer(settings, state))
@@ -44,11 +49,22 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
     app.extensions["squall_store"] = store  # whoever ends the app (a test) closes it
-    services = build_services(settings, store, dispatcher, invokers, dispatcher, counter)
+    services = build_services(settings, store, dispatcher, invokers, dispatcher, counter, state)
     app.extensions["squall"] = services
+    app.extensions["squall_auth_failures"] = AuthFailures(counter, settings.controller.auth_failures_per_minute)
+    app.extensions["squall_ended_sessions"] = _ended_sessions(settings, None if in_process else state)
     context.init_app(app)
     errors.register_error_handlers(app)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):
         app.register_blueprint(module.bp)
     init_admin(app, settings, services)
     return app
+
+
+def _ended_sessions(settings: Settings, state: SharedState | None) -> EndedSessions:
+    """Ended admin sessions, shared through Redis when the deployment shares its state there."""
+    # As long as a cookie of the session could still be presented, and a little more for clocks apart.
+    remember_s = int(settings.admin.session_hours * 3600) + 60
+    prefix = f"squall:admin-ended:{settings.couchdb.prefix}:"  # deployments sharing one Redis stay apart
+    shared = state.revisions(remember_s, prefix=prefix) if state is not None else None
+    return EndedSessions(shared, remember_s)

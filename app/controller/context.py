@@ -1,16 +1,22 @@
-"""Per-request plumbing: the transaction id, CORS headers, and reaching the services from a view."""
+"""Per-request plumbing: the transaction id, the headers every answer carries, and reaching the services from a
+view."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 
 from flask import Flask, Response, current_app, g, request
 
 from app.core.identities import Identity
+from app.core.services.logins import AuthFailures, EndedSessions
 from app.services import Services
 
 _TID_ALPHABET = string.ascii_letters + string.digits
+# A caller's X-Request-ID is echoed in a header, in every error's "code" and in the logs: only ids made of these
+# characters and this long are taken (a UUID, a tracing id), anything else is replaced, never cleaned up and echoed.
+_GIVEN_TID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, DELETE, POST, PUT, HEAD",
@@ -20,6 +26,16 @@ _CORS = {
 
 def services() -> Services:
     found: Services = current_app.extensions["squall"]
+    return found
+
+
+def auth_failures() -> AuthFailures:
+    found: AuthFailures = current_app.extensions["squall_auth_failures"]
+    return found
+
+
+def ended_sessions() -> EndedSessions:
+    found: EndedSessions = current_app.extensions["squall_ended_sessions"]
     return found
 
 
@@ -36,7 +52,7 @@ def transaction_id() -> str:
 def _assign_transaction_id() -> None:
     # OpenWhisk honours a caller's X-Request-ID unless it looks like one of its own session ids.
     given = request.headers.get("X-Request-ID", "")
-    if given and not given.startswith("sid_") and len(given) <= 128:
+    if _GIVEN_TID.fullmatch(given) and not given.startswith("sid_"):
         g.tid = given
     else:
         g.tid = "".join(secrets.choice(_TID_ALPHABET) for _ in range(32))
@@ -44,6 +60,9 @@ def _assign_transaction_id() -> None:
 
 def _decorate(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("tid", "")
+    # No browser may guess a type other than the one declared: an action's result or an activation's logs
+    # answered as JSON or text must never be sniffed into HTML or script.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     for key, value in _CORS.items():
         response.headers.setdefault(key, value)
     return response

@@ -1,23 +1,28 @@
 """Who is logged in to the admin pages: the operator (sees every namespace) or a namespace's key holder.
 
-The session holds only an id (``operator:<name>`` or ``key:<uuid>``), never a key; the key's owner is looked
-up again on every request, so revoking or blocking a key ends its sessions.
+The session holds only who is logged in (``operator:<name>`` or ``key:<uuid>``), never a key, and a random id
+of this login; the key's owner is looked up again on every request, so revoking or blocking a key ends its
+sessions, and logging out ends the id on every controller (``EndedSessions``), so a copy of the cookie kept from
+before is refused.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask, abort
-from flask_login import LoginManager, UserMixin, current_user
+from flask import Flask, abort, session
+from flask_login import LoginManager, UserMixin, current_user, user_logged_in, user_logged_out
 from werkzeug.security import check_password_hash
 
-from app.controller.context import services
+from app.controller.context import ended_sessions, services
 from app.core.errors import NotFound, Unauthorized
 from app.core.identities import Identity, split_credentials
 
 OPERATOR = "operator:"
 KEY = "key:"
+SESSION_ID = "squall_sid"
 
 
 @dataclass
@@ -52,6 +57,9 @@ def check_login(login: str, password: str) -> AdminUser:
 
 
 def _load(user_id: str) -> AdminUser | None:
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str) or ended_sessions().has_ended(session_id):
+        return None  # logged out (or a cookie from before sessions had ids): log in again
     admin = services().settings.admin
     if user_id.startswith(OPERATOR):
         name = user_id.removeprefix(OPERATOR)
@@ -64,12 +72,28 @@ def _load(user_id: str) -> AdminUser | None:
     return None
 
 
+def _started(sender: Flask, **extra: Any) -> None:
+    """A login happened: the session gets an id of its own."""
+    session[SESSION_ID] = secrets.token_urlsafe(32)
+
+
+def _ended(sender: Flask, **extra: Any) -> None:
+    """A logout happened: its session id ends everywhere, whatever the browser does with the cookie."""
+    session_id = session.pop(SESSION_ID, None)
+    if isinstance(session_id, str):
+        ended_sessions().end(session_id)
+
+
 def init_login(app: Flask) -> None:
     manager = LoginManager(app)
     manager.login_view = "admin.login"
     manager.login_message = None
     manager.session_protection = "basic"
     manager.user_loader(_load)
+    # On Flask-Login's own signals, so that every way in and out (the login and logout views, any later one)
+    # starts and ends a session id without having to remember to.
+    user_logged_in.connect(_started, app)
+    user_logged_out.connect(_ended, app)
 
 
 def user() -> AdminUser:

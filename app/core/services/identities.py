@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from app.core.errors import Conflict, NotFound, Unauthorized
@@ -21,27 +24,90 @@ from app.core.lookups import LookupCache
 from app.core.names import check_name
 from app.core.ports import SubjectStore
 
+UNKNOWN_KEPT = 10_000
+"""How many unknown uuids a controller remembers at most: enough for a flood of a few, small enough (a couple of
+megabytes) that a flood of random ones costs no memory worth having."""
+
+
+def _digest(uuid: str) -> bytes:
+    # What is remembered of an unknown uuid: it is whatever a caller sent, of any length, so a fixed-size digest.
+    return hashlib.sha256(uuid.encode("utf-8", "surrogatepass")).digest()
+
+
+class _Unknown:
+    """uuids the store said it does not know, remembered for ``ttl_s``: asking again for one costs no store read
+    (a flood of one wrong uuid is not a flood of CouchDB queries) and answers as fast as a known uuid does (no
+    timing oracle). At most ``size`` are kept, the oldest dropped first. Thread-safe."""
+
+    def __init__(self, ttl_s: float, size: int, clock: Callable[[], float]) -> None:
+        self._ttl_s = ttl_s
+        self._size = size
+        self._clock = clock
+        self._until: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, uuid: str) -> bool:
+        digest = _digest(uuid)
+        with self._lock:
+            until = self._until.get(digest)
+            if until is None:
+                return False
+            if until > self._clock():
+                return True
+            del self._until[digest]
+            return False
+
+    def add(self, uuid: str) -> None:
+        if self._ttl_s <= 0:
+            return
+        digest = _digest(uuid)
+        with self._lock:
+            self._until[digest] = self._clock() + self._ttl_s
+            self._until.move_to_end(digest)
+            while len(self._until) > self._size:
+                self._until.popitem(last=False)
+
+    def discard(self, uuid: str) -> None:
+        with self._lock:
+            self._until.pop(_digest(uuid), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
 
 class IdentityService:
-    """``cache_seconds``: how long a looked-up identity is trusted; ``stale_seconds``: how long after it was looked
-    up it is still served while the store cannot be reached (``app.core.lookups``)."""
+    """``cache_seconds``: how long a looked-up identity, or the store's word that a uuid is unknown, is trusted;
+    ``stale_seconds``: how long after it was looked up an identity is still served while the store cannot be
+    reached (``app.core.lookups``)."""
 
     def __init__(self, subjects: SubjectStore, cache_seconds: float = 5.0,
                  clock: Callable[[], float] = time.monotonic, stale_seconds: float = 0.0) -> None:
         self._subjects = subjects
         self._cache: LookupCache[str, Identity] = LookupCache(cache_seconds, stale_seconds, clock)
+        self._unknown = _Unknown(cache_seconds, UNKNOWN_KEPT, clock)
+        # What a key is compared with when its uuid is unknown: a hash of a random key nobody holds, so that an
+        # unknown uuid, a blocked one and a wrong key all cost one hash and one constant-time compare.
+        self._decoy = hash_key(secrets.token_urlsafe(48))
 
     def authenticate(self, uuid: str, key: str) -> Identity:
         """The identity owning this key. Raises ``Unauthorized`` for an unknown, wrong or blocked key, and
         ``StoreUnavailable`` when the store cannot say (an unknown key during an outage is not a wrong one)."""
-        identity = self._cached(uuid)
-        if identity.blocked or not key_matches(key, identity.key_hash):
+        identity = self._find(uuid)
+        matches = key_matches(key, self._decoy if identity is None else identity.key_hash)
+        if identity is None or identity.blocked or not matches:
             raise Unauthorized()
         return identity
 
-    def _cached(self, uuid: str) -> Identity:
-        """The identity of ``uuid``, from the cache while it is fresh. Raises ``Unauthorized`` if unknown."""
-        return self._cache.get(uuid, lambda: self._read(uuid))
+    def _find(self, uuid: str) -> Identity | None:
+        """The identity of ``uuid``, or None when the store does not know it; both kept ``cache_seconds``."""
+        if uuid in self._unknown:
+            return None
+        try:
+            return self._cache.get(uuid, lambda: self._read(uuid))
+        except Unauthorized:
+            self._unknown.add(uuid)
+            return None
 
     def _read(self, uuid: str) -> Identity:
         try:
@@ -52,8 +118,8 @@ class IdentityService:
     def lookup(self, uuid: str) -> Identity:
         """The identity of a key by uuid alone (an admin session re-checks it on every request, so a revoked
         or blocked key ends the session). Raises ``Unauthorized``."""
-        identity = self._cached(uuid)
-        if identity.blocked:
+        identity = self._find(uuid)
+        if identity is None or identity.blocked:
             raise Unauthorized()
         return identity
 
@@ -105,6 +171,7 @@ class IdentityService:
         name = subject or namespace
         uuid, key = split_credentials(credentials) if credentials else new_credentials()
         entry = NamespaceKey(namespace, uuid, hash_key(key))
+        self._unknown.discard(uuid)  # a uuid asked for before it existed works at once here
         try:
             existing = self._subjects.get_subject(name)
         except NotFound:
@@ -150,3 +217,4 @@ class IdentityService:
 
     def _forget(self) -> None:
         self._cache.clear()
+        self._unknown.clear()
