@@ -27,7 +27,12 @@ CONTROLLER_DRAIN_MARGIN_S = 10.0
 blocking invoke does before its wait (auth, the action, publishing with confirms) and after it (the answer)."""
 
 IDENTITY_CACHE_SECONDS = 5.0
-"""How long the controller trusts a looked-up subject before reading CouchDB again."""
+"""How long the controller trusts a looked-up subject, or the store's word that a uuid is unknown, before reading
+CouchDB again."""
+
+AUTH_FAILURES_PER_MINUTE = 60
+"""Failed API authentications one client address, or one uuid, may cause per minute before further failures are
+answered 429 instead of 401 (a correct key is never refused by this)."""
 
 ENTITY_CACHE_SECONDS = 300
 """Life of an entity's recorded revision in Redis, which the controller checks before using a cached action;
@@ -76,6 +81,10 @@ INVOKER_HEARTBEAT_S = 1.0
 
 INVOKER_SILENT_AFTER_S = 3.0
 """An invoker silent this long is out of placement, and its queued work is handed to the others."""
+
+INVOKER_LOG_FILE_MB = 16
+"""Docker rotates a container's log file at this size and keeps one older file: at most twice this on disk per
+container, whatever an action prints. Keep it above ``limits.max_logs_mb`` (one activation's logs)."""
 
 INVOKER_THREADS = 16
 """Activations one invoker runs at once (Celery thread pool size)."""

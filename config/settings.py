@@ -40,6 +40,7 @@ class ControllerSettings:
     identity_cache_seconds: float = defaults.IDENTITY_CACHE_SECONDS
     entity_cache_seconds: int = defaults.ENTITY_CACHE_SECONDS
     drain_margin_s: float = defaults.CONTROLLER_DRAIN_MARGIN_S
+    auth_failures_per_minute: int = defaults.AUTH_FAILURES_PER_MINUTE
 
     def __post_init__(self) -> None:
         _require(0 < self.port < 65536, f"controller.port must be 1..65535, got {self.port}")
@@ -48,6 +49,7 @@ class ControllerSettings:
         _require(self.blocking_timeout_ms >= 1, "controller.blocking_timeout_ms must be positive")
         _require(self.entity_cache_seconds >= 0, "controller.entity_cache_seconds must be 0 (off) or more")
         _require(self.drain_margin_s >= 0, "controller.drain_margin_s must be 0 or more")
+        _require(self.auth_failures_per_minute >= 1, "controller.auth_failures_per_minute must be at least 1")
         _require(self.api_host.startswith(("http://", "https://")),
                  f"controller.api_host must be an http(s) URL, got {self.api_host!r}")
 
@@ -112,6 +114,7 @@ class InvokerSettings:
     process_dir: str = defaults.INVOKER_PROCESS_DIR
     heartbeat_s: float = defaults.INVOKER_HEARTBEAT_S
     silent_after_s: float = defaults.INVOKER_SILENT_AFTER_S
+    log_file_mb: int = defaults.INVOKER_LOG_FILE_MB
 
     def __post_init__(self) -> None:
         if not self.name:  # frozen: the derived default is set once, here
@@ -122,6 +125,7 @@ class InvokerSettings:
         _require(self.silent_after_s > self.heartbeat_s,
                  "invoker.silent_after_s must be longer than invoker.heartbeat_s")
         _require(self.threads >= 1, "invoker.threads must be at least 1")
+        _require(self.log_file_mb >= 1, "invoker.log_file_mb must be at least 1")
         _require(self.user_memory_mb >= defaults.LIMIT_MIN_MEMORY_MB,
                  f"invoker.user_memory_mb must hold at least one {defaults.LIMIT_MIN_MEMORY_MB} MB action")
         _require(self.idle_timeout_s > 0, "invoker.idle_timeout_s must be positive")

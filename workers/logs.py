@@ -10,6 +10,7 @@ be read (another host's engine, no permission).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ COLLECTION_WARNING = "There was an issue while collecting your logs. Data might 
 _STREAMS = ("stdout", "stderr")
 _POLL_FIRST_S = 0.001
 _POLL_MAX_S = 0.02
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -32,6 +34,7 @@ class LogCursor:
     """Where the previous collection stopped, per container."""
 
     offset: int = 0  # bytes into the json-file log
+    inode: int = 0  # which file the offset is into (the engine rotates it): 0 before the first read
     since_ns: int = 0  # time of the last consumed line, for the API fallback
 
 
@@ -51,12 +54,28 @@ class _Collection:
         self.limit_bytes = limit_bytes
         self.lines: list[str] = []
         self.size = 0
-        self.truncated = False
+        self.truncated = False  # past the limit: lines are consumed, not kept
+        self.noted = False  # the truncation note is in ``lines``
+        self.lines_lost = False  # to the engine's log rotation
         self.sentinels: set[str] = set()
 
     @property
     def complete(self) -> bool:
         return len(self.sentinels) == len(_STREAMS)
+
+    def lost(self) -> None:
+        """Lines were lost to the engine's log rotation (more than a log file's worth since the last read, so past
+        the limit): what follows is kept within the limit, and the truncation is noted at the end (``finish``)."""
+        self.lines_lost = True
+
+    def finish(self) -> None:
+        if self.lines_lost:
+            self._note()
+
+    def _note(self) -> None:
+        if not self.noted:
+            self.noted = True
+            self.lines.append(format_line(_now(), "stderr", truncation_message(self.limit_bytes)))
 
     def add(self, entry: LogEntry) -> None:
         """Take one line; after truncation keep consuming (to reach the sentinels) without keeping."""
@@ -68,7 +87,7 @@ class _Collection:
         self.size += len(entry.text.encode("utf-8"))
         if self.size > self.limit_bytes:
             self.truncated = True
-            self.lines.append(format_line(_now(), "stderr", truncation_message(self.limit_bytes)))
+            self._note()
             return
         self.lines.append(format_line(entry.time, entry.stream, entry.text))
 
@@ -102,6 +121,7 @@ def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, develop
             break
         time.sleep(min(pause, remaining))  # polling a file the engine appends to; not synchronisation
         pause = min(pause * 2, _POLL_MAX_S)
+    collection.finish()
     if not collection.complete:
         warning = DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING
         collection.lines.append(format_line(_now(), "stderr", warning))
@@ -109,20 +129,54 @@ def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, develop
 
 
 def _read_file(path: str, cursor: LogCursor, collection: _Collection) -> None:
+    """Read on from ``cursor.offset``, in chunks of ``CHUNK_BYTES`` (a flood is never held in memory whole).
+
+    The engine rotates the file at ``invoker.log_file_mb`` and keeps one older file (``<path>.1``): when the file
+    is another one than the offset is into, it was rotated, so the rest of the older file is read first, then the
+    new one from its start. Lines lost to a second rotation between two reads are past the log limit anyway; the
+    collection notes a truncation."""
+    status = os.stat(path)
+    inode = status.st_ino
+    if not cursor.inode and os.path.exists(path + ".1"):  # rotated before the first read: its start is gone
+        collection.lost()
+    if cursor.inode and (inode != cursor.inode or status.st_size < cursor.offset):  # (a freed inode is reused)
+        rotated = path + ".1"
+        try:
+            older = os.stat(rotated).st_ino
+        except FileNotFoundError:
+            older = 0
+        if older == cursor.inode and inode != cursor.inode:
+            _read_from(rotated, cursor, collection)
+        else:
+            collection.lost()
+        if collection.complete:  # it ended inside the older file: the cursor stays there
+            return
+        cursor.offset = 0
+    cursor.inode = inode
+    _read_from(path, cursor, collection)
+
+
+def _read_from(path: str, cursor: LogCursor, collection: _Collection) -> None:
     with open(path, "rb") as file:
         file.seek(cursor.offset)
-        data = file.read()
-    position = 0
-    while not collection.complete:
-        end = data.find(b"\n", position)
-        if end < 0:  # a partly written line: take it next time
-            break
-        entry = _parse_json_line(data[position:end])
-        position = end + 1
-        if entry is not None:
-            collection.add(entry)
-            cursor.since_ns = entry.time_ns
-    cursor.offset += position
+        while not collection.complete:
+            data = file.read(CHUNK_BYTES)
+            if not data:
+                return
+            position = 0
+            while not collection.complete:
+                end = data.find(b"\n", position)
+                if end < 0:
+                    break
+                entry = _parse_json_line(data[position:end])
+                position = end + 1
+                if entry is not None:
+                    collection.add(entry)
+                    cursor.since_ns = entry.time_ns
+            cursor.offset += position
+            if position == 0:  # a line longer than a chunk (the engine splits lines at 16 KB) or partly written
+                return
+            file.seek(cursor.offset)
 
 
 def _parse_json_line(raw: bytes) -> LogEntry | None:

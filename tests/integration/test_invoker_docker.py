@@ -7,6 +7,7 @@ invoker label and is removed at teardown.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -200,3 +201,56 @@ def test_concurrent_activations_share_the_memory_bound(docker_client, settings):
         h.invoker.close()
         factory.cleanup()
         factory.close()
+
+
+FLOOD = ("def main(args):\n    for i in range(args.get('n', 6000)):\n        print(str(i) + ' ' + 'z' * 1000)\n"
+         "    return {}\n")
+
+
+def test_a_log_flood_keeps_at_most_two_rotated_files_on_disk(docker_client):
+    settings = make_settings(log_file_mb=2)
+    factory = DockerContainerFactory(settings.invoker, settings.controller.api_host)
+    h = Harness(settings, factory)
+    try:
+        flood = h.invoke(h.message(h.action(FLOOD, logs_mb=1)))  # about 6 MB of output through a 2 MB file
+        assert flood.status == Status.SUCCESS
+        assert sum(line.endswith("exceeds the limit of 1048576 bytes.") for line in flood.logs) == 1
+        path = docker_client.api.inspect_container(h.containers()[0]["Id"])["LogPath"]
+        on_disk = sum(os.path.getsize(p) for p in (path, path + ".1") if os.path.exists(p))
+        assert on_disk <= 2 * 2 * 1024 * 1024 + 64 * 1024, f"{on_disk} bytes of logs on disk"
+        again = h.invoke(h.message(h.entities_action("act"), {"n": 3}))  # the same container, its file rotated
+        assert [line.split(": ", 1)[1][:5] for line in again.logs] == ["0 zzz", "1 zzz", "2 zzz"]
+    finally:
+        h.close()
+
+
+WRITER = """
+import errno, os
+def main(args):
+    found = {}
+    try:
+        open('/etc/squall-test', 'w').write('x')
+        found['root'] = 'written'
+    except OSError as e:
+        found['root'] = errno.errorcode.get(e.errno, str(e.errno))
+    written = 0
+    try:
+        with open('/tmp/fill', 'wb') as f:
+            while written < 1536 * 1024 * 1024:
+                f.write(b'\\0' * (1 << 20))
+                f.flush()
+                written += 1 << 20
+    except OSError as e:
+        found['tmp'] = errno.errorcode.get(e.errno, str(e.errno))
+    found['written_mb'] = written >> 20
+    return found
+"""
+
+
+def test_an_action_cannot_write_its_image_nor_more_than_its_memory_to_tmp(harness):
+    activation = harness.invoke(harness.message(harness.action(WRITER, memory_mb=256)))
+    if activation.status == Status.SUCCESS:
+        assert activation.result["root"] == "EROFS", activation.result
+        assert activation.result["tmp"] == "ENOSPC" and activation.result["written_mb"] <= 256, activation.result
+    else:  # the tmpfs counts against the memory limit: the container may be killed for memory first
+        assert activation.result == {"error": "The action exhausted its memory and was aborted."}, activation.result

@@ -189,3 +189,72 @@ def test_rfc3339_nano_time_is_parsed_to_nanoseconds():
     assert LogEntry("1970-01-01T00:00:01.5Z", "stdout", "").time_ns == 1_500_000_000
     assert LogEntry("1970-01-01T00:00:02Z", "stdout", "").time_ns == 2_000_000_000
     assert LogEntry("not a time", "stdout", "").time_ns == 0
+
+
+def rotate(container: FileContainer) -> None:
+    """What the engine does at ``max-size`` with ``max-file`` 2: the file becomes ``.1``, a new one starts."""
+    assert container.path is not None
+    container.path.rename(str(container.path) + ".1")
+    container.path.touch()
+
+
+def test_reading_goes_on_across_a_rotation_of_the_log_file(container):
+    cursor = LogCursor()
+    container.write("stdout", "earlier")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: earlier"]
+    container.write("stdout", "before the rotation")
+    rotate(container)
+    container.write("stdout", "after the rotation")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: before the rotation",
+                                                                 "stdout: after the rotation"]
+    container.write("stdout", "next")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: next"]
+
+
+def test_lines_lost_to_two_rotations_are_noted_as_a_truncation(container):
+    cursor = LogCursor()
+    container.write("stdout", "x" * 100)
+    container.end()
+    collect_logs(container, cursor, 10, False)
+    rotate(container)
+    rotate(container)  # the older file is now shorter than where the last collection stopped
+    container.write("stdout", "survivor")
+    container.end()
+    assert texts(collect_logs(container, cursor, 10, False)) == ["stdout: survivor",
+                                                                 f"stderr: {truncation_message(10 * 1024 * 1024)}"]
+
+
+def test_a_flood_is_read_in_bounded_chunks(container, monkeypatch):
+    import workers.logs
+
+    reads: list[int] = []
+    real_open = open
+
+    class CountingFile:
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def seek(self, offset):
+            self.file.seek(offset)
+
+        def read(self, size=-1):
+            reads.append(size)
+            return self.file.read(size)
+
+    monkeypatch.setattr(workers.logs, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(workers.logs, "open", lambda path, mode: CountingFile(real_open(path, mode)), raising=False)
+    for i in range(2000):
+        container.write("stdout", f"line {i} " + "y" * 50)
+    container.end()
+    lines = collect_logs(container, LogCursor(), 1, False)
+    assert len(lines) == 2000 and texts(lines)[-1].startswith("stdout: line 1999 ")
+    assert reads and all(0 < size <= 4096 for size in reads)

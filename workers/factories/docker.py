@@ -30,6 +30,7 @@ from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartu
 from config.settings import InvokerSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
 
+ACTION_TMP = "/tmp"  # noqa: S108  # a path inside the action's container (its tmpfs), not on this host
 log = logging.getLogger(__name__)
 
 PROXY_PORT = 8080
@@ -312,10 +313,9 @@ class DockerContainerFactory:
     def _create(self, api: docker.APIClient, spec: ContainerSpec) -> str:
         pulled = False
         for _attempt in range(3):
-            if spec.stem_cell:
-                name = container_name(self._settings.name, next(self._counter), "prewarm", spec.kind)
-            else:
-                name = container_name(self._settings.name, next(self._counter), spec.namespace, spec.action)
+            # Opaque: Docker's DNS on the action network resolves container names for every container on it, so a
+            # name must not tell another tenant's action who runs what (the labels say it, to the engine's users).
+            name = container_name(self._settings.name, next(self._counter), "", "")
             try:
                 created: dict[str, Any] = api.create_container(
                     spec.image, name=name, labels=self._labels(spec), host_config=self._host_config(api, spec),
@@ -363,7 +363,13 @@ class DockerContainerFactory:
             mem_limit=f"{spec.memory_mb}m", memswap_limit=f"{spec.memory_mb}m", cpu_shares=cpu_shares,
             pids_limit=1024, ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
             cap_drop=["NET_RAW", "NET_ADMIN"], security_opt=["no-new-privileges"],
-            log_config=LogConfig(type="json-file"), network_mode=self._settings.network)
+            # What an action writes must not fill the host's disk: the image is read-only and /tmp (where the
+            # runtimes unpack code) is a tmpfs, whose pages count against the container's memory limit; the log
+            # file is rotated, one older file kept (workers/logs.py reads across the rotation).
+            read_only=True, tmpfs={ACTION_TMP: f"size={spec.memory_mb}m,mode=1777,exec"},  # exec: native actions
+            log_config=LogConfig(type="json-file", config={"max-size": f"{self._settings.log_file_mb}m",
+                                                           "max-file": "2"}),
+            network_mode=self._settings.network)
 
     def _address(self, info: dict[str, Any]) -> str:
         settings = info.get("NetworkSettings") or {}

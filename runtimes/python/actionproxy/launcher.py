@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from actionproxy.protocol import TAG_BAD_RESULT, TAG_INIT_ERROR, TAG_READY, TAG_RESULT, env_string
+from actionproxy.protocol import OUT_OF_MEMORY, TAG_BAD_RESULT, TAG_INIT_ERROR, TAG_READY, TAG_RESULT, env_string
 from actionproxy.source import ENTRY_FILE, site_dirs
 
 Entry = Callable[[Any], Any]
@@ -106,6 +106,10 @@ def serve(entry: Entry, requests: BinaryIO, results: BinaryIO, stdio: tuple[int,
                 os.environ["__OW_" + key.upper()] = env_string(value)
         try:
             result = entry(request.get("value", {}))
+        except MemoryError:  # its memory limit (an rlimit, in process containers): the action's fault, not its result
+            _flush_stdio()
+            _send(results, TAG_BAD_RESULT, OUT_OF_MEMORY)
+            continue
         except Exception as exc:  # an application error: reported, and the container lives on
             traceback.print_exc()
             result = {"error": str(exc)}

@@ -12,6 +12,8 @@ NO_CODE = "Missing main/no code to execute."
 REINIT = "Cannot initialize the action more than once."
 NOT_A_DICT = "The action did not return a dictionary or array."
 EXITED_ON_RUN = "The action did not produce a valid response and exited unexpectedly."
+OUT_OF_MEMORY = "The action exhausted its memory and was aborted."
+"""What an activation that ran out of memory is recorded with, as the invoker words the same end in Docker."""
 NOT_INITIALIZED = "Cannot run the action: it has not been initialized (POST /init first)."
 
 # Launcher -> proxy, one line per message on the result pipe: a tag byte, then JSON, then "\n".
