@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.compositions import begin, is_conductor
+from app.core.credentials import carries_key, key_refused, may_take_key
 from app.core.entities import SEQUENCE, Action, Activation, annotation, new_activation_id, now_ms
-from app.core.errors import Conflict, Invalid, NotFound, StoreError
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound, StoreError
 from app.core.identities import Identity
 from app.core.invocation import ResolvedAction
 from app.core.limits import WINDOW_MS, check_rate, window_key
@@ -49,8 +50,9 @@ class InvocationService:
                wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
         """Publish one activation; when ``blocking``, wait up to ``wait_ms`` for it to finish.
 
-        Raises ``Forbidden``/``NotFound`` for the action, ``Invalid`` for a forbidden parameter override,
-        ``Unavailable`` when no invoker can take it.
+        Raises ``Forbidden``/``NotFound`` for the action or for handing the caller's key to another namespace's
+        code (``app.core.credentials``), ``Invalid`` for a forbidden parameter override, ``Unavailable`` when no
+        invoker can take it.
         """
         received = now_ms()
         if self._counter is not None and self._invocations_allowed is not None:
@@ -69,6 +71,9 @@ class InvocationService:
             defined = set(resolved.parameters())
             if defined & payload.keys():
                 raise Invalid(RESERVED_MESSAGE)
+        if carries_key(payload, api_key) and not may_take_key(action, identity.namespace):
+            # A feed that is not ours would collect the caller's key: say so rather than run it without.
+            raise Forbidden(key_refused(action))
 
         activation_id = new_activation_id()
         if action.exec.kind == SEQUENCE or is_conductor(action):
