@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import waitress.server
 
@@ -82,6 +83,12 @@ def child_environment(sections: dict[str, dict[str, Any]]) -> dict[str, str]:
     return env
 
 
+def _address(url: str) -> str:
+    """``host:port`` of a service URL, without the credentials it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
 class Standalone:
     """Builds, runs and stops the one-process platform. ``start`` returns once it serves HTTP."""
 
@@ -96,6 +103,8 @@ class Standalone:
         self._serving: threading.Thread | None = None
         self._worker: subprocess.Popen[bytes] | None = None
         self._alarms: AlarmLoop | None = None
+        self.unconfined: list[str] = []
+        """What the process factory does not confine on this host, said at start."""
 
     @property
     def in_process(self) -> bool:
@@ -125,7 +134,11 @@ class Standalone:
         return [f"{gateway}:{c.port}"]
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # the store, the spool and the containers' secrets: this user's alone
+        self.unconfined = self._unconfined()
+        for line in self.unconfined:
+            log.warning("not confined: %s", line)
         extra_listen = self._reachable_from_containers()
         self._store = open_store(self.settings)
         identities = IdentityService(self._store, cache_seconds=0)
@@ -164,6 +177,20 @@ class Standalone:
         if self._alarms is not None:
             self._alarms.start()  # after the API serves: alarms fire through it
 
+    def _unconfined(self) -> list[str]:
+        """What the process factory does not confine here (nothing listed for Docker containers)."""
+        if self.settings.invoker.factory != "process":
+            return []
+        from workers.factories.process import unconfined
+
+        services = [f"the API and its admin pages at {self.settings.controller.api_host}"]
+        if not self.in_process:
+            services += [f"the broker at {_address(self.settings.broker.url)}",
+                         f"Redis at {_address(self.settings.broker.result_backend)}"]
+        if self.settings.store.kind == "couchdb":
+            services.append(f"CouchDB at {_address(self.settings.couchdb.url)}")
+        return unconfined(self.settings.invoker, services)
+
     def _await_invoker(self, worker: subprocess.Popen[bytes]) -> None:
         """Serve only once the invoker child announced itself: before that every invoke would be a 503."""
         registry = invoker_registry(self.settings)
@@ -196,6 +223,8 @@ class Standalone:
             f"  guest key: {auth}",
             f"  wsk:       wsk property set --apihost {api} --auth {auth}",
             f"  admin:     {api}/admin",
+            *([f"  warning:   process containers leave {len(self.unconfined)} things unconfined here: see the "
+               f"\"not confined\" lines above and docs/security.md"] if self.unconfined else []),
             "Ctrl-C stops it.",
         ])
 

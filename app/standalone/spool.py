@@ -9,6 +9,8 @@ What RabbitMQ and the Redis start journal give the distributed stack, in a folde
   (``keep``). A replayed message that was claimed is not run again: its kept record is stored, or, when the
   process died while the action ran, the invoker records it as interrupted.
 * ``records/<id>.json``: a finished activation's record the store would not take; stored at the next start.
+
+Messages hold the caller's parameters and key: the folders are 0700 and the files 0600, this user's alone.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ class Spool:
         self.accepted = directory / "accepted"
         self.started = directory / "started"
         self.records = directory / "records"
-        for folder in (self.accepted, self.started, self.records):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (directory, self.accepted, self.started, self.records):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)  # made by an earlier version with the umask's mode
+        for path in (*self.accepted.iterdir(), *self.started.iterdir(), *self.records.iterdir()):
+            path.chmod(0o600)
 
     # --- accepted messages ----------------------------------------------------------------------------
 
@@ -105,6 +110,8 @@ def _write_durably(path: Path, data: Any) -> None:
     here, on the reply path, and guards only against losing the machine itself (as the sqlite store's
     ``synchronous=NORMAL`` does)."""
     partial = path.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8") as file:
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()  # O_CREAT keeps the mode of a file already there
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
         json.dump(data, file, separators=(",", ":"))
     partial.replace(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -64,7 +65,7 @@ class SqliteStore:
         self.path = str(path)
         try:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _make_private(Path(self.path))
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never implicit.
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                        check_same_thread=False)
@@ -282,6 +283,17 @@ class SqliteStore:
         if not rows:
             raise NotFound()
         return _doc(rows[0])
+
+
+def _make_private(path: Path) -> None:
+    """The file (and its WAL and shared-memory files, which SQLite creates with the file's mode) readable by
+    this user only: it holds every tenant's code, parameters and results, and the admin's session secret. A
+    folder made for it is private too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # not ours to change
+            file.chmod(0o600)
 
 
 def _dumps(body: Any) -> str:

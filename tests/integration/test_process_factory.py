@@ -279,3 +279,113 @@ def test_an_unprivileged_invoker_gets_a_user_namespace(open_folder: Path) -> Non
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["uid"] == 0 and result["pid"] < 10  # root of its own user namespace, low pid in its own
+
+
+# --- tenants apart: what one container (or any other local user) can reach of another -------------------------
+
+PEEK = """
+import json, socket, sys
+def peek(path, socket_path):
+    found = {}
+    try:
+        with open(path) as f:
+            found["log"] = "read: " + f.read(200)
+    except OSError as e:
+        found["log"] = "refused: " + type(e).__name__
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(socket_path)
+            s.sendall(b'POST /init HTTP/1.1\\r\\nContent-Length: 2\\r\\n\\r\\n{}')
+            found["proxy"] = "answered: " + s.recv(100).decode()
+    except OSError as e:
+        found["proxy"] = "refused: " + type(e).__name__
+    return found
+"""
+
+
+def _socket_of(container: ProcessContainer) -> str:
+    assert container.host.startswith("/"), container.host  # a Unix socket, not 127.0.0.1
+    return container.host
+
+
+def test_a_container_folder_is_private_to_the_invoker_and_the_container(factory: LocalProcessFactory) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a user id per container only when the invoker is root")
+    container, proxy = started(factory, """
+        import os
+        def main(args):
+            print("secret of b")
+            return {"uid": os.getuid()}
+    """)
+    try:
+        uid = proxy.run({"value": {}}, timeout_s=30).body["uid"]
+        directory = Path(container.log_path or "").parent
+        assert uid != 0
+        st = directory.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, uid, 0o750)
+        for private in ("work", "run"):
+            st = (directory / private).stat()
+            assert (st.st_uid, st.st_mode & 0o777) == (uid, 0o700), private
+        log_file = Path(container.log_path or "").stat()
+        assert (log_file.st_uid, log_file.st_mode & 0o777) == (0, 0o600)
+        assert Path(_socket_of(container)).parent == directory / "run"
+    finally:
+        destroyed_cleanly(container, proxy)
+
+
+def test_another_user_can_neither_read_the_logs_nor_reach_the_proxy(factory: LocalProcessFactory) -> None:
+    """As nobody (any other local user): B's log file and B's proxy (a stem cell too) are out of reach; the invoker
+    still reaches both."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user for the test")
+    stem = factory.create(SPEC)  # not initialized: /init from anyone would take it over
+    container, proxy = started(factory, "def main(args):\n    print('secret of b')\n    return {}\n")
+    try:
+        proxy.run({"value": {}}, timeout_s=30)
+        for target in (stem, container):
+            done = subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+                 PEEK + "\nprint(json.dumps(peek(sys.argv[1], sys.argv[2])))", str(target.log_path),
+                 _socket_of(target)], capture_output=True, text=True, timeout=30, check=True, cwd="/")
+            found = json.loads(done.stdout)
+            assert found["log"].startswith("refused: PermissionError"), found
+            assert found["proxy"].startswith("refused: PermissionError"), found
+        assert "secret of b" in Path(container.log_path or "").read_text()  # the invoker reads them
+        stem_proxy = ProxyClient(stem.host, stem.port)
+        assert stem_proxy.init({"value": {"name": "a", "main": "main", "binary": False, "env": {},
+                                          "code": "def main(args):\n    return {'stem': 1}\n"}}, 30).status == 200
+        assert stem_proxy.run({"value": {}}, 30).body == {"stem": 1}
+        stem_proxy.close()
+    finally:
+        destroyed_cleanly(container, proxy)
+        stem.destroy()
+
+
+def test_an_action_cannot_reach_another_containers_logs_or_proxy(factory: LocalProcessFactory) -> None:
+    victim, victim_proxy = started(factory, "def main(args):\n    print('secret of b')\n    return {}\n")
+    attacker, attacker_proxy = started(factory, PEEK + "def main(args):\n    return peek(args['log'], args['sock'])\n")
+    try:
+        victim_proxy.run({"value": {}}, timeout_s=30)
+        found = attacker_proxy.run({"value": {"log": victim.log_path, "sock": _socket_of(victim)}}, 30).body
+        if os.geteuid() == 0:  # not root: every container is this invoker's user, see the start warning
+            assert found["log"].startswith("refused"), found
+            assert found["proxy"].startswith("refused"), found
+    finally:
+        destroyed_cleanly(attacker, attacker_proxy)
+        destroyed_cleanly(victim, victim_proxy)
+
+
+def test_a_key_of_an_earlier_activation_is_not_left_in_the_environment(factory: LocalProcessFactory) -> None:
+    container, proxy = started(factory, """
+        import os
+        def main(args):
+            return {"key": os.environ.get("__OW_API_KEY"), "namespace": os.environ.get("__OW_NAMESPACE")}
+    """)
+    try:
+        first = proxy.run({"value": {}, "api_key": "uuid-b:key-of-b", "namespace": "b"}, timeout_s=30).body
+        assert first == {"key": "uuid-b:key-of-b", "namespace": "b"}
+        second = proxy.run({"value": {}, "namespace": "b"}, timeout_s=30).body
+        assert second == {"key": None, "namespace": "b"}
+    finally:
+        destroyed_cleanly(container, proxy)

@@ -310,3 +310,40 @@ def test_kill_9_then_a_restart_runs_every_accepted_activation_once_and_records_w
               f"{KILLED_COUNT - len(interrupted)} succeeded, none ran twice")
     finally:
         recorder.close()
+
+
+SLOW = "import time\n\ndef main(args):\n    time.sleep(3)\n    return {'done': True}\n"
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("standalone", ["process"], indirect=True)
+def test_the_data_directory_store_and_spool_are_private_and_what_is_not_confined_is_said(
+        standalone: Standalone) -> None:
+    """Another local user could read every tenant's code, keys and queued parameters, and the admin's session
+    secret, from a world-readable squall.db or spool; and what process containers cannot confine is said at start."""
+    standalone.data_dir.mkdir(mode=0o755)
+    banner = standalone.start()
+    assert "process containers leave" in banner and "not confined: process containers share this host's network" \
+        in banner, banner
+    assert f"the API and its admin pages at {standalone.url}" in banner
+    data = standalone.data_dir
+    with standalone.client() as api:
+        put_action(api, "slow", SLOW)
+        queued = invoke(api, "slow").json()["activationId"]
+        accepted = data / "spool" / "accepted" / f"{queued}.json"
+        assert accepted.exists()  # still running: the message is kept until its record is stored
+        assert mode(accepted) == 0o600
+        assert wait_for_record(api, queued)["response"]["result"] == {"done": True}
+    assert mode(data) == 0o700
+    for name in ("squall.db", "squall.db-wal", "squall.db-shm"):
+        assert mode(data / name) == 0o600, name
+    for folder in ("spool", "spool/accepted", "spool/started", "spool/records"):
+        assert mode(data / folder) == 0o700, folder
+    if os.geteuid() == 0:
+        peek = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat",
+                               str(data / "squall.db")], capture_output=True, timeout=10, check=False)
+        assert peek.returncode != 0 and b"Permission denied" in peek.stderr
+    assert standalone.stop() == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,17 @@ class Cgroups:
             log.info("no cgroups for process containers (%s): rlimits only", e)
             return None
         return cgroups
+
+    @staticmethod
+    def unavailable(root: Path = ROOT) -> str | None:
+        """Why this invoker could not make its cgroups (without making any), or None when it could."""
+        if not (root / "memory").is_dir() or not (root / "pids").is_dir():
+            if (root / "cgroup.controllers").exists():
+                return "this host has cgroup v2, not handled yet"
+            return f"no memory and pids hierarchies in {root}"
+        if not all(os.access(root / h, os.W_OK) for h in ("memory", "pids")):
+            return f"the memory and pids hierarchies in {root} are not writable here"
+        return None
 
     def create(self, name: str, memory_mb: int, pids: int) -> list[Path]:
         """Make the container's cgroups; returns the ``cgroup.procs`` files its first process must join."""

@@ -1,11 +1,16 @@
 """Action "containers" as local sandboxed processes: the same action proxies as the images, without Docker.
 
 A container is one proxy process (``python3 -m actionproxy`` or ``node .../proxy.js``, by the kind's family)
-listening on 127.0.0.1 at a free port, started through ``workers.factories.sandbox`` (own session and process
-group, PID namespace when permitted, its own user id when the invoker is root, rlimits, and memory and pids
-cgroups when this invoker may make them), with a scratch
-directory of its own as working directory, ``HOME`` and ``TMPDIR``. Its stdout and stderr are copied line by line
-into ``<dir>/log.json`` in Docker's json-file shape, so ``workers.logs`` reads them as it reads Docker's.
+started through ``workers.factories.sandbox`` (own session and process group, PID namespace when permitted, its
+own user id when the invoker is root, rlimits, and memory and pids cgroups when this invoker may make them).
+
+Its folder ``<root>/<name>/`` is the invoker's, mode 0750 with the container's own user id as group (0700 when
+the invoker is not root): other users cannot enter it, and the action cannot replace what the invoker reads
+there. In it, owned by the container's user id and private to it: ``work/`` (working directory, ``HOME`` and
+``TMPDIR``) and ``run/``, where the Python proxy listens on the Unix socket ``run/proxy.sock``, so only the
+invoker (root, or the same user) and the container itself can send it ``/init`` or ``/run``; the Node.js proxy
+still listens on 127.0.0.1 at a free port. Its stdout and stderr are copied line by line into ``log.json``
+(0600, the invoker's) in Docker's json-file shape, so ``workers.logs`` reads them as it reads Docker's.
 ``destroy`` kills the whole process group (the PID namespace takes any escapee with it) and removes the
 directory. Blackbox kinds need an image, so this factory refuses them with a message that says so.
 """
@@ -38,6 +43,7 @@ from config.settings import InvokerSettings, RuntimesSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
 from workers.factories.cgroups import Cgroups
 from workers.factories.sandbox import Limits, Sandbox, SandboxUnavailable
+from workers.proxy_client import connect_unix
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,10 @@ action's own limit anyway), so a log flood cannot fill the disk."""
 SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 PID_FILE = "pid"
 LOG_FILE = "log.json"
+RUN_DIR = "run"
+SOCKET_FILE = "proxy.sock"
+UNIX_SOCKET_FAMILIES = ("python",)
+"""Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
 
 def rfc3339_nano(time_ns: int) -> str:
@@ -74,7 +84,8 @@ class _LogWriter:
     """Copies a process's stdout and stderr into one json-file log, a thread per stream."""
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("ab", buffering=0)
+        # 0600: the invoker's alone (it reads the file as root); other users must not read an action's logs.
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab", buffering=0)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -113,11 +124,11 @@ class _LogWriter:
 class ProcessContainer:
     """One sandboxed proxy process; see the module doc."""
 
-    def __init__(self, name: str, port: int, memory_mb: int, directory: Path, process: subprocess.Popen[bytes],
-                 logs: _LogWriter, release: Callable[[], None], namespaced: bool,
+    def __init__(self, name: str, address: tuple[str, int], memory_mb: int, directory: Path,
+                 process: subprocess.Popen[bytes], logs: _LogWriter, release: Callable[[], None], namespaced: bool,
                  oom_kills: Callable[[], int] = lambda: 0) -> None:
         self._name = name
-        self._port = port
+        self._host, self._port = address
         self._memory_mb = memory_mb
         self._directory = directory
         self._process = process
@@ -139,7 +150,8 @@ class ProcessContainer:
 
     @property
     def host(self) -> str:
-        return HOST
+        """127.0.0.1, or the path of the proxy's Unix socket (``ProxyClient`` speaks both)."""
+        return self._host
 
     @property
     def port(self) -> int:
@@ -208,7 +220,7 @@ class ProcessContainer:
             self._release()
 
     def __repr__(self) -> str:
-        return f"ProcessContainer({self._name}, {HOST}:{self._port}, pid {self._process.pid})"
+        return f"ProcessContainer({self._name}, {self._host}:{self._port}, pid {self._process.pid})"
 
 
 @dataclass(frozen=True)
@@ -284,16 +296,17 @@ class LocalProcessFactory:
                 self._proxies[family] = source
             return self._proxies[family]
 
-    def _launch(self, spec: ContainerSpec, sandbox: Sandbox, work: Path, port: int) -> _Launch:
+    def _launch(self, spec: ContainerSpec, sandbox: Sandbox, work: Path, address: tuple[str, int]) -> _Launch:
         family = spec.kind.split(":", 1)[0]
         proxy = self._proxy_dir(family, sandbox)
+        host, port = address
+        listen = {"PROXY_SOCKET": host} if host.startswith("/") else {"PROXY_HOST": host, "PROXY_PORT": str(port)}
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(work),
             "TMPDIR": str(work),
             "LANG": "C.UTF-8",
-            "PROXY_HOST": HOST,
-            "PROXY_PORT": str(port),
+            **listen,
             "PROXY_WORK_DIR": str(work),
             "__OW_API_HOST": self._api_host,
             # glibc reserves 64 MB of address space per thread arena: under RLIMIT_AS that is memory lost.
@@ -329,13 +342,18 @@ class LocalProcessFactory:
             raise
 
     def _make_directory(self, directory: Path, uid: int | None) -> Path:
+        """The container's folder (see the module doc); returns its ``work`` folder."""
         try:
             shutil.rmtree(directory, ignore_errors=True)
-            directory.mkdir(mode=0o711)
-            work = directory / "work"
-            work.mkdir(mode=0o700)
+            directory.mkdir(mode=0o700)
             if uid is not None:
-                os.chown(work, uid, uid)
+                os.chown(directory, 0, uid)
+                directory.chmod(0o750)  # the container's user may enter, not write; others may not enter
+            work = directory / "work"
+            for private in (work, directory / RUN_DIR):
+                private.mkdir(mode=0o700)
+                if uid is not None:
+                    os.chown(private, uid, uid)
         except OSError as e:
             raise RuntimeStartupError(f"Cannot make the scratch directory {directory}: {e}") from e
         return work
@@ -349,9 +367,10 @@ class LocalProcessFactory:
                 cgroups.remove(name)
             sandbox.release_uid(uid)
 
+        unix = spec.kind.split(":", 1)[0] in UNIX_SOCKET_FAMILIES
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            port = _free_port()
-            launch = self._launch(spec, sandbox, work, port)
+            address = (str(directory / RUN_DIR / SOCKET_FILE), 0) if unix else (HOST, _free_port())
+            launch = self._launch(spec, sandbox, work, address)
             limits = Limits(address_space_mb=launch.address_space_mb, cpu_s=CPU_LIMIT_S, nofile=NOFILE, nproc=NPROC)
             logs = _LogWriter(directory / LOG_FILE)
             try:
@@ -371,9 +390,9 @@ class LocalProcessFactory:
             logs.follow(process.stderr, "stderr", name)
             (directory / PID_FILE).write_text(f"{process.pid} {_start_time(process.pid)}\n")
             container = ProcessContainer(
-                name, port, spec.memory_mb, directory, process, logs, release, sandbox.namespaces,
+                name, address, spec.memory_mb, directory, process, logs, release, sandbox.namespaces,
                 (lambda: cgroups.oom_kills(name)) if cgroups is not None else (lambda: 0))
-            if _wait_listening(port, process):
+            if _wait_listening(address, process):
                 return container
             _stop(process, sandbox.namespaces)
             logs.close(timeout_s=2.0)
@@ -412,6 +431,36 @@ class LocalProcessFactory:
         return self._root
 
 
+def unconfined(settings: InvokerSettings, services: list[str]) -> list[str]:
+    """What process containers on this host do not confine, one sentence each, for a warning at start.
+
+    ``services``: what listens on this host that actions must not reach (the API and admin pages, the broker,
+    the store), as the caller knows them. Decided without starting anything: the factory probes at its start."""
+    root = Path(settings.process_dir or Path(tempfile.gettempdir()) / f"squall-{settings.name}")
+    found = [f"process containers share this host's network: actions can connect to every service listening on "
+             f"this host, 127.0.0.1 included ({', '.join(services)}, and Redis, RabbitMQ, CouchDB or any other "
+             f"service running here), and to any network it reaches; run with Docker (--containers docker) to "
+             f"confine them",
+             "process containers see this host's filesystem: actions can read every file on it that other users "
+             "may read, and there is no seccomp filter"]
+    if os.geteuid() != 0:
+        found.append(f"the invoker is not root: every process container runs as its user (uid {os.getuid()}), so "
+                     f"an action can read and change other containers' files and logs under {root}, signal their "
+                     f"processes and send /init or /run to their proxies")
+    else:
+        why = Cgroups.unavailable()
+        if why is not None:
+            found.append(f"no memory or pids cgroup per process container ({why}): the memory and process limits "
+                         f"apply to each process, so an action that forks can use more memory than its limit")
+    if shutil.which("unshare") is None:
+        found.append("no PID namespace (unshare is missing): a process an action starts in a session of its own "
+                     "can outlive its container")
+    if shutil.which("node") is not None:
+        found.append("Node.js actions' proxies listen on 127.0.0.1 TCP ports (not on a private Unix socket as "
+                     "Python's do): any local process can send them /init and /run")
+    return found
+
+
 def _require_traversable(directory: Path) -> None:
     """Actions run as other users: every folder above their scratch directories must let others through."""
     for folder in (directory, *directory.parents):
@@ -427,13 +476,18 @@ def _free_port() -> int:
         return port
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> bool:
+def _wait_listening(address: tuple[str, int], process: subprocess.Popen[bytes]) -> bool:
     """True once the proxy accepts connections; False if it exited (or hung) first."""
     deadline = time.monotonic() + STARTUP_S
     pause = 0.002
     while process.poll() is None and time.monotonic() < deadline:
         try:
-            with socket.create_connection((HOST, port), timeout=1.0):
+            if address[0].startswith("/"):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(1.0)
+                    connect_unix(sock, address[0])
+                return True
+            with socket.create_connection(address, timeout=1.0):
                 return True
         except OSError:
             time.sleep(pause)  # polling a process that is starting up; there is nothing to wait on

@@ -6,8 +6,10 @@ runs between ``fork`` and ``exec`` in the (threaded) invoker, where ``preexec_fn
 * ``unshare --pid --fork --kill-child --mount-proc --ipc --uts`` (plus ``--user --map-root-user`` when not
   root), when the kernel permits it. In its own PID namespace the proxy is PID 1: when it is killed the
   kernel kills every process of the namespace, including ones that left the process group with ``setsid``.
-  No network namespace: the invoker reaches the proxy on 127.0.0.1 and actions call the API host there
-  (``__OW_API_HOST``); a new network namespace would cut both off (Docker bridges a veth pair for that).
+  No network namespace: actions call the API host on 127.0.0.1 (``__OW_API_HOST``), which a new network
+  namespace would cut off (Docker bridges a veth pair for that); so actions reach every local service, which
+  ``workers.factories.process.unconfined`` says at start. The invoker reaches a Python proxy on a Unix socket
+  in the container's private folder, not on 127.0.0.1.
 * ``setpriv --reuid U --regid U --clear-groups --no-new-privs`` when the invoker runs as root: every container
   gets a user id of its own, so the action cannot touch the invoker's files, and ``RLIMIT_NPROC`` (which root
   ignores) counts that container's processes only. Not root: the user namespace gives the same per-container

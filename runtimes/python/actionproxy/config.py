@@ -11,6 +11,9 @@ from dataclasses import dataclass
 class ProxyConfig:
     host: str = "0.0.0.0"
     port: int = 8080
+    # A Unix socket path: when set, the proxy listens there instead of on host:port (the process factory's
+    # containers, so that only the invoker reaches them); images keep TCP.
+    socket: str = ""
     allow_reinit: bool = False  # OpenWhisk's reference proxy honours PROXY_ALLOW_REINIT=1
     work_dir: str = tempfile.gettempdir()  # where each /init's code is unpacked
     # "python" runs Python code; "exec" runs an executable per activation, as OpenWhisk's dockerskeleton.
@@ -26,6 +29,7 @@ class ProxyConfig:
         return cls(
             host=env.get("PROXY_HOST", cls.host),
             port=int(env.get("PROXY_PORT", cls.port)),
+            socket=env.get("PROXY_SOCKET") or cls.socket,
             allow_reinit=env.get("PROXY_ALLOW_REINIT", "").lower() in ("1", "true", "yes"),
             work_dir=env.get("PROXY_WORK_DIR") or cls.work_dir,
             runner=env.get("PROXY_RUNNER") or cls.runner,

@@ -96,14 +96,21 @@ def _extend_path(folder: Path) -> None:
 
 def serve(entry: Entry, requests: BinaryIO, results: BinaryIO, stdio: tuple[int, int] | None = None) -> None:
     """``stdio``: private copies of the container's stdout and stderr, so each activation starts with both
-    working even if an earlier one closed or replaced them."""
+    working even if an earlier one closed or replaced them.
+
+    Each activation's ``__OW_*`` variables replace the previous one's: a variable the request does not bring
+    (``__OW_API_KEY`` for an action that is not given a key) is removed, so no activation sees a credential
+    of an earlier one."""
+    exported: set[str] = set()
     for line in requests:
         if stdio is not None:
             _restore_stdio(stdio)
         request = json.loads(line)
-        for key, value in request.items():
-            if key != "value":
-                os.environ["__OW_" + key.upper()] = env_string(value)
+        current = {"__OW_" + key.upper(): env_string(value) for key, value in request.items() if key != "value"}
+        for name in exported - current.keys():
+            os.environ.pop(name, None)
+        os.environ.update(current)
+        exported = set(current)
         try:
             result = entry(request.get("value", {}))
         except MemoryError:  # its memory limit (an rlimit, in process containers): the action's fault, not its result

@@ -2,12 +2,16 @@
 
 The invoker keeps one connection per container and sends many /run requests on it, so every reply
 carries Content-Length and the connection stays open; Nagle is off so small replies leave at once.
+With ``PROXY_SOCKET`` set, the proxy listens on that Unix socket instead (mode 0600, in a folder only the
+invoker and the container's own user may enter), so other local users cannot reach it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import sys
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +39,39 @@ class ProxyServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], runner: Runner) -> None:
         self.runner = runner
         super().__init__(address, ProxyHandler)
+
+
+class UnixProxyServer(ProxyServer):
+    """The same server on a Unix socket (``PROXY_SOCKET``)."""
+
+    address_family = socket.AF_UNIX
+
+    def __init__(self, path: str, runner: Runner) -> None:
+        self.runner = runner
+        ThreadingHTTPServer.__init__(self, path, UnixProxyHandler)  # type: ignore[arg-type]
+
+    def server_bind(self) -> None:
+        path = str(self.server_address)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # a socket an earlier proxy left
+        old = os.umask(0o177)
+        try:
+            _bind_unix(self.socket, path)
+        finally:
+            os.umask(old)
+        self.server_name, self.server_port = "localhost", 0
+
+
+def _bind_unix(sock: socket.socket, path: str) -> None:
+    """Bind ``path``, also when it is longer than a socket address may be: through the folder's descriptor."""
+    if len(os.fsencode(path)) < 100:
+        sock.bind(path)
+        return
+    folder = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.bind(f"/proc/self/fd/{folder}/{os.path.basename(path)}")
+    finally:
+        os.close(folder)
 
 
 class ProxyHandler(BaseHTTPRequestHandler):
@@ -97,6 +134,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass  # access-log lines on stderr would be read as the action's logs
 
 
+class UnixProxyHandler(ProxyHandler):
+    disable_nagle_algorithm = False  # no TCP on a Unix socket
+    server: ProxyServer
+
+    def address_string(self) -> str:
+        return "local"
+
+
 def _stop(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)  # docker stop sends SIGTERM; a PID 1 without a handler would ignore it
 
@@ -104,7 +149,8 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 def main() -> None:
     config = ProxyConfig.from_env(os.environ)
     runner: Runner = ExecRunner(config) if config.runner == "exec" else ActionRunner(config)
-    server = ProxyServer((config.host, config.port), runner)
+    server = (UnixProxyServer(config.socket, runner) if config.socket
+              else ProxyServer((config.host, config.port), runner))
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
