@@ -389,3 +389,28 @@ def test_a_key_of_an_earlier_activation_is_not_left_in_the_environment(factory: 
         assert second == {"key": None, "namespace": "b"}
     finally:
         destroyed_cleanly(container, proxy)
+
+
+NODE_SPEC = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="nodeaction", kind="nodejs:18")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node on PATH")
+def test_a_node_proxy_is_private_and_forgets_an_earlier_key(factory: LocalProcessFactory) -> None:
+    """The Node.js proxy listens on the container's private socket too, and drops an earlier activation's key."""
+    container = factory.create(NODE_SPEC)
+    proxy = ProxyClient(container.host, container.port)
+    try:
+        code = "function main(args) { return {key: process.env.__OW_API_KEY || null}; }"
+        assert proxy.init({"value": {"name": "n", "main": "main", "binary": False, "env": {}, "code": code}},
+                          30).status == 200
+        assert proxy.run({"value": {}, "api_key": "uuid-b:key-of-b"}, 30).body == {"key": "uuid-b:key-of-b"}
+        assert proxy.run({"value": {}}, 30).body == {"key": None}
+        if os.geteuid() == 0:
+            done = subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+                 PEEK + "\nprint(json.dumps(peek(sys.argv[1], sys.argv[2])))", str(container.log_path),
+                 _socket_of(container)], capture_output=True, text=True, timeout=30, check=True, cwd="/")
+            found = json.loads(done.stdout)
+            assert found["proxy"].startswith("refused: PermissionError"), found
+    finally:
+        destroyed_cleanly(container, proxy)

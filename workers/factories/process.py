@@ -7,12 +7,12 @@ own user id when the invoker is root, rlimits, and memory and pids cgroups when 
 Its folder ``<root>/<name>/`` is the invoker's, mode 0750 with the container's own user id as group (0700 when
 the invoker is not root): other users cannot enter it, and the action cannot replace what the invoker reads
 there. In it, owned by the container's user id and private to it: ``work/`` (working directory, ``HOME`` and
-``TMPDIR``) and ``run/``, where the Python proxy listens on the Unix socket ``run/proxy.sock``, so only the
-invoker (root, or the same user) and the container itself can send it ``/init`` or ``/run``; the Node.js proxy
-still listens on 127.0.0.1 at a free port. Its stdout and stderr are copied line by line into ``log.json``
-(0600, the invoker's) in Docker's json-file shape, so ``workers.logs`` reads them as it reads Docker's.
-``destroy`` kills the whole process group (the PID namespace takes any escapee with it) and removes the
-directory. Blackbox kinds need an image, so this factory refuses them with a message that says so.
+``TMPDIR``) and ``run/``, where the proxy (Python's and Node.js's) listens on the Unix socket ``run/proxy.sock``,
+so only the invoker (root, or the same user) and the container itself can send it ``/init`` or ``/run``. Its stdout
+and stderr are copied line by line into ``log.json`` (0600, the invoker's) in Docker's json-file shape, so
+``workers.logs`` reads them as it reads Docker's. ``destroy`` kills the whole process group (the PID namespace
+takes any escapee with it) and removes the directory. Blackbox kinds need an image, so this factory refuses them
+with a message that says so.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ PID_FILE = "pid"
 LOG_FILE = "log.json"
 RUN_DIR = "run"
 SOCKET_FILE = "proxy.sock"
-UNIX_SOCKET_FAMILIES = ("python",)
+UNIX_SOCKET_FAMILIES = ("python", "nodejs")
 """Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
 
@@ -455,9 +455,6 @@ def unconfined(settings: InvokerSettings, services: list[str]) -> list[str]:
     if shutil.which("unshare") is None:
         found.append("no PID namespace (unshare is missing): a process an action starts in a session of its own "
                      "can outlive its container")
-    if shutil.which("node") is not None:
-        found.append("Node.js actions' proxies listen on 127.0.0.1 TCP ports (not on a private Unix socket as "
-                     "Python's do): any local process can send them /init and /run")
     return found
 
 

@@ -3,7 +3,8 @@
 
 const os = require('os');
 
-/** The same variables as the Python proxy: PROXY_HOST, PROXY_PORT, PROXY_WORK_DIR, PROXY_ALLOW_REINIT. */
+/** The same variables as the Python proxy: PROXY_HOST, PROXY_PORT, PROXY_SOCKET, PROXY_WORK_DIR,
+ * PROXY_ALLOW_REINIT. */
 function configFromEnv(env) {
   const port = Number.parseInt(env.PROXY_PORT || '8080', 10);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -12,6 +13,8 @@ function configFromEnv(env) {
   return Object.freeze({
     host: env.PROXY_HOST || '0.0.0.0',
     port,
+    // A Unix socket to listen on instead of TCP (process containers: only the invoker may reach the proxy).
+    socket: env.PROXY_SOCKET || '',
     // OpenWhisk's reference proxy honours PROXY_ALLOW_REINIT=1
     allowReinit: ['1', 'true', 'yes'].includes((env.PROXY_ALLOW_REINIT || '').toLowerCase()),
     workDir: env.PROXY_WORK_DIR || os.tmpdir(),

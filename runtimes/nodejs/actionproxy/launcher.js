@@ -77,9 +77,18 @@ function pickEntry(folder, exported, mainName) {
   return undefined;
 }
 
+// The __OW_ variables the last activation was given: a variable the next one does not bring (__OW_API_KEY for an
+// action not given a key) is removed, so no activation sees a credential of an earlier one.
+let exported = [];
+
 function run(entry, request) {
   if (!request || request.type !== 'run') return;
-  Object.assign(process.env, request.env);
+  const current = request.env || {};
+  for (const name of exported) {
+    if (!(name in current)) delete process.env[name];
+  }
+  Object.assign(process.env, current);
+  exported = Object.keys(current);
   let pending;
   try {
     pending = Promise.resolve(entry(request.value));

@@ -6,7 +6,9 @@
 // The invoker keeps one connection per container and sends many /run requests on it, so the server
 // never closes idle keep-alive connections and never times a request out (the invoker owns deadlines).
 
+const fs = require('fs');
 const http = require('http');
+const path = require('path');
 
 const { configFromEnv } = require('./config');
 const { ActionRunner, Reply } = require('./runner');
@@ -54,7 +56,24 @@ function main() {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  server.listen(config.port, config.host);
+  if (config.socket) {
+    listenOnSocket(server, config.socket);
+  } else {
+    server.listen(config.port, config.host);
+  }
+}
+
+/** Listen on a Unix socket, mode 0600; a path longer than a socket address may be is bound relative to cwd. */
+function listenOnSocket(server, socketPath) {
+  try {
+    fs.unlinkSync(socketPath); // one an earlier proxy left
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+  const relative = path.relative(process.cwd(), socketPath);
+  const address = Buffer.byteLength(socketPath) > 100 && relative.length < socketPath.length ? relative : socketPath;
+  process.umask(0o077); // the socket is made 0600 (and whatever the action writes later is private too)
+  server.listen(address);
 }
 
 if (require.main === module) {
