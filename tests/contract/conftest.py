@@ -51,7 +51,12 @@ class RuntimeClient:
     connection: http.client.HTTPConnection = field(init=False)
 
     def __post_init__(self) -> None:
-        self.connection = http.client.HTTPConnection(self.ip, self.port, timeout=60)
+        if self.ip.startswith("/"):  # a process container's proxy listens on a private Unix socket
+            from workers.proxy_client import UnixHTTPConnection
+
+            self.connection = UnixHTTPConnection(self.ip, timeout=60)
+        else:
+            self.connection = http.client.HTTPConnection(self.ip, self.port, timeout=60)
 
     def post(self, path: str, payload: object) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
