@@ -98,3 +98,15 @@ def test_alarm_schedules_out_of_range_are_400_and_not_stored(api: Api, body: dic
     api.trigger("t")
     error(api.put(f"{NS}/alarms/t", body), 400)
     error(api.get(f"{NS}/alarms/t"), 404)
+
+
+def test_the_admin_invoke_form_refuses_what_the_api_refuses():
+    from wtforms.validators import ValidationError
+
+    from app.controller.admin.forms import _json_object
+
+    class Field:
+        data = '{"x": NaN}'
+
+    with pytest.raises(ValidationError):
+        _json_object(None, Field())

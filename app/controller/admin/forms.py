@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from app.core import strict_json
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -22,7 +23,7 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 def _json_object(form: FlaskForm, field: Any) -> None:
     text = (field.data or "").strip() or "{}"
     try:
-        value = json.loads(text)
+        value = strict_json.loads(text)  # as the API reads bodies: no NaN, lone surrogates or runaway nesting
     except ValueError as e:
         raise ValidationError(f"not JSON: {e}") from e
     if not isinstance(value, dict):
@@ -35,7 +36,7 @@ class InvokeForm(FlaskForm):  # type: ignore[misc]
 
     @property
     def payload(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads((self.params.data or "").strip() or "{}")
+        value: dict[str, Any] = strict_json.loads((self.params.data or "").strip() or "{}")
         return value
 
 
