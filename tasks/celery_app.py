@@ -34,7 +34,7 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         # dropped it for missed heartbeats (minutes). Off, the worker sets its prefetch once and consumes again
         # within a second of the broker's return (tests/integration/test_faults.py).
         worker_enable_prefetch_count_reduction=False,
-        # Invokers hand results to Redis (controllers wait with their own bounded client, tasks/dispatch.py): while
+        # Invokers hand results to Redis (controllers wait with their own bounded client, tasks/results.py): while
         # Redis is away, give a result up within about a second instead of Celery's 20 one-second retries (the
         # record is stored in the database either way).
         redis_socket_connect_timeout=1.0,

@@ -18,7 +18,8 @@ from app.core.services.placement import Membership, Placer
 from app.state.counters import RedisCounters
 from app.state.registry import RedisInvokerRegistry
 from app.state.revisions import RedisRevisions
-from tasks.dispatch import OUTAGE_WAIT_S, CeleryDispatcher
+from tasks.dispatch import CeleryDispatcher
+from tasks.results import OUTAGE_WAIT_S
 
 pytestmark = pytest.mark.unit
 
