@@ -240,9 +240,11 @@ def _started_by(pid: int, run: str) -> bool:
 def remove_process_leftovers(name: str, process_dir: str = "") -> None:
     """The ``process`` factory's folder and cgroups of invoker ``name`` (a killed one leaves both); its processes
     must be gone already (killed with its namespace)."""
+    from config.settings import InvokerSettings
     from workers.factories.cgroups import Cgroups
+    from workers.factories.process import process_root
 
-    shutil.rmtree(process_dir or Path(tempfile.gettempdir()) / f"squall-{name}", ignore_errors=True)
+    shutil.rmtree(process_root(InvokerSettings(name=name, process_dir=process_dir)), ignore_errors=True)
     cgroups = Cgroups(name)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -486,7 +488,9 @@ class Lab:
             MARK: self.run_id,  # how a later lab recognizes this one's processes (``_sweep``)
         }
         self._controller_env = dict(controller_env or {})
-        self._invoker_env = {"SQUALL_INVOKER_FACTORY": "process", **(invoker_env or {})}
+        # The lab's actions post to the recorder on the simulated host's network: no namespace of their own.
+        self._invoker_env = {"SQUALL_INVOKER_FACTORY": "process", "SQUALL_INVOKER_PROCESS_NETWORK": "host",
+                             **(invoker_env or {})}
         self.settings: Settings = load_settings(self.env)
         self.controllers: list[LabController] = []
         self.invokers: dict[str, LabInvoker] = {}

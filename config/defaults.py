@@ -117,7 +117,13 @@ INVOKER_PAUSE_GRACE_S = 10.0
 """With idle policy ``pause``: idle seconds before a warm container is paused (OpenWhisk's pause grace)."""
 INVOKER_PROCESS_DIR = ""
 """Where the ``process`` factory keeps each action process's scratch directory and log; empty means
-``<system temp>/squall-<invoker name>`` (reachable by the unprivileged users actions run as)."""
+``/var/lib/squall/<invoker name>`` as root, else ``<system temp>/squall-<invoker name>``. It must be reachable by
+the unprivileged users actions run as; under ``/tmp`` the containers' ``/tmp`` is read-only (their own scratch
+tmpfs cannot be laid over it)."""
+INVOKER_PROCESS_NETWORK = "isolated"
+"""``isolated``: each ``process`` container has a network namespace of its own, reaching the API host only
+(workers/factories/sandbox.py); ``host``: actions share the host's network (they can reach other hosts, and
+every service on this one)."""
 
 SCHEDULER_QUEUE = "squall-alarms"
 """Celery queue the scheduler's alarm fires go through (its embedded worker consumes it)."""

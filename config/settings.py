@@ -112,6 +112,7 @@ class InvokerSettings:
     pause_grace_s: float = defaults.INVOKER_PAUSE_GRACE_S
     isolate: bool = defaults.INVOKER_ISOLATE
     process_dir: str = defaults.INVOKER_PROCESS_DIR
+    process_network: str = defaults.INVOKER_PROCESS_NETWORK
     heartbeat_s: float = defaults.INVOKER_HEARTBEAT_S
     silent_after_s: float = defaults.INVOKER_SILENT_AFTER_S
     log_file_mb: int = defaults.INVOKER_LOG_FILE_MB
@@ -132,6 +133,8 @@ class InvokerSettings:
         _require(self.idle_policy in ("running", "pause"),
                  f"invoker.idle_policy must be 'running' or 'pause', got {self.idle_policy!r}")
         _require(self.pause_grace_s >= 0, "invoker.pause_grace_s must not be negative")
+        _require(self.process_network in ("isolated", "host"),
+                 f"invoker.process_network must be 'isolated' or 'host', got {self.process_network!r}")
 
 
 @dataclass(frozen=True)

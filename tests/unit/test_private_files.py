@@ -4,6 +4,7 @@ and keys, and the admin's session secret), and what the process factory says it 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,13 @@ def test_what_process_containers_do_not_confine_is_named(monkeypatch: pytest.Mon
     settings = InvokerSettings(name="t", process_dir="/tmp/squall-t")
     monkeypatch.setattr(process.os, "geteuid", lambda: 0)
     monkeypatch.setattr(Cgroups, "unavailable", staticmethod(lambda root=None: "this host has cgroup v2"))
-    lines = process.unconfined(settings, ["the API and its admin pages at http://127.0.0.1:3233"])
+    isolated = process.unconfined(settings, ["the API and its admin pages at http://127.0.0.1:3233"])
+    assert not any("network" in line for line in isolated)  # a namespace of their own (this host has the tools)
+    assert not any("disk" in line for line in isolated)
+    lines = process.unconfined(replace(settings, process_network="host"),
+                               ["the API and its admin pages at http://127.0.0.1:3233"])
     assert "share this host's network" in lines[0] and "http://127.0.0.1:3233" in lines[0]
+    assert "process_network is 'host'" in lines[0]
     assert "Redis, RabbitMQ, CouchDB" in lines[0]
     assert any("cgroup v2" in line and "memory" in line for line in lines)
     monkeypatch.setattr(process.os, "geteuid", lambda: 1000)

@@ -8,7 +8,9 @@ Its folder ``<root>/<name>/`` is the invoker's, mode 0750 with the container's o
 the invoker is not root): other users cannot enter it, and the action cannot replace what the invoker reads
 there. In it, owned by the container's user id and private to it: ``work/`` (working directory, ``HOME`` and
 ``TMPDIR``) and ``run/``, where the proxy (Python's and Node.js's) listens on the Unix socket ``run/proxy.sock``,
-so only the invoker (root, or the same user) and the container itself can send it ``/init`` or ``/run``. Its stdout
+so only the invoker (root, or the same user) and the container itself can send it ``/init`` or ``/run``. Inside the
+container's namespaces ``work/`` is a tmpfs the size of its memory limit, its network is loopback only, and the
+API host is reached through ``api.sock`` in the root folder (``workers.factories.relay``). Its stdout
 and stderr are copied line by line into ``log.json`` (0600, the invoker's) in Docker's json-file shape, so
 ``workers.logs`` reads them as it reads Docker's. ``destroy`` kills the whole process group (the PID namespace
 takes any escapee with it) and removes the directory. Blackbox kinds need an image, so this factory refuses them
@@ -42,7 +44,8 @@ from config import defaults
 from config.settings import InvokerSettings, RuntimesSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
 from workers.factories.cgroups import Cgroups
-from workers.factories.sandbox import Limits, Sandbox, SandboxUnavailable
+from workers.factories.relay import ApiRelay, target_of
+from workers.factories.sandbox import Limits, Sandbox, SandboxUnavailable, Scratch
 from workers.proxy_client import connect_unix
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,11 @@ PID_FILE = "pid"
 LOG_FILE = "log.json"
 RUN_DIR = "run"
 SOCKET_FILE = "proxy.sock"
+RELAY_FILE = "api.sock"
+PROBE_DIR = "probe"
+ROOT_PROCESS_DIR = Path("/var/lib/squall")
+RELAY_LOW_PORT = 3233
+"""Inside port of the API relay when the API host's own is below 1024 (which an action's user may not bind)."""
 UNIX_SOCKET_FAMILIES = ("python", "nodejs")
 """Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
@@ -243,13 +251,14 @@ class LocalProcessFactory:
         self._proxy_env = dict(proxy_env or {})  # e.g. PROXY_ALLOW_REINIT, for the protocol contract
         self._api_host = api_host
         self._source = runtimes_dir or RuntimesSettings().directory
-        self._root = Path(settings.process_dir or Path(tempfile.gettempdir()) / f"squall-{settings.name}")
+        self._root = process_root(settings)
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._sandbox: Sandbox | None = None
         self._cgroups: Cgroups | None = None
         self._python = ""
         self._proxies: dict[str, Path] = {}
+        self._relay: ApiRelay | None = None
 
     # --- set-up ---------------------------------------------------------------------------------------
 
@@ -257,12 +266,17 @@ class LocalProcessFactory:
         with self._lock:
             if self._sandbox is None:
                 try:
-                    sandbox = Sandbox(self._settings.name)
+                    sandbox = Sandbox(self._settings.name, isolate_network=self._settings.process_network == "isolated")
                     self._root.mkdir(parents=True, exist_ok=True)
                     self._root.chmod(0o711)  # actions running as other users must reach their own directory
                     if sandbox.root:
                         _require_traversable(self._root)
-                    self._python = sandbox.probe(self._interpreters())
+                    wanted = sandbox.describe()
+                    self._python = self._probe(sandbox)
+                    if sandbox.describe() != wanted:
+                        log.warning("process containers: this kernel refused part of the sandbox; confined by %s "
+                                    "instead of %s", sandbox.describe(), wanted)
+                    self._relay = self._start_relay(sandbox)
                 except (SandboxUnavailable, OSError) as e:
                     raise RuntimeStartupError(f"The process container factory cannot start: {e}") from e
                 self._cgroups = Cgroups.detect(self._settings.name) if sandbox.root else None
@@ -270,6 +284,34 @@ class LocalProcessFactory:
                          ", memory and pids cgroups" if self._cgroups else "", self._python)
                 self._sandbox = sandbox
             return self._sandbox
+
+    def _probe(self, sandbox: Sandbox) -> str:
+        probe = self._root / PROBE_DIR
+        shutil.rmtree(probe, ignore_errors=True)
+        for folder in (probe / "work", probe / RUN_DIR):
+            folder.mkdir(parents=True, mode=0o700)
+        try:
+            return sandbox.probe(self._interpreters(), Scratch(str(probe / "work"), str(probe / RUN_DIR), 16))
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
+
+    def _start_relay(self, sandbox: Sandbox) -> ApiRelay | None:
+        target = target_of(self._api_host)
+        if not sandbox.network_isolated or target is None:
+            return None
+        relay = ApiRelay(self._root / RELAY_FILE, target)
+        relay.start()
+        return relay
+
+    def _api_env(self) -> dict[str, str]:
+        """How actions reach the API host: as configured, or through the relay inside their namespace."""
+        target = target_of(self._api_host)
+        if self._relay is None or target is None:
+            return {"__OW_API_HOST": self._api_host}
+        port = target[1] if target[1] >= 1024 else RELAY_LOW_PORT
+        scheme = self._api_host.split("://", 1)[0]
+        return {"__OW_API_HOST": f"{scheme}://127.0.0.1:{port}", "PROXY_API_RELAY": str(self._relay.path),
+                "PROXY_API_RELAY_PORT": str(port)}
 
     def _interpreters(self) -> list[str]:
         """This Python first; as root also the system's, since an unprivileged user may not reach ours."""
@@ -308,7 +350,7 @@ class LocalProcessFactory:
             "LANG": "C.UTF-8",
             **listen,
             "PROXY_WORK_DIR": str(work),
-            "__OW_API_HOST": self._api_host,
+            **self._api_env(),
             # glibc reserves 64 MB of address space per thread arena: under RLIMIT_AS that is memory lost.
             "MALLOC_ARENA_MAX": "2",
             **self._proxy_env,
@@ -374,7 +416,8 @@ class LocalProcessFactory:
             limits = Limits(address_space_mb=launch.address_space_mb, cpu_s=CPU_LIMIT_S, nofile=NOFILE, nproc=NPROC)
             logs = _LogWriter(directory / LOG_FILE)
             try:
-                command = sandbox.command(launch.argv, uid, limits)
+                scratch = Scratch(str(work), str(directory / RUN_DIR), spec.memory_mb)
+                command = sandbox.command(launch.argv, uid, limits, scratch)
                 if cgroups is not None:
                     command = [*cgroups.join_command(cgroups.create(name, spec.memory_mb, NPROC)), *command]
                 process = subprocess.Popen(
@@ -421,9 +464,11 @@ class LocalProcessFactory:
             self._cgroups.cleanup()
 
     def close(self) -> None:
-        """Remove this factory's own cgroups (empty once its containers are destroyed)."""
+        """Remove this factory's own cgroups (empty once its containers are destroyed) and stop the relay."""
         if self._cgroups is not None:
             self._cgroups.close()
+        if self._relay is not None:
+            self._relay.close()
 
     @property
     def root(self) -> Path:
@@ -431,18 +476,37 @@ class LocalProcessFactory:
         return self._root
 
 
+def process_root(settings: InvokerSettings) -> Path:
+    """The folder of an invoker's process containers: ``invoker.process_dir``, else, as root,
+    ``/var/lib/squall/<invoker name>`` (outside the shared writable folders, so each container's ``/tmp`` can be
+    its own bounded tmpfs), else ``<system temp>/squall-<invoker name>`` (``/tmp`` read-only in containers)."""
+    if settings.process_dir:
+        return Path(settings.process_dir)
+    if os.geteuid() == 0:
+        return ROOT_PROCESS_DIR / settings.name
+    return Path(tempfile.gettempdir()) / f"squall-{settings.name}"
+
+
 def unconfined(settings: InvokerSettings, services: list[str]) -> list[str]:
     """What process containers on this host do not confine, one sentence each, for a warning at start.
 
     ``services``: what listens on this host that actions must not reach (the API and admin pages, the broker,
     the store), as the caller knows them. Decided without starting anything: the factory probes at its start."""
-    root = Path(settings.process_dir or Path(tempfile.gettempdir()) / f"squall-{settings.name}")
-    found = [f"process containers share this host's network: actions can connect to every service listening on "
-             f"this host, 127.0.0.1 included ({', '.join(services)}, and Redis, RabbitMQ, CouchDB or any other "
-             f"service running here), and to any network it reaches; run with Docker (--containers docker) to "
-             f"confine them",
-             "process containers see this host's filesystem: actions can read every file on it that other users "
-             "may read, and there is no seccomp filter"]
+    root = process_root(settings)
+    namespaces = all(shutil.which(tool) for tool in ("unshare", "sh", "mount"))
+    found: list[str] = []
+    if settings.process_network == "host" or not namespaces or shutil.which("ip") is None:
+        shared = ("invoker.process_network is 'host'" if settings.process_network == "host"
+                  else "no unshare or ip here to give them a network namespace")
+        found.append(f"process containers share this host's network ({shared}): actions can connect to every service "
+                     f"listening on this host, 127.0.0.1 included ({', '.join(services)}, and Redis, RabbitMQ, "
+                     f"CouchDB or any other service running here), and to any network it reaches; run with Docker "
+                     f"(--containers docker) or invoker.process_network 'isolated' to confine them")
+    if not namespaces:
+        found.append("process containers write to this host's disk without a bound (no unshare or mount here for a "
+                     "scratch tmpfs): an action can fill its folder and /tmp")
+    found.append("process containers see this host's filesystem: actions can read every file on it that other users "
+                 "may read, and there is no seccomp filter")
     if os.geteuid() != 0:
         found.append(f"the invoker is not root: every process container runs as its user (uid {os.getuid()}), so "
                      f"an action can read and change other containers' files and logs under {root}, signal their "

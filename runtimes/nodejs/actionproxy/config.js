@@ -18,6 +18,9 @@ function configFromEnv(env) {
     // OpenWhisk's reference proxy honours PROXY_ALLOW_REINIT=1
     allowReinit: ['1', 'true', 'yes'].includes((env.PROXY_ALLOW_REINIT || '').toLowerCase()),
     workDir: env.PROXY_WORK_DIR || os.tmpdir(),
+    // Process containers: 127.0.0.1:apiRelayPort inside is relayed to this Unix socket, the way to the API host.
+    apiRelay: env.PROXY_API_RELAY || '',
+    apiRelayPort: Number.parseInt(env.PROXY_API_RELAY_PORT || '0', 10),
   });
 }
 

@@ -11,6 +11,7 @@ const http = require('http');
 const path = require('path');
 
 const { configFromEnv } = require('./config');
+const { startApiRelay } = require('./relay');
 const { ActionRunner, Reply } = require('./runner');
 
 function createServer(runner) {
@@ -56,6 +57,9 @@ function main() {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  if (config.apiRelay) {
+    startApiRelay(config.apiRelay, config.apiRelayPort);
+  }
   if (config.socket) {
     listenOnSocket(server, config.socket);
   } else {

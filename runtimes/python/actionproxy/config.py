@@ -19,6 +19,10 @@ class ProxyConfig:
     # "python" runs Python code; "exec" runs an executable per activation, as OpenWhisk's dockerskeleton.
     runner: str = "python"
     exec_path: str = "/action/exec"  # the "exec" runner's executable when /init brings no code
+    # Process containers have no network but loopback: connections to 127.0.0.1:api_relay_port are relayed to
+    # the invoker's Unix socket api_relay, which leads to the API host (workers/factories/relay.py).
+    api_relay: str = ""
+    api_relay_port: int = 0
 
     def __post_init__(self) -> None:
         if self.runner not in ("python", "exec"):
@@ -34,4 +38,6 @@ class ProxyConfig:
             work_dir=env.get("PROXY_WORK_DIR") or cls.work_dir,
             runner=env.get("PROXY_RUNNER") or cls.runner,
             exec_path=env.get("PROXY_EXEC") or cls.exec_path,
+            api_relay=env.get("PROXY_API_RELAY") or cls.api_relay,
+            api_relay_port=int(env.get("PROXY_API_RELAY_PORT") or cls.api_relay_port),
         )

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from actionproxy.config import ProxyConfig
 from actionproxy.executable import ExecRunner
+from actionproxy.relay import start_api_relay
 from actionproxy.runner import ActionRunner, Reply
 
 
@@ -152,6 +153,8 @@ def main() -> None:
     server = (UnixProxyServer(config.socket, runner) if config.socket
               else ProxyServer((config.host, config.port), runner))
     signal.signal(signal.SIGTERM, _stop)
+    if config.api_relay:
+        start_api_relay(config.api_relay, config.api_relay_port)
     try:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
