@@ -1,10 +1,13 @@
 """Typed request bodies the use cases accept, validated with pydantic.
 
-Validation failures become ``Invalid`` with OpenWhisk's "The request content was malformed:" prefix.
+Validation failures become ``Invalid`` with OpenWhisk's "The request content was malformed:" prefix, then
+``field: message`` (a validator's message as written, without pydantic's "Value error, ").
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -12,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from app.core.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
+
+_OWN_MESSAGES = frozenset({"value_error", "assertion_error"})
+"""Error types whose message is a validator's exception, which pydantic prefixes ("Value error, ...")."""
 
 
 class KeyValue(BaseModel):
@@ -33,21 +39,53 @@ class ExecPut(BaseModel):
     components: list[str] | None = None
 
 
+SEMVER_MALFORMED = "semantic version malformed"
+_JAVA_INT = re.compile(r"[+-]?\d+")
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def semantic_version(value: str) -> str:
+    """OpenWhisk's ``SemVer(str)``, normalised to ``major.minor.patch``: ``"1"`` and ``"1.0"`` are ``1.0.0``.
+
+    Mirrors SemVer.scala so what OpenWhisk stores Squall stores: split on ``.`` with trailing empty parts dropped
+    (Java's ``split``), missing parts 0, parts after the third ignored, each part an ``Integer.parseInt`` (sign
+    and leading zeros allowed, 32 bits). Negative parts and 0.0.0 are refused with ``ValueError``.
+    """
+    parts = value.split(".") if value else []
+    while parts and not parts[-1]:
+        parts.pop()
+    numbers = [_java_int(part) for part in parts[:3]] + [0, 0, 0]
+    major, minor, patch = numbers[:3]
+    if min(major, minor, patch) < 0 or major == minor == patch == 0:
+        raise ValueError(SEMVER_MALFORMED)
+    return f"{major}.{minor}.{patch}"
+
+
+def _java_int(part: str) -> int:
+    if not _JAVA_INT.fullmatch(part):
+        raise ValueError(SEMVER_MALFORMED)
+    number = int(part)
+    if not _INT_MIN <= number <= _INT_MAX:
+        raise ValueError(SEMVER_MALFORMED)
+    return number
+
+
 class _Versioned(BaseModel):
-    """An entity body with an optional semantic ``version``."""
+    """An entity body with an optional semantic ``version``, stored normalised (``"1.0"`` as ``1.0.0``)."""
 
     model_config = ConfigDict(extra="ignore")
 
     version: str | None = None
 
-    @field_validator("version")
+    @field_validator("version", mode="before")
     @classmethod
-    def _semver(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = value.split(".")
-            if len(parts) != 3 or not all(p.isdigit() for p in parts):
-                raise ValueError("version must be a semantic version like 0.0.1")
-        return value
+    def _semver(cls, value: Any) -> str | None:
+        # Before pydantic's type check: OpenWhisk answers a non-string version with the same message.
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(SEMVER_MALFORMED)
+        return semantic_version(value)
 
 
 class ActionPut(_Versioned):
@@ -105,6 +143,13 @@ def parse(model: type[M], body: Any) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise Invalid(f"The request content was malformed:\n{where}: {first['msg']}") from e
+        raise Invalid(f"The request content was malformed:\n{_message(e.errors()[0])}") from e
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """``field: message`` for a validation error, without pydantic's "Value error, " or "Assertion failed, "
+    prefix on our validators' own messages (users see the message as we wrote it)."""
+    cause = (error.get("ctx") or {}).get("error")
+    text = str(cause) if error["type"] in _OWN_MESSAGES and isinstance(cause, Exception) else error["msg"]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {text}" if where else text

@@ -120,7 +120,7 @@ MALFORMED = "The request content was malformed:\n"
     ({"exec": "python"}, f"{MALFORMED}exec: "),
     ({"exec": PY, "parameters": "nope"}, f"{MALFORMED}parameters: "),
     ({"exec": PY, "parameters": [{"value": 1}]}, f"{MALFORMED}parameters.0.key: "),
-    ({"exec": PY, "version": "1.0"}, f"{MALFORMED}version: "),
+    ({"exec": PY, "version": "1.0.x"}, f"{MALFORMED}version: semantic version malformed"),
     ({}, f"{MALFORMED}exec undefined"),
 ])
 def test_bad_bodies_are_400_and_store_nothing(api: Api, body: dict[str, Any], message: str) -> None:
