@@ -111,7 +111,7 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
                                    stale_seconds=settings.couchdb.serve_stale_s),
         actions=_actions(settings, entities, manifest),
         invocations=invocations,
-        activations=ActivationService(store, dispatcher),
+        activations=ActivationService(store, dispatcher, settings.controller.record_wait_s),
         packages=PackageService(entities, settings.limits.parameters_bytes),
         triggers=TriggerService(entities, store, invocations, counter,
                                 lambda namespace: limits.of(namespace).fires_per_minute,

@@ -26,6 +26,12 @@ CONTROLLER_DRAIN_MARGIN_S = 10.0
 """What a stopping controller allows beyond the longest blocking wait before it cuts requests: the work a
 blocking invoke does before its wait (auth, the action, publishing with confirms) and after it (the answer)."""
 
+RECORD_WAIT_S = 3.0
+"""How long ``GET /activations/{id}`` (and ``/logs``, ``/result``) waits for the stored record of an activation
+that has finished but whose record has not landed yet, before answering the result backend's copy (no logs).
+The invoker answers first, then collects the logs (up to 2 s when the log sentinels trail) and stores the record;
+0 answers the copy at once."""
+
 IDENTITY_CACHE_SECONDS = 5.0
 """How long the controller trusts a looked-up subject, or the store's word that a uuid is unknown, before reading
 CouchDB again."""

@@ -37,6 +37,7 @@ class ControllerSettings:
     threads: int = defaults.CONTROLLER_THREADS
     api_host: str = defaults.CONTROLLER_API_HOST
     blocking_timeout_ms: int = defaults.BLOCKING_TIMEOUT_MS
+    record_wait_s: float = defaults.RECORD_WAIT_S
     identity_cache_seconds: float = defaults.IDENTITY_CACHE_SECONDS
     entity_cache_seconds: int = defaults.ENTITY_CACHE_SECONDS
     drain_margin_s: float = defaults.CONTROLLER_DRAIN_MARGIN_S
@@ -47,6 +48,7 @@ class ControllerSettings:
         _require(self.workers >= 1, "controller.workers must be at least 1")
         _require(self.threads >= 1, "controller.threads must be at least 1")
         _require(self.blocking_timeout_ms >= 1, "controller.blocking_timeout_ms must be positive")
+        _require(self.record_wait_s >= 0, "controller.record_wait_s must be 0 (off) or more")
         _require(self.entity_cache_seconds >= 0, "controller.entity_cache_seconds must be 0 (off) or more")
         _require(self.drain_margin_s >= 0, "controller.drain_margin_s must be 0 or more")
         _require(self.auth_failures_per_minute >= 1, "controller.auth_failures_per_minute must be at least 1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.entities import Status
-from tests.api.conftest import NS, Api, Reply, error, ok
+from tests.api.conftest import NS, Api, MakeApi, Reply, error, ok
 
 pytestmark = pytest.mark.api
 
@@ -102,7 +102,8 @@ def test_unknown_short_and_foreign_ids(api: Api, suffix: str) -> None:
     assert error(foreign, 403) == f"The supplied authentication is not authorized to access '{api.ns}'."
 
 
-def test_a_result_not_yet_recorded_is_read_from_the_dispatcher(api: Api) -> None:
+def test_a_result_not_yet_recorded_is_read_from_the_dispatcher(make_api: MakeApi) -> None:
+    api = make_api(controller={"record_wait_s": 0.05})  # the record never lands: a short wait for it, then this
     api.action("a")
     api.dispatcher.replies[f"{api.ns}/a"] = Reply(result={"early": True}, recorded=False)
     activation_id = run(api, "a")

@@ -19,6 +19,8 @@ VERSION = "1.0.0"
 _NAME = {"type": "string", "minLength": 1, "maxLength": 256,
          "pattern": r"^[A-Za-z0-9_]([A-Za-z0-9_@ .&-]*[A-Za-z0-9_@.&-])?$"}
 _SEMVER = {"type": "string", "pattern": r"^[0-9]+\.[0-9]+\.[0-9]+$"}
+# What a PUT may send: one to three parts, as OpenWhisk's SemVer reads them ("1.0" is stored as 1.0.0).
+_SEMVER_IN = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+){0,2}$"}
 _ERROR_STATUSES = {
     "400": "The request is malformed: a name, a query parameter or the body.",
     "401": "No key, or not a valid one.",
@@ -128,7 +130,7 @@ def _schemas(kinds: list[str]) -> Schema:
                            "limits": _ref("ActionLimits")}, (*entity_required, "exec", "parameters", "limits")),
         "ActionSummary": _object({**entity, "exec": _object({"binary": {"type": "boolean"}}),
                                   "limits": _ref("ActionLimits")}, (*entity_required, "exec", "limits")),
-        "ActionPut": _object({"version": _SEMVER, "exec": _ref("ExecPut"), "parameters": _ref("KeyValues"),
+        "ActionPut": _object({"version": _SEMVER_IN, "exec": _ref("ExecPut"), "parameters": _ref("KeyValues"),
                               "annotations": _ref("KeyValues"), "limits": _ref("LimitsPut"),
                               "publish": {"type": "boolean"},
                               "delAnnotations": {"type": "array", "items": {"type": "string"}}}),
@@ -141,20 +143,20 @@ def _schemas(kinds: list[str]) -> Schema:
         }, (*entity_required, "parameters", "binding", "actions", "feeds")),
         "PackageSummary": _object({**entity, "binding": {"anyOf": [binding, {"type": "boolean"}]}},
                                   (*entity_required, "binding")),
-        "PackagePut": _object({"version": _SEMVER, "binding": binding, "parameters": _ref("KeyValues"),
+        "PackagePut": _object({"version": _SEMVER_IN, "binding": binding, "parameters": _ref("KeyValues"),
                                "annotations": _ref("KeyValues"), "publish": {"type": "boolean"}}),
         "Trigger": _object({**entity, "parameters": _ref("KeyValues"), "limits": {"type": "object"},
                             "rules": {"type": "object", "additionalProperties": _object(
                                 {"action": fqn, "status": {"type": "string", "enum": ["active", "inactive"]}})}},
                            (*entity_required, "parameters", "limits")),
         "TriggerSummary": _object(entity, entity_required),
-        "TriggerPut": _object({"version": _SEMVER, "parameters": _ref("KeyValues"),
+        "TriggerPut": _object({"version": _SEMVER_IN, "parameters": _ref("KeyValues"),
                                "annotations": _ref("KeyValues"), "limits": {"type": "object"},
                                "publish": {"type": "boolean"}}),
         "Rule": _object({**entity, "trigger": fqn, "action": fqn,
                          "status": {"type": "string", "enum": ["active", "inactive"]}},
                         (*entity_required, "trigger", "action")),
-        "RulePut": _object({"version": _SEMVER, "trigger": {"type": "string"}, "action": {"type": "string"},
+        "RulePut": _object({"version": _SEMVER_IN, "trigger": {"type": "string"}, "action": {"type": "string"},
                             "publish": {"type": "boolean"}, "annotations": _ref("KeyValues")}),
         "RuleStatusPost": _object({"status": {"type": "string", "enum": ["active", "inactive"]}}),
         "ActivationResponse": _object({"status": {"type": "string"}, "success": {"type": "boolean"},

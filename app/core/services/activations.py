@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import time
 
 from app.core.activity import ActivationFilter, ActivationPage, Dashboard, summarize
 from app.core.entities import Activation
-from app.core.errors import Invalid, NotFound, PlatformError
+from app.core.errors import Invalid, NotFound, PlatformError, StoreError
 from app.core.identities import Identity
 from app.core.ports import ActivationStore, Dispatcher
 from app.core.services.entitlement import check_owner
@@ -15,14 +16,24 @@ ACTIVATION_ID_LENGTH = 32
 SCAN_BATCH = 200
 SCAN_CAP = 5_000
 """Most records read to fill one filtered page or one dashboard, so a page never reads a whole database."""
+RECORD_POLL_FIRST_S = 0.005
+"""The first pause before reading again a record about to land: it usually lands within milliseconds."""
+RECORD_POLL_MAX_S = 0.05
+"""The longest pause between those reads (they double up to it), so a record that is late costs 20 reads a
+second while a reader waits for it, and only while one does."""
 
 
 class ActivationService:
-    def __init__(self, activations: ActivationStore, dispatcher: Dispatcher | None = None) -> None:
+    def __init__(self, activations: ActivationStore, dispatcher: Dispatcher | None = None,
+                 record_wait_s: float = 0.0) -> None:
         self._activations = activations
         self._dispatcher = dispatcher
+        self._record_wait_s = record_wait_s
 
     def get(self, identity: Identity, namespace: str, activation_id: str) -> Activation:
+        """The stored record; for a finished activation whose record has not landed yet, the record once it lands
+        within ``record_wait_s``, else the result backend's copy (no logs yet). Raises ``Invalid`` for an id of
+        the wrong length, ``NotFound`` when neither has it, ``StoreError`` when the store cannot be read."""
         check_owner(identity, namespace)
         if len(activation_id) != ACTIVATION_ID_LENGTH:
             raise Invalid(f"Activation id length is {len(activation_id)} but must be {ACTIVATION_ID_LENGTH}.")
@@ -34,7 +45,23 @@ class ActivationService:
             found = self._peek(activation_id)
             if found is None or found.namespace != namespace:
                 raise
-            return found
+        # It finished, so its record (with the logs a script reads next) is on its way: worth a short wait.
+        return self._landed(namespace, activation_id) or found
+
+    def _landed(self, namespace: str, activation_id: str) -> Activation | None:
+        """The stored record if it lands within ``record_wait_s``, else None. Polls: no notification tells a
+        controller that an invoker stored a record, and the reads are few and bounded."""
+        deadline = time.monotonic() + self._record_wait_s
+        pause = RECORD_POLL_FIRST_S
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(pause, left))
+            try:
+                return Activation.from_doc(self._activations.get_activation(namespace, activation_id))
+            except NotFound:
+                pause = min(pause * 2, RECORD_POLL_MAX_S)
+            except StoreError:  # the store went away meanwhile: the copy in hand still answers
+                return None
+        return None
 
     def _peek(self, activation_id: str) -> Activation | None:
         """The result backend's copy, or None: when it cannot be read, the store's answer (not found) stands."""

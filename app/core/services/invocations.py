@@ -76,7 +76,11 @@ class InvocationService:
             raise Forbidden(key_refused(action))
 
         activation_id = new_activation_id()
-        if action.exec.kind == SEQUENCE or is_conductor(action):
+        if action.exec.kind == SEQUENCE:
+            # OpenWhisk hands a sequence's first component the request payload alone: the sequence's own
+            # parameters ("_actions", its components) and its package's never reach it (SequenceActions).
+            self._start_composition(identity, action, payload, activation_id, transaction_id, api_key, received)
+        elif is_conductor(action):
             self._start_composition(identity, action, resolved.parameters(payload), activation_id, transaction_id,
                                     api_key, received)
         else:
