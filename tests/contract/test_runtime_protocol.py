@@ -30,6 +30,8 @@ pytestmark = pytest.mark.contract
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 NO_CODE = "Missing main/no code to execute."
 NOT_A_DICT = "The action did not return a dictionary or array."
+REINIT = "Cannot initialize the action more than once."
+NOT_AN_ARGUMENT = "The action did not receive a dictionary or array as an argument."
 Start = Callable[..., RuntimeClient]  # the `start` fixture: start(env=None) -> RuntimeClient
 
 
@@ -62,9 +64,15 @@ def test_hello_world(start: Start, runtime: RuntimeUnderTest) -> None:
 
 
 def test_second_init_is_refused(start: Start, runtime: RuntimeUnderTest) -> None:
+    """OpenWhisk's "fail to initialize a second time": 403 and the message in the logs (its proxies write it on
+    stderr). Unlike them, ours then end the activation with the sentinels, as after any failed /init: the
+    invoker's log collection stops there instead of waiting for them and adding "Log data might be missing"."""
     proxy = initialized(start, runtime, "echo")
     again = proxy.init(snippet(runtime, "second"))
-    assert (again.status, again.body) == (403, {"error": "Cannot initialize the action more than once."})
+    assert (again.status, again.body) == (403, {"error": REINIT})
+    out, err = proxy.logs_with_sentinels(1)
+    assert out == [SENTINEL]
+    assert err == [REINIT, SENTINEL]
     assert proxy.run({"first": True}).body == {"first": True}
 
 
@@ -77,14 +85,26 @@ def test_reinit_allowed_by_proxy_allow_reinit(start: Start, runtime: RuntimeUnde
 
 @pytest.mark.parametrize("source", [None, ""], ids=["absent", "empty"])
 def test_init_without_code(start: Start, runtime: RuntimeUnderTest, source: str | None) -> None:
+    """OpenWhisk's "handle initialization with no code" and "with no content": ActionLoop (Python) and the
+    Node.js runtime refuse an absent and an empty ``code`` alike, 403. The skeleton runs the executable baked into
+    its image when there is no code; an empty code is an empty script that replaces it (its test "fail to run a
+    bad script"): /init succeeds, and each /run (here with a ``null`` body, read as ``{}``) finds no result: 502,
+    the reason on stdout."""
     proxy = start()
     init = proxy.init(source)
-    if runtime.dialect == "exec":  # OpenWhisk's skeleton then runs the executable baked into the image
-        assert (init.status, init.body) == (200, {"ok": True})
+    if runtime.dialect != "exec":
+        assert (init.status, init.body) == (403, {"error": NO_CODE})
+        proxy.logs_with_sentinels(1)
+        return
+    assert (init.status, init.body) == (200, {"ok": True})
+    if source is None:
         run = proxy.run({})
         assert run.status == 200 and "stub action" in run.body["error"]
-    else:
-        assert (init.status, init.body) == (403, {"error": NO_CODE})
+        return
+    run = proxy.post("/run", None)
+    assert (run.status, run.body) == (502, {"error": NOT_A_DICT})
+    out, _ = proxy.logs_with_sentinels(1)
+    assert any("Exec format error" in line for line in out), out
 
 
 @pytest.mark.dialects("python", "nodejs")
@@ -127,6 +147,29 @@ def test_init_env_is_exported_before_the_code_loads(start: Start, runtime: Runti
 
 
 # --- /run -------------------------------------------------------------------------------------------
+
+
+def test_null_run_body_is_an_empty_object(start: Start, runtime: RuntimeUnderTest) -> None:
+    """OpenWhisk's reference proxy reads a ``null`` (or empty) /run body as ``{}``: no value, so ``{}``."""
+    proxy = initialized(start, runtime, "echo")
+    for body in (None, {}):
+        run = proxy.post("/run", body)
+        assert (run.status, run.body) == (200, {})
+    proxy.logs_with_sentinels(2)
+
+
+def test_value_that_is_not_an_object_is_refused(start: Start, runtime: RuntimeUnderTest) -> None:
+    """OpenWhisk's skeleton test "respond with 404 for bad run argument": a ``value`` (or a whole body) that is
+    neither an object nor an array never reaches the action; 404 and the reference proxy's message, nothing in
+    the logs but each activation's sentinels. The proxy serves on."""
+    proxy = initialized(start, runtime, "echo")
+    bodies: list[Any] = [{"value": "A"}, {"value": 42}, {"value": True}, {"value": None}, "A", [{"value": {}}]]
+    for body in bodies:
+        run = proxy.post("/run", body)
+        assert (run.status, run.body) == (404, {"error": NOT_AN_ARGUMENT}), body
+    out, err = proxy.logs_with_sentinels(len(bodies))
+    assert out == err == [SENTINEL] * len(bodies)
+    assert proxy.run({"still": "serving"}).body == {"still": "serving"}
 
 
 def test_non_dict_result_is_a_developer_error(start: Start, runtime: RuntimeUnderTest) -> None:

@@ -7,6 +7,8 @@ const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
 const NO_CODE = 'Missing main/no code to execute.';
 const REINIT = 'Cannot initialize the action more than once.';
 const NOT_A_DICT = 'The action did not return a dictionary or array.';
+// A /run whose body or `value` is neither an object nor an array: 404, as OpenWhisk's reference proxy.
+const NOT_AN_ARGUMENT = 'The action did not receive a dictionary or array as an argument.';
 const EXITED_ON_RUN = 'The action did not produce a valid response and exited unexpectedly.';
 const NOT_INITIALIZED = 'Cannot run the action: it has not been initialized (POST /init first).';
 
@@ -17,4 +19,6 @@ function envString(value) {
   return JSON.stringify(value);
 }
 
-module.exports = { SENTINEL, NO_CODE, REINIT, NOT_A_DICT, EXITED_ON_RUN, NOT_INITIALIZED, envString };
+module.exports = {
+  SENTINEL, NO_CODE, REINIT, NOT_A_DICT, NOT_AN_ARGUMENT, EXITED_ON_RUN, NOT_INITIALIZED, envString,
+};

@@ -134,17 +134,19 @@ class ActionRunner {
 
   async initOnce(raw) {
     if (this.initializing || (this.initialized && !this.config.allowReinit)) {
+      this.stderr.write(`${protocol.REINIT}\n`); // as OpenWhisk's proxies: the activation's logs say why
       return Reply.error(403, protocol.REINIT);
     }
-    let value;
+    let body;
     try {
-      value = parse(raw).value || {};
+      body = parse(raw);
     } catch (error) {
       return Reply.error(400, `Cannot parse the /init body: ${error.message}`);
     }
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      return Reply.error(400, "The /init body's value must be an object.");
-    }
+    if (!isObject(body)) return Reply.error(400, 'Cannot parse the /init body: the body must be a JSON object');
+    const value = body.value || {};
+    if (!isObject(value)) return Reply.error(400, "The /init body's value must be an object.");
+    // "" too, as OpenWhisk's Node.js runtime: an action always has code
     if (typeof value.code !== 'string' || value.code === '') return Reply.error(403, protocol.NO_CODE);
     this.initializing = true;
     try {
@@ -206,12 +208,16 @@ class ActionRunner {
     } catch (error) {
       return Reply.error(400, `Cannot parse the /run body: ${error.message}`);
     }
+    // The action never sees a body or a value that is neither an object nor an array; no value is {}.
+    if (!isObject(request)) return Reply.error(404, protocol.NOT_AN_ARGUMENT);
+    const value = request.value === undefined ? {} : request.value;
+    if (value === null || typeof value !== 'object') return Reply.error(404, protocol.NOT_AN_ARGUMENT);
     const env = {};
     for (const [key, item] of Object.entries(request)) {
       if (key !== 'value') env[`__OW_${key.toUpperCase()}`] = protocol.envString(item);
     }
     this.nextId += 1;
-    const answer = await launcher.run(this.nextId, request.value === undefined ? {} : request.value, env);
+    const answer = await launcher.run(this.nextId, value, env);
     if (answer === null) return Reply.error(502, protocol.EXITED_ON_RUN);
     if (answer.type === 'result') return new Reply(200, answer.json); // already JSON: passed through
     return Reply.error(502, answer.message);
@@ -233,13 +239,15 @@ class ActionRunner {
   }
 }
 
+/** The JSON of a request body; an empty body or `null` is {} (OpenWhisk's reference proxy). */
 function parse(raw) {
   const text = raw.toString('utf8');
-  const body = text.trim() ? JSON.parse(text) : {};
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new Error('the body must be a JSON object');
-  }
-  return body;
+  const body = text.trim() ? JSON.parse(text) : null;
+  return body === null ? {} : body;
+}
+
+function isObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 module.exports = { ActionRunner, Reply };

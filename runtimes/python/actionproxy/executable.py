@@ -22,7 +22,7 @@ from typing import TextIO
 
 from actionproxy import protocol
 from actionproxy.config import ProxyConfig
-from actionproxy.runner import Reply, init_value, parse_body
+from actionproxy.runner import Reply, init_value, run_request
 from actionproxy.source import SourceError, unpack
 
 EXEC_FILE = "exec"
@@ -50,12 +50,12 @@ class ExecRunner:
             return reply
 
     def _init(self, raw: bytes) -> Reply:
-        value = init_value(raw, self._initialized, self._config)
+        value = init_value(raw, self._initialized, self._config, self._stderr)
         if isinstance(value, Reply):
             return value
         code = value.get("code")
         binary = Path(self._config.exec_path)
-        if isinstance(code, str) and code:
+        if isinstance(code, str):  # "" too: an empty script replaces the image's executable, as in OpenWhisk
             try:
                 binary = self._materialise(code, bool(value.get("binary")))
             except (SourceError, OSError) as exc:
@@ -87,13 +87,10 @@ class ExecRunner:
                 self._end_activation()
 
     def _run(self, raw: bytes) -> Reply:
-        try:
-            request = parse_body(raw)
-        except ValueError as exc:
-            return Reply.error(400, f"Cannot parse the /run body: {exc}")
+        request = run_request(raw)
+        if isinstance(request, Reply):
+            return request
         args = request.get("value", {})
-        if not isinstance(args, dict | list):
-            return Reply.error(400, "The action did not receive a dictionary or array as an argument.")
         if not (self._binary.is_file() and os.access(self._binary, os.X_OK)):
             return Reply.error(502, "The action failed to locate a binary. See logs for details.")
         env = {**os.environ, **self._env}
@@ -103,8 +100,8 @@ class ExecRunner:
         try:
             done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True, env=env,
                                   cwd=self._binary.parent, check=False)
-        except OSError as exc:
-            print(f"Cannot run {self._binary}: {exc}", file=self._stderr, flush=True)
+        except OSError as exc:  # e.g. an empty exec: "Exec format error"; on stdout, as OpenWhisk's skeleton
+            print(f"Cannot run {self._binary}: {exc}", file=self._stdout, flush=True)
             return Reply.error(502, protocol.NOT_A_DICT)
         out = done.stdout.decode("utf-8", errors="replace")
         # The last line is the result, even if empty; everything before it is logged.

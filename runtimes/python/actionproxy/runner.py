@@ -151,11 +151,11 @@ class ActionRunner:
             return reply
 
     def _init(self, raw: bytes) -> Reply:
-        value = init_value(raw, self._initialized, self._config)
+        value = init_value(raw, self._initialized, self._config, self._stderr)
         if isinstance(value, Reply):
             return value
         code = value.get("code")
-        if not code or not isinstance(code, str):
+        if not code or not isinstance(code, str):  # "" too, as ActionLoop: an action always has code
             return Reply.error(403, protocol.NO_CODE)
         self._stop_launcher()
         try:
@@ -197,10 +197,9 @@ class ActionRunner:
             return Reply.error(500, protocol.NOT_INITIALIZED)
         if launcher is None:  # it exited during an earlier /run; the invoker should have dropped us
             return Reply.error(502, protocol.EXITED_ON_RUN)
-        try:
-            request = parse_body(raw)
-        except ValueError as exc:
-            return Reply.error(400, f"Cannot parse the /run body: {exc}")
+        request = run_request(raw)
+        if isinstance(request, Reply):
+            return request
         # Re-serialised so the launcher always gets exactly one line, whatever the client's whitespace.
         line = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
         result = launcher.read() if launcher.send(line) else None
@@ -236,24 +235,42 @@ class ActionRunner:
             self._spare = None
 
 
-def init_value(raw: bytes, initialized: bool, config: ProxyConfig) -> dict[str, object] | Reply:
-    """The ``value`` of an /init body, or the error reply for a refused re-init or a malformed body."""
+def init_value(raw: bytes, initialized: bool, config: ProxyConfig, log: TextIO) -> dict[str, object] | Reply:
+    """The ``value`` of an /init body, or the error reply for a refused re-init or a malformed body.
+
+    A refused re-init is also written to ``log``, as OpenWhisk's proxies do: the activation's logs say why."""
     if initialized and not config.allow_reinit:
+        print(protocol.REINIT, file=log, flush=True)
         return Reply.error(403, protocol.REINIT)
     try:
-        value = parse_body(raw).get("value") or {}
+        body = parse_body(raw)
     except ValueError as exc:
         return Reply.error(400, f"Cannot parse the /init body: {exc}")
+    if not isinstance(body, dict):
+        return Reply.error(400, "Cannot parse the /init body: the body must be a JSON object")
+    value = body.get("value") or {}
     if not isinstance(value, dict):
         return Reply.error(400, "The /init body's value must be an object.")
     return value
 
 
-def parse_body(raw: bytes) -> dict[str, object]:
-    body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
+def run_request(raw: bytes) -> dict[str, object] | Reply:
+    """The /run body, or the error reply: 400 when it is not JSON, 404 with ``NOT_AN_ARGUMENT`` when it or its
+    ``value`` is neither an object nor an array (OpenWhisk's reference proxy: the action never sees it). No
+    ``value`` is ``{}``, as OpenWhisk's proxies have it."""
+    try:
+        body = parse_body(raw)
+    except ValueError as exc:
+        return Reply.error(400, f"Cannot parse the /run body: {exc}")
+    if not isinstance(body, dict) or not isinstance(body.get("value", {}), dict | list):
+        return Reply.error(404, protocol.NOT_AN_ARGUMENT)
     return body
+
+
+def parse_body(raw: bytes) -> object:
+    """The JSON of a request body; an empty body or ``null`` is ``{}`` (OpenWhisk's reference proxy)."""
+    body = json.loads(raw.decode("utf-8")) if raw.strip() else None
+    return {} if body is None else body
 
 
 def _message(line: bytes) -> str:
