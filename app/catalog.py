@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.entities import annotation
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.identities import Identity
 from app.core.names import EntityPath
 from app.core.requests import ActionPut, ExecPut, KeyValue, PackagePut
 from app.core.services.actions import ActionService
+from app.core.services.identities import IdentityService
 from app.core.services.packages import PackageService
 
 SYSTEM_NAMESPACE = "whisk.system"
@@ -61,6 +62,23 @@ CATALOG = (
                       "trigger_payload)", feed=True),
     )),
 )
+
+
+def catalog_owner(identities: IdentityService) -> tuple[Identity, bool]:
+    """The identity owning ``whisk.system``, and whether it was created just now: on a store where no subject owns
+    it, a subject ``whisk.system`` with a random key that nobody is shown (installing writes straight into the
+    store and needs none). Not OpenWhisk's well-known key, which ``squall admin seed`` gives it: whoever knows that
+    key could replace the feed actions, which receive every feed creator's key."""
+    try:
+        return identities.identity_of(SYSTEM_NAMESPACE), False
+    except NotFound:
+        pass
+    try:
+        identities.create(SYSTEM_NAMESPACE)
+        created = True
+    except Conflict:  # another install created it meanwhile
+        created = False
+    return identities.identity_of(SYSTEM_NAMESPACE), created
 
 
 class CatalogInstaller:

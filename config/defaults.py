@@ -109,7 +109,8 @@ INVOKER_ISOLATE = False
 (``squall invoker isolate`` does the same as an operator command); needs root."""
 
 INVOKER_API_HOST = ""
-"""``__OW_API_HOST`` as seen from inside containers; empty means the controller's api_host."""
+"""``__OW_API_HOST`` as seen from inside containers; empty means the controller's api_host, which the docker factory
+moves onto the action network's gateway (same port) when it is on loopback or 0.0.0.0 (the container itself)."""
 
 INVOKER_IDLE_TIMEOUT_S = 600.0
 """An idle warm container is removed after this long."""

@@ -5,6 +5,7 @@ within a few seconds of its silence (``app.core.services.placement``)."""
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -23,6 +24,9 @@ class Announcer:
     def __init__(self, registry: InvokerRegistry, status: Callable[[], dict[str, Any]], heartbeat_s: float,
                  ttl_s: float) -> None:
         self._registry = registry
+        # This process's mark on its reports: leaving removes only a report it made itself (a restarted invoker
+        # of the same name may have announced while this one still drained).
+        self.owner = secrets.token_hex(8)
         self._status = status
         self._heartbeat_s = heartbeat_s
         self._ttl_s = ttl_s
@@ -41,7 +45,7 @@ class Announcer:
         self._thread.start()
 
     def announce(self) -> None:
-        report = {**self._status(), "host": socket.gethostname(), "at_ms": now_ms()}
+        report = {**self._status(), "host": socket.gethostname(), "at_ms": now_ms(), "owner": self.owner}
         try:
             self._registry.announce(report, self._ttl_s)
         except StoreError as e:
@@ -66,7 +70,7 @@ class Announcer:
         if self._thread is not None:
             self._thread.join(5)
         try:
-            self._registry.leave(name)
+            self._registry.leave(name, self.owner)
         except StoreError as e:
             log.warning("cannot leave the registry (the others take over once this invoker's report expires): %s",
                         e)

@@ -3,8 +3,11 @@ them for the tasks, and runs the Celery worker."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 from celery.signals import worker_shutting_down
@@ -23,8 +26,8 @@ from tasks.base import SquallTask, WorkerContext
 from tasks.celery_app import make_celery
 from tasks.dispatch import CeleryDispatcher, CeleryFollowUps
 from workers.completion import ActivationRunner
-from workers.factories import resolve_factory
-from workers.factories.base import ContainerSpec
+from workers.factories import FACTORIES, resolve_factory
+from workers.factories.base import ContainerFactory, ContainerSpec
 from workers.handoff import HandOff
 from workers.invoker import Invoker
 from workers.membership import Announcer
@@ -46,12 +49,75 @@ def stem_cell_specs(manifest: RuntimeManifest) -> list[StemCellSpec]:
 
 
 def isolation_for(settings: Settings, factory: DockerContainerFactory) -> Isolation:
-    """The rules for this invoker's action network: the API host allowed, the services denied."""
-    api = endpoints(settings.invoker.api_host or settings.controller.api_host)
+    """The rules for this invoker's action network: the API host allowed (as the containers reach it), the services
+    denied."""
+    api_host, on_gateway = containers_api_host(settings)
+    bridge = factory.bridge()  # first: connecting to the engine moves a loopback API host onto the gateway
+    allowed = endpoints(factory.api_host if on_gateway else api_host)
     denied = [*endpoints(settings.couchdb.url), *endpoints(settings.broker.url),
               *endpoints(settings.broker.result_backend)]
-    plan = IsolationPlan(settings.invoker.network, factory.bridge(), tuple(api), tuple(denied))
+    plan = IsolationPlan(settings.invoker.network, bridge, tuple(allowed), tuple(denied))
     return Isolation(plan)
+
+
+def _host_only(host: str) -> bool:
+    """Does ``host`` (an address or a name) name this host's loopback only?"""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name
+        return host == "localhost"
+
+
+def _container_itself(url: str) -> bool:
+    """Is ``url``'s host one that inside a container means the container itself (loopback, or 0.0.0.0)?"""
+    host = urlsplit(url).hostname or ""
+    return _host_only(host) or host in ("0.0.0.0", "::")
+
+
+def containers_api_host(settings: Settings) -> tuple[str, bool]:
+    """``__OW_API_HOST`` for action containers: ``invoker.api_host``, else the controller's API host; and whether a
+    Docker factory is to move it onto the action network's gateway, as standalone does: when it is the
+    controller's and on loopback (or 0.0.0.0), which inside a container is the container itself (an
+    ``invoker.api_host`` is taken as it is)."""
+    if settings.invoker.api_host:
+        return settings.invoker.api_host, False
+    return settings.controller.api_host, _container_itself(settings.controller.api_host)
+
+
+def _docker(settings: Settings) -> bool:
+    return settings.invoker.factory in ("docker", FACTORIES["docker"])
+
+
+def build_factory(settings: Settings) -> ContainerFactory:
+    """The configured container factory, giving containers ``containers_api_host``. (The process factory needs no
+    gateway: each of its containers reaches a loopback API host through a relay of its own.)"""
+    factory_class = resolve_factory(settings.invoker.factory)
+    api_host, on_gateway = containers_api_host(settings)
+    kwargs = {"api_host_on_gateway": True} if on_gateway and _docker(settings) else {}
+    factory: ContainerFactory = factory_class(settings.invoker, api_host, **kwargs)
+    return factory
+
+
+def _say_api_host(settings: Settings, factory: ContainerFactory) -> None:
+    """Log where actions call the API (``__OW_API_HOST``), and what to set when they cannot reach it there."""
+    api_host, on_gateway = containers_api_host(settings)
+    if not (on_gateway and _docker(settings)):
+        log.info("actions call the API at %s (__OW_API_HOST)", api_host)
+        return
+    from workers.factories.docker import DockerContainerFactory
+
+    seen = factory.api_host if isinstance(factory, DockerContainerFactory) else api_host
+    if seen == api_host:
+        log.warning("actions call the API at %s (__OW_API_HOST), which in a container is the container itself: "
+                    "Docker did not answer, so the action network's gateway, which is to replace that host, is not "
+                    "known yet; or set SQUALL_INVOKER_API_HOST to an address containers reach", api_host)
+        return
+    log.info("actions call the API at %s (__OW_API_HOST): the gateway of the action network %s, as %s is the "
+             "container itself in a container", seen, settings.invoker.network, api_host)
+    if _host_only(settings.controller.host):
+        log.warning("a controller with these settings listens on %s only (controller.host), where actions cannot "
+                    "reach it: start it with SQUALL_CONTROLLER_HOST=%s (or 0.0.0.0), or set SQUALL_INVOKER_API_HOST "
+                    "to an address where actions reach the API", settings.controller.host, urlsplit(seen).hostname)
 
 
 def build_invoker(settings: Settings, *, store: Store | None = None, journal: StartJournal | None = None,
@@ -59,12 +125,12 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: St
     """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
     ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
     store = open_store(settings) if store is None else store
-    factory_class = resolve_factory(settings.invoker.factory)
-    factory = factory_class(settings.invoker, settings.invoker.api_host or settings.controller.api_host)
+    factory = build_factory(settings)
     try:
         factory.cleanup()
     except PlatformError as e:  # Docker down: keep serving, each activation records the failure
         log.warning("could not remove leftover containers: %s", e)
+    _say_api_host(settings, factory)
     if settings.invoker.isolate:  # asked for: an invoker that cannot isolate its actions does not start
         from workers.factories.docker import DockerContainerFactory
 
@@ -101,6 +167,8 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
     others), finishes what runs, then removes its containers."""
     app = make_celery(settings, worker=True)
     app.conf.worker_consumer = "workers.consumer:QuickReconnectConsumer"
+    # Now rather than when the worker is made: what building the invoker logs (where actions call the API) is seen.
+    app.log.setup_logging_subsystem(loglevel=loglevel)
     state = shared_state(settings)
     registry = invoker_registry(settings, state)
     placer = build_placer(settings, state)
@@ -117,7 +185,9 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
 
     worker_shutting_down.connect(leave, weak=False)
     worker = app.Worker(
-        hostname=host_format(f"{name}@%h"),  # the CLI expands %h; app.Worker does not
+        # The pid in the node name: a restarted invoker starts while the old process still drains, and Celery's
+        # control queue of a node name is exclusive to one connection (RESOURCE_LOCKED for the second).
+        hostname=host_format(f"{name}.{os.getpid()}@%h"),  # the CLI expands %h; app.Worker does not
         queues=[name],
         pool="threads",
         concurrency=settings.invoker.threads,

@@ -112,8 +112,10 @@ def catalog() -> None:
 
 @catalog.command("install")
 def install_catalog() -> None:
-    """Install or refresh /whisk.system/utils and /whisk.system/alarms (idempotent; needs ``admin seed``)."""
-    from app.catalog import SYSTEM_NAMESPACE, CatalogInstaller
+    """Install or refresh /whisk.system/utils and /whisk.system/alarms (idempotent). On a store where no subject
+    owns whisk.system yet, it makes one, with a random key that is not shown (``admin seed`` gives it OpenWhisk's
+    well-known key instead)."""
+    from app.catalog import CatalogInstaller, catalog_owner
     from app.store import open_store
     from app.wiring import build_actions_and_packages
 
@@ -123,13 +125,15 @@ def install_catalog() -> None:
     except PlatformError as e:
         raise click.ClickException(f"{e.message} (store: {s.store.kind})") from e
     try:
-        identity = IdentityService(store, cache_seconds=0).identity_of(SYSTEM_NAMESPACE)
+        identity, created = catalog_owner(IdentityService(store, cache_seconds=0))
         actions, packages = build_actions_and_packages(s, store)
         written = CatalogInstaller(packages, actions, identity, s.runtimes.catalog_path).install()
     except PlatformError as e:
         raise click.ClickException(f"{e.message} (store: {s.store.kind})") from e
     finally:
         store.close()
+    if created:
+        click.echo(f"created subject {identity.subject} for namespace {identity.namespace} (random key, not shown)")
     click.echo("\n".join(f"installed {name}" for name in written) if written else "catalog is up to date")
 
 

@@ -54,10 +54,11 @@ def isolate(remove: bool, show: bool) -> None:
     from app.core.errors import PlatformError
     from app.host.firewall import forward_rules, hooks, input_rules
     from workers.factories.docker import DockerContainerFactory
-    from workers.startup import isolation_for
+    from workers.startup import containers_api_host, isolation_for
 
     s = settings()
-    factory = DockerContainerFactory(s.invoker, s.invoker.api_host or s.controller.api_host)
+    api_host, on_gateway = containers_api_host(s)
+    factory = DockerContainerFactory(s.invoker, api_host, api_host_on_gateway=on_gateway)
     try:
         isolation = isolation_for(s, factory)
         if show:

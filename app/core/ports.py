@@ -198,8 +198,10 @@ class InvokerRegistry(Protocol):
     def announce(self, report: dict[str, Any], ttl_s: float) -> None:
         """``report["name"]`` is alive for ``ttl_s`` more seconds, with this report. Raises ``StoreError``."""
 
-    def leave(self, name: str) -> None:
-        """``name`` stopped on purpose: out of placement at once, its queue to be handed off."""
+    def leave(self, name: str, owner: str = "") -> None:
+        """``name`` stopped on purpose: out of placement at once, its queue to be handed off. With ``owner``, only
+        while the live report is the one announced with that ``report["owner"]``: an invoker restarted under the
+        same name may have announced itself while the old process still drained."""
 
     def reports(self) -> dict[str, dict[str, Any]]:
         """The latest report of every invoker that announced itself within its time to live."""

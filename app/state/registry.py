@@ -45,6 +45,17 @@ redis.call('EXPIRE', KEYS[2], 180)
 return 1
 """
 
+_LEAVE = """
+local report = redis.call('GET', KEYS[1])
+if not report then return 0 end
+if ARGV[1] ~= '' then
+  local ok, decoded = pcall(cjson.decode, report)
+  if not ok or decoded['owner'] ~= ARGV[1] then return 0 end
+end
+return redis.call('DEL', KEYS[1])
+"""
+"""Delete an invoker's report, only if announced by ``ARGV[1]`` when that is set (``InvokerRegistry.leave``)."""
+
 _RELEASE = """
 local mb = tonumber(redis.call('HGET', KEYS[1], 'mb') or '0') - tonumber(ARGV[1])
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0') - 1
@@ -69,6 +80,7 @@ class RedisInvokerRegistry:
         self._outage = Outage("Redis (invoker registry)", log)
         self._reserve = self._redis.register_script(_RESERVE)
         self._release = self._redis.register_script(_RELEASE)
+        self._leave = self._redis.register_script(_LEAVE)
 
     @contextlib.contextmanager
     def _translated(self, what: str, *, always: bool = False) -> Iterator[None]:
@@ -94,9 +106,9 @@ class RedisInvokerRegistry:
             pipe.sadd(self._key("invokers"), name)
             pipe.execute()
 
-    def leave(self, name: str) -> None:
+    def leave(self, name: str, owner: str = "") -> None:
         with self._translated(f"cannot deregister invoker {name}", always=True):  # once, on the way out
-            self._redis.delete(self._key("invoker", name))
+            self._leave(keys=[self._key("invoker", name)], args=[owner])
 
     def _names(self) -> list[str]:
         return sorted(n.decode() for n in self._redis.smembers(self._key("invokers")))  # type: ignore[union-attr]
@@ -179,9 +191,11 @@ class MemoryInvokerRegistry:
             self._reports[name] = (self._clock() + ttl_s, dict(report))
             self._names.add(name)
 
-    def leave(self, name: str) -> None:
+    def leave(self, name: str, owner: str = "") -> None:
         with self._lock:
-            self._reports.pop(name, None)
+            live = self._reports.get(name)
+            if live is not None and (not owner or live[1].get("owner") == owner):
+                del self._reports[name]
 
     def reports(self) -> dict[str, dict[str, Any]]:
         now = self._clock()

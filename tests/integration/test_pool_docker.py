@@ -207,11 +207,12 @@ def test_containers_are_named_and_labelled_for_their_invoker(harnesses):
     name = settings.invoker.name
     own = h.containers(**{LABEL_ACTION: "second"})
     assert len(own) == 1
-    assert re.fullmatch(rf"squall_{name}_\d+", own[0]["Names"][0].lstrip("/"))  # opaque: no tenant, no action
+    opaque = rf"squall_{name}_[0-9a-f]{{6}}_\d+"  # the owner's token and a counter: no tenant, no action
+    assert re.fullmatch(opaque, own[0]["Names"][0].lstrip("/"))
     assert own[0]["Labels"][LABEL_INVOKER] == name
     assert own[0]["Labels"][LABEL_NAMESPACE] == "guest" and own[0]["Labels"][LABEL_KIND] == "python:3"
     stems = h.containers(**{LABEL_PREWARM: "true"})
-    assert stems and all(re.fullmatch(rf"squall_{name}_\d+", c["Names"][0].lstrip("/")) for c in stems)
+    assert stems and all(re.fullmatch(opaque, c["Names"][0].lstrip("/")) for c in stems)
     assert any(c["Labels"][LABEL_KIND] == "python:3" for c in stems)
 
 

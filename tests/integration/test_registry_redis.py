@@ -49,6 +49,21 @@ def test_an_invoker_is_live_until_its_report_expires_then_departed(redis_url: st
         registry.close()
 
 
+def test_leaving_removes_only_the_report_this_process_made(redis_url: str, prefix: str) -> None:
+    """An invoker restarted under the same name announces while the old process still drains; the old one's
+    leaving on exit must not take the new one out of placement."""
+    registry = RedisInvokerRegistry(redis_url, prefix)
+    try:
+        registry.announce({"name": "a", "owner": "old"}, ttl_s=30)
+        registry.announce({"name": "a", "owner": "new"}, ttl_s=30)  # the restarted one
+        registry.leave("a", "old")
+        assert registry.reports()["a"]["owner"] == "new"
+        registry.leave("a", "new")
+        assert registry.reports() == {}
+    finally:
+        registry.close()
+
+
 def test_reservations_from_many_threads_never_exceed_capacity(redis_url: str, prefix: str) -> None:
     registries = [RedisInvokerRegistry(redis_url, prefix) for _ in range(4)]  # as four controllers
     granted: list[bool] = []

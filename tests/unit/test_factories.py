@@ -21,7 +21,7 @@ def test_unknown_factory_suggests_a_name():
 
 
 def test_container_names_are_sanitised():
-    assert container_name("invoker0", 7, "guest", "hello") == "squall_invoker0_7_guest_hello"
-    assert container_name("invoker0", 8, "me@example.com", "my action&co") == \
-        "squall_invoker0_8_meexample.com_myactionco"
-    assert len(container_name("i", 1, "n" * 300, "a" * 300)) < 120
+    assert container_name("invoker0", "3fa9c1_7", "guest", "hello") == "squall_invoker0_3fa9c1_7_guest_hello"
+    assert container_name("invoker0", "3fa9c1_8", "me@example.com", "my action&co") == \
+        "squall_invoker0_3fa9c1_8_meexample.com_myactionco"
+    assert len(container_name("i", "3fa9c1_1", "n" * 300, "a" * 300)) < 120

@@ -15,11 +15,12 @@ from typing import Protocol
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
-def container_name(invoker: str, counter: int, namespace: str, action: str) -> str:
-    """``squall_<invoker>_<counter>_<ns>_<action>`` with characters docker (and file names) refuse removed."""
+def container_name(invoker: str, serial: str, namespace: str, action: str) -> str:
+    """``squall_<invoker>_<serial>_<ns>_<action>`` with characters docker (and file names) refuse removed;
+    ``serial`` is unique among the invoker's containers, also across a restart (``workers.factories.owner``)."""
     def clean(part: str) -> str:
         return _UNSAFE.sub("", part)[:48]
-    return f"squall_{clean(invoker)}_{counter}_{clean(namespace)}_{clean(action)}".rstrip("_.-")
+    return f"squall_{clean(invoker)}_{clean(serial)}_{clean(namespace)}_{clean(action)}".rstrip("_.-")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import docker
 import docker.errors
@@ -29,6 +30,7 @@ from docker.types import LogConfig, Ulimit
 from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartupError
 from config.settings import InvokerSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
+from workers.factories.owner import Owner, left_by_the_dead
 
 ACTION_TMP = "/tmp"  # noqa: S108  # a path inside the action's container (its tmpfs), not on this host
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ LABEL_NAMESPACE = "squall.namespace"
 LABEL_ACTION = "squall.action"
 LABEL_KIND = "squall.kind"
 LABEL_PREWARM = "squall.prewarm"
+LABEL_OWNER = "squall.owner"  # the invoker process that made it (workers.factories.owner)
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 # A user-defined bridge for action containers: containers cannot talk to each other (icc off), so one
 # user's action cannot call another's proxy; the host (invoker) still reaches every container.
@@ -190,16 +193,21 @@ class DockerContainerFactory:
     "Failed to provision resources to run the action." for each activation instead of crashing.
     """
 
-    def __init__(self, settings: InvokerSettings, api_host: str, *,
-                 environment: Mapping[str, str] | None = None, timeout_s: float = 60.0) -> None:
+    def __init__(self, settings: InvokerSettings, api_host: str, *, environment: Mapping[str, str] | None = None,
+                 timeout_s: float = 60.0, api_host_on_gateway: bool = False) -> None:
+        """``api_host`` is the containers' ``__OW_API_HOST``. With ``api_host_on_gateway`` its host is replaced by
+        the action network's gateway (scheme and port kept) on the first connection to the engine: for a loopback
+        ``api_host``, which inside a container is the container itself."""
         self._settings = settings
         self._api_host = api_host
+        self._on_gateway = api_host_on_gateway
         self._environment = dict(environment) if environment is not None else None
         self._timeout_s = timeout_s
         self._ready_timeout_s = READY_TIMEOUT_S
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         self._counter = itertools.count(1)
+        self._owner = Owner.current()
 
     # --- client -------------------------------------------------------------------------------------
 
@@ -215,11 +223,27 @@ class DockerContainerFactory:
                     raise RuntimeStartupError() from e
                 try:
                     self._ensure_network(self._client.api)
+                    if self._on_gateway:  # before any container is made with it
+                        self._api_host = self._gateway_api_host(self._client.api)
+                        self._on_gateway = False
                 except _DOCKER_FAILURES as e:
                     self._client.close()
                     self._client = None
                     raise RuntimeStartupError() from e
             return self._client.api
+
+    @property
+    def api_host(self) -> str:
+        """The containers' ``__OW_API_HOST``; with ``api_host_on_gateway``, the one given until the engine answered
+        once."""
+        return self._api_host
+
+    def _gateway_api_host(self, api: docker.APIClient) -> str:
+        network = self._settings.network
+        if network in ("host", "none") or network.startswith("container:"):
+            return self._api_host  # the host's loopback is the container's, or there is no network at all
+        gateway = _gateway(api.inspect_network(network))
+        return self._api_host if gateway is None else _with_host(self._api_host, gateway)
 
     def _ensure_network(self, api: docker.APIClient) -> None:
         """Create the action network if it is ours to create and missing.
@@ -272,15 +296,9 @@ class DockerContainerFactory:
         """The host's address on the action network (created if missing): where containers reach the host."""
         api = self._api()
         try:
-            info: dict[str, Any] = api.inspect_network(self._settings.network)
+            return _gateway(api.inspect_network(self._settings.network))
         except _DOCKER_FAILURES as e:
             raise RuntimeStartupError(f"Cannot inspect network {self._settings.network!r}: {e}") from e
-        for config in (info.get("IPAM") or {}).get("Config") or []:
-            if config.get("Gateway"):
-                return str(config["Gateway"]).split("/")[0]
-            if config.get("Subnet"):
-                return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
-        return None
 
     def close(self) -> None:
         with self._client_lock:
@@ -315,7 +333,7 @@ class DockerContainerFactory:
         for _attempt in range(3):
             # Opaque: Docker's DNS on the action network resolves container names for every container on it, so a
             # name must not tell another tenant's action who runs what (the labels say it, to the engine's users).
-            name = container_name(self._settings.name, next(self._counter), "", "")
+            name = container_name(self._settings.name, f"{self._owner.token}_{next(self._counter)}", "", "")
             try:
                 created: dict[str, Any] = api.create_container(
                     spec.image, name=name, labels=self._labels(spec), host_config=self._host_config(api, spec),
@@ -351,10 +369,10 @@ class DockerContainerFactory:
         return environment
 
     def _labels(self, spec: ContainerSpec) -> dict[str, str]:
+        owner = {LABEL_INVOKER: self._settings.name, LABEL_OWNER: self._owner.label}
         if spec.stem_cell:  # a stem cell keeps these labels (Docker cannot change them) when an action takes it
-            return {LABEL_INVOKER: self._settings.name, LABEL_KIND: spec.kind, LABEL_PREWARM: "true"}
-        return {LABEL_INVOKER: self._settings.name, LABEL_NAMESPACE: spec.namespace,
-                LABEL_ACTION: spec.action, LABEL_KIND: spec.kind}
+            return {**owner, LABEL_KIND: spec.kind, LABEL_PREWARM: "true"}
+        return {**owner, LABEL_NAMESPACE: spec.namespace, LABEL_ACTION: spec.action, LABEL_KIND: spec.kind}
 
     def _host_config(self, api: docker.APIClient, spec: ContainerSpec) -> Any:
         # cpu-shares as OpenWhisk: a share of 1024 proportional to the container's part of user memory.
@@ -381,14 +399,36 @@ class DockerContainerFactory:
         return str(address)
 
     def cleanup(self) -> None:
-        """Remove every container labelled with this invoker's name (left by an earlier run)."""
+        """Remove the containers labelled with this invoker's name that an earlier run left; those of an earlier
+        run still draining after SIGTERM (its process alive on this host) are its own to remove."""
         api = self._api()
         try:
-            leftovers = api.containers(all=True, filters={"label": f"{LABEL_INVOKER}={self._settings.name}"})
+            found = api.containers(all=True, filters={"label": f"{LABEL_INVOKER}={self._settings.name}"})
         except _DOCKER_FAILURES as e:
             raise RuntimeStartupError() from e
-        for container in leftovers:
-            _remove_quietly(api, container["Id"])
+        for container in found:
+            if left_by_the_dead((container.get("Labels") or {}).get(LABEL_OWNER), self._owner):
+                _remove_quietly(api, container["Id"])
+            else:
+                log.info("left %s to the invoker process still draining it", container["Id"][:12])
+
+
+def _gateway(network: dict[str, Any]) -> str | None:
+    """The gateway address of an inspected network (the first address of its subnet when none is recorded)."""
+    for config in (network.get("IPAM") or {}).get("Config") or []:
+        if config.get("Gateway"):
+            return str(config["Gateway"]).split("/")[0]
+        if config.get("Subnet"):
+            return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+    return None
+
+
+def _with_host(url: str, host: str) -> str:
+    """``url`` with its host replaced by ``host`` (an IP address or a name); scheme, port and path kept."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    address = f"[{host}]" if ":" in host else host
+    return urlunsplit(parts._replace(netloc=f"{address}:{port}" if port else address))
 
 
 def _listening(host: str, port: int, timeout_s: float) -> bool:

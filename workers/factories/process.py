@@ -44,6 +44,7 @@ from config import defaults
 from config.settings import InvokerSettings, RuntimesSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
 from workers.factories.cgroups import Cgroups
+from workers.factories.owner import Owner, left_by_the_dead
 from workers.factories.relay import ApiRelay, target_of
 from workers.factories.sandbox import Limits, Sandbox, SandboxUnavailable, Scratch
 from workers.proxy_client import connect_unix
@@ -71,6 +72,7 @@ LOG_CAP_BYTES = defaults.LIMIT_MAX_LOGS_MB * 1024 * 1024
 action's own limit anyway), so a log flood cannot fill the disk."""
 SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 PID_FILE = "pid"
+OWNER_FILE = "owner"  # the invoker process that made it (workers.factories.owner)
 LOG_FILE = "log.json"
 RUN_DIR = "run"
 SOCKET_FILE = "proxy.sock"
@@ -253,6 +255,7 @@ class LocalProcessFactory:
         self._source = runtimes_dir or RuntimesSettings().directory
         self._root = process_root(settings)
         self._counter = itertools.count(1)
+        self._owner = Owner.current()
         self._lock = threading.Lock()
         self._sandbox: Sandbox | None = None
         self._cgroups: Cgroups | None = None
@@ -372,7 +375,8 @@ class LocalProcessFactory:
         if spec.user_image:
             raise UserImageStartupError(BLACKBOX_REFUSED)
         sandbox = self._ready_sandbox()
-        name = container_name(self._settings.name, next(self._counter), spec.namespace, spec.action)
+        serial = f"{self._owner.token}_{next(self._counter)}"
+        name = container_name(self._settings.name, serial, spec.namespace, spec.action)
         directory = self._root / name
         uid = sandbox.acquire_uid()
         try:
@@ -388,6 +392,7 @@ class LocalProcessFactory:
         try:
             shutil.rmtree(directory, ignore_errors=True)
             directory.mkdir(mode=0o700)
+            (directory / OWNER_FILE).write_text(self._owner.label)  # before anything runs: see cleanup()
             if uid is not None:
                 os.chown(directory, 0, uid)
                 directory.chmod(0o750)  # the container's user may enter, not write; others may not enter
@@ -452,6 +457,13 @@ class LocalProcessFactory:
         self._ready_sandbox()
         for directory in self._root.iterdir():
             if directory.name == "runtimes" or not directory.is_dir():
+                continue
+            try:
+                owner = (directory / OWNER_FILE).read_text()
+            except OSError:
+                owner = None
+            if not left_by_the_dead(owner, self._owner):
+                log.info("left %s to the invoker process still draining it", directory.name)
                 continue
             try:
                 pid, started = (directory / PID_FILE).read_text().split()

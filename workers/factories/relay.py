@@ -49,6 +49,7 @@ class ApiRelay:
         self.path = path
         self.target = target
         self._listener: socket.socket | None = None
+        self._inode = 0
         self._peers: Counter[int] = Counter()
         self._lock = threading.Lock()
 
@@ -57,6 +58,7 @@ class ApiRelay:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # one an earlier run left
         listener.bind(str(self.path))
+        self._inode = self.path.stat().st_ino
         os.chmod(self.path, 0o666)  # noqa: S103 - containers run as users of their own; the target is fixed
         listener.listen(64)
         self._listener = listener
@@ -70,7 +72,8 @@ class ApiRelay:
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
             with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+                if self.path.stat().st_ino == self._inode:  # not the socket of a restarted invoker bound since
+                    self.path.unlink()
 
     def _accept(self) -> None:
         while (listener := self._listener) is not None:
