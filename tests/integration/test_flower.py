@@ -70,7 +70,7 @@ def test_an_activation_is_a_flower_task_named_after_its_action(flower: str, stac
             if task is not None:
                 assert task["uuid"] == activation_id
                 assert task["name"] == f"/guest/{unique}"
-                assert task["worker"].startswith(stack.invoker_name + "@")  # the invoker that ran it
+                assert task["worker"].startswith(stack.invoker_name + ".")  # the invoker that ran it: <name>.<pid>@host
                 return
             time.sleep(0.2)
     pytest.fail(f"Flower never showed activation {activation_id}; see its log")
