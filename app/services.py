@@ -11,11 +11,13 @@ from app.core.manifest import RuntimeManifest
 from app.core.ports import InvokerMonitor
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.alarms import AlarmService
+from app.core.services.apis import ApiService
 from app.core.services.limits import LimitsService
 from app.core.services.logins import LoginThrottle
 from app.core.services.packages import PackageService
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
+from app.core.services.web import WebActionService
 from config import Settings
 
 __all__ = ["Services"]
@@ -38,3 +40,5 @@ class Services:
     invokers: InvokerMonitor
     limits: LimitsService
     logins: LoginThrottle
+    apis: ApiService
+    web: WebActionService

@@ -21,6 +21,7 @@ from app.core.ports import (
 from app.core.services import ActionService, ActivationService, IdentityService, InvocationService
 from app.core.services.actions import SizeLimits
 from app.core.services.alarms import AlarmService
+from app.core.services.apis import ApiService
 from app.core.services.compositions import CompositionService
 from app.core.services.limits import LimitsService
 from app.core.services.logins import LoginThrottle
@@ -28,6 +29,7 @@ from app.core.services.packages import PackageService
 from app.core.services.placement import Membership, Placer
 from app.core.services.rules import RuleService
 from app.core.services.triggers import TriggerService
+from app.core.services.web import WebActionService
 from app.services import Services
 from app.state import SharedState
 from app.store import Store
@@ -104,11 +106,12 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
     invocations = InvocationService(
         entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
         invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute)
+    identities = IdentityService(store, settings.controller.identity_cache_seconds,
+                                 stale_seconds=settings.couchdb.serve_stale_s)
     return Services(
         settings=settings,
         manifest=manifest,
-        identities=IdentityService(store, settings.controller.identity_cache_seconds,
-                                   stale_seconds=settings.couchdb.serve_stale_s),
+        identities=identities,
         actions=_actions(settings, entities, manifest),
         invocations=invocations,
         activations=ActivationService(store, dispatcher, settings.controller.record_wait_s),
@@ -121,6 +124,8 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
         rules=RuleService(entities, settings.limits.parameters_bytes),
         alarms=AlarmService(entities, store),
         invokers=invokers,
+        apis=ApiService(entities, counter, settings.controller.api_host),
+        web=WebActionService(identities, invocations, entities, settings.limits.payload_bytes),
     )
 
 

@@ -32,8 +32,9 @@ class ApiClient:
         self._port = parts.port or (443 if self._https else 80)
         self._timeout_s = timeout_s
         token = base64.b64encode(auth.encode()).decode()
-        self._headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json",
-                         "Accept": "application/json"}
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if auth:  # anonymous for web actions, which need no credentials
+            self._headers["Authorization"] = f"Basic {token}"
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: Any = None, **query: str) -> tuple[int, bytes]:

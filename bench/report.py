@@ -58,6 +58,10 @@ def table_rows(results: dict[str, Any]) -> list[Row]:
         goal = f"≤ {limit:g} ms" + (" and ≤ 1.3× floor" if p == "p50" else "")
         rows.append(_row(f"warm blocking invoke {p}", value, "ms", floor, "Flask hop + Celery round trip + /run",
                          goal, met))
+    for p in ("p50", "p99"):
+        value, floor = _get(f, "web_latency_ms", p), _get(f, "warm_latency_ms", p)
+        rows.append(_row(f"web action GET (.json) {p}", value, "ms", floor, "warm blocking invoke, same run",
+                         "≤ warm invoke + 1 ms", value is not None and floor is not None and value <= floor + 1.0))
     value = _get(f, "blocking", "per_s")
     rows.append(_row(f"blocking throughput, {_get(f, 'blocking', 'clients')} clients", value, "req/s",
                      _get(fl, "celery_parallel", "per_s"), "Celery round trips, same threads", "≥ 400 req/s",
@@ -129,7 +133,8 @@ def draw_png(results: dict[str, Any], path: Path) -> None:
 
     figures, floors = results["figures"].get("_samples", {}), results["floors"].get("_samples", {})
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    series = [("warm blocking invoke", figures.get("warm")), ("blocking, under load", figures.get("blocking")),
+    series = [("warm blocking invoke", figures.get("warm")), ("web action GET", figures.get("web")),
+              ("blocking, under load", figures.get("blocking")),
               ("non-blocking 202", figures.get("nonblocking")),
               ("floor: Celery round trip", floors.get("celery_round_trip")),
               ("floor: Flask hop", floors.get("flask_hop")), ("floor: warm /run", floors.get("warm_run"))]

@@ -252,6 +252,16 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
     with profiled("warm"):
         warm = workload.warm_latency(s.url, s.auth, warm_name, counts.warm_calls, tick)
     figures["warm_latency_ms"] = summarize(warm)
+    tick = progress.phase("warm web action GETs (.json), one client, anonymous", counts.warm_calls)
+    web_name = f"bench-web-{run_id}"
+    client = ApiClient(s.url, s.auth)
+    try:
+        workload.put_action(client, web_name)
+    finally:
+        client.close()
+    with profiled("web"):
+        web = workload.web_latency(s.url, s.auth, web_name, counts.warm_calls, tick)
+    figures["web_latency_ms"] = summarize(web)
 
     if counts.warmup_seconds > 0:  # unmeasured: the invoker starts the containers 16 clients need
         tick = progress.phase(f"warm-up, {counts.clients} clients, {counts.warmup_seconds:g} s", None)
@@ -289,8 +299,9 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
         figures["cpu_ms_per_activation"] = {name: round(1000 * usage["cpu_s"] / max(activations, 1), 2)
                                             for name, usage in figures["processes"].items()}
 
-    figures["_samples"] = {"warm": warm, "blocking": blocking.latencies_ms, "nonblocking": nonblocking.latencies_ms,
-                           "blocking_timeline": blocking.timeline, "nonblocking_timeline": nonblocking.timeline}
+    figures["_samples"] = {"warm": warm, "web": web, "blocking": blocking.latencies_ms,
+                           "nonblocking": nonblocking.latencies_ms, "blocking_timeline": blocking.timeline,
+                           "nonblocking_timeline": nonblocking.timeline}
     return figures
 
 

@@ -55,6 +55,35 @@ def warm_latency(url: str, auth: str, name: str, n: int, tick: Tick = _noop, war
         client.close()
 
 
+def web_latency(url: str, auth: str, name: str, n: int, tick: Tick = _noop, warmup: int = 5) -> list[float]:
+    """``n`` sequential anonymous GETs of action ``name`` as a ``.json`` web action (made one here) after
+    ``warmup`` unmeasured ones; ms each. Measured beside ``warm_latency``: the same no-op, through the web route."""
+    owner = ApiClient(url, auth)
+    try:
+        namespace = owner.json("GET", "/api/v1/namespaces")[0]
+        action = owner.json("GET", action_path(name), code="false")
+        annotations = [a for a in action.get("annotations", []) if a["key"] != "web-export"]
+        owner.json("PUT", action_path(name), {"annotations": [*annotations, {"key": "web-export", "value": True}]},
+                   overwrite="true")
+    finally:
+        owner.close()
+    client = ApiClient(url, "")
+    path = f"/api/v1/web/{namespace}/default/{name}.json"
+    try:
+        for _ in range(warmup):
+            client.request("GET", path)
+        samples = []
+        for _ in range(n):
+            status, raw, ms = timed(client, "GET", path)
+            if status != 200:
+                raise ApiError(status, raw, "warm web action GET")
+            samples.append(ms)
+            tick(1)
+        return samples
+    finally:
+        client.close()
+
+
 @dataclass
 class LoadResult:
     clients: int

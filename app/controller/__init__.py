@@ -7,7 +7,9 @@ from flask import Flask
 
 from app.controller import context, errors
 from app.controller.admin import init_admin
-from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers
+from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers, web
+from app.controller.api.apimgmt import bp as apimgmt_bp
+from app.controller.api.gateway import bp as gateway_bp
 from app.core.ports import Dispatcher, InvokerMonitor, RateCounter
 from app.core.services.logins import AuthFailures, EndedSessions
 from app.state import SharedState
@@ -55,8 +57,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     app.extensions["squall_ended_sessions"] = _ended_sessions(settings, None if in_process else state)
     context.init_app(app)
     errors.register_error_handlers(app)
-    for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms):
+    for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms, web):
         app.register_blueprint(module.bp)
+    for blueprint in (apimgmt_bp, gateway_bp):  # the built-in API gateway
+        app.register_blueprint(blueprint)
     init_admin(app, settings, services)
     return app
 

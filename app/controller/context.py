@@ -63,8 +63,9 @@ def _decorate(response: Response) -> Response:
     # No browser may guess a type other than the one declared: an action's result or an activation's logs
     # answered as JSON or text must never be sniffed into HTML or script.
     response.headers["X-Content-Type-Options"] = "nosniff"
-    for key, value in _CORS.items():
-        response.headers.setdefault(key, value)
+    if not g.get("cors_decided"):  # a web action or API route that settles CORS itself (app/core/web.py)
+        for key, value in _CORS.items():
+            response.headers.setdefault(key, value)
     return response
 
 

@@ -29,6 +29,10 @@ class SubjectStore(Protocol):
     def identity_by_uuid(self, uuid: str) -> Identity:
         """The namespace key with this uuid. Raises ``NotFound``."""
 
+    def identity_by_namespace(self, namespace: str) -> Identity:
+        """The key of namespace ``namespace`` (the owner a web action runs as), of a subject that is not
+        blocked; when several subjects hold the namespace, the first by subject name. Raises ``NotFound``."""
+
     def get_limits(self, namespace: str) -> dict[str, int]:
         """The namespace's stored limit overrides (``invocationsPerMinute`` …), ``{}`` when none."""
 

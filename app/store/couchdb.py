@@ -45,6 +45,19 @@ _SUBJECTS_DESIGN: Document = {
   }
 }""",
         },
+        # namespace -> its key, for subjects that are not blocked (the owner a web action runs as); the subject
+        # name in the key orders several holders of one namespace.
+        "namespaces": {
+            "map": """function (doc) {
+  if (typeof doc.subject !== 'string' || !doc.namespaces || doc.blocked === true) return;
+  for (var i = 0; i < doc.namespaces.length; i++) {
+    var ns = doc.namespaces[i];
+    if (ns && typeof ns.name === 'string' && ns.uuid) {
+      emit([ns.name, doc.subject], {uuid: ns.uuid, key: ns.key});
+    }
+  }
+}""",
+        },
     },
 }
 
@@ -189,6 +202,13 @@ class CouchStore:
         value = rows[0]["value"]
         return Identity(subject=value["subject"], namespace=value["namespace"], uuid=uuid,
                         key_hash=value["key"], blocked=bool(value["blocked"]))
+
+    def identity_by_namespace(self, namespace: str) -> Identity:
+        rows = _query(_View(self._subjects, "namespaces"), startkey=[namespace], endkey=[namespace, _HIGH], limit=1)
+        if not rows:
+            raise NotFound()
+        value = rows[0]["value"]
+        return Identity(subject=rows[0]["key"][1], namespace=namespace, uuid=value["uuid"], key_hash=value["key"])
 
     def get_limits(self, namespace: str) -> dict[str, int]:
         try:  # OpenWhisk keeps them in the subjects database too, as "<namespace>/limits"

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS identities (
     uuid TEXT PRIMARY KEY, subject TEXT NOT NULL, namespace TEXT NOT NULL, key TEXT NOT NULL,
     blocked INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS identities_subject ON identities (subject);
+CREATE INDEX IF NOT EXISTS identities_namespace ON identities (namespace, subject);
 CREATE TABLE IF NOT EXISTS whisks (
     id TEXT PRIMARY KEY, rev TEXT NOT NULL, body TEXT NOT NULL,
     namespace TEXT, root TEXT, entity_type TEXT, updated INTEGER NOT NULL DEFAULT 0);
@@ -128,6 +129,14 @@ class SqliteStore:
             raise NotFound()
         subject, namespace, key, blocked = rows[0]
         return Identity(subject=subject, namespace=namespace, uuid=uuid, key_hash=key, blocked=bool(blocked))
+
+    def identity_by_namespace(self, namespace: str) -> Identity:
+        rows = self._query("SELECT subject, uuid, key FROM identities WHERE namespace = ? AND blocked = 0 "
+                           "ORDER BY subject LIMIT 1", (namespace,))
+        if not rows:
+            raise NotFound()
+        subject, uuid, key = rows[0]
+        return Identity(subject=subject, namespace=namespace, uuid=uuid, key_hash=key)
 
     def get_limits(self, namespace: str) -> dict[str, int]:
         rows = self._query("SELECT body FROM limits WHERE namespace = ?", (namespace,))

@@ -11,6 +11,7 @@ reads, invokes and fires reach real entities; one in eight carries a hostile val
 from __future__ import annotations
 
 import base64
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -166,9 +167,7 @@ def test_the_document_names_every_route(target: Target) -> None:
 
 
 def _templated(rule: str) -> str:
-    for converter in ("<path:", "<"):
-        rule = rule.replace(converter, "{")
-    rule = rule.replace(">", "}")
+    rule = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)  # <name>, <path:name>, <tenant:name>
     return rule.replace("{activation_id}", "{activationId}")
 
 

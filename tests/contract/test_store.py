@@ -192,6 +192,33 @@ def test_identity_carries_blocked_flag(store: Store) -> None:
     assert not store.identity_by_uuid("u-eve").blocked
 
 
+def test_identity_by_namespace(store: Store) -> None:
+    """The owner a web action runs as: found by namespace name, never a blocked subject's, the first subject by
+    name when several hold the namespace, gone with the subject."""
+    gina = store.put_subject(subject("gina", ("gina", "u-gina"), ("shop", "u-shop")))
+    identity = store.identity_by_namespace("shop")
+    assert (identity.subject, identity.namespace, identity.uuid) == ("gina", "shop", "u-shop")
+    assert identity.key_hash == gina.namespaces[1].key_hash and not identity.blocked
+    assert store.identity_by_namespace("gina").uuid == "u-gina"
+    with pytest.raises(NotFound):
+        store.identity_by_namespace("gin")  # no prefix match
+    with pytest.raises(NotFound):
+        store.identity_by_namespace("nobody")
+
+    store.put_subject(subject("zed", ("shop", "u-zed")))
+    assert store.identity_by_namespace("shop").subject == "gina"
+    gina = store.put_subject(gina.with_blocked(True))
+    assert store.identity_by_namespace("shop").subject == "zed"
+    with pytest.raises(NotFound):
+        store.identity_by_namespace("gina")
+    store.put_subject(gina.with_blocked(False))
+    assert store.identity_by_namespace("gina").uuid == "u-gina"
+    store.delete_subject(store.get_subject("gina"))
+    with pytest.raises(NotFound):
+        store.identity_by_namespace("gina")
+    assert store.identity_by_namespace("shop").subject == "zed"
+
+
 # -- entities -----------------------------------------------------------------------------------------------
 
 

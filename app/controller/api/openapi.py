@@ -310,6 +310,106 @@ def _alarm_paths() -> Schema:
     }}
 
 
+def _web_paths() -> Schema:
+    """Web actions: any method, no key needed; the answer is the action's own (any status, type and body)."""
+    answered = {"description": "The action's answer: its status, headers and body, transcoded by the extension "
+                               "(``.json``, ``.html``, ``.svg``, ``.text``, ``.http``, the default).",
+                "content": {"*/*": {"schema": {}}}}
+    responses = {
+        "200": answered,
+        "202": _json(_ref("Error"), "``Response not yet ready.``: still running past the blocking wait."),
+        "default": answered,
+    }
+    target = _path("target", {"type": "string", "minLength": 1},
+                   "``<package|default>/<action>[.ext][/extra/path]``; the extra path is the action's "
+                   "``__ow_path``.")
+    operations: Schema = {"parameters": [_path("namespace", _NAME, "The action's namespace (never ``_``)."), target]}
+    for method in ("get", "post", "put", "delete", "patch", "head", "options"):
+        operations[method] = _operation(
+            f"Run the web action ({method.upper()}) as its namespace's owner and answer with its result; "
+            "the query and body become its parameters.", responses,
+            body={} if method in ("post", "put", "patch", "delete") else None,
+            errors=("400", "401", "404", "413", "429", "503"), tag="web", public=True)
+    return {"/api/v1/web/{namespace}/{target}": operations}
+
+
+def _apigw_paths() -> Schema:
+    """The built-in API gateway: OpenWhisk's route management (``whisk.system/apimgmt``, as web actions with a key:
+    bare, ``.http`` as wsk calls them, ``.json``) and the APIs it serves at ``/api/{namespace}/...``."""
+    ret_api = _object({
+        "namespace": {"type": "string"}, "gwApiActivated": {"type": "boolean"}, "tenantId": {"type": "string"},
+        "gwApiUrl": {"type": "string"},
+        "apidoc": _object({"swagger": {"type": "string"}, "basePath": {"type": "string"}, "info": {"type": "object"},
+                           "paths": {"type": "object"}}, ("basePath", "info", "paths")),
+    }, ("namespace", "gwApiUrl", "apidoc"))
+    listed = _object({"apis": {"type": "array", "items": _object(
+        {"id": {"type": "string"}, "key": {"type": "string"}, "value": ret_api}, ("id", "key", "value"))}},
+        ("apis",))
+    route = _object({
+        "namespace": {"type": "string"}, "apiName": {"type": "string"}, "gatewayBasePath": {"type": "string"},
+        "gatewayPath": {"type": "string"}, "gatewayMethod": {"type": "string"}, "id": {"type": "string"},
+        "pathParameters": {"type": "array", "items": {"type": "object"}},
+        "swagger": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+        "action": _object({"name": {"type": "string"}, "namespace": {"type": "string"},
+                           "backendMethod": {"type": "string"}, "backendUrl": {"type": "string"},
+                           "authkey": {"type": "string"}, "secureKey": {}}),
+    }, ("namespace",))
+    gw_token = [_query("accesstoken", {"type": "string"}, "For OpenWhisk's external gateway; ignored."),
+                _query("spaceguid", {"type": "string"}, "For OpenWhisk's external gateway; ignored.")]
+    create = _operation(
+        "Add a route to the key's API at its base path (``apidoc``: wsk's one route), or replace the API with an "
+        "OpenAPI 2 document (``apidoc.swagger``, object or JSON text); answers the API.",
+        {"200": _json(ret_api, "The API as wsk's ``RetApi``.")},
+        parameters=[_query("responsetype", {"type": "string", "enum": ["json", "http", "html", "text", "svg"]},
+                           "The web action extension the route answers with (default json)."),
+                    _query("ratelimit", {"type": "integer", "minimum": 1},
+                           "Squall: at most this many requests a minute to this route."),
+                    _query("cors", {"type": "string"},
+                           "Squall: ``true``, ``false`` or the allowed origins, comma-separated."), *gw_token],
+        body=_object({"apidoc": {"anyOf": [route, {"type": "string"}]}}),
+        errors=("400", "401", "409", "413", "429", "503"), tag="apigw")
+    get = _operation(
+        "The key's APIs, or the one at ``basepath`` (a base path ``/x`` or an API name).",
+        {"200": _json(listed, "``{\"apis\": [{\"id\", \"key\", \"value\": RetApi}]}``.")},
+        parameters=[_query("basepath", {"type": "string"}, "A base path (``/x``) or an API name."),
+                    _query("relpath", {"type": "string"}, "Sent by wsk; the whole API is answered."),
+                    _query("operation", {"type": "string"}, "Sent by wsk; the whole API is answered."),
+                    *_PAGING[:2], *gw_token],
+        errors=("400", "401", "429", "503"), tag="apigw")
+    delete = _operation(
+        "Delete the API at ``basepath``, or its path ``relpath``, or that path's ``operation``.",
+        {"200": _json(_object({}), "``{}``.")},
+        parameters=[_query("basepath", {"type": "string"}, "A base path (``/x``) or an API name."),
+                    _query("relpath", {"type": "string"}, "Only this path of the API."),
+                    _query("operation", {"type": "string"}, "Only this verb of ``relpath``."),
+                    _query("force", _FLAG, "Sent by the npm client; ignored."), *gw_token],
+        errors=("400", "401", "404", "409", "429", "503"), tag="apigw")
+    paths: Schema = {}
+    for ext in ("", ".http", ".json"):
+        paths[f"/api/v1/web/whisk.system/apimgmt/createApi{ext}"] = {"post": create}
+        paths[f"/api/v1/web/whisk.system/apimgmt/getApi{ext}"] = {"get": get}
+        paths[f"/api/v1/web/whisk.system/apimgmt/deleteApi{ext}"] = {"delete": delete}
+    answered = {"description": "The route's web action's answer (any status, headers and body), with the route's "
+                               "CORS headers; 200 a CORS preflight the route answers itself.",
+                "content": {"*/*": {"schema": {}}}}
+    served = {"200": answered, "202": _json(_ref("Error"), "``Response not yet ready.``"),
+              "405": _json(_ref("Error"), "The path has no such verb; ``Allow`` lists those it has."),
+              "default": answered}
+    namespace = _path("namespace", {"type": "string", "minLength": 1, "not": {"enum": ["v1"]}},
+                      "The API's namespace (``v1`` is never one: ``/api/v1`` is this API).")
+    rest = _path("rest", {"type": "string", "minLength": 1}, "The base path and the route's path.")
+    for template, parameters in (("/api/{namespace}/", [namespace]), ("/api/{namespace}/{rest}", [namespace, rest])):
+        operations: Schema = {"parameters": parameters}
+        for method in ("get", "post", "put", "delete", "patch", "head", "options"):
+            operations[method] = _operation(
+                f"Serve the API route ({method.upper()}) through its web action; no key needed. 429 past the "
+                "route's rate limit (``Retry-After``).", served,
+                body={} if method in ("post", "put", "patch", "delete") else None,
+                errors=("400", "401", "404", "413", "429", "503"), tag="apigw", public=True)
+        paths[template] = operations
+    return paths
+
+
 def document(kinds: list[str]) -> Schema:
     """The whole document; ``kinds`` are the runtime kinds a new action may name (the manifest's)."""
     rule_status = _operation("Enable or disable the rule.", {
@@ -324,6 +424,8 @@ def document(kinds: list[str]) -> Schema:
         **_entity_paths("rules", "Rule", "rule", fire=rule_status),
         **_activation_paths(),
         **_alarm_paths(),
+        **_web_paths(),
+        **_apigw_paths(),
     }
     paths["/api/v1/namespaces/{namespace}/actions/{name}"]["post"] = _invoke()
     paths["/api/v1/namespaces/{namespace}/actions/{name}"]["get"]["parameters"] = [
@@ -336,7 +438,7 @@ def document(kinds: list[str]) -> Schema:
         "servers": [{"url": "/"}],
         "security": [{"basic": []}],
         "tags": [{"name": name} for name in ("meta", "namespaces", "actions", "packages", "triggers", "rules",
-                                             "activations", "alarms")],
+                                             "activations", "alarms", "web", "apigw")],
         "paths": paths,
         "components": {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic",

@@ -86,6 +86,8 @@ class IdentityService:
         self._subjects = subjects
         self._cache: LookupCache[str, Identity] = LookupCache(cache_seconds, stale_seconds, clock)
         self._unknown = _Unknown(cache_seconds, UNKNOWN_KEPT, clock)
+        self._owners: LookupCache[str, Identity] = LookupCache(cache_seconds, stale_seconds, clock)
+        self._unowned = _Unknown(cache_seconds, UNKNOWN_KEPT, clock)
         # What a key is compared with when its uuid is unknown: a hash of a random key nobody holds, so that an
         # unknown uuid, a blocked one and a wrong key all cost one hash and one constant-time compare.
         self._decoy = hash_key(secrets.token_urlsafe(48))
@@ -122,6 +124,18 @@ class IdentityService:
         if identity is None or identity.blocked:
             raise Unauthorized()
         return identity
+
+    def by_namespace(self, namespace: str) -> Identity:
+        """The key of ``namespace``'s owner (not blocked): whom a web action in it runs as and is counted
+        against. Kept ``cache_seconds``, and so is the store's word that nobody owns it. Raises ``NotFound``,
+        and ``StoreUnavailable`` when the store cannot say."""
+        if namespace in self._unowned:
+            raise NotFound()
+        try:
+            return self._owners.get(namespace, lambda: self._subjects.identity_by_namespace(namespace))
+        except NotFound:
+            self._unowned.add(namespace)
+            raise
 
     def session_secret(self) -> str:
         """A random secret shared by every controller on this store, for signing admin session cookies when
@@ -172,6 +186,7 @@ class IdentityService:
         uuid, key = split_credentials(credentials) if credentials else new_credentials()
         entry = NamespaceKey(namespace, uuid, hash_key(key))
         self._unknown.discard(uuid)  # a uuid asked for before it existed works at once here
+        self._unowned.discard(namespace)
         try:
             existing = self._subjects.get_subject(name)
         except NotFound:
@@ -218,3 +233,5 @@ class IdentityService:
     def _forget(self) -> None:
         self._cache.clear()
         self._unknown.clear()
+        self._owners.clear()
+        self._unowned.clear()
