@@ -276,38 +276,75 @@ def _figures(s: _Stack, counts: Counts, run_id: str, progress: Progress, profile
             blocking = workload.closed_loop(s.url, s.auth, warm_name, counts.clients, counts.blocking_seconds,
                                             blocking=True, tick=tick)
         figures["blocking"] = _load_figures(blocking)
-        tick = progress.phase(f"non-blocking invokes, {counts.clients} clients, {counts.nonblocking_seconds:g} s",
-                              None)
-        with profiled("nonblocking"):
-            nonblocking = workload.closed_loop(s.url, s.auth, nb_name, counts.clients, counts.nonblocking_seconds,
-                                               blocking=False, tick=tick)
-        figures["nonblocking"] = _load_figures(nonblocking)
-        ids = nonblocking.activation_ids
-        tick = progress.phase("checking that every accepted activation has its record", len(ids))
-        finder = s.finder or workload.ApiRecords(s.url, s.auth, nb_name)
-        missing, waited = workload.await_records(finder, ids, stall_s=counts.record_stall_s, tick=tick)
-        if isinstance(finder, workload.ApiRecords):
-            finder.close()
-        figures["nonblocking"]["records"] = {"accepted": len(ids), "stored": len(ids) - len(missing),
-                                             "missing": sorted(missing), "waited_s": round(waited, 1),
-                                             "checked_in": "couchdb" if s.finder else "api"}
+        nonblocking, figures["nonblocking"], stored_timeline = _nonblocking(s, counts, nb_name, progress, profiled)
     finally:
         figures["processes"] = sampler.stop() if sampler else None
     if figures["processes"]:
         # Every activation of both runs was received by the controller and run by the invoker by now.
-        activations = figures["blocking"]["completed"] + figures["nonblocking"]["completed"]
+        activations = figures["blocking"]["completed"] + figures["nonblocking"]["accepted"]
         figures["cpu_ms_per_activation"] = {name: round(1000 * usage["cpu_s"] / max(activations, 1), 2)
                                             for name, usage in figures["processes"].items()}
 
     figures["_samples"] = {"warm": warm, "web": web, "blocking": blocking.latencies_ms,
                            "nonblocking": nonblocking.latencies_ms, "blocking_timeline": blocking.timeline,
-                           "nonblocking_timeline": nonblocking.timeline}
+                           "nonblocking_timeline": nonblocking.timeline,
+                           "nonblocking_stored_timeline": stored_timeline}
     return figures
 
 
-def _load_figures(load: workload.LoadResult) -> dict[str, Any]:
-    return {"clients": load.clients, "seconds": round(load.seconds, 2), "completed": load.completed,
-            "per_s": round(load.per_s, 1), "latency_ms": summarize(load.latencies_ms),
+def _nonblocking(s: _Stack, counts: Counts, action: str, progress: Progress,
+                 profiled: Callable[[str], AbstractContextManager[None]],
+                 ) -> tuple[workload.LoadResult, dict[str, Any], list[float]]:
+    """The non-blocking closed loop, with the stored records counted every second while it runs and while
+    its backlog drains, then every accepted id looked up. Returns the load, its figures (accepted: 202s;
+    completed: records stored; see ``workload.completion``) and the records stored in each second."""
+    finder = s.finder or workload.ApiRecords(s.url, s.auth, action)
+    counter = finder.counter()  # the sampler's own connection
+    sampler = workload.RecordSampler(counter)
+    try:
+        sampler.start()
+        shown = progress.phase(f"non-blocking invokes, {counts.clients} clients, {counts.nonblocking_seconds:g} s",
+                               None)
+
+        def on_accept(n: int) -> None:
+            shown(n)
+            sampler.accept(n)
+
+        with profiled("nonblocking"):
+            load = workload.closed_loop(s.url, s.auth, action, counts.clients, counts.nonblocking_seconds,
+                                        blocking=False, tick=on_accept)
+        sampler.sample()  # the window's end
+        ids = load.activation_ids
+        tick = progress.phase("checking that every accepted activation has its record", len(ids))
+        missing, waited = workload.await_records(finder, ids, stall_s=counts.record_stall_s,
+                                                 stored_count=lambda: sampler.stored, count_poll_s=0.1, tick=tick)
+    finally:
+        sampler.stop()
+        counter.close()
+        if isinstance(finder, workload.ApiRecords):
+            finder.close()
+    samples = sampler.samples(since=load.started_at)
+    done = workload.completion(samples, load.seconds, load.completed)
+    figures = _load_figures(load, accepted=True)
+    figures.update({
+        "completed_per_s": None if done.completed_per_s is None else round(done.completed_per_s, 1),
+        "completed_over_s": [round(done.steady_from_s, 2), round(load.seconds, 2)],
+        "stored_at_end": done.stored_at_end, "backlog_at_end": done.backlog_at_end,
+        "drain_s": None if done.drain_s is None else round(done.drain_s, 1),
+        "stored_counted_in": "couchdb doc_count" if s.finder else "api count",
+        "stored_count_failures": dict(sampler.failures),
+        "records": {"accepted": len(ids), "stored": len(ids) - len(missing), "missing": sorted(missing),
+                    "waited_s": round(waited, 1), "checked_in": "couchdb" if s.finder else "api"},
+    })
+    return load, figures, workload.stored_per_second(samples)
+
+
+def _load_figures(load: workload.LoadResult, accepted: bool = False) -> dict[str, Any]:
+    """A closed loop's figures; ``accepted``: a non-blocking one, whose answers are 202s (work accepted, not
+    done: ``accepted`` and ``accepted_per_s``), else ``completed`` and ``per_s``."""
+    count, rate = ("accepted", "accepted_per_s") if accepted else ("completed", "per_s")
+    return {"clients": load.clients, "seconds": round(load.seconds, 2), count: load.completed,
+            rate: round(load.per_s, 1), "latency_ms": summarize(load.latencies_ms),
             "statuses": {str(k): v for k, v in sorted(load.statuses.items())},
             "failures": dict(load.failures)}
 

@@ -1,14 +1,16 @@
-"""What is measured through the REST API: warm latency, closed-loop throughput, cold starts, and the check
-that every accepted activation has its stored record."""
+"""What is measured through the REST API: warm latency, closed-loop throughput, cold starts, how many of the
+accepted activations have their record stored as time goes on, and the check that every one of them has it."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 import httpx
@@ -93,6 +95,7 @@ class LoadResult:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     timeline: list[int] = field(default_factory=list)  # requests completed in each second of the run
+    started_at: float = 0.0  # time.perf_counter() when the clients were let go: second 0 of ``timeline``
 
     @property
     def completed(self) -> int:
@@ -106,7 +109,8 @@ class LoadResult:
 def closed_loop(url: str, auth: str, name: str, clients: int, seconds: float, *, blocking: bool,
                 tick: Tick = _noop) -> LoadResult:
     """``clients`` threads each invoking back to back for ``seconds``. Blocking: 200 counts; non-blocking:
-    202 counts and its activation id is kept (an id is an activation the controller accepted).
+    202 counts and its activation id is kept (an id is an activation the controller accepted, not one done).
+    ``tick(1)`` is called (from the client threads) for each counted answer.
     Run it once unmeasured first so the invoker has its containers (a warm-up)."""
     query = {"blocking": "true", "result": "true"} if blocking else {}
     ok_status = 200 if blocking else 202
@@ -153,6 +157,7 @@ def closed_loop(url: str, auth: str, name: str, clients: int, seconds: float, *,
     for thread in threads:
         thread.start()
     t0 = time.perf_counter()
+    result.started_at = t0
     start_barrier.wait()
     for thread in threads:
         thread.join()
@@ -229,6 +234,14 @@ class RecordFinder(Protocol):
     def stored(self, activation_ids: list[str]) -> set[str]:
         """Which of these activations have a stored record."""
 
+    def count(self) -> int:
+        """Records stored so far, of these activations and maybe others: a ``RecordSampler`` counts its growth."""
+
+    def counter(self) -> RecordFinder:
+        """A twin on a connection of its own, for a thread of its own (a ``RecordSampler``); the caller closes it."""
+
+    def close(self) -> None: ...
+
 
 class CouchRecords:
     """Asks CouchDB directly (``_all_docs`` by key): exact, and cheap for tens of thousands of ids."""
@@ -236,6 +249,7 @@ class CouchRecords:
     CHUNK = 2000
 
     def __init__(self, couchdb_url: str, prefix: str, namespace: str) -> None:
+        self._args = (couchdb_url, prefix, namespace)
         self._url = f"{couchdb_url.rstrip('/')}/{prefix}activations/_all_docs"
         self._namespace = namespace
         self._http = httpx.Client(timeout=120.0, headers={"Accept": "application/json"})
@@ -253,10 +267,13 @@ class CouchRecords:
         return found
 
     def count(self) -> int:
-        """Documents in the activations database: one cheap request, to see a backlog drain."""
+        """Documents in the activations database (every namespace's): one cheap request, no view to update."""
         response = self._http.get(self._url.rsplit("/", 1)[0])
         response.raise_for_status()
         return int(response.json().get("doc_count", 0))
+
+    def counter(self) -> CouchRecords:
+        return CouchRecords(*self._args)
 
     def close(self) -> None:
         self._http.close()
@@ -269,14 +286,14 @@ class ApiRecords:
     PAGE = 200
 
     def __init__(self, url: str, auth: str, action: str) -> None:
+        self._args = (url, auth, action)
         self._client = ApiClient(url, auth)
         self._action = action
 
     def stored(self, activation_ids: list[str]) -> set[str]:
         wanted = set(activation_ids)
-        count = self._client.json("GET", "/api/v1/namespaces/_/activations", name=self._action, count="true")
         listed: set[str] = set()
-        if count.get("activations", 0) == 0:
+        if self.count() == 0:
             return listed
         skip = 0
         while True:
@@ -288,30 +305,169 @@ class ApiRecords:
             skip += self.PAGE
         return listed & wanted
 
+    def count(self) -> int:
+        """The action's stored records: one request (``count=true``), answered from the store."""
+        answer = self._client.json("GET", "/api/v1/namespaces/_/activations", name=self._action, count="true")
+        return int(answer.get("activations", 0))
+
+    def counter(self) -> ApiRecords:
+        return ApiRecords(*self._args)
+
     def close(self) -> None:
         self._client.close()
 
 
+_COUNT_ERRORS = (httpx.HTTPError, http.client.HTTPException, ApiError, OSError, ValueError)
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    t: float  # seconds since the load began (negative: before it)
+    accepted: int  # 202s the clients had received by then
+    stored: int  # of those, how many had their record stored
+
+
+class RecordSampler:
+    """How many of the accepted activations have their record stored, over time: from ``start()`` (just
+    before the load) to ``stop()`` (once the records are awaited), one ``counter.count()`` every ``poll_s`` in
+    a thread of its own, and one more whenever ``sample()`` is called.
+
+    Stored is the count's growth since ``start()``, capped at the 202s received so far (``accept`` is the
+    load's tick). With CouchDB's ``doc_count`` that is exact while nothing else writes activations (the
+    bench's own stack: at most one record per client of the blocking run before may still land in the first
+    moments); on a shared store it is an upper bound. With the API it is the action's own count, exact. The
+    sampling asks the store for one number a second and the controller nothing, unless the count is the API's.
+    """
+
+    def __init__(self, counter: RecordFinder, poll_s: float = 1.0) -> None:
+        self._counter = counter
+        self._poll_s = poll_s
+        self._lock = threading.Lock()  # the accepted tally (client threads) and the samples
+        self._counting = threading.Lock()  # one count at a time: the counter has one connection
+        self._accepted = 0
+        self._baseline = 0
+        self._samples: list[tuple[float, int, int]] = []  # (perf_counter, accepted, stored)
+        self.failures: Counter[str] = Counter()  # counts that failed (that second has no sample)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-records", daemon=True)
+
+    def start(self) -> None:
+        """The baseline count (raises when the store cannot be asked), then the sampling thread."""
+        self._baseline = self._counter.count()
+        with self._lock:
+            self._samples.append((time.perf_counter(), 0, 0))
+        self._thread.start()
+
+    def accept(self, n: int) -> None:
+        """``n`` more activations accepted (a ``Tick``, called from the load's client threads)."""
+        with self._lock:
+            self._accepted += n
+
+    def sample(self) -> None:
+        """Count now (the end of the load window is one sample that must not wait for the next second)."""
+        with self._counting:
+            before = time.perf_counter()
+            try:
+                total = self._counter.count()
+            except _COUNT_ERRORS as e:  # a slow or busy store: a gap in the timeline, counted in failures
+                self.failures[type(e).__name__] += 1
+                return
+            after = time.perf_counter()
+        with self._lock:  # read after the count: a record may land before its 202 reached the client
+            self._samples.append(((before + after) / 2, self._accepted,
+                                  min(max(total - self._baseline, 0), self._accepted)))
+
+    @property
+    def stored(self) -> int:
+        """The latest sample's stored count."""
+        with self._lock:
+            return self._samples[-1][2] if self._samples else 0
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def samples(self, since: float) -> list[StoredSample]:
+        """The samples with ``t`` in seconds from ``since`` (a ``time.perf_counter()``, the load's start)."""
+        with self._lock:
+            return [StoredSample(t - since, accepted, stored) for t, accepted, stored in sorted(self._samples)]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._poll_s):
+            self.sample()
+
+
+# --- what the stored-records timeline says (pure) -------------------------------------------------------
+
+
+def stored_at(samples: list[StoredSample], t: float) -> float:
+    """Records stored by second ``t``, interpolated linearly between the samples around it (the first
+    sample's count before it, the last one's after it)."""
+    if not samples:
+        return 0.0
+    if t <= samples[0].t:
+        return float(samples[0].stored)
+    for a, b in pairwise(samples):
+        if t <= b.t:
+            if b.t == a.t:
+                return float(b.stored)
+            return a.stored + (b.stored - a.stored) * (t - a.t) / (b.t - a.t)
+    return float(samples[-1].stored)
+
+
+def stored_per_second(samples: list[StoredSample]) -> list[float]:
+    """Records stored in each whole second from the load's start to the last sample (the drain included)."""
+    end = int(samples[-1].t) if samples else 0
+    return [round(stored_at(samples, i + 1) - stored_at(samples, i), 1) for i in range(max(end, 0))]
+
+
+@dataclass(frozen=True)
+class Completion:
+    completed_per_s: float | None  # records stored per second in the window's second half (None: no samples)
+    steady_from_s: float  # that half: [steady_from_s, window_s]
+    stored_at_end: int  # records stored when the window closed
+    backlog_at_end: int  # accepted - stored_at_end
+    drain_s: float | None  # window end to the first sample with every record stored; None: not within sampling
+
+
+def completion(samples: list[StoredSample], window_s: float, accepted: int) -> Completion:
+    """Completed work of a non-blocking load window of ``window_s`` seconds that got ``accepted`` 202s.
+
+    The completed rate is the records stored during the window's second half divided by its length: the
+    first half absorbs the start (the action's first container, the queue and the record writer filling),
+    and by the second half acceptance and completion run at their steady rates, so what is stored there is
+    what the platform finishes per second while it is accepting (the 202 rate can be higher only while a
+    backlog grows). ``drain_s`` is as precise as the sampling (one count a second)."""
+    half = window_s / 2
+    if not samples or half <= 0:
+        return Completion(None, half, 0, accepted, None)
+    end = round(stored_at(samples, window_s))
+    rate = (stored_at(samples, window_s) - stored_at(samples, half)) / half
+    done = next((s.t for s in samples if s.stored >= accepted), None)
+    drain = None if done is None else max(0.0, done - window_s)
+    return Completion(rate, half, end, max(accepted - end, 0), drain)
+
+
 def await_records(finder: RecordFinder, activation_ids: list[str], *, stall_s: float, poll_s: float = 1.0,
+                  stored_count: Callable[[], int] | None = None, count_poll_s: float | None = None,
                   tick: Tick = _noop) -> tuple[set[str], float]:
     """Poll until every id has its record, or no new record appeared for ``stall_s`` (the invokers may
     still be working through a backlog); returns the ids still missing and how long the wait took.
 
-    With a finder that can count (CouchDB), the backlog is first waited out by counting, which costs the
-    store one cheap request per poll instead of a lookup of every missing id."""
+    With ``stored_count`` (how many of these ids have their record, e.g. ``RecordSampler.stored``, read
+    every ``count_poll_s``, by default ``poll_s``), the backlog is first waited out on that count, which asks
+    the store nothing more, and every id is looked up only once it is complete or has not moved for five polls."""
     start = time.monotonic()
-    count = getattr(finder, "count", None)
-    if count is not None:
-        before, last_change = count(), time.monotonic()
-        previous = before
-        while time.monotonic() - last_change < min(stall_s, 5 * poll_s):
-            time.sleep(poll_s)  # polling the store while records land
-            now = count()
+    if stored_count is not None:
+        previous, last_change = stored_count(), time.monotonic()
+        tick(previous)
+        while previous < len(activation_ids) and time.monotonic() - last_change < min(stall_s, 5 * poll_s):
+            time.sleep(poll_s if count_poll_s is None else count_poll_s)  # polling the count while records land
+            now = stored_count()
             if now != previous:
-                tick(max(0, min(now, before + len(activation_ids)) - max(previous, before)))
+                tick(max(0, now - previous))
                 previous, last_change = now, time.monotonic()
-            if now - before >= len(activation_ids):
-                break
     missing = set(activation_ids)
     last_progress = time.monotonic()
     while missing:
@@ -319,7 +475,7 @@ def await_records(finder: RecordFinder, activation_ids: list[str], *, stall_s: f
         if found:
             missing -= found
             last_progress = time.monotonic()
-            if count is None:
+            if stored_count is None:
                 tick(len(found))
         if not missing or time.monotonic() - last_progress > stall_s:
             break

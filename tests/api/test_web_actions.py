@@ -1,6 +1,7 @@
 """``/api/v1/web/{namespace}/{package|default}/{action}[.ext][/extra/path]`` through Flask's test client: one case
-per row of OpenWhisk's input and output rules (reference §4.7, ``WebActions.scala``), ``require-whisk-auth``,
-CORS, packages and bindings, the owner's identity and throttles, and the annotations ``wsk`` sends.
+per row of OpenWhisk's input and output rules (docs/webactions.md, after OpenWhisk's ``WebActions.scala``),
+``require-whisk-auth``, CORS, packages and bindings, the owner's identity and throttles, and the annotations ``wsk``
+sends.
 
 The echo dispatcher's result is the input the controller sent, so ``.json`` of an echo action shows the input
 rules; a ``Reply`` makes an action return a chosen result, which drives the output rules.

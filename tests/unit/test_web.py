@@ -1,4 +1,4 @@
-"""``app.core.web``: the web-action rules as pure functions, one case per row of OpenWhisk's tables (reference §4.7,
+"""``app.core.web``: the web-action rules as pure functions, one case per row of OpenWhisk's tables (docs/webactions.md,
 ``WebActions.scala``), and the owner look-up's cache in ``IdentityService``."""
 
 from __future__ import annotations
