@@ -43,16 +43,8 @@ def warm_latency(url: str, auth: str, name: str, n: int, tick: Tick = _noop, war
     """``n`` sequential blocking invokes (``result=true``) after ``warmup`` unmeasured ones; ms each."""
     client = ApiClient(url, auth)
     try:
-        for _ in range(warmup):
-            client.json("POST", action_path(name), {}, blocking="true", result="true")
-        samples = []
-        for _ in range(n):
-            status, raw, ms = timed(client, "POST", action_path(name), {}, blocking="true", result="true")
-            if status != 200:
-                raise ApiError(status, raw, "warm blocking invoke")
-            samples.append(ms)
-            tick(1)
-        return samples
+        return _sequential(client, "POST", action_path(name), {"blocking": "true", "result": "true"}, n, warmup,
+                           tick, "warm blocking invoke", body={})
     finally:
         client.close()
 
@@ -70,20 +62,26 @@ def web_latency(url: str, auth: str, name: str, n: int, tick: Tick = _noop, warm
     finally:
         owner.close()
     client = ApiClient(url, "")
-    path = f"/api/v1/web/{namespace}/default/{name}.json"
     try:
-        for _ in range(warmup):
-            client.request("GET", path)
-        samples = []
-        for _ in range(n):
-            status, raw, ms = timed(client, "GET", path)
-            if status != 200:
-                raise ApiError(status, raw, "warm web action GET")
-            samples.append(ms)
-            tick(1)
-        return samples
+        return _sequential(client, "GET", f"/api/v1/web/{namespace}/default/{name}.json", {}, n, warmup, tick,
+                           "warm web action GET")
     finally:
         client.close()
+
+
+def _sequential(client: ApiClient, method: str, path: str, query: dict[str, str], n: int, warmup: int, tick: Tick,
+                what: str, body: Any = None) -> list[float]:
+    """``warmup`` unmeasured requests, then ``n`` timed ones that must each answer 200; ms each."""
+    for _ in range(warmup):
+        client.request(method, path, body, **query)
+    samples = []
+    for _ in range(n):
+        status, raw, ms = timed(client, method, path, body, **query)
+        if status != 200:
+            raise ApiError(status, raw, what)
+        samples.append(ms)
+        tick(1)
+    return samples
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""In-memory stand-ins for OUR ports (EntityStore, ActivationStore), for tests that drive the invoker
-directly. The real stores are tested in tests/contract; nothing here imitates CouchDB's wire behaviour."""
+"""In-memory stand-ins for OUR ports (EntityStore, ActivationStore, SubjectStore), for tests that drive the invoker
+or the use cases directly. The real stores are tested in tests/contract; nothing here imitates CouchDB's wire
+behaviour."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import secrets
 from typing import Any
 
 from app.core.entities import Action
-from app.core.errors import Conflict, NotFound, StoreError
+from app.core.errors import Conflict, NotFound, StoreError, StoreUnavailable
+from app.core.identities import Identity, Subject
 
 
 class DictEntityStore:
@@ -91,3 +93,61 @@ class DictLimitsStore:
 
     def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
         self.limits[namespace] = dict(limits)
+
+
+class DictSubjects:
+    """Our own SubjectStore port in a dict; ``lookups`` lists the uuids looked up by key, ``down`` makes those
+    look-ups fail as they do when the store cannot be reached."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Subject] = {}
+        self.lookups: list[str] = []
+        self.down = False
+
+    def put_subject(self, subject: Subject) -> Subject:
+        current = self.docs.get(subject.name)
+        if (current.rev if current else None) != subject.rev:
+            raise Conflict()
+        stored = Subject(subject.name, subject.namespaces, subject.blocked, str(int(subject.rev or "0") + 1))
+        self.docs[subject.name] = stored
+        return stored
+
+    def get_subject(self, name: str) -> Subject:
+        if name not in self.docs:
+            raise NotFound()
+        return self.docs[name]
+
+    def delete_subject(self, subject: Subject) -> None:
+        del self.docs[subject.name]
+
+    def list_subjects(self) -> list[Subject]:
+        return list(self.docs.values())
+
+    def get_limits(self, namespace: str) -> dict[str, int]:
+        return {}
+
+    def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
+        return None
+
+    def shared_secret(self, name: str, candidate: str) -> str:
+        return candidate
+
+    def identity_by_uuid(self, uuid: str) -> Identity:
+        self.lookups.append(uuid)
+        if self.down:
+            raise StoreUnavailable("connection refused")
+        for s in self.docs.values():
+            for n in s.namespaces:
+                if n.uuid == uuid:
+                    return Identity(s.name, n.namespace, n.uuid, n.key_hash, s.blocked)
+        raise NotFound()
+
+
+class Clock:
+    """A clock the test moves by hand (``now``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now

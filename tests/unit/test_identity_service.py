@@ -6,56 +6,15 @@ from __future__ import annotations
 import pytest
 
 from app.core.errors import Conflict, NotFound, StoreUnavailable, Unauthorized
-from app.core.identities import WELL_KNOWN, Identity, Subject
+from app.core.identities import WELL_KNOWN
 from app.core.services import IdentityService
+from tests.fakes import Clock, DictSubjects
 
 pytestmark = pytest.mark.unit
 
 
-class DictSubjects:
-    """Our own SubjectStore port, kept in a dict (the real one is tested in tests/contract)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, Subject] = {}
-        self.lookups = 0
-        self.down = False  # True: key lookups fail as they do when the store cannot be reached
-
-    def put_subject(self, subject: Subject) -> Subject:
-        current = self.docs.get(subject.name)
-        if (current.rev if current else None) != subject.rev:
-            raise Conflict()
-        stored = Subject(subject.name, subject.namespaces, subject.blocked, str(int(subject.rev or "0") + 1))
-        self.docs[subject.name] = stored
-        return stored
-
-    def get_subject(self, name: str) -> Subject:
-        if name not in self.docs:
-            raise NotFound()
-        return self.docs[name]
-
-    def delete_subject(self, subject: Subject) -> None:
-        del self.docs[subject.name]
-
-    def list_subjects(self) -> list[Subject]:
-        return list(self.docs.values())
-
-    def identity_by_uuid(self, uuid: str) -> Identity:
-        self.lookups += 1
-        if self.down:
-            raise StoreUnavailable("connection refused")
-        for s in self.docs.values():
-            for n in s.namespaces:
-                if n.uuid == uuid:
-                    return Identity(s.name, n.namespace, n.uuid, n.key_hash, s.blocked)
-        raise NotFound()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_create_prints_a_key_that_authenticates_and_is_stored_hashed() -> None:
@@ -78,10 +37,10 @@ def test_lookups_are_cached_for_a_few_seconds() -> None:
     uuid, key = ids.create("bob").split(":")
     ids.authenticate(uuid, key)
     ids.authenticate(uuid, key)
-    assert store.lookups == 1
+    assert len(store.lookups) == 1
     clock.now = 6
     ids.authenticate(uuid, key)
-    assert store.lookups == 2
+    assert len(store.lookups) == 2
 
 
 def test_seed_uses_the_well_known_keys_once() -> None:

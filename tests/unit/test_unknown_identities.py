@@ -9,69 +9,18 @@ from collections.abc import Callable
 import pytest
 
 from app.core import identities as core_identities
-from app.core.errors import Conflict, NotFound, StoreUnavailable, Unauthorized
-from app.core.identities import Identity, Subject
+from app.core.errors import StoreUnavailable, Unauthorized
 from app.core.services import IdentityService
 from app.core.services import identities as identity_service
+from tests.fakes import Clock, DictSubjects
 
 pytestmark = pytest.mark.unit
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
-class Subjects:
-    """Our own SubjectStore port in a dict, counting key lookups (the real one is tested in tests/contract)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, Subject] = {}
-        self.lookups: list[str] = []
-        self.down = False
-
-    def put_subject(self, subject: Subject) -> Subject:
-        current = self.docs.get(subject.name)
-        if (current.rev if current else None) != subject.rev:
-            raise Conflict()
-        stored = Subject(subject.name, subject.namespaces, subject.blocked, str(int(subject.rev or "0") + 1))
-        self.docs[subject.name] = stored
-        return stored
-
-    def get_subject(self, name: str) -> Subject:
-        if name not in self.docs:
-            raise NotFound()
-        return self.docs[name]
-
-    def delete_subject(self, subject: Subject) -> None:
-        del self.docs[subject.name]
-
-    def list_subjects(self) -> list[Subject]:
-        return list(self.docs.values())
-
-    def get_limits(self, namespace: str) -> dict[str, int]:
-        return {}
-
-    def put_limits(self, namespace: str, limits: dict[str, int]) -> None:
-        return None
-
-    def shared_secret(self, name: str, candidate: str) -> str:
-        return candidate
-
-    def identity_by_uuid(self, uuid: str) -> Identity:
-        self.lookups.append(uuid)
-        if self.down:
-            raise StoreUnavailable("connection refused")
-        for s in self.docs.values():
-            for n in s.namespaces:
-                if n.uuid == uuid:
-                    return Identity(s.name, n.namespace, n.uuid, n.key_hash, s.blocked)
-        raise NotFound()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _refused(ids: IdentityService, uuid: str, key: str = "k" * 64) -> None:
@@ -80,7 +29,7 @@ def _refused(ids: IdentityService, uuid: str, key: str = "k" * 64) -> None:
 
 
 def test_an_unknown_uuid_costs_one_store_read_per_cache_time() -> None:
-    store, clock = Subjects(), Clock()
+    store, clock = DictSubjects(), Clock()
     ids = IdentityService(store, cache_seconds=5, clock=clock)
     for _ in range(50):
         _refused(ids, UNKNOWN)
@@ -94,7 +43,7 @@ def test_an_unknown_uuid_costs_one_store_read_per_cache_time() -> None:
 
 
 def test_without_a_cache_time_nothing_is_remembered() -> None:
-    store = Subjects()
+    store = DictSubjects()
     ids = IdentityService(store, cache_seconds=0)
     _refused(ids, UNKNOWN)
     _refused(ids, UNKNOWN)
@@ -102,7 +51,7 @@ def test_without_a_cache_time_nothing_is_remembered() -> None:
 
 
 def test_the_unknown_uuids_remembered_are_bounded_oldest_first() -> None:
-    store = Subjects()
+    store = DictSubjects()
     ids = IdentityService(store, cache_seconds=60, clock=Clock())
     flood = [f"random-{n}" for n in range(identity_service.UNKNOWN_KEPT + 1)]
     for uuid in flood:
@@ -115,7 +64,7 @@ def test_the_unknown_uuids_remembered_are_bounded_oldest_first() -> None:
 
 
 def test_a_uuid_created_after_it_was_asked_for_works_at_once() -> None:
-    store = Subjects()
+    store = DictSubjects()
     ids = IdentityService(store, cache_seconds=60, clock=Clock())
     credentials = f"{UNKNOWN}:{'k' * 64}"
     _refused(ids, UNKNOWN)
@@ -124,7 +73,7 @@ def test_a_uuid_created_after_it_was_asked_for_works_at_once() -> None:
 
 
 def test_a_revoked_key_is_remembered_as_unknown() -> None:
-    store, clock = Subjects(), Clock()
+    store, clock = DictSubjects(), Clock()
     ids = IdentityService(store, cache_seconds=5, clock=clock)
     uuid, key = ids.create("gone").split(":")
     ids.authenticate(uuid, key)
@@ -137,7 +86,7 @@ def test_a_revoked_key_is_remembered_as_unknown() -> None:
 
 
 def test_an_unknown_uuid_during_an_outage_is_not_remembered_as_unknown() -> None:
-    store = Subjects()
+    store = DictSubjects()
     ids = IdentityService(store, cache_seconds=60, clock=Clock())
     store.down = True
     with pytest.raises(StoreUnavailable):
@@ -162,7 +111,7 @@ def compares(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_every_refusal_costs_one_compare_whatever_its_reason(compares: list[str]) -> None:
-    store = Subjects()
+    store = DictSubjects()
     ids = IdentityService(store, cache_seconds=60, clock=Clock())
     uuid, key = ids.create("known").split(":")
     blocked_uuid, blocked_key = ids.create("blocked").split(":")
