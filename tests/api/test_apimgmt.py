@@ -523,6 +523,8 @@ ODD_SWAGGERS: list[Any] = [
     {"basePath": "/o", "info": {}, "paths": {}, "x-gateway-rate-limit": ["x"]},
     {"basePath": 5, "info": {}, "paths": {}},
     '{"basePath": "/o", "info": {}, "paths": {}, "n": NaN}',
+    '{"basePath": "/o", "info": {}, "paths": {}, "n": ' + "[" * 200 + "]" * 200 + "}",
+    {"basePath": "/o" * 5000, "info": {}, "paths": {}},
 ]
 
 

@@ -153,6 +153,19 @@ def test_malformed_json_body_is_400(api: Api) -> None:
     assert error(response, 400).startswith("The request content was malformed:")
 
 
+@pytest.mark.parametrize("body", [
+    '{"a": NaN}', '{"a": Infinity}', '{"a": 1e999}', '{"a": "\\ud800"}', "[" * 200 + "]" * 200,
+    '{"a": ' + "9" * 5000 + "}",
+], ids=["nan", "infinity", "overflow", "lone-surrogate", "nested-200", "huge-integer"])
+def test_a_json_body_that_is_not_strict_json_is_400_and_runs_nothing(api: Api, body: str) -> None:
+    """Hostile JSON bodies never reach the action (nor a 500): the same strict reading as the REST API."""
+    web_action(api, "echo")
+    before = len(api.dispatcher.published)
+    response = call(api, "default/echo.json", "POST", data=body, content_type="application/json")
+    assert error(response, 400).startswith("The request content was malformed:")
+    assert len(api.dispatcher.published) == before
+
+
 def test_action_parameters_lie_under_the_request(api: Api) -> None:
     web_action(api, "echo", parameters=kv(p="action", q="action"))
     got = echoed(api, query="q=query")
