@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 import zlib
 from dataclasses import replace
 from typing import Any
@@ -18,11 +19,22 @@ from app.core.placement import Placement
 from app.core.services.placement import Placer
 from app.state import is_redis
 from tasks import names
-from tasks.results import RedisResults
+from tasks.results import REPLY_CHANNEL_PREFIX, RedisResults, ResultListener
 
 log = logging.getLogger(__name__)
 
 NO_INVOKER = "No invokers are available to run the action; try again shortly."
+_SHOWN = ("event", "activation_id", "activationId", "namespace")
+
+
+def shown(kwargs: dict[str, Any]) -> str:
+    """What Flower and the worker's log show of a task's keyword arguments: which activation and step, never
+    what it was given (payloads, results, API keys), which Celery's default repr of the whole message would."""
+    seen = {k: v for k, v in kwargs.items() if k in _SHOWN}
+    for value in kwargs.values():
+        if isinstance(value, dict):
+            seen.update((k, v) for k, v in value.items() if k in _SHOWN and k not in seen)
+    return repr(seen)
 
 
 class CeleryDispatcher:
@@ -39,6 +51,7 @@ class CeleryDispatcher:
         self._placer = placer
         self._results_lock = threading.Lock()
         self._results: RedisResults | None = None
+        self._listener: ResultListener | None = None
         self._results_built = False
 
     def _redis_results(self) -> RedisResults | None:
@@ -47,9 +60,23 @@ class CeleryDispatcher:
             with self._results_lock:
                 if not self._results_built:
                     url = str(self._celery.conf.result_backend or "")
-                    self._results = RedisResults(self._celery, url) if is_redis(url) else None
+                    if is_redis(url):
+                        self._results = RedisResults(self._celery, url)
+                        self._listener = ResultListener(self._celery, url,
+                                                        f"{REPLY_CHANNEL_PREFIX}{uuid.uuid4().hex}")
                     self._results_built = True
         return self._results
+
+    def _reply_to(self, message: ActivationMessage) -> str | None:
+        """This process's reply channel for a blocking invoke (a waiter registered for it), else None: then the
+        result is waited for on its own key (compositions, another result backend, Redis away at the start)."""
+        if not message.blocking or message.continuation is not None or self._redis_results() is None:
+            return None
+        assert self._listener is not None
+        channel = self._listener.channel()
+        if channel is not None:
+            self._listener.expect(message.activation_id)
+        return channel
 
     def _fixed_queue(self, key: str) -> str:
         return self._queues[zlib.crc32(key.encode()) % len(self._queues)]
@@ -66,6 +93,7 @@ class CeleryDispatcher:
         queue = self._step_queue(key)
         try:
             self._celery.send_task(names.COMPOSITION_STEP, kwargs=step, queue=queue, retry=True,
+                                   argsrepr="()", kwargsrepr=shown(step),
                                    retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
         except OperationalError as e:
             raise Unavailable() from e
@@ -85,6 +113,9 @@ class CeleryDispatcher:
             queue = placement.invoker
             if placement.reserved:
                 message = replace(message, placed_on=queue, reserved_mb=message.memory_mb)
+        reply_to = self._reply_to(message)
+        if reply_to is not None:
+            message = replace(message, reply_to=reply_to)
         try:
             self._celery.send_task(
                 names.INVOKE,
@@ -92,6 +123,10 @@ class CeleryDispatcher:
                 task_id=message.activation_id,
                 queue=queue,
                 shadow=f"/{message.action}",  # Flower and logs show what ran, not just "squall.invoke"
+                # Which activation, never what it was given: Celery would otherwise put a repr of the whole
+                # message (payload, API key) in its headers and events, and building it cost 5 % of a request.
+                argsrepr="()",
+                kwargsrepr=f"{{'activation_id': {message.activation_id!r}, 'namespace': {message.namespace!r}}}",
                 # Nobody waits for a non-blocking one; a blocking one's wait subscribes itself (RedisResults),
                 # so Celery never touches Redis here and a Redis outage cannot fail (or stall) the publish.
                 ignore_result=not message.blocking or self._redis_results() is not None,
@@ -101,12 +136,16 @@ class CeleryDispatcher:
         except OperationalError as e:
             if placement is not None and self._placer is not None:
                 self._placer.unplace(placement, message.memory_mb)
+            if reply_to is not None and self._listener is not None:
+                self._listener.forget(message.activation_id)
             raise Unavailable() from e
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation, or None when it did not finish within ``timeout_s`` or the result backend
         failed (the caller answers 202 with the id). Never raises: the activation was accepted."""
         results = self._redis_results()
+        if self._listener is not None and self._listener.expects(activation_id):
+            return self._listener.wait(activation_id, timeout_s)
         if results is not None:
             return results.wait(activation_id, timeout_s)
         result = self._celery.AsyncResult(activation_id)
@@ -156,6 +195,7 @@ class CeleryFollowUps:
     def _send(self, task: str, kwargs: dict[str, Any]) -> None:
         try:
             self._celery.send_task(task, kwargs=kwargs, queue=self._queue, retry=True,
+                                   argsrepr="()", kwargsrepr=shown(kwargs),
                                    retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2})
         except OperationalError as e:
             raise Unavailable() from e

@@ -13,6 +13,7 @@ from app.core.entities import ActivationMessage, Document
 from app.core.errors import Unavailable
 from tasks import names
 from tasks.base import SquallTask
+from tasks.results import publish_reply
 
 STORE_RETRY_MAX_S = 60
 STORE_RETRIES = 120
@@ -24,9 +25,14 @@ log = logging.getLogger(__name__)
 
 @shared_task(name=names.INVOKE, base=SquallTask, bind=True, ignore_result=True)
 def invoke(self: SquallTask, **message: Any) -> None:
+    reply_to = message.get("reply_to")
+
     def publish_result(activation: Document) -> None:
         # Straight to the backend: a blocking caller wakes now, before logs and the record are stored.
-        self.backend.store_result(self.request.id, activation, states.SUCCESS)
+        if isinstance(reply_to, str):
+            publish_reply(self.app, self.request.id, activation, reply_to)  # to the waiting controller process
+        else:
+            self.backend.store_result(self.request.id, activation, states.SUCCESS)
 
     try:
         self.runner.run(ActivationMessage.from_dict(message), publish_result)

@@ -331,6 +331,8 @@ class ActivationMessage:
     # Where room was reserved for it (``app.core.placement``): the invoker that runs it gives that back at the end.
     placed_on: str | None = None
     reserved_mb: int = 0
+    # The result backend channel of the controller process waiting for a blocking invoke's result, if any.
+    reply_to: str | None = None
 
     def to_dict(self) -> Document:
         return {
@@ -340,6 +342,7 @@ class ActivationMessage:
             "received_ms": self.received_ms, "api_key": self.api_key, "binding": self.binding,
             "cause": self.cause, "init_args": self.init_args, "continuation": self.continuation,
             "memory_mb": self.memory_mb, "placed_on": self.placed_on, "reserved_mb": self.reserved_mb,
+            "reply_to": self.reply_to,
         }
 
     @classmethod

@@ -17,7 +17,8 @@ REQUEST_TIMEOUT_S = 0.5
 """Socket connect and read timeouts on the request path: a local Redis answers in well under a millisecond."""
 
 
-def quick_client(url: str, timeout_s: float = REQUEST_TIMEOUT_S) -> redis.Redis:
-    """A client whose every command fails within about twice ``timeout_s`` when Redis is away or hung."""
+def quick_client(url: str, timeout_s: float = REQUEST_TIMEOUT_S, name: str | None = None) -> redis.Redis:
+    """A client whose every command fails within about twice ``timeout_s`` when Redis is away or hung; ``name``
+    names its connections (Redis's ``CLIENT LIST`` shows it)."""
     return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                retry=Retry(NoBackoff(), 1))
+                                retry=Retry(NoBackoff(), 1), client_name=name)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery, states
 
 from app.core.entities import Activation, Status
 from tasks.dispatch import CeleryDispatcher
+from tasks.results import OUTAGE_WAIT_S, REPLY_CHANNEL_PREFIX, ResultListener, publish_reply
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +67,82 @@ def test_redis_down_under_load_answers_every_blocking_call_in_time_and_loses_not
     assert outcome.late == 0 and outcome.client_errors == 0 and outcome.wrong_status == 0, outcome.line()
     assert outcome.recovery_s is not None and outcome.recovery_s <= RECOVERY_S, outcome.line()
     assert outcome.whisk_errors == 0, outcome.line()
+
+
+def _celery(redis_url: str) -> Celery:
+    celery = Celery("squall-test", broker="memory://", backend=redis_url, set_as_current=False)
+    celery.conf.update(result_serializer="json", accept_content=["json"], result_expires=60)
+    return celery
+
+
+def _id(letter: str) -> str:
+    return letter * 24 + f"{time.time_ns() % 10**8:08d}"
+
+
+def test_the_result_listener_hands_a_reply_to_its_waiter_and_the_key_keeps_it(redis_url: str) -> None:
+    celery = _celery(redis_url)
+    listener = ResultListener(celery, redis_url, f"{REPLY_CHANNEL_PREFIX}test-{uuid.uuid4().hex}")
+    try:
+        channel = listener.channel()
+        assert channel is not None
+        activation_id, other = _id("d"), _id("e")
+        listener.expect(activation_id)
+        listener.expect(other)
+        timer = threading.Timer(0.3, lambda: publish_reply(celery, activation_id, _finished(activation_id).to_api(),
+                                                           channel))
+        timer.start()
+        started = time.monotonic()
+        found = listener.wait(activation_id, 10)
+        assert found is not None and found.activation_id == activation_id and time.monotonic() - started < 5
+        assert not listener.expects(activation_id)  # a finished wait leaves nothing behind
+        # The reply is also stored under the result key: a later GET /activations/{id} reads it from there.
+        peeked = CeleryDispatcher(celery, ("unused",)).peek(activation_id)
+        assert peeked is not None and peeked.result == {"ok": 1}
+        started = time.monotonic()
+        assert listener.wait(other, 0.5) is None and time.monotonic() - started < 1.5  # nobody replied
+        celery.backend.forget(activation_id)
+    finally:
+        listener.close()
+
+
+def test_a_reply_published_while_the_listener_was_cut_off_is_read_once_it_is_back(redis_url: str) -> None:
+    celery = _celery(redis_url)
+    name = f"{REPLY_CHANNEL_PREFIX}test-{uuid.uuid4().hex}"
+    listener = ResultListener(celery, redis_url, name)
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        assert listener.channel() == name
+        activation_id = _id("f")
+        listener.expect(activation_id)
+        # Cut the listener off, then reply while nobody is subscribed: the message itself is lost.
+        mine = [c["id"] for c in admin.client_list(_type="pubsub") if c.get("name") == name]
+        assert len(mine) == 1
+        assert admin.client_kill_filter(_id=mine[0]) == 1
+        receivers = admin.publish("unrelated", "x")  # let Redis finish closing before the reply goes out
+        assert receivers == 0
+        publish_reply(celery, activation_id, _finished(activation_id).to_api(), name)
+        found = listener.wait(activation_id, 10)
+        assert found is not None and found.activation_id == activation_id
+        celery.backend.forget(activation_id)
+    finally:
+        listener.close()
+        admin.close()
+
+
+def test_the_result_listener_gives_up_within_the_outage_wait_when_redis_is_away() -> None:
+    from tests.conftest import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    celery = _celery(dead)
+    listener = ResultListener(celery, dead, f"{REPLY_CHANNEL_PREFIX}test-dead")
+    try:
+        started = time.monotonic()
+        assert listener.channel() is None  # the caller waits the per-request way instead
+        assert time.monotonic() - started < 2.0
+        activation_id = _id("g")
+        listener.expect(activation_id)
+        started = time.monotonic()
+        assert listener.wait(activation_id, 30) is None
+        assert time.monotonic() - started < OUTAGE_WAIT_S + 1.0
+    finally:
+        listener.close()

@@ -3,6 +3,7 @@ Flower's API as a task whose id is the activation id and whose name is the actio
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -63,7 +64,8 @@ def test_an_activation_is_a_flower_task_named_after_its_action(flower: str, stac
     # Flower only sees events sent after its event receiver connected; an invocation made in that gap is
     # not retried by anyone, so invoke again (a bounded number of times) until one shows up.
     for _ in range(ATTEMPTS):
-        activation_id = invoke(api, unique, blocking="true").json()["activationId"]
+        answer = invoke(api, unique, {"secret": "payload-not-for-flower"}, blocking="true")
+        activation_id = answer.json()["activationId"]
         deadline = time.monotonic() + SEEN_DEADLINE_S
         while time.monotonic() < deadline:
             task = _task(flower, activation_id)
@@ -71,6 +73,9 @@ def test_an_activation_is_a_flower_task_named_after_its_action(flower: str, stac
                 assert task["uuid"] == activation_id
                 assert task["name"] == f"/guest/{unique}"
                 assert task["worker"].startswith(stack.invoker_name + ".")  # the invoker that ran it: <name>.<pid>@host
+                # Flower shows which activation, never what it was given (payloads, API keys)
+                assert activation_id in task["kwargs"]
+                assert "payload-not-for-flower" not in json.dumps(task)
                 return
             time.sleep(0.2)
     pytest.fail(f"Flower never showed activation {activation_id}; see its log")
