@@ -19,7 +19,7 @@ from app.core.placement import Placement
 from app.core.services.placement import Placer
 from app.state import is_redis
 from tasks import names
-from tasks.results import REPLY_CHANNEL_PREFIX, RedisResults, ResultListener
+from tasks.results import REPLY_CHANNEL_PREFIX, RedisResults, ResultListener, hand_back, result_key
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,11 @@ class CeleryDispatcher:
             raise Unavailable() from e
 
     def store_result(self, activation_id: str, activation: dict[str, Any]) -> None:
-        self._celery.backend.store_result(activation_id, activation, states.SUCCESS)
+        # A composition's blocking caller waits on the result's own key (``RedisResults``).
+        if self._redis_results() is not None:
+            hand_back(self._celery, activation_id, activation, result_key(self._celery, activation_id))
+        else:
+            self._celery.backend.store_result(activation_id, activation, states.SUCCESS)
 
     def publish(self, message: ActivationMessage) -> None:
         key = f"{message.namespace}|{message.action}"

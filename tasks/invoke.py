@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task, states
+from celery import shared_task
 from celery.exceptions import Reject
 from celery.utils.time import get_exponential_backoff_interval
 
@@ -13,7 +13,7 @@ from app.core.entities import ActivationMessage, Document
 from app.core.errors import Unavailable
 from tasks import names
 from tasks.base import SquallTask
-from tasks.results import publish_reply
+from tasks.results import hand_back, result_key
 
 STORE_RETRY_MAX_S = 60
 STORE_RETRIES = 120
@@ -26,13 +26,14 @@ log = logging.getLogger(__name__)
 @shared_task(name=names.INVOKE, base=SquallTask, bind=True, ignore_result=True)
 def invoke(self: SquallTask, **message: Any) -> None:
     reply_to = message.get("reply_to")
+    # Who waits: the controller process named in the message, a per-request wait on the result's key (a
+    # composition, or a controller that had no listener), or nobody (non-blocking: the result is only kept).
+    channel = reply_to if isinstance(reply_to, str) else \
+        result_key(self.app, self.request.id) if message.get("blocking") else None
 
     def publish_result(activation: Document) -> None:
         # Straight to the backend: a blocking caller wakes now, before logs and the record are stored.
-        if isinstance(reply_to, str):
-            publish_reply(self.app, self.request.id, activation, reply_to)  # to the waiting controller process
-        else:
-            self.backend.store_result(self.request.id, activation, states.SUCCESS)
+        hand_back(self.app, self.request.id, activation, channel)
 
     try:
         self.runner.run(ActivationMessage.from_dict(message), publish_result)

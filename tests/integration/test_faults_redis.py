@@ -15,7 +15,7 @@ from celery import Celery, states
 
 from app.core.entities import Activation, Status
 from tasks.dispatch import CeleryDispatcher
-from tasks.results import OUTAGE_WAIT_S, REPLY_CHANNEL_PREFIX, ResultListener, publish_reply
+from tasks.results import OUTAGE_WAIT_S, REPLY_CHANNEL_PREFIX, ResultListener, hand_back, result_key
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_the_result_listener_hands_a_reply_to_its_waiter_and_the_key_keeps_it(re
         activation_id, other = _id("d"), _id("e")
         listener.expect(activation_id)
         listener.expect(other)
-        timer = threading.Timer(0.3, lambda: publish_reply(celery, activation_id, _finished(activation_id).to_api(),
+        timer = threading.Timer(0.3, lambda: hand_back(celery, activation_id, _finished(activation_id).to_api(),
                                                            channel))
         timer.start()
         started = time.monotonic()
@@ -120,7 +120,7 @@ def test_a_reply_published_while_the_listener_was_cut_off_is_read_once_it_is_bac
         assert admin.client_kill_filter(_id=mine[0]) == 1
         receivers = admin.publish("unrelated", "x")  # let Redis finish closing before the reply goes out
         assert receivers == 0
-        publish_reply(celery, activation_id, _finished(activation_id).to_api(), name)
+        hand_back(celery, activation_id, _finished(activation_id).to_api(), name)
         found = listener.wait(activation_id, 10)
         assert found is not None and found.activation_id == activation_id
         celery.backend.forget(activation_id)
@@ -146,3 +146,20 @@ def test_the_result_listener_gives_up_within_the_outage_wait_when_redis_is_away(
         assert time.monotonic() - started < OUTAGE_WAIT_S + 1.0
     finally:
         listener.close()
+
+
+def test_a_hand_back_wakes_a_per_request_wait_on_its_key_and_an_unwaited_one_is_only_kept(redis_url: str) -> None:
+    celery = _celery(redis_url)
+    dispatcher = CeleryDispatcher(celery, ("unused",))
+    waiting, kept = _id("h"), _id("i")
+    timer = threading.Timer(0.3, lambda: hand_back(celery, waiting, _finished(waiting).to_api(),
+                                                   result_key(celery, waiting)))
+    timer.start()
+    started = time.monotonic()
+    found = dispatcher.wait(waiting, 10)  # no listener expects it: the per-request wait (a composition's)
+    assert found is not None and found.activation_id == waiting and time.monotonic() - started < 5
+    hand_back(celery, kept, _finished(kept).to_api(), None)  # a non-blocking activation's result
+    peeked = dispatcher.peek(kept)
+    assert peeked is not None and peeked.activation_id == kept
+    celery.backend.forget(waiting)
+    celery.backend.forget(kept)
