@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import urllib3
 
 from app.core.entities import Action, Activation, Document, Exec, Status
 from app.core.errors import Conflict, Invalid, NotFound, StoreError
@@ -462,7 +463,7 @@ def test_couch_dead_server_is_store_error() -> None:
     try:
         with pytest.raises(StoreError) as info:
             store.get_entity("ns/a")
-        assert isinstance(info.value.__cause__, httpx.TransportError)
+        assert isinstance(info.value.__cause__, urllib3.exceptions.HTTPError)
         with pytest.raises(StoreError):
             store.setup()
     finally:
