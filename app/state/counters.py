@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class RedisCounters:
-    """Implements ``app.core.ports.RateCounter``: ``INCR`` plus ``EXPIRE`` in one transaction.
+    """Implements ``app.core.ports.RateCounter``: ``INCR`` plus ``EXPIRE NX`` in one round trip.
 
     Fails open: while Redis cannot be reached, counts go on in this process's memory. A throttle is protection,
     not the service, so an outage must not fail invokes; and a count of this process's calls alone is never more
@@ -38,7 +38,8 @@ class RedisCounters:
         if self._outage.skip():
             return self._local.increment(key, ttl_s)
         try:
-            with self._redis.pipeline() as pipe:
+            # One round trip without MULTI/EXEC: EXPIRE NX only ever sets the first TTL, so nothing needs atomicity.
+            with self._redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, ttl_s, nx=True)
                 count, _ = pipe.execute()
