@@ -52,6 +52,9 @@ DEFAULT_WAIT_S = 120.0
 # now (the cold start it would cost, and the one its victim's next request would), at least this much.
 # Starts take 0.35 s on an idle 2-core host and several seconds when it is loaded; so do runs.
 WARM_WAIT_S = 0.5
+STALE_S = 5.0
+"""A free container unused this long is not part of the current load: a run short of memory evicts it rather
+than waiting for a busy container of its own action (``app.core.scheduling``, "stale")."""
 _START_WEIGHT = 0.3  # of the latest container start in the running average of start times
 IDLE_PAUSE = "pause"
 IDLE_RUNNING = "running"
@@ -472,7 +475,7 @@ class ContainerPool:
     def _place(self, ticket: _Waiting, patient: bool) -> Place:
         keys = [waiting.key for waiting in self._queue]
         at = next(i for i, waiting in enumerate(self._queue) if waiting is ticket)
-        return Place(tuple(keys[:at]), tuple(keys[at + 1:]), patient)
+        return Place(tuple(keys[:at]), tuple(keys[at + 1:]), patient, self._clock() - STALE_S)
 
     @staticmethod
     def _proxy(container: Container) -> ProxyClient:

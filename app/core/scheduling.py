@@ -13,7 +13,11 @@ Rules of ``schedule``:
 * else, while the head is patient, the request waits for a busy (or starting) container of its own key
   (``AwaitWarm``): one is back within a run, and evicting another key's idle container instead only moves
   the cold start to that key's next request, which evicts in turn (a saturated pool that does this
-  thrashes: it starts containers all the time and the starts eat the CPU the runs need);
+  thrashes: it starts containers all the time and the starts eat the CPU the runs need); unless stale
+  containers (free and unused since ``Place.stale_before``, whose key is not waiting) make room: their keys
+  are not part of the current load, so evicting them moves no cold start anywhere, while waiting would hold
+  a busy action to the containers it had when memory ran out (a stream of one action behind the idle
+  containers of earlier work never grew past them);
 * else the least recently used free containers are evicted until it fits, a key's spare ones before
   any key's last, then stem cells (they are replenished once memory allows); while the head is patient,
   never a free container whose key has a request in the run buffer (that request takes it instead);
@@ -85,6 +89,7 @@ class Place:
     ahead: tuple[Hashable, ...] = ()  # keys of the requests waiting before it, oldest first
     behind: tuple[Hashable, ...] = ()  # keys of those waiting after it
     patient: bool = True  # the head has waited less than the pool's warm wait (see the module's rules)
+    stale_before: float = float("-inf")  # free containers last used before this (same clock) are stale
 
     @property
     def head(self) -> bool:
@@ -156,7 +161,11 @@ def schedule(containers: Sequence[ContainerView], request: Request, capacity_mb:
     if request.memory_mb <= free_mb:
         return Start()
     if place.patient and _coming_back(containers, request.key):
-        return AwaitWarm()
+        waiting = set(place.behind)
+        stale = [c for c in containers
+                 if c.slot is Slot.FREE and c.last_used < place.stale_before and c.key not in waiting]
+        evict = choose_evictions(stale, request.memory_mb - free_mb)
+        return AwaitWarm() if evict is None else Start(evict)
     # Free containers whose key is waiting are left to those requests, unless the head waited too long.
     waited_for = set(place.behind) if place.patient else set()
     evict = choose_evictions([c for c in containers if c.key not in waited_for or c.slot is not Slot.FREE],

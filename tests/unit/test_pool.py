@@ -12,7 +12,7 @@ import pytest
 from app.core.errors import ContainerError, RuntimeStartupError
 from config.settings import InvokerSettings
 from workers.factories.base import ContainerSpec, LogEntry
-from workers.pool import BufferTimeout, ContainerPool, PoolClosed, PoolExhausted, StemCellSpec
+from workers.pool import STALE_S, BufferTimeout, ContainerPool, PoolClosed, PoolExhausted, StemCellSpec
 
 pytestmark = pytest.mark.unit
 
@@ -239,6 +239,19 @@ def test_a_saturated_pool_waits_for_its_own_busy_container_instead_of_thrashing(
                 pool.release(running, reusable=True)
                 pool.release(second.result(10), reusable=True)
     assert len(factory.created) == 2 and not any(c.destroyed for c in factory.created)
+
+
+def test_a_container_idle_since_earlier_work_makes_room_at_once(make_pool, factory, clock):
+    # The saturated pool's patience is for its working set; a container unused for STALE_S is not in it, and
+    # waiting for it would hold A to the one container it had when memory ran out.
+    pool = make_pool(memory=512, warm_wait_s=10.0)
+    warm_up(pool, A, B)
+    clock.now += STALE_S + 1
+    held = pool.acquire(A, spec())
+    started = time.monotonic()
+    second = pool.acquire(A, spec(), timeout_s=10)
+    assert time.monotonic() - started < 5  # no warm wait of 10 s
+    assert second.pooled is not held.pooled and factory.created[1].destroyed  # b's stale container went
 
 
 def test_a_run_waits_for_its_own_container_no_longer_than_the_warm_wait(make_pool, factory):

@@ -202,6 +202,18 @@ def test_waits_for_its_own_busy_container_rather_than_evicting_another_key():
     assert schedule(pool, Request(A, 256), 512) == AwaitWarm()
 
 
+def test_stale_containers_make_room_rather_than_the_run_waiting_for_its_own():
+    # A stream of one action behind idle containers of earlier work: those keys are not part of the load, so
+    # evicting them moves no cold start anywhere, and waiting would hold the action to the containers it had.
+    C = ("guest", "guest/c", "1-c")
+    pool = [view("a", A, slot=Slot.BUSY, active=1), view("b", B, last_used=10.0), view("c", C, last_used=1.0)]
+    assert schedule(pool, Request(A, 256), 768, Place(stale_before=5.0)) == Start(("c",))
+    # Recently used ones are the saturated pool's working set: still waited for, not thrashed.
+    assert schedule(pool, Request(A, 256), 768, Place(stale_before=0.5)) == AwaitWarm()
+    # Nor is a stale container taken whose key has a run waiting behind the head.
+    assert schedule(pool, Request(A, 256), 768, Place(behind=(C,), stale_before=5.0)) == AwaitWarm()
+
+
 def test_a_starting_container_of_the_key_is_worth_waiting_for_too():
     pool = [view("s", A, slot=Slot.STARTING), view("b", B)]
     assert schedule(pool, Request(A, 256), 512) == AwaitWarm()
