@@ -13,7 +13,7 @@ from app.core.entities import ActivationMessage, Document
 from app.core.errors import Unavailable
 from tasks import names
 from tasks.base import SquallTask
-from tasks.results import hand_back, result_key
+from tasks.results import hand_back, reply_channel, result_key
 
 STORE_RETRY_MAX_S = 60
 STORE_RETRIES = 120
@@ -25,11 +25,7 @@ log = logging.getLogger(__name__)
 
 @shared_task(name=names.INVOKE, base=SquallTask, bind=True, ignore_result=True)
 def invoke(self: SquallTask, **message: Any) -> None:
-    reply_to = message.get("reply_to")
-    # Who waits: the controller process named in the message, a per-request wait on the result's key (a
-    # composition, or a controller that had no listener), or nobody (non-blocking: the result is only kept).
-    channel = reply_to if isinstance(reply_to, str) else \
-        result_key(self.app, self.request.id) if message.get("blocking") else None
+    channel = reply_channel(message, result_key(self.app, self.request.id))  # who waits for the result, if anyone
 
     def publish_result(activation: Document) -> None:
         # Straight to the backend: a blocking caller wakes now, before logs and the record are stored.

@@ -166,6 +166,17 @@ def hand_back(celery: Celery, activation_id: str, result: dict[str, object], cha
             time.sleep(pause)  # backoff before reconnecting
 
 
+def reply_channel(message: dict[str, object], key: str) -> str | None:
+    """Where an invoker publishes an activation's result: the controller process's channel the message names
+    (only one of ours: a message is never trusted to pick any channel of the deployment's Redis), else the
+    result's key for a blocking caller waiting per request (a composition, or a controller without a listener),
+    else nowhere (non-blocking: the result is only kept)."""
+    reply_to = message.get("reply_to")
+    if isinstance(reply_to, str) and reply_to.startswith(REPLY_CHANNEL_PREFIX) and len(reply_to) <= 128:
+        return reply_to
+    return key if message.get("blocking") is True else None
+
+
 def result_key(celery: Celery, activation_id: str) -> str:
     """The result backend's key of an activation, also the channel a per-request wait subscribes to."""
     key = celery.backend.get_key_for_task(activation_id)
