@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any
 
@@ -347,4 +348,12 @@ class ActivationMessage:
 
     @classmethod
     def from_dict(cls, data: Document) -> ActivationMessage:
-        return cls(**data)
+        """The message; keys this release does not know (a newer controller's, during an upgrade) are ignored
+        rather than failing the activation: an invoker then runs it as this release would."""
+        known = _message_fields()
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@functools.cache
+def _message_fields() -> frozenset[str]:
+    return frozenset(f.name for f in fields(ActivationMessage))

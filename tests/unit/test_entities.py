@@ -92,3 +92,14 @@ def test_activation_api_and_db_forms() -> None:
     assert Activation.from_doc(api) == a
     summary = a.to_summary()
     assert summary["statusCode"] == 1 and "logs" not in summary
+
+
+def test_an_activation_message_with_keys_of_a_newer_release_still_reads() -> None:
+    from app.core.entities import ActivationMessage
+
+    message = ActivationMessage(activation_id="a" * 32, transaction_id="t", namespace="guest", subject="guest",
+                                action="guest/x", revision="1-a", content={"p": 1}, blocking=True, received_ms=1,
+                                reply_to="squall:replies:abc")
+    data = {**message.to_dict(), "a_field_of_a_later_release": {"x": 1}}
+    assert ActivationMessage.from_dict(data) == message
+    assert ActivationMessage.from_dict(message.to_dict()) == message
