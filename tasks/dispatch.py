@@ -131,8 +131,9 @@ class CeleryDispatcher:
                 # message (payload, API key) in its headers and events, and building it cost 5 % of a request.
                 argsrepr="()",
                 kwargsrepr=f"{{'activation_id': {message.activation_id!r}, 'namespace': {message.namespace!r}}}",
-                # Nobody waits for a non-blocking one; a blocking one's wait subscribes itself (RedisResults),
-                # so Celery never touches Redis here and a Redis outage cannot fail (or stall) the publish.
+                # Nobody waits for a non-blocking one; a blocking one waits through this process's listener or
+                # its own subscription (tasks.results), so Celery never touches Redis here and a Redis outage
+                # cannot fail (or stall) the publish.
                 ignore_result=not message.blocking or self._redis_results() is not None,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
@@ -143,6 +144,10 @@ class CeleryDispatcher:
             if reply_to is not None and self._listener is not None:
                 self._listener.forget(message.activation_id)
             raise Unavailable() from e
+        except BaseException:
+            if reply_to is not None and self._listener is not None:
+                self._listener.forget(message.activation_id)  # nobody will wait for it: no waiter left behind
+            raise
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation, or None when it did not finish within ``timeout_s`` or the result backend
