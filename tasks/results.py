@@ -329,7 +329,11 @@ class ResultListener:
                 self._deliver(raw)
 
     def _deliver(self, raw: bytes) -> None:
-        meta = self._celery.backend.decode_result(raw)
+        try:
+            meta = self._celery.backend.decode_result(raw)
+        except Exception:  # not a result at all: whoever sent it, the listener must outlive it
+            log.warning("a message on %s that is not a result was dropped (%d bytes)", self._name, len(raw))
+            return
         if not isinstance(meta, dict):
             return
         waiter = self._waiters.get(str(meta.get("task_id")))

@@ -105,6 +105,26 @@ def test_the_result_listener_hands_a_reply_to_its_waiter_and_the_key_keeps_it(re
         listener.close()
 
 
+def test_the_result_listener_outlives_messages_that_are_not_results(redis_url: str) -> None:
+    celery = _celery(redis_url)
+    name = f"{REPLY_CHANNEL_PREFIX}test-{uuid.uuid4().hex}"
+    listener = ResultListener(celery, redis_url, name)
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        assert listener.channel() == name
+        activation_id = _id("j")
+        listener.expect(activation_id)
+        for junk in (b"not json", b"[1, 2]", b'{"task_id": null}', b"\xff\xfe", b"{" * 10_000):
+            assert admin.publish(name, junk) == 1
+        hand_back(celery, activation_id, _finished(activation_id).to_api(), name)
+        found = listener.wait(activation_id, 10)
+        assert found is not None and found.activation_id == activation_id
+        celery.backend.forget(activation_id)
+    finally:
+        listener.close()
+        admin.close()
+
+
 def test_a_reply_published_while_the_listener_was_cut_off_is_read_once_it_is_back(redis_url: str) -> None:
     celery = _celery(redis_url)
     name = f"{REPLY_CHANNEL_PREFIX}test-{uuid.uuid4().hex}"
