@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -105,48 +107,56 @@ def test_the_result_listener_hands_a_reply_to_its_waiter_and_the_key_keeps_it(re
         listener.close()
 
 
-def test_the_result_listener_outlives_messages_that_are_not_results(redis_url: str) -> None:
+@dataclass
+class _Listening:
+    celery: Celery
+    name: str
+    listener: ResultListener
+    admin: redis.Redis
+
+    def reply_reaches_its_waiter(self, activation_id: str, before_reply: Callable[[], None]) -> None:
+        """A waiter registered, ``before_reply`` done, the reply handed back: the waiter gets it."""
+        self.listener.expect(activation_id)
+        before_reply()
+        hand_back(self.celery, activation_id, _finished(activation_id).to_api(), self.name)
+        found = self.listener.wait(activation_id, 10)
+        assert found is not None and found.activation_id == activation_id
+        self.celery.backend.forget(activation_id)
+
+
+@pytest.fixture
+def listening(redis_url: str) -> Iterator[_Listening]:
+    """A subscribed listener on a channel of its own, and a plain client to meddle with Redis."""
     celery = _celery(redis_url)
     name = f"{REPLY_CHANNEL_PREFIX}test-{uuid.uuid4().hex}"
     listener = ResultListener(celery, redis_url, name)
     admin = redis.Redis.from_url(redis_url)
     try:
         assert listener.channel() == name
-        activation_id = _id("j")
-        listener.expect(activation_id)
-        for junk in (b"not json", b"[1, 2]", b'{"task_id": null}', b"\xff\xfe", b"{" * 10_000):
-            assert admin.publish(name, junk) == 1
-        hand_back(celery, activation_id, _finished(activation_id).to_api(), name)
-        found = listener.wait(activation_id, 10)
-        assert found is not None and found.activation_id == activation_id
-        celery.backend.forget(activation_id)
+        yield _Listening(celery, name, listener, admin)
     finally:
         listener.close()
         admin.close()
 
 
-def test_a_reply_published_while_the_listener_was_cut_off_is_read_once_it_is_back(redis_url: str) -> None:
-    celery = _celery(redis_url)
-    name = f"{REPLY_CHANNEL_PREFIX}test-{uuid.uuid4().hex}"
-    listener = ResultListener(celery, redis_url, name)
-    admin = redis.Redis.from_url(redis_url)
-    try:
-        assert listener.channel() == name
-        activation_id = _id("f")
-        listener.expect(activation_id)
-        # Cut the listener off, then reply while nobody is subscribed: the message itself is lost.
-        mine = [c["id"] for c in admin.client_list(_type="pubsub") if c.get("name") == name]
+def test_the_result_listener_outlives_messages_that_are_not_results(listening: _Listening) -> None:
+    def junk() -> None:
+        for message in (b"not json", b"[1, 2]", b'{"task_id": null}', b"\xff\xfe", b"{" * 10_000):
+            assert listening.admin.publish(listening.name, message) == 1
+
+    listening.reply_reaches_its_waiter(_id("j"), junk)
+
+
+def test_a_reply_published_while_the_listener_was_cut_off_is_read_once_it_is_back(listening: _Listening) -> None:
+    def cut_off() -> None:
+        # Cut the listener off, so that the reply goes out while nobody is subscribed: the message itself is lost.
+        admin = listening.admin
+        mine = [c["id"] for c in admin.client_list(_type="pubsub") if c.get("name") == listening.name]
         assert len(mine) == 1
         assert admin.client_kill_filter(_id=mine[0]) == 1
-        receivers = admin.publish("unrelated", "x")  # let Redis finish closing before the reply goes out
-        assert receivers == 0
-        hand_back(celery, activation_id, _finished(activation_id).to_api(), name)
-        found = listener.wait(activation_id, 10)
-        assert found is not None and found.activation_id == activation_id
-        celery.backend.forget(activation_id)
-    finally:
-        listener.close()
-        admin.close()
+        assert admin.publish("unrelated", "x") == 0  # let Redis finish closing before the reply goes out
+
+    listening.reply_reaches_its_waiter(_id("f"), cut_off)
 
 
 def test_the_result_listener_gives_up_within_the_outage_wait_when_redis_is_away() -> None:
