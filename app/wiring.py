@@ -150,4 +150,5 @@ def build_placer(settings: Settings, state: SharedState | None = None) -> Placer
     state = state or shared_state(settings)
     if not state.shared:
         return None
-    return Placer(Membership(invoker_registry(settings, state), settings.invoker.queues))
+    return Placer(Membership(invoker_registry(settings, state), settings.invoker.queues,
+                             grace_s=settings.invoker.silent_after_s))

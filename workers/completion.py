@@ -22,12 +22,16 @@ from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, StoreUnavailable
 from app.core.ports import FollowUps, InvokerRegistry
 from app.core.services.compositions import completed_event
-from workers.invoker import Invoker
+from workers.invoker import Invoker, TryLater
 from workers.records import RecordNotStored, RecordRefused, stand_in
 
 __all__ = ["ActivationRunner"]
 
 log = logging.getLogger(__name__)
+
+MAX_OWED = 100_000
+"""Room owed to the registry is remembered for at most this many activations (a bound, never reached in
+practice: activations cannot start while Redis, which holds the journal too, is away)."""
 
 
 class ActivationRunner:
@@ -41,6 +45,7 @@ class ActivationRunner:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._dead_letters = 0
+        self._unreleased: list[tuple[str, int]] = []  # (invoker, MB) of room not yet given back
 
     def run(self, message: ActivationMessage, publish_result: Callable[[Document], None]) -> Activation:
         """Run ``message``; returns its record (published, and stored or kept). Raises ``Unavailable`` when a
@@ -48,6 +53,7 @@ class ActivationRunner:
         running twice)."""
         with self._lock:
             self._in_flight += 1
+        ran = True
         try:
             try:
                 activation = self.invoker.invoke(message, publish_result)
@@ -57,22 +63,41 @@ class ActivationRunner:
             except RecordRefused as e:  # the caller was answered; an error record stands in for this one
                 self.dead_letter(e.doc, f"refused by the store, an error record stored in its place: {e.reason}")
                 activation = Activation.from_doc(e.doc)
+        except TryLater:
+            # Not run: the message goes back to the queue with its reservation, which the run that comes of it
+            # gives back (giving it back here as well took one activation's room twice off the count).
+            ran = False
+            raise
         finally:
             with self._lock:
                 self._in_flight -= 1
-            self._release(message)
+            if ran:
+                self._release(message)
         if message.continuation is not None:
             self._follow_ups.continue_composition(completed_event(message.continuation, activation))
         return activation
 
     def _release(self, message: ActivationMessage) -> None:
+        """Give back the room reserved for ``message``, and any this invoker still owes: room it could not give
+        back while Redis was away is given back with the next release that gets through. Without that, every
+        Redis outage took the room of the activations that ended during it off the invoker until its restart."""
         if self._registry is None or message.placed_on is None:
             return
-        try:
-            self._registry.release(message.placed_on, message.reserved_mb)
-        except StoreError as e:  # the invoker's next start resets what it holds
-            log.warning("room reserved for %s on %s not given back: %s", message.activation_id,
-                        message.placed_on, e)
+        with self._lock:
+            owed = [*self._unreleased, (message.placed_on, message.reserved_mb)]
+            self._unreleased = []
+        for done, (name, memory_mb) in enumerate(owed):
+            try:
+                self._registry.release(name, memory_mb)
+            except StoreError as e:  # the registry logs the outage once; each activation's room is owed meanwhile
+                with self._lock:
+                    self._unreleased = [*owed[done:], *self._unreleased][-MAX_OWED:]
+                log.debug("room reserved for %s on %s not given back yet: %s", message.activation_id,
+                          message.placed_on, e)
+                return
+        if len(owed) > 1:
+            log.info("gave back the room of %d activations that ended while the registry was unreachable",
+                     len(owed) - 1)
 
     def store_record(self, doc: Document) -> None:
         """Store a record an earlier attempt could not. One the store refuses (anything but being down) is

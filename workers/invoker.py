@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -31,6 +30,7 @@ from app.core.errors import (
 from app.core.manifest import BLACKBOX, RuntimeManifest
 from app.core.ports import ActivationStore, EntityStore, StartJournal
 from config.settings import Settings
+from workers.backoff import PAUSES_S, Backoff
 from workers.factories.base import ContainerSpec
 from workers.logs import collect_logs, format_line
 from workers.pool import BufferTimeout, ContainerPool, Lease
@@ -50,9 +50,6 @@ LOGS_LOST = "The invoker stopped after this activation ended and before its logs
 OOM = "The action exhausted its memory and was aborted."
 CONCURRENT_LOGS = ("Logs are not collected for actions with a concurrency limit above 1: "
                    "the output of their activations interleaves.")
-CLAIM_PAUSES_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
-"""Pauses between tries to claim an activation while the journal is unreachable (about 30 s in all); after them
-the message goes back to the broker for later (``TryLater``) rather than failing an activation that never ran."""
 
 
 class TryLater(Unavailable):
@@ -139,14 +136,18 @@ class Invoker:
     def __init__(self, entities: EntityStore, activations: ActivationStore, pool: ContainerPool,
                  manifest: RuntimeManifest, settings: Settings, journal: StartJournal, *,
                  action_cache_size: int = 512, records: RecordSink | None = None,
-                 retry_pauses_s: tuple[float, ...] = CLAIM_PAUSES_S) -> None:
+                 retry_pauses_s: tuple[float, ...] = PAUSES_S) -> None:
         self._entities = entities
         self._activations = activations
         self._pool = pool
         self._manifest = manifest
         self._settings = settings
         self._journal = journal
-        self._retry_pauses_s = retry_pauses_s
+        # While the journal or the store is away, an activation waits for it and then starts; after about 30 s
+        # its message goes back to the broker for later (``TryLater``) rather than failing an activation that
+        # never ran.
+        self._journal_backoff = Backoff("Redis (start journal; activations wait to start)", log, retry_pauses_s)
+        self._store_backoff = Backoff("CouchDB (actions; activations wait to start)", log, retry_pauses_s)
         self._payload_bytes = settings.limits.payload_bytes
         # Parsed actions by (doc id, rev): a rev never changes content, so entries never go stale.
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
@@ -183,25 +184,28 @@ class Invoker:
     def _fetch(self, msg: ActivationMessage) -> Action:
         """The message's action, waiting out a store that is briefly unreachable (as ``_claim`` waits for the
         journal). Raises ``TryLater`` when it stays away: nothing ran, so the message is run later, not failed."""
-        for pause in (*self._retry_pauses_s, None):
+        cached = self._cached(msg.action, msg.revision)
+        if cached is not None:
+            return cached
+        for pause in self._store_backoff.pauses():
             try:
-                return self._action(msg)
+                action = self._action(msg)
             except NotFound:
+                self._store_backoff.succeeded()
                 raise
             except PlatformError as e:
                 if pause is None:
                     raise TryLater(f"action {msg.action} of {msg.activation_id} not fetched: {e}") from e
-                log.warning("cannot fetch %s for %s (%s); trying again in %.1f s", msg.action, msg.activation_id,
-                            e, pause)
-                time.sleep(pause)  # backoff while the store is away, not synchronisation
+                self._store_backoff.failed(e, pause)
+                continue
+            self._store_backoff.succeeded()
+            return action
         raise AssertionError("unreachable")
 
     # --- the action --------------------------------------------------------------------------------
 
     def _action(self, msg: ActivationMessage) -> Action:
-        cached = self._cached(msg.action, msg.revision)
-        if cached is not None:
-            return cached
+        """The message's action read from the store (and cached)."""
         action = Action.from_doc(self._entities.get_entity(msg.action))
         if action.rev != msg.revision:
             # Updated since the controller resolved it: run the newest, as OpenWhisk's fetch by id does.
@@ -342,17 +346,18 @@ class Invoker:
     def _claim(self, activation_id: str) -> None:
         """Claim the activation in the journal, waiting out a journal that is briefly unreachable. Raises
         ``_AlreadyStarted`` for an activation that started before, ``TryLater`` when the journal stays away."""
-        for pause in (*self._retry_pauses_s, None):
+        for pause in self._journal_backoff.pauses():
             try:
-                if self._journal.claim(activation_id):
-                    return
-                raise _AlreadyStarted(activation_id)
+                claimed = self._journal.claim(activation_id)
             except Unavailable as e:
                 if pause is None:
                     raise TryLater(f"activation {activation_id} not started: {e.message}") from e
-                log.warning("cannot claim activation %s (%s); trying again in %.1f s", activation_id, e.message,
-                            pause)
-                time.sleep(pause)  # backoff while the journal is away, not synchronisation
+                self._journal_backoff.failed(e.message, pause)
+                continue
+            self._journal_backoff.succeeded()
+            if not claimed:
+                raise _AlreadyStarted(activation_id)
+            return
 
     def _init_payload(self, msg: ActivationMessage, action: Action, start: int) -> dict[str, Any]:
         env = self._ow_env(msg, action, deadline=start + action.limits.timeout)

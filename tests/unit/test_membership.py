@@ -79,6 +79,33 @@ def test_an_unreadable_registry_leaves_the_last_known_invokers() -> None:
     assert set(membership.healthy()) == {"a"}
 
 
+def test_invokers_known_before_an_outage_stay_placeable_until_they_could_announce_again() -> None:
+    clock = Clock()
+    registry = Flaky(clock=clock)
+    registry.announce({"name": "a", "capacity_mb": 512, "threads": 2}, ttl_s=3)
+    membership = Membership(registry, refresh_s=0.0, clock=clock, grace_s=3.0)
+    assert set(membership.healthy()) == {"a"}
+    registry.broken = True
+    clock.now += 15  # Redis away; a's report lapses meanwhile
+    assert set(membership.healthy()) == {"a"}
+    registry.broken = False
+    assert registry.reports() == {}
+    assert set(membership.healthy()) == {"a"}  # back, but a has not announced again yet: not a 503
+    clock.now += 2
+    assert set(membership.healthy()) == {"a"}
+    clock.now += 2  # a heartbeat's chance and more: a is gone
+    assert membership.healthy() == {}
+
+
+def test_a_registry_that_is_readable_throughout_drops_a_silent_invoker_at_once() -> None:
+    clock = Clock()
+    registry = registry_with(("a", 512, 2), clock=clock)
+    membership = Membership(registry, refresh_s=0.0, clock=clock, grace_s=3.0)
+    assert set(membership.healthy()) == {"a"}
+    clock.now += 4
+    assert membership.healthy() == {}
+
+
 def test_the_placer_fills_the_home_then_overflows_in_the_actions_order() -> None:
     registry = registry_with(("a", 512, 8), ("b", 512, 8), ("c", 512, 8))
     placer = Placer(Membership(registry, refresh_s=0.0))
@@ -175,6 +202,75 @@ def test_the_runner_gives_back_the_room_reserved_for_its_activation() -> None:
     assert registry.reserved("me") == (0, 0) and runner.status()["in_flight"] == 0
 
 
+class StandInInvoker:
+    """Runs nothing: each message ends at once, or is not started (``TryLater``) while ``later`` is set."""
+
+    later = False
+
+    def invoke(self, message: Any, publish: Any) -> Any:
+        from app.core.entities import Activation, Status
+        from workers.invoker import TryLater
+
+        if self.later:
+            raise TryLater("the journal cannot be reached")
+        return Activation.ended(namespace="guest", name="a", version="0.0.1", subject="guest",
+                                activation_id=message.activation_id, start=1, end=2, status=Status.SUCCESS,
+                                result={})
+
+    def status(self) -> dict[str, Any]:
+        return {"name": "me"}
+
+
+def reserved_message(n: int) -> Any:
+    from app.core.entities import ActivationMessage
+
+    return ActivationMessage(activation_id=f"{n:032x}", transaction_id="t", namespace="guest", subject="guest",
+                             action="guest/a", revision="1-x", content={}, blocking=False, received_ms=1,
+                             memory_mb=256, placed_on="me", reserved_mb=256)
+
+
+def test_room_that_could_not_be_given_back_during_an_outage_is_given_back_after_it() -> None:
+    from workers.completion import ActivationRunner
+
+    class Unreleasable(MemoryInvokerRegistry):
+        broken = False
+
+        def release(self, name: str, memory_mb: int) -> None:
+            if self.broken:
+                raise StoreError("cannot release room: Redis is unreachable")
+            super().release(name, memory_mb)
+
+    registry = Unreleasable()
+    registry.announce({"name": "me", "capacity_mb": 1024, "threads": 4}, ttl_s=3)
+    runner = ActivationRunner(StandInInvoker(), follow_ups=None, registry=registry)  # type: ignore[arg-type]
+    for _ in range(3):
+        assert registry.reserve("me", 256, 1024, 4)
+    registry.broken = True
+    runner.run(reserved_message(1), lambda doc: None)
+    runner.run(reserved_message(2), lambda doc: None)
+    assert registry.reserved("me") == (768, 3)  # owed while Redis is away
+    registry.broken = False
+    runner.run(reserved_message(3), lambda doc: None)
+    assert registry.reserved("me") == (0, 0)  # the next release that gets through settles what was owed
+
+
+def test_a_message_put_back_for_later_keeps_its_room_for_the_run_that_comes_of_it() -> None:
+    from workers.completion import ActivationRunner
+    from workers.invoker import TryLater
+
+    registry = registry_with(("me", 1024, 4))
+    invoker = StandInInvoker()
+    runner = ActivationRunner(invoker, follow_ups=None, registry=registry)  # type: ignore[arg-type]
+    assert registry.reserve("me", 256, 1024, 4) and registry.reserve("me", 256, 1024, 4)
+    invoker.later = True
+    with pytest.raises(TryLater):
+        runner.run(reserved_message(1), lambda doc: None)
+    assert registry.reserved("me") == (512, 2) and runner.status()["in_flight"] == 0
+    invoker.later = False
+    runner.run(reserved_message(1), lambda doc: None)  # the redelivery
+    assert registry.reserved("me") == (256, 1)  # its own room, once; the other activation's is still held
+
+
 def test_a_reservation_that_could_not_be_made_is_not_given_back_later() -> None:
     class Down(MemoryInvokerRegistry):
         def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
@@ -183,6 +279,20 @@ def test_a_reservation_that_could_not_be_made_is_not_given_back_later() -> None:
     registry = Down()
     registry.announce({"name": "a", "capacity_mb": 1024, "threads": 4}, ttl_s=3)
     assert Placer(Membership(registry, refresh_s=0.0)).place("k", 256) == Placement("a", reserved=False)
+
+
+def test_while_no_room_can_be_reserved_the_live_invokers_take_turns() -> None:
+    class Down(MemoryInvokerRegistry):
+        def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
+            raise StoreError("down")
+
+    registry = Down()
+    for name in ("a", "b", "c"):
+        registry.announce({"name": name, "capacity_mb": 1024, "threads": 4}, ttl_s=3)
+    placer = Placer(Membership(registry, refresh_s=0.0))
+    placed = [placer.place("k", 256) for _ in range(6)]
+    assert sorted(p.invoker for p in placed if p) == ["a", "a", "b", "b", "c", "c"]  # not six on the home
+    assert not any(p.reserved for p in placed if p)
 
 
 def test_callers_arriving_during_the_first_read_wait_for_it() -> None:
