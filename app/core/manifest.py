@@ -2,8 +2,9 @@
 
 The file has the shape of OpenWhisk's ``ansible/files/runtimes.json``:
 ``{"runtimes": {family: [{kind, image: {prefix, name, tag}, default, deprecated, attached,
-requireMain, stemCells, concurrent}]}, "blackboxes": [{prefix, name, tag}]}``. ``concurrent`` is ours:
-OpenWhisk knows only Node.js takes concurrent activations; here the manifest says which kinds do.
+requireMain, stemCells, concurrent, tools}]}, "blackboxes": [{prefix, name, tag}]}``. ``concurrent`` is ours:
+OpenWhisk knows only Node.js takes concurrent activations; here the manifest says which kinds do. ``tools``,
+also ours: the commands a host needs to run the kind in the ``process`` factory (``ruby``, ``go``, ...).
 ``GET /`` serves the ``runtimes`` part (``to_api``); the controller validates kinds with ``resolve``;
 the invoker maps a kind to its image with ``image``.
 """
@@ -90,6 +91,7 @@ class RuntimeKind:
     require_main: bool = False
     concurrent: bool = False  # the proxy takes several /run at once (limits.concurrency may exceed 1)
     stem_cells: tuple[StemCell, ...] = ()
+    tools: tuple[str, ...] = ()  # commands the process factory needs on the host to run this kind (ours)
 
     def to_api(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -118,6 +120,7 @@ class RuntimeKind:
             require_main=bool(data.get("requireMain", False)),
             concurrent=bool(data.get("concurrent", False)),
             stem_cells=tuple(StemCell.from_dict(c) for c in data.get("stemCells") or ()),
+            tools=tuple(str(t) for t in data.get("tools") or ()),
         )
 
 

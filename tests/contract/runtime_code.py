@@ -26,6 +26,13 @@ def _exec(body: str) -> str:
     """)
 
 
+def _go(body: str, imports: tuple[str, ...] = (), top: str = "") -> str:
+    """A Go action: ``body`` is the body of ``Main(obj)``, indented here."""
+    header = "package main\n\n" + "".join(f'import "{name}"\n' for name in imports)
+    inner = "".join(f"\t{line}\n" if line else "\n" for line in body.splitlines())
+    return f"{header}\n{top}\nfunc Main(obj map[string]interface{{}}) map[string]interface{{}} {{\n{inner}}}\n"
+
+
 SNIPPETS: dict[str, dict[str, str]] = {
     "python": {
         "hello": 'def main(args):\n    return {"greeting": "Hello " + args.get("name", "stranger") + "!"}\n',
@@ -204,6 +211,139 @@ SNIPPETS: dict[str, dict[str, str]] = {
                 os.kill(os.getpid(), signal.SIGKILL)
         """),
     },
+    "ruby": {
+        "hello": 'def main(params)\n  { "greeting" => "Hello #{params.fetch("name", "stranger")}!" }\nend\n',
+        "echo": "def main(params)\n  params\nend\n",
+        "second": "def main(params)\n  { 'second' => true }\nend\n",
+        "syntax_error": "def main(params\n  {\nend\n",
+        "missing_main": "def handler(params)\n  params\nend\n",
+        "non_dict": "def main(params)\n  'just a string'\nend\n",
+        "raise": textwrap.dedent("""
+            def main(params)
+              raise ArgumentError, "bad input: #{params['fail']}" if params['fail']
+              { 'fine' => true }
+            end
+        """),
+        "unicode": textwrap.dedent(f"""
+            GREETING = "{GREETING}"
+
+            def main(params)
+              puts "log: #{{GREETING}} #{{params['name']}}"
+              {{ 'greeting' => "#{{GREETING}} #{{params['name']}}" }}
+            end
+        """),
+        "env_at_load": textwrap.dedent("""
+            AT_LOAD = %w[GREETING COUNT __OW_NAMESPACE].to_h { |k| [k, ENV[k]] }
+
+            def main(params)
+              AT_LOAD
+            end
+        """),
+        "ow_env": "def main(params)\n  ENV.to_h.select { |k, _| k.start_with?('__OW_') }\nend\n",
+        "reverse": "def main(params)\n  params.is_a?(Array) ? params.reverse : [params]\nend\n",
+        "out_err": textwrap.dedent("""
+            def main(params)
+              puts "out #{params['n']}"
+              warn "err #{params['n']}"
+              { 'n' => params['n'] }
+            end
+        """),
+        "exit_on_run": "def main(params)\n  puts 'about to exit'\n  exit 3\nend\n",
+        "killed_on_run": "def main(params)\n  puts 'about to exit'\n  Process.kill('KILL', Process.pid)\nend\n",
+        "exit_on_init": "exit 1\ndef main(params)\n  {}\nend\n",
+        "read_stdin": "def main(params)\n  { 'stdin' => $stdin.read }\nend\n",
+        "cwd": "def main(params)\n  { 'cwd' => Dir.pwd }\nend\n",
+    },
+    "php": {
+        "hello": ('<?php\nfunction main(array $args): array {\n'
+                  '  return ["greeting" => "Hello " . ($args["name"] ?? "stranger") . "!"];\n}\n'),
+        "echo": "<?php\nfunction main(array $args): array { return $args; }\n",
+        "second": "<?php\nfunction main(array $args): array { return ['second' => true]; }\n",
+        "syntax_error": "<?php\nfunction main(array $args): array {\n  return [;\n}\n",
+        "missing_main": "<?php\nfunction handler(array $args): array { return $args; }\n",
+        "non_dict": "<?php\nfunction main(array $args) { return 'just a string'; }\n",
+        "raise": textwrap.dedent("""
+            <?php
+            function main(array $args): array {
+                if (isset($args['fail'])) {
+                    throw new InvalidArgumentException('bad input: ' . $args['fail']);
+                }
+                return ['fine' => true];
+            }
+        """).lstrip(),
+        "unicode": textwrap.dedent(f"""
+            <?php
+            const GREETING = "{GREETING}";
+            function main(array $args): array {{
+                echo "log: " . GREETING . " " . $args['name'] . "\\n";
+                return ['greeting' => GREETING . " " . $args['name']];
+            }}
+        """).lstrip(),
+        "env_at_load": textwrap.dedent("""
+            <?php
+            $GLOBALS['at_load'] = [];
+            foreach (['GREETING', 'COUNT', '__OW_NAMESPACE'] as $k) { $GLOBALS['at_load'][$k] = getenv($k); }
+            function main(array $args): array { return $GLOBALS['at_load']; }
+        """).lstrip(),
+        "ow_env": textwrap.dedent("""
+            <?php
+            function main(array $args): array {
+                $env = [];
+                foreach (getenv() as $k => $v) { if (str_starts_with($k, '__OW_')) { $env[$k] = $v; } }
+                return $env;
+            }
+        """).lstrip(),
+        "reverse": ("<?php\nfunction main(array $args): array {\n"
+                    "  return array_is_list($args) ? array_reverse($args) : [$args];\n}\n"),
+        "out_err": textwrap.dedent("""
+            <?php
+            function main(array $args): array {
+                echo "out " . $args['n'] . "\\n";
+                fwrite(STDERR, "err " . $args['n'] . "\\n");
+                return ['n' => $args['n']];
+            }
+        """).lstrip(),
+        "exit_on_run": "<?php\nfunction main(array $args): array {\n  echo \"about to exit\\n\";\n  exit(3);\n}\n",
+        "killed_on_run": ("<?php\nfunction main(array $args): array {\n  echo \"about to exit\\n\";\n"
+                          "  posix_kill(getmypid(), 9);\n  return [];\n}\n"),
+        "exit_on_init": "<?php\nexit(1);\nfunction main(array $args): array { return []; }\n",
+        "read_stdin": "<?php\nfunction main(array $args): array { return ['stdin' => stream_get_contents(STDIN)]; }\n",
+        "cwd": "<?php\nfunction main(array $args): array { return ['cwd' => getcwd()]; }\n",
+    },
+    "go": {
+        "hello": _go('name, _ := obj["name"].(string)\nif name == "" {\n\tname = "stranger"\n}\n'
+                     'return map[string]interface{}{"greeting": "Hello " + name + "!"}'),
+        "echo": _go("return obj"),
+        "second": _go('return map[string]interface{}{"second": true}'),
+        "syntax_error": _go("return {").replace("\t}\n}", "}"),
+        "missing_main": _go("return obj").replace("func Main(", "func Handler("),
+        "raise": _go('if fail, ok := obj["fail"].(string); ok {\n\tpanic("bad input: " + fail)\n}\n'
+                     'return map[string]interface{}{"fine": true}'),
+        "unicode": _go(f'fmt.Println("log:", "{GREETING}", obj["name"])\n'
+                       f'return map[string]interface{{}}{{"greeting": "{GREETING} " + obj["name"].(string)}}',
+                       imports=("fmt",)),
+        "env_at_load": _go('return atLoad', imports=("os",), top=textwrap.dedent("""
+            var atLoad = map[string]interface{}{}
+
+            func init() {
+            \tfor _, k := range []string{"GREETING", "COUNT", "__OW_NAMESPACE"} {
+            \t\tatLoad[k] = os.Getenv(k)
+            \t}
+            }
+        """)),
+        "ow_env": _go('env := map[string]interface{}{}\nfor _, kv := range os.Environ() {\n'
+                      '\tif strings.HasPrefix(kv, "__OW_") {\n\t\tparts := strings.SplitN(kv, "=", 2)\n'
+                      '\t\tenv[parts[0]] = parts[1]\n\t}\n}\nreturn env', imports=("os", "strings")),
+        "out_err": _go('fmt.Println("out", obj["n"])\nfmt.Fprintln(os.Stderr, "err", obj["n"])\n'
+                       'return map[string]interface{}{"n": obj["n"]}', imports=("fmt", "os")),
+        "exit_on_run": _go('fmt.Println("about to exit")\nos.Exit(3)\nreturn nil', imports=("fmt", "os")),
+        "killed_on_run": _go('fmt.Println("about to exit")\nsyscall.Kill(os.Getpid(), syscall.SIGKILL)\n'
+                             'select {}', imports=("fmt", "os", "syscall")),
+        "exit_on_init": _go("return obj", imports=("os",), top="func init() {\n\tos.Exit(1)\n}\n"),
+        "read_stdin": _go('data, _ := io.ReadAll(os.Stdin)\nreturn map[string]interface{}{"stdin": string(data)}',
+                          imports=("io", "os")),
+        "cwd": _go('dir, _ := os.Getwd()\nreturn map[string]interface{}{"cwd": dir}', imports=("os",)),
+    },
 }
 
 NOT_APPLICABLE = {
@@ -215,6 +355,13 @@ NOT_APPLICABLE = {
         "promise": "Node.js only",
     },
     "python": {"promise": "Node.js only"},
+    "ruby": {"promise": "Node.js only"},
+    "php": {"promise": "Node.js only"},
+    "go": {
+        "promise": "Node.js only",
+        "reverse": "Go actions take and return objects (openwhisk-runtime-go's Main signature)",
+        "non_dict": "Go's Main returns a map: the compiler refuses anything else",
+    },
 }
 
 # What each dialect writes on stderr for an application error raised as in the "raise" snippet.
@@ -222,7 +369,22 @@ TRACEBACK_MARKERS = {
     "python": ("Traceback (most recent call last)", "ValueError: bad input: x"),
     "nodejs": ("Error: bad input: x", "    at main ("),
     "exec": ("Traceback (most recent call last)", "ValueError: bad input: x"),
+    "ruby": ("bad input: x (ArgumentError)", "in `main'"),
+    "php": ("InvalidArgumentException: bad input: x", "#0 "),
+    "go": ("panic: bad input: x",),
 }
+
+# What /init answers, and what the logs say, for code that does not compile or load ("syntax_error").
+SYNTAX_ERROR = {
+    "python": ("syntax", "SyntaxError"),
+    "nodejs": ("syntax", "SyntaxError"),
+    "ruby": ("syntax error", "syntax error"),
+    "php": ("syntax error", "syntax error"),
+    "go": ("The action failed to generate or locate a binary. See logs for details.", "syntax error"),
+}
+
+# What /init answers for code without the entry point ("missing_main"), in a word it must contain.
+MISSING_MAIN = {"go": "binary"}
 
 # The error a /run answers with when the action's process exits instead of returning.
 EXIT_ON_RUN_ERROR = {
@@ -230,6 +392,9 @@ EXIT_ON_RUN_ERROR = {
     "nodejs": "The action did not produce a valid response and exited unexpectedly.",
     # The skeleton cannot tell an exit from a missing result: no JSON last line is all it sees.
     "exec": "The action did not return a dictionary or array.",
+    "ruby": "The action did not produce a valid response and exited unexpectedly.",
+    "php": "The action did not produce a valid response and exited unexpectedly.",
+    "go": "The action did not produce a valid response and exited unexpectedly.",
 }
 
 

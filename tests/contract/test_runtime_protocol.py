@@ -21,6 +21,8 @@ from tests.contract.conftest import RuntimeClient, RuntimeUnderTest
 from tests.contract.runtime_code import (
     EXIT_ON_RUN_ERROR,
     GREETING,
+    MISSING_MAIN,
+    SYNTAX_ERROR,
     TRACEBACK_MARKERS,
     snippet,
 )
@@ -117,10 +119,11 @@ def test_run_before_init_is_an_error(start: Start, runtime: RuntimeUnderTest) ->
 def test_syntax_error_fails_init(start: Start, runtime: RuntimeUnderTest) -> None:
     proxy = start()
     init = proxy.init(snippet(runtime, "syntax_error"))
+    said, logged = SYNTAX_ERROR[runtime.dialect]
     assert init.status == 502
-    assert "syntax" in init.body["error"].lower()
+    assert said.lower() in init.body["error"].lower()
     out, err = proxy.logs_with_sentinels(1)
-    assert "SyntaxError" in "\n".join(err)
+    assert logged in "\n".join(err)
     assert out[-1] == SENTINEL and err[-1] == SENTINEL
 
 
@@ -128,7 +131,7 @@ def test_missing_main_fails_init(start: Start, runtime: RuntimeUnderTest) -> Non
     proxy = start()
     init = proxy.init(snippet(runtime, "missing_main"))
     assert init.status == 502
-    assert "main" in init.body["error"]
+    assert MISSING_MAIN.get(runtime.dialect, "main") in init.body["error"]
     proxy.logs_with_sentinels(1)
 
 

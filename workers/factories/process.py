@@ -39,7 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from app.core.errors import ContainerError, RuntimeStartupError, UserImageStartupError
+from app.core.errors import ContainerError, Invalid, RuntimeStartupError, UserImageStartupError
+from app.core.manifest import RuntimeManifest
 from config import defaults
 from config.settings import InvokerSettings, RuntimesSettings
 from workers.factories.base import ContainerSpec, LogEntry, container_name
@@ -81,7 +82,11 @@ PROBE_DIR = "probe"
 ROOT_PROCESS_DIR = Path("/var/lib/squall")
 RELAY_LOW_PORT = 3233
 """Inside port of the API relay when the API host's own is below 1024 (which an action's user may not bind)."""
-UNIX_SOCKET_FAMILIES = ("python", "nodejs")
+UNIX_SOCKET_FAMILIES = ("python", "nodejs", "go", "ruby", "php")
+LOOP_FAMILIES = ("go", "ruby", "php")
+"""Families whose actions run in the action loop of Python's proxy, by their folder's ``compile`` or ``launch``."""
+LOOP_PROGRAMS = ("compile", "launch")
+LOOP_RESERVE_MB = 1024
 """Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
 
@@ -261,6 +266,7 @@ class LocalProcessFactory:
         self._cgroups: Cgroups | None = None
         self._python = ""
         self._proxies: dict[str, Path] = {}
+        self._manifest: RuntimeManifest | None = None  # read on the first action-loop kind
         self._relay: ApiRelay | None = None
 
     # --- set-up ---------------------------------------------------------------------------------------
@@ -322,12 +328,13 @@ class LocalProcessFactory:
         found += [p for p in ("/usr/bin/python3", shutil.which("python3")) if p]
         return [os.path.realpath(p) for p in found]
 
-    def _proxy_dir(self, family: str, sandbox: Sandbox) -> Path:
-        """The family's proxy folder; as root, a world-readable copy (the checkout may be under /root)."""
+    def _proxy_dir(self, family: str, sandbox: Sandbox, *, proxy: bool = True) -> Path:
+        """The family's proxy folder (or, with ``proxy=False``, its action-loop folder); as root, a world-readable
+        copy (the checkout may be under /root)."""
         with self._lock:
             if family not in self._proxies:
                 source = self._source / family
-                if not (source / "actionproxy").is_dir():
+                if proxy and not (source / "actionproxy").is_dir():
                     raise RuntimeStartupError(f"No action proxy for the {family!r} family in {self._source}.")
                 if sandbox.root:
                     copy = self._root / "runtimes" / family
@@ -336,14 +343,43 @@ class LocalProcessFactory:
                     # Compiled once here: the action's user cannot write __pycache__ into a root-owned copy.
                     compileall.compile_dir(copy, quiet=1)
                     for path in (self._root / "runtimes", copy, *copy.rglob("*")):
-                        path.chmod(0o755 if path.is_dir() else 0o644)
+                        executable = path.is_dir() or path.name in LOOP_PROGRAMS
+                        path.chmod(0o755 if executable else 0o644)
                     source = copy
                 self._proxies[family] = source
             return self._proxies[family]
 
+    def _loop_launch(self, spec: ContainerSpec, family: str, sandbox: Sandbox, env: dict[str, str]) -> _Launch:
+        """Python's proxy running the family's executable in the action loop (``PROXY_RUNNER=loop``), with the
+        family folder's ``compile`` or ``launch``, as the family's image does."""
+        missing = [tool for tool in self._tools(spec.kind) if shutil.which(tool, path=env["PATH"]) is None]
+        if missing:
+            raise RuntimeStartupError(
+                f"The {spec.kind} kind needs {', '.join(missing)} on this host for the process factory: install "
+                f"it (docs/runtimes.md names the Debian packages) or run actions in Docker (--containers docker).")
+        folder = self._proxy_dir(family, sandbox, proxy=False)
+        env.update(PYTHONPATH=str(self._proxy_dir("python", sandbox)), PYTHONUNBUFFERED="1",
+                   PYTHONDONTWRITEBYTECODE="1", PROXY_RUNNER="loop", PROXY_WAIT_FOR_ACK="1")
+        if (folder / "compile").is_file():
+            env["PROXY_COMPILER"] = str(folder / "compile")
+        else:
+            env["PROXY_LAUNCHER"] = str(folder / "launch")
+        # Compilers and language runtimes reserve address space far beyond what they use (Go's toolchain
+        # especially): the cgroup, where there is one, holds the memory; the rlimit only stops runaways.
+        return _Launch([self._python, "-m", "actionproxy"], env, spec.memory_mb + LOOP_RESERVE_MB)
+
+    def _tools(self, kind: str) -> tuple[str, ...]:
+        with self._lock:
+            if self._manifest is None:
+                self._manifest = RuntimeManifest.load(self._source / "manifest.json")
+        try:
+            return self._manifest.runtime(kind).tools
+        except Invalid:
+            return ()
+
     def _launch(self, spec: ContainerSpec, sandbox: Sandbox, work: Path, address: tuple[str, int]) -> _Launch:
         family = spec.kind.split(":", 1)[0]
-        proxy = self._proxy_dir(family, sandbox)
+        proxy = self._proxy_dir("python" if family in LOOP_FAMILIES else family, sandbox)
         host, port = address
         listen = {"PROXY_SOCKET": host} if host.startswith("/") else {"PROXY_HOST": host, "PROXY_PORT": str(port)}
         env = {
@@ -361,6 +397,8 @@ class LocalProcessFactory:
         if family == "python":
             env.update(PYTHONPATH=str(proxy), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
             return _Launch([self._python, "-m", "actionproxy"], env, spec.memory_mb)
+        if family in LOOP_FAMILIES:
+            return self._loop_launch(spec, family, sandbox, env)
         if family == "nodejs":
             node = shutil.which("node")
             if node is None:

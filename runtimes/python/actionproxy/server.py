@@ -14,10 +14,12 @@ import signal
 import socket
 import sys
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Protocol
 
+from actionproxy.actionloop import LoopRunner
 from actionproxy.config import ProxyConfig
 from actionproxy.executable import ExecRunner
 from actionproxy.relay import start_api_relay
@@ -25,7 +27,8 @@ from actionproxy.runner import ActionRunner, Reply
 
 
 class Runner(Protocol):
-    """What the HTTP side needs: ``ActionRunner`` (Python code) or ``ExecRunner`` (an executable)."""
+    """What the HTTP side needs: ``ActionRunner`` (Python code), ``ExecRunner`` (an executable per activation)
+    or ``LoopRunner`` (one executable kept running)."""
 
     def init(self, raw: bytes) -> Reply: ...
 
@@ -149,7 +152,9 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 def main() -> None:
     config = ProxyConfig.from_env(os.environ)
-    runner: Runner = ExecRunner(config) if config.runner == "exec" else ActionRunner(config)
+    runners: dict[str, Callable[[ProxyConfig], Runner]] = {
+        "exec": ExecRunner, "loop": LoopRunner, "python": ActionRunner}
+    runner = runners[config.runner](config)
     server = (UnixProxyServer(config.socket, runner) if config.socket
               else ProxyServer((config.host, config.port), runner))
     signal.signal(signal.SIGTERM, _stop)
