@@ -9,7 +9,14 @@ argument or on stdin, the result as the last stdout line.
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
+import subprocess
+import tempfile
 import textwrap
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -346,6 +353,73 @@ SNIPPETS: dict[str, dict[str, str]] = {
     },
 }
 
+JAVA_HEAD = "import com.google.gson.*;\nimport java.util.*;\n\n"
+
+
+def _java(body: str, top: str = "", class_name: str = "Main", method: str = "main") -> str:
+    """Java source of a class whose ``main(JsonObject args)`` has ``body``; compiled to a jar by ``snippet``."""
+    inner = "".join(f"        {line}\n" for line in body.splitlines())
+    members = "".join(f"    {line}\n" for line in top.splitlines())
+    return (f"{JAVA_HEAD}public class {class_name} {{\n{members}"
+            f"    public static JsonObject {method}(JsonObject args) throws Exception {{\n{inner}    }}\n}}\n")
+
+
+JAVA_SNIPPETS = {
+    "hello": _java('JsonObject r = new JsonObject();\n'
+                   'String name = args.has("name") ? args.get("name").getAsString() : "stranger";\n'
+                   'r.addProperty("greeting", "Hello " + name + "!");\nreturn r;'),
+    "echo": _java("return args;"),
+    "second": _java('JsonObject r = new JsonObject();\nr.addProperty("second", true);\nreturn r;'),
+    "missing_main": _java("return args;", class_name="Handler"),
+    "non_dict": _java("return null;"),
+    "raise": _java('if (args.has("fail")) {\n'
+                   '    throw new IllegalArgumentException("bad input: " + args.get("fail").getAsString());\n}\n'
+                   'JsonObject r = new JsonObject();\nr.addProperty("fine", true);\nreturn r;'),
+    "unicode": _java('String name = args.get("name").getAsString();\n'
+                     f'System.out.println("log: {GREETING} " + name);\n'
+                     f'JsonObject r = new JsonObject();\nr.addProperty("greeting", "{GREETING} " + name);\n'
+                     'return r;'),
+    "env_at_load": _java("return AT_LOAD;", top=(
+        "static final JsonObject AT_LOAD = new JsonObject();\n"
+        'static { for (String k : new String[] {"GREETING", "COUNT", "__OW_NAMESPACE"}) '
+        "AT_LOAD.addProperty(k, System.getenv(k)); }")),
+    "ow_env": _java("JsonObject r = new JsonObject();\n"
+                    'System.getenv().forEach((k, v) -> { if (k.startsWith("__OW_")) r.addProperty(k, v); });\n'
+                    "return r;"),
+    "out_err": _java('System.out.println("out " + args.get("n"));\nSystem.err.println("err " + args.get("n"));\n'
+                     'JsonObject r = new JsonObject();\nr.add("n", args.get("n"));\nreturn r;'),
+    "exit_on_run": _java('System.out.println("about to exit");\nSystem.exit(3);\nreturn null;'),
+    "killed_on_run": _java('System.out.println("about to exit");\n'
+                           'new ProcessBuilder("/bin/sh", "-c", "kill -9 $PPID").start().waitFor();\n'
+                           "Thread.sleep(60000);\nreturn null;"),
+    "exit_on_init": _java("return args;", top="static { System.exit(1); }"),
+    "read_stdin": _java("JsonObject r = new JsonObject();\n"
+                        'r.addProperty("stdin", new String(System.in.readAllBytes()));\nreturn r;'),
+    "cwd": _java('JsonObject r = new JsonObject();\nr.addProperty("cwd", System.getProperty("user.dir"));\n'
+                 "return r;"),
+}
+
+
+@functools.cache
+def java_jar(source: str) -> str:
+    """``source`` compiled with the host's javac against Gson (tests/services.sh installs both), as a base64
+    jar: what ``wsk action create X action.jar --main Main`` sends."""
+    class_name = source.split("public class ", 1)[1].split(" ", 1)[0]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{class_name}.java"
+        path.write_text(source, encoding="utf-8")
+        subprocess.run(["javac", "-encoding", "UTF-8", "-cp", GSON_JAR, "-d", folder, str(path)], check=True,
+                       capture_output=True)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as jar:
+            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+            for compiled in sorted(Path(folder).glob("*.class")):
+                jar.write(compiled, compiled.name)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+GSON_JAR = "/usr/share/java/gson.jar"
+
 NOT_APPLICABLE = {
     "exec": {
         "syntax_error": "a skeleton image compiles nothing at /init: a broken exec fails on /run",
@@ -357,6 +431,11 @@ NOT_APPLICABLE = {
     "python": {"promise": "Node.js only"},
     "ruby": {"promise": "Node.js only"},
     "php": {"promise": "Node.js only"},
+    "java": {
+        "promise": "Node.js only",
+        "syntax_error": "a Java action arrives compiled, as a jar: there is no source to fail at /init",
+        "reverse": "Java actions take and return a JsonObject (openwhisk-runtime-java's signature)",
+    },
     "go": {
         "promise": "Node.js only",
         "reverse": "Go actions take and return objects (openwhisk-runtime-go's Main signature)",
@@ -372,6 +451,7 @@ TRACEBACK_MARKERS = {
     "ruby": ("bad input: x (ArgumentError)", "in `main'"),
     "php": ("InvalidArgumentException: bad input: x", "#0 "),
     "go": ("panic: bad input: x",),
+    "java": ("java.lang.IllegalArgumentException: bad input: x", "\tat Main.main("),
 }
 
 # What /init answers, and what the logs say, for code that does not compile or load ("syntax_error").
@@ -395,6 +475,7 @@ EXIT_ON_RUN_ERROR = {
     "ruby": "The action did not produce a valid response and exited unexpectedly.",
     "php": "The action did not produce a valid response and exited unexpectedly.",
     "go": "The action did not produce a valid response and exited unexpectedly.",
+    "java": "The action did not produce a valid response and exited unexpectedly.",
 }
 
 
@@ -403,4 +484,6 @@ def snippet(runtime: RuntimeUnderTest, name: str) -> str:
     reason = NOT_APPLICABLE.get(runtime.dialect, {}).get(name)
     if reason is not None:
         pytest.skip(f"not applicable to {runtime.id}: {reason}")
+    if runtime.dialect == "java":
+        return java_jar(JAVA_SNIPPETS[name])
     return SNIPPETS[runtime.dialect][name]

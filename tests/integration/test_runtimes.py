@@ -1,5 +1,6 @@
-"""Every kind of action through the real stack: Python zip with a virtualenv, Node.js plain and zip,
-blackbox on the dockerskeleton stand-in, and a deprecated kind refused on invoke and update."""
+"""Every kind of action through the real stack: Python zip with a virtualenv, Node.js plain and zip, Go, Ruby and
+PHP in the action loop (source, zips, a compile error, a prebuilt executable), blackbox on the dockerskeleton
+stand-in, and a deprecated kind refused on invoke and update."""
 
 from __future__ import annotations
 
@@ -193,13 +194,122 @@ def test_blackbox_image_that_is_nowhere_is_a_developer_error(api: httpx.Client, 
     assert activation["response"]["result"] == {"error": f"Failed to pull container image '{image}'."}
 
 
+# --- the action loop: Go, Ruby, PHP ------------------------------------------------------------------
+
+GO_HELLO = ("package main\n\nimport \"fmt\"\n\n"
+            "func Main(obj map[string]interface{}) map[string]interface{} {\n"
+            "\tfmt.Println(\"hello from\", obj[\"name\"])\n"
+            "\treturn map[string]interface{}{\"greeting\": \"Hello \" + obj[\"name\"].(string)}\n}\n")
+
+
+def test_go_action_from_source_compiled_at_init(api: httpx.Client, unique: str) -> None:
+    put_action(api, unique, GO_HELLO, kind="go:default")
+    first = invoke(api, unique, {"name": "gopher"}, blocking="true")
+    assert first.status_code == 200, first.text
+    activation = first.json()
+    assert activation["response"]["result"] == {"greeting": "Hello gopher"}
+    assert annotations(activation)["kind"] == "go:1.19" and "initTime" in annotations(activation)
+    record = wait_for_record(api, activation["activationId"])
+    assert [line[31:] for line in record["logs"]] == ["stdout: hello from gopher"]
+    warm = invoke(api, unique, {"name": "again"}, blocking="true").json()
+    assert warm["response"]["result"] == {"greeting": "Hello again"} and "initTime" not in annotations(warm)
+
+
+def test_go_zip_of_several_files_with_another_main(api: httpx.Client, unique: str) -> None:
+    code = zip_files({
+        "main.go": ("package main\n\nfunc Hello(obj map[string]interface{}) map[string]interface{} {\n"
+                    "\treturn map[string]interface{}{\"said\": shout(obj[\"w\"].(string))}\n}\n"),
+        "shout.go": ("package main\n\nimport \"strings\"\n\n"
+                     "func shout(w string) string { return strings.ToUpper(w) + \"!\" }\n"),
+    })
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "go:1.19", "code": code, "binary": True, "main": "hello"}}).raise_for_status()
+    response = invoke(api, unique, {"w": "zip"}, blocking="true", result="true")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"said": "ZIP!"}
+
+
+def test_go_compile_error_is_an_init_error_with_the_compiler_s_message_in_the_logs(api: httpx.Client,
+                                                                                  unique: str) -> None:
+    put_action(api, unique, "package main\n\nfunc Main(obj map[string]interface{}) map[string]interface{} {\n",
+               kind="go:1.19")
+    response = invoke(api, unique, {}, blocking="true")
+    assert response.status_code == 502, response.text
+    activation = response.json()
+    assert activation["response"]["status"] == "action developer error"
+    assert activation["response"]["result"] == {
+        "error": "The action failed to generate or locate a binary. See logs for details."}
+    record = wait_for_record(api, activation["activationId"])
+    assert any("syntax error" in line for line in record["logs"]), record["logs"]
+
+
+def test_a_zip_with_an_executable_exec_runs_without_compiling(api: httpx.Client, unique: str) -> None:
+    """Any executable that speaks the action loop (here a Python script in the Go image) runs as it is."""
+    loop = ("#!/usr/bin/env python3\nimport json, os, sys\n"
+            "out = os.fdopen(3, 'w')\nout.write('{\"ok\": true}\\n'); out.flush()\n"
+            "for line in sys.stdin:\n"
+            "    request = json.loads(line)\n"
+            "    print('prebuilt', request['value'].get('n'), flush=True)\n"
+            "    out.write(json.dumps({'n': request['value'].get('n'), 'ns': request['namespace']}) + '\\n')\n"
+            "    out.flush()\n")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("exec")
+        info.external_attr = 0o755 << 16
+        archive.writestr(info, loop)
+    code = base64.b64encode(buffer.getvalue()).decode("ascii")
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "go:1.19", "code": code, "binary": True}}).raise_for_status()
+    activation = invoke(api, unique, {"n": 7}, blocking="true").json()
+    assert activation["response"]["result"] == {"n": 7, "ns": "guest"}
+    record = wait_for_record(api, activation["activationId"])
+    assert [line[31:] for line in record["logs"]] == ["stdout: prebuilt 7"]
+
+
+def test_ruby_zip_with_a_helper_and_logs_from_both_streams(api: httpx.Client, unique: str) -> None:
+    code = zip_files({
+        "main.rb": ("require_relative 'shout'\n\ndef handler(params)\n  puts \"out #{params['w']}\"\n"
+                    "  warn \"err #{params['w']}\"\n  { 'said' => shout(params['w']) }\nend\n"),
+        "shout.rb": "def shout(word)\n  \"#{word.upcase}!\"\nend\n",
+    })
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "ruby:default", "code": code, "binary": True, "main": "handler"}}
+            ).raise_for_status()
+    activation = invoke(api, unique, {"w": "ruby"}, blocking="true").json()
+    assert activation["response"]["result"] == {"said": "RUBY!"}
+    assert annotations(activation)["kind"] == "ruby:3.1"
+    record = wait_for_record(api, activation["activationId"])
+    assert sorted(line[31:] for line in record["logs"]) == ["stderr: err ruby", "stdout: out ruby"]
+
+
+def test_php_zip_with_a_helper_and_an_exception_as_an_application_error(api: httpx.Client, unique: str) -> None:
+    code = zip_files({
+        "index.php": ("<?php\nrequire __DIR__ . '/shout.php';\n"
+                      "function main(array $args): array {\n"
+                      "  if (isset($args['fail'])) { throw new RuntimeException('php boom'); }\n"
+                      "  return ['said' => shout($args['w'])];\n}\n"),
+        "shout.php": "<?php\nfunction shout(string $w): string { return strtoupper($w) . '!'; }\n",
+    })
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "php:8.2", "code": code, "binary": True}}).raise_for_status()
+    assert invoke(api, unique, {"w": "php"}, blocking="true", result="true").json() == {"said": "PHP!"}
+    response = invoke(api, unique, {"fail": 1}, blocking="true")
+    assert response.status_code == 502
+    activation = response.json()
+    assert activation["response"]["status"] == "application error"
+    assert activation["response"]["result"] == {"error": "php boom"}
+    record = wait_for_record(api, activation["activationId"])
+    assert any("RuntimeException: php boom" in line for line in record["logs"])
+
+
 # --- the manifest -------------------------------------------------------------------------------------
 
 
 def test_root_lists_every_family_with_its_default(stack: Stack) -> None:
     runtimes = httpx.get(stack.url + "/").json()["runtimes"]
     defaults = {family: [k["kind"] for k in kinds if k["default"]] for family, kinds in runtimes.items()}
-    assert defaults == {"python": ["python:3"], "nodejs": ["nodejs:18"]}
+    assert defaults == {"python": ["python:3"], "nodejs": ["nodejs:18"], "go": ["go:1.19"], "ruby": ["ruby:3.1"],
+                        "php": ["php:8.2"]}
     assert runtimes["nodejs"][0]["image"] == "squall/action-nodejs-v18:latest"
 
 

@@ -82,10 +82,12 @@ PROBE_DIR = "probe"
 ROOT_PROCESS_DIR = Path("/var/lib/squall")
 RELAY_LOW_PORT = 3233
 """Inside port of the API relay when the API host's own is below 1024 (which an action's user may not bind)."""
-UNIX_SOCKET_FAMILIES = ("python", "nodejs", "go", "ruby", "php")
-LOOP_FAMILIES = ("go", "ruby", "php")
-"""Families whose actions run in the action loop of Python's proxy, by their folder's ``compile`` or ``launch``."""
-LOOP_PROGRAMS = ("compile", "launch")
+UNIX_SOCKET_FAMILIES = ("python", "nodejs", "go", "java", "ruby", "php")
+LOOP_FAMILIES = ("go", "java", "ruby", "php")
+"""Families whose actions run in the action loop of Python's proxy, by their folder's ``compile`` or ``launch``
+(after its ``prepare``, once per invoker, where there is one)."""
+LOOP_PROGRAMS = ("compile", "launch", "prepare")
+PREPARE_TIMEOUT_S = 300
 LOOP_RESERVE_MB = 1024
 """Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
@@ -346,6 +348,8 @@ class LocalProcessFactory:
                         executable = path.is_dir() or path.name in LOOP_PROGRAMS
                         path.chmod(0o755 if executable else 0o644)
                     source = copy
+                if not proxy and (source / "prepare").is_file():
+                    _prepare(source / "prepare")
                 self._proxies[family] = source
             return self._proxies[family]
 
@@ -359,7 +363,8 @@ class LocalProcessFactory:
                 f"it (docs/runtimes.md names the Debian packages) or run actions in Docker (--containers docker).")
         folder = self._proxy_dir(family, sandbox, proxy=False)
         env.update(PYTHONPATH=str(self._proxy_dir("python", sandbox)), PYTHONUNBUFFERED="1",
-                   PYTHONDONTWRITEBYTECODE="1", PROXY_RUNNER="loop", PROXY_WAIT_FOR_ACK="1")
+                   PYTHONDONTWRITEBYTECODE="1", PROXY_RUNNER="loop", PROXY_WAIT_FOR_ACK="1",
+                   SQUALL_ACTION_MEMORY_MB=str(spec.memory_mb))  # a JVM sizes its heap by it, not by the host
         if (folder / "compile").is_file():
             env["PROXY_COMPILER"] = str(folder / "compile")
         else:
@@ -570,6 +575,17 @@ def unconfined(settings: InvokerSettings, services: list[str]) -> list[str]:
         found.append("no PID namespace (unshare is missing): a process an action starts in a session of its own "
                      "can outlive its container")
     return found
+
+
+def _prepare(script: Path) -> None:
+    """Run an action-loop family's ``prepare`` (Java compiles its launcher); refuse the kind when it fails."""
+    try:
+        done = subprocess.run([str(script)], capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeStartupError(f"Cannot prepare {script.parent.name} actions: {e}") from e
+    if done.returncode != 0:
+        raise RuntimeStartupError(f"Cannot prepare {script.parent.name} actions: {script} said: "
+                                  f"{(done.stderr or done.stdout).strip()[-500:]}")
 
 
 def _require_traversable(directory: Path) -> None:
