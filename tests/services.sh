@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (once) and starts (if not running) everything the test suite talks to:
-# Docker Engine, RabbitMQ, Redis, a CouchDB-API server (pouchdb-server from npm) and Chromium.
+# Docker Engine, RabbitMQ, Redis, a CouchDB-API server (pouchdb-server from npm), Chromium, and the toolchains
+# of the action-loop kinds (Go, Java, PHP, Ruby, Rust) for the process factory.
 # Idempotent and quick when all is in place. Run as root.
 set -euo pipefail
 
@@ -36,6 +37,23 @@ need_pkg rabbitmq-server rabbitmq-server
 need_pkg node nodejs
 need_pkg npm npm
 need_pkg chromium chromium  # the admin pages' browser test (Playwright drives this system browser)
+
+need_file() {  # need_file <path> <debian packages...>: for what has no command of its own on PATH
+  local path=$1; shift
+  if [ ! -e "$path" ]; then
+    if [ "$apt_updated" = 0 ]; then say "apt-get update"; apt-get update -qq; apt_updated=1; fi
+    say "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+# The action-loop kinds in the process factory run on the host's toolchains (the images have their own).
+need_file /usr/bin/ruby ruby
+need_file /usr/bin/php php-cli
+need_file /usr/bin/go golang-go
+need_file /usr/bin/javac default-jdk-headless
+need_file /usr/share/java/gson.jar libgoogle-gson-java
+need_file /usr/bin/rustc rustc cargo  # Debian's, whatever rustup put first on PATH: the crates below are built for it
+need_file /usr/share/doc/librust-libc-dev librust-serde-json-dev librust-serde-derive-dev librust-libc-dev
 
 if ! docker info >/dev/null 2>&1; then
   say "starting dockerd"

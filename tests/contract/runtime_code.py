@@ -353,6 +353,46 @@ SNIPPETS: dict[str, dict[str, str]] = {
     },
 }
 
+def _rust(body: str, uses: str = "") -> str:
+    """A Rust action: ``body`` is the body of ``pub fn main(args: Value) -> Result<Value, Error>``."""
+    inner = "".join(f"    {line}\n" for line in body.splitlines())
+    return (f"use serde_json::{{json, Error, Value}};\n{uses}\n"
+            f"pub fn main(args: Value) -> Result<Value, Error> {{\n{inner}}}\n")
+
+
+RUST_SNIPPETS = {
+    "hello": _rust('let name = args["name"].as_str().unwrap_or("stranger").to_string();\n'
+                   'Ok(json!({"greeting": format!("Hello {}!", name)}))'),
+    "echo": _rust("Ok(args)"),
+    "second": _rust('Ok(json!({"second": true}))'),
+    "syntax_error": _rust("Ok(args").replace("}\n", "", 1),
+    "missing_main": _rust("Ok(args)").replace("pub fn main(", "pub fn handler("),
+    "non_dict": _rust('Ok(json!("just a string"))'),
+    "raise": _rust('if let Some(fail) = args["fail"].as_str() {\n    panic!("bad input: {}", fail);\n}\n'
+                   'Ok(json!({"fine": true}))'),
+    "unicode": _rust('let name = args["name"].as_str().unwrap_or_default().to_string();\n'
+                     f'println!("log: {GREETING} {{}}", name);\n'
+                     f'Ok(json!({{"greeting": format!("{GREETING} {{}}", name)}}))'),
+    "env_at_load": _rust('let mut found = serde_json::Map::new();\n'
+                         'for k in ["GREETING", "COUNT", "__OW_NAMESPACE"] {\n'
+                         '    found.insert(k.to_string(), json!(std::env::var(k).ok()));\n}\n'
+                         "Ok(Value::Object(found))"),
+    "ow_env": _rust('let env: serde_json::Map<String, Value> = std::env::vars()\n'
+                    '    .filter(|(k, _)| k.starts_with("__OW_")).map(|(k, v)| (k, json!(v))).collect();\n'
+                    "Ok(Value::Object(env))"),
+    "reverse": _rust("match args {\n    Value::Array(mut items) => { items.reverse(); Ok(Value::Array(items)) }\n"
+                     "    other => Ok(json!([other])),\n}"),
+    "out_err": _rust('println!("out {}", args["n"]);\neprintln!("err {}", args["n"]);\n'
+                     'Ok(json!({"n": args["n"]}))'),
+    "exit_on_run": _rust('println!("about to exit");\nstd::process::exit(3)'),
+    "killed_on_run": _rust('println!("about to exit");\n'
+                           'let _ = std::process::Command::new("/bin/sh").args(["-c", "kill -9 $PPID"]).status();\n'
+                           "std::thread::sleep(std::time::Duration::from_secs(60));\nOk(args)"),
+    "read_stdin": _rust("let mut text = String::new();\nlet _ = std::io::stdin().read_to_string(&mut text);\n"
+                        'Ok(json!({"stdin": text}))', uses="use std::io::Read;\n"),
+    "cwd": _rust('Ok(json!({"cwd": std::env::current_dir().unwrap().display().to_string()}))'),
+}
+
 JAVA_HEAD = "import com.google.gson.*;\nimport java.util.*;\n\n"
 
 
@@ -436,6 +476,10 @@ NOT_APPLICABLE = {
         "syntax_error": "a Java action arrives compiled, as a jar: there is no source to fail at /init",
         "reverse": "Java actions take and return a JsonObject (openwhisk-runtime-java's signature)",
     },
+    "rust": {
+        "promise": "Node.js only",
+        "exit_on_init": "a Rust action runs no code before its function is first called",
+    },
     "go": {
         "promise": "Node.js only",
         "reverse": "Go actions take and return objects (openwhisk-runtime-go's Main signature)",
@@ -452,6 +496,7 @@ TRACEBACK_MARKERS = {
     "php": ("InvalidArgumentException: bad input: x", "#0 "),
     "go": ("panic: bad input: x",),
     "java": ("java.lang.IllegalArgumentException: bad input: x", "\tat Main.main("),
+    "rust": ("panicked at 'bad input: x'",),
 }
 
 # What /init answers, and what the logs say, for code that does not compile or load ("syntax_error").
@@ -461,10 +506,11 @@ SYNTAX_ERROR = {
     "ruby": ("syntax error", "syntax error"),
     "php": ("syntax error", "syntax error"),
     "go": ("The action failed to generate or locate a binary. See logs for details.", "syntax error"),
+    "rust": ("The action failed to generate or locate a binary. See logs for details.", "error: "),
 }
 
 # What /init answers for code without the entry point ("missing_main"), in a word it must contain.
-MISSING_MAIN = {"go": "binary"}
+MISSING_MAIN = {"go": "binary", "rust": "binary"}
 
 # The error a /run answers with when the action's process exits instead of returning.
 EXIT_ON_RUN_ERROR = {
@@ -476,6 +522,7 @@ EXIT_ON_RUN_ERROR = {
     "php": "The action did not produce a valid response and exited unexpectedly.",
     "go": "The action did not produce a valid response and exited unexpectedly.",
     "java": "The action did not produce a valid response and exited unexpectedly.",
+    "rust": "The action did not produce a valid response and exited unexpectedly.",
 }
 
 
@@ -486,4 +533,6 @@ def snippet(runtime: RuntimeUnderTest, name: str) -> str:
         pytest.skip(f"not applicable to {runtime.id}: {reason}")
     if runtime.dialect == "java":
         return java_jar(JAVA_SNIPPETS[name])
+    if runtime.dialect == "rust":
+        return RUST_SNIPPETS[name]
     return SNIPPETS[runtime.dialect][name]

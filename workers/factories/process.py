@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import compileall
 import contextlib
+import fcntl
+import hashlib
 import itertools
 import json
 import logging
@@ -82,12 +84,14 @@ PROBE_DIR = "probe"
 ROOT_PROCESS_DIR = Path("/var/lib/squall")
 RELAY_LOW_PORT = 3233
 """Inside port of the API relay when the API host's own is below 1024 (which an action's user may not bind)."""
-UNIX_SOCKET_FAMILIES = ("python", "nodejs", "go", "java", "ruby", "php")
-LOOP_FAMILIES = ("go", "java", "ruby", "php")
+UNIX_SOCKET_FAMILIES = ("python", "nodejs", "go", "java", "php", "ruby", "rust")
+CONTAINER_PATH = "/usr/local/bin:/usr/bin:/bin"
+LOOP_FAMILIES = ("go", "java", "php", "ruby", "rust")
 """Families whose actions run in the action loop of Python's proxy, by their folder's ``compile`` or ``launch``
 (after its ``prepare``, once per invoker, where there is one)."""
 LOOP_PROGRAMS = ("compile", "launch", "prepare")
 PREPARE_TIMEOUT_S = 300
+PREPARED_FILES = (".prepared", ".prepare.lock")
 LOOP_RESERVE_MB = 1024
 """Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
@@ -338,6 +342,8 @@ class LocalProcessFactory:
                 source = self._source / family
                 if proxy and not (source / "actionproxy").is_dir():
                     raise RuntimeStartupError(f"No action proxy for the {family!r} family in {self._source}.")
+                if not proxy and (source / "prepare").is_file():
+                    _prepare(source)  # before the copy, so that the copy has what it made
                 if sandbox.root:
                     copy = self._root / "runtimes" / family
                     shutil.rmtree(copy, ignore_errors=True)
@@ -348,8 +354,6 @@ class LocalProcessFactory:
                         executable = path.is_dir() or path.name in LOOP_PROGRAMS
                         path.chmod(0o755 if executable else 0o644)
                     source = copy
-                if not proxy and (source / "prepare").is_file():
-                    _prepare(source / "prepare")
                 self._proxies[family] = source
             return self._proxies[family]
 
@@ -388,7 +392,7 @@ class LocalProcessFactory:
         host, port = address
         listen = {"PROXY_SOCKET": host} if host.startswith("/") else {"PROXY_HOST": host, "PROXY_PORT": str(port)}
         env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PATH": CONTAINER_PATH,
             "HOME": str(work),
             "TMPDIR": str(work),
             "LANG": "C.UTF-8",
@@ -577,15 +581,28 @@ def unconfined(settings: InvokerSettings, services: list[str]) -> list[str]:
     return found
 
 
-def _prepare(script: Path) -> None:
-    """Run an action-loop family's ``prepare`` (Java compiles its launcher); refuse the kind when it fails."""
+def _prepare(folder: Path) -> None:
+    """Run an action-loop family's ``prepare`` (Java compiles its launcher, Rust its crates) unless it already ran
+    on the folder's present files: a stamp holds their hash, so invokers and their restarts prepare once per
+    change, and a lock keeps two invokers on one host from preparing at once. Refuses the kind when it fails."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name not in PREPARED_FILES):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    stamp = folder / ".prepared"
     try:
-        done = subprocess.run([str(script)], capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S, check=False)
+        with open(folder / ".prepare.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+                return
+            # The containers' PATH: what prepare builds (Rust's crates) must match the toolchain actions get.
+            done = subprocess.run([str(folder / "prepare")], capture_output=True, text=True, check=False,
+                                  timeout=PREPARE_TIMEOUT_S, env={**os.environ, "PATH": CONTAINER_PATH})
+            if done.returncode != 0:
+                raise RuntimeStartupError(f"Cannot prepare {folder.name} actions: {folder / 'prepare'} said: "
+                                          f"{(done.stderr or done.stdout).strip()[-500:]}")
+            stamp.write_text(digest.hexdigest())
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise RuntimeStartupError(f"Cannot prepare {script.parent.name} actions: {e}") from e
-    if done.returncode != 0:
-        raise RuntimeStartupError(f"Cannot prepare {script.parent.name} actions: {script} said: "
-                                  f"{(done.stderr or done.stdout).strip()[-500:]}")
+        raise RuntimeStartupError(f"Cannot prepare {folder.name} actions in {folder}: {e}") from e
 
 
 def _require_traversable(directory: Path) -> None:

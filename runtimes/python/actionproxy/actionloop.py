@@ -163,18 +163,21 @@ class LoopRunner:
         return [str(target)]
 
     def _compile(self, main: str, src: Path, bin_: Path) -> bool:
-        """Run the kind's compiler; its messages go to the logs, where OpenWhisk's runtimes put them."""
+        """Run the kind's compiler. When it fails its messages go to the logs, where OpenWhisk's runtimes put
+        them; when it succeeds they are dropped (its warnings would land in the first activation's logs)."""
         try:
             done = subprocess.run([self._config.compiler, main, str(src), str(bin_)], capture_output=True,
                                   cwd=src, check=False)
         except OSError as exc:
             print(f"Cannot run the compiler {self._config.compiler}: {exc}", file=self._stderr, flush=True)
             return False
+        if done.returncode == 0 and (bin_ / EXEC_FILE).is_file():
+            return True
         for output in (done.stdout, done.stderr):
             if output:
                 self._stderr.write(output.decode("utf-8", errors="replace"))
         self._stderr.flush()
-        return done.returncode == 0 and (bin_ / EXEC_FILE).is_file()
+        return False
 
     # --- /run -----------------------------------------------------------------------------------------
 
