@@ -30,7 +30,10 @@ from app.cli.verbkit import (
     visibility,
 )
 
-KINDS_BY_EXTENSION = {".py": "python:default", ".js": "nodejs:default"}
+KINDS_BY_EXTENSION = {".py": "python:default", ".js": "nodejs:default", ".go": "go:default", ".jar": "java:default",
+                      ".php": "php:default", ".rb": "ruby:default", ".rs": "rust:default"}
+"""As wsk infers them; a .jar is sent as base64 (it is a zip), a .java source is refused: Java actions are jars."""
+BINARY_EXTENSIONS = (".zip", ".jar")
 NATIVE_IMAGE = "openwhisk/dockerskeleton"  # what wsk's --native means
 
 
@@ -80,6 +83,9 @@ def _kind_of(file: Path | None, kind: str | None) -> str:
     suffix = file.suffix.lower()
     if suffix == ".zip":
         raise click.UsageError("creating an action from a .zip requires --kind (e.g. --kind python:default)")
+    if suffix == ".java":
+        raise click.UsageError("Java actions are jars: compile the source (javac, jar) and give the .jar, with "
+                               "--main naming the class")
     inferred = KINDS_BY_EXTENSION.get(suffix)
     if inferred is None:
         raise click.UsageError(f"cannot infer the kind from '{file.name}'; give --kind")
@@ -89,7 +95,7 @@ def _kind_of(file: Path | None, kind: str | None) -> str:
 def _code_of(file: Path) -> str:
     """A zip as base64 (the server sees it is binary), anything else as UTF-8 text."""
     data = file.read_bytes()
-    if file.suffix.lower() == ".zip":
+    if file.suffix.lower() in BINARY_EXTENSIONS:
         return base64.b64encode(data).decode("ascii")
     try:
         return data.decode("utf-8")

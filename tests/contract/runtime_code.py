@@ -453,8 +453,8 @@ def java_jar(source: str) -> str:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as jar:
             jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
-            for compiled in sorted(Path(folder).glob("*.class")):
-                jar.write(compiled, compiled.name)
+            for compiled in sorted(Path(folder).rglob("*.class")):
+                jar.write(compiled, compiled.relative_to(folder).as_posix())
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

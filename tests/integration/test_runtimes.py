@@ -1,6 +1,6 @@
-"""Every kind of action through the real stack: Python zip with a virtualenv, Node.js plain and zip, Go, Ruby and
-PHP in the action loop (source, zips, a compile error, a prebuilt executable), blackbox on the dockerskeleton
-stand-in, and a deprecated kind refused on invoke and update."""
+"""Every kind of action through the real stack: Python zip with a virtualenv, Node.js plain and zip, Go, Java,
+PHP, Ruby and Rust in the action loop (source, zips, a compile error, a prebuilt executable), blackbox on the
+dockerskeleton stand-in, and a deprecated kind refused on invoke and update."""
 
 from __future__ import annotations
 
@@ -302,6 +302,44 @@ def test_php_zip_with_a_helper_and_an_exception_as_an_application_error(api: htt
     assert any("RuntimeException: php boom" in line for line in record["logs"])
 
 
+def test_java_jar_with_a_package_class_and_method_named_by_main(api: httpx.Client, unique: str) -> None:
+    from tests.contract.runtime_code import java_jar
+
+    jar = java_jar("package com.example;\n\nimport com.google.gson.JsonObject;\n\npublic class Greeter {\n"
+                   "    public static JsonObject greet(JsonObject args) {\n"
+                   "        System.out.println(\"greeting \" + args.get(\"name\").getAsString());\n"
+                   "        JsonObject r = new JsonObject();\n"
+                   "        r.addProperty(\"greeting\", \"Hello \" + args.get(\"name\").getAsString());\n"
+                   "        r.addProperty(\"ns\", System.getenv(\"__OW_NAMESPACE\"));\n        return r;\n    }\n}\n")
+    api.put(f"/api/v1/namespaces/_/actions/{unique}",
+            json={"exec": {"kind": "java:default", "code": jar, "binary": True, "main": "com.example.Greeter#greet"}}
+            ).raise_for_status()
+    activation = invoke(api, unique, {"name": "duke"}, blocking="true").json()
+    assert activation["response"]["result"] == {"greeting": "Hello duke", "ns": "guest"}
+    assert annotations(activation)["kind"] == "java:17"
+    record = wait_for_record(api, activation["activationId"])
+    assert [line[31:] for line in record["logs"]] == ["stdout: greeting duke"]
+
+
+def test_rust_action_with_serde_derive_and_an_error_result(api: httpx.Client, unique: str) -> None:
+    code = ("use serde_derive::{Deserialize, Serialize};\nuse serde_json::{Error, Value};\n\n"
+            "#[derive(Deserialize)]\nstruct Input {\n    name: String,\n}\n\n"
+            "#[derive(Serialize)]\nstruct Output {\n    greeting: String,\n}\n\n"
+            "pub fn main(args: Value) -> Result<Value, Error> {\n"
+            "    let input: Input = serde_json::from_value(args)?;\n"
+            "    eprintln!(\"greeting {}\", input.name);\n"
+            "    serde_json::to_value(Output { greeting: format!(\"Hello {}\", input.name) })\n}\n")
+    put_action(api, unique, code, kind="rust:default")
+    activation = invoke(api, unique, {"name": "ferris"}, blocking="true").json()
+    assert activation["response"]["result"] == {"greeting": "Hello ferris"}
+    record = wait_for_record(api, activation["activationId"])
+    assert [line[31:] for line in record["logs"]] == ["stderr: greeting ferris"]
+    response = invoke(api, unique, {"nom": "typo"}, blocking="true")  # the ? turns serde's error into the result
+    assert response.status_code == 502
+    assert response.json()["response"]["status"] == "application error"
+    assert response.json()["response"]["result"] == {"error": "missing field `name`"}
+
+
 # --- the manifest -------------------------------------------------------------------------------------
 
 
@@ -309,7 +347,7 @@ def test_root_lists_every_family_with_its_default(stack: Stack) -> None:
     runtimes = httpx.get(stack.url + "/").json()["runtimes"]
     defaults = {family: [k["kind"] for k in kinds if k["default"]] for family, kinds in runtimes.items()}
     assert defaults == {"python": ["python:3"], "nodejs": ["nodejs:18"], "go": ["go:1.19"], "ruby": ["ruby:3.1"],
-                        "php": ["php:8.2"]}
+                        "php": ["php:8.2"], "java": ["java:17"], "rust": ["rust:1.63"]}
     assert runtimes["nodejs"][0]["image"] == "squall/action-nodejs-v18:latest"
 
 

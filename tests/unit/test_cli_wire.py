@@ -53,6 +53,22 @@ def test_sequence_body_and_update_without_code() -> None:
         verbs._action_body(None, None, None, [("k", "1")], None, None)  # create needs code
 
 
+def test_kinds_are_inferred_from_the_extension_as_wsk_does(tmp_path: Any) -> None:
+    for name, kind in (("a.go", "go:default"), ("a.rb", "ruby:default"), ("a.php", "php:default"),
+                       ("a.rs", "rust:default"), ("a.py", "python:default"), ("a.js", "nodejs:default")):
+        path = tmp_path / name
+        path.write_text("code")
+        assert verbs._action_body(path, None, None, [], None, None)["exec"] == {"kind": kind, "code": "code"}
+    jar = tmp_path / "a.jar"
+    jar.write_bytes(b"PK\x03\x04jar")
+    assert verbs._action_body(jar, None, "Hello", [], None, None)["exec"] == {
+        "kind": "java:default", "code": "UEsDBGphcg==", "main": "Hello"}
+    source = tmp_path / "Hello.java"
+    source.write_text("class Hello {}")
+    with pytest.raises(click.UsageError, match="Java actions are jars"):
+        verbs._action_body(source, None, None, [], None, None)
+
+
 def test_binding_source() -> None:
     assert packages._binding_of("/whisk.system/utils") == {"namespace": "whisk.system", "name": "utils"}
     assert packages._binding_of("mine") == {"namespace": "_", "name": "mine"}
