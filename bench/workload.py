@@ -181,7 +181,8 @@ class ColdSample:
 
 
 def cold_starts(url: str, auth: str, prefix: str, n: int, memory_mb: int, kind: str, *, pause_s: float = 0.0,
-                started_for: Callable[[str], bool] | None = None, tick: Tick = _noop) -> list[ColdSample]:
+                started_for: Callable[[str], bool] | None = None, tick: Tick = _noop,
+                code: str = NOOP) -> list[ColdSample]:
     """``n`` first invokes of fresh actions (so no warm container can serve them), ``pause_s`` apart
     (time for an invoker to replenish prewarmed containers).
 
@@ -195,7 +196,7 @@ def cold_starts(url: str, auth: str, prefix: str, n: int, memory_mb: int, kind: 
             if pause_s:
                 time.sleep(pause_s)  # pacing the samples, not synchronising anything
             name = f"{prefix}-{memory_mb}-{i}"
-            put_action(client, name, memory_mb=memory_mb, kind=kind)
+            put_action(client, name, memory_mb=memory_mb, kind=kind, code=code)
             status, raw, ms = timed(client, "POST", action_path(name), {}, blocking="true")
             if status != 200:
                 raise ApiError(status, raw, "cold blocking invoke")

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--scenario", type=click.Choice(["figures", "soak"]), default="figures", show_default=True,
-              help="figures: every figure beside its floor; soak: an open-loop load over several actions.")
+@click.option("--scenario", type=click.Choice(["figures", "soak", "kinds"]), default="figures", show_default=True,
+              help="figures: every figure beside its floor; soak: an open-loop load over several actions; kinds: "
+                   "cold start and warm latency of a no-op action of every kind (--kinds to choose).")
 @click.option("--apihost", help="Measure this running controller instead of starting a stack.")
 @click.option("--auth", help="uuid:key for --apihost (default: guest's well-known key).")
 @click.option("--couchdb-url", help="With --apihost and --couchdb-prefix: check records in CouchDB directly.")
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 @click.option("--seconds", type=float, help="soak: length of the window (default 60).")
 @click.option("--actions", type=int, help="soak: actions the requests are spread over (default 8).")
 @click.option("--sleep-ms", type=int, help="soak: how long each activation sleeps (default 100).")
+@click.option("--kinds", help="kinds: comma-separated kinds to measure (default: every kind of the manifest).")
 @click.option("--pouchdb-bin", help="pouchdb-server to start when no CouchDB answers at SQUALL_COUCHDB_URL.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the stack's logs here (default: a temporary folder).")
@@ -62,7 +64,7 @@ def bench(scenario: str, apihost: str | None, auth: str | None, couchdb_url: str
           floor_calls: int | None, docker_samples: int | None, controller_workers: int | None,
           controller_threads: int | None, invoker_threads: int | None, invoker_memory_mb: int | None,
           rate: float | None, seconds: float | None, actions: int | None, sleep_ms: int | None,
-          pouchdb_bin: str | None,
+          kinds: str | None, pouchdb_bin: str | None,
           workdir: Path | None, json_path: Path | None, png_path: Path | None, profile_dir: Path | None,
           markdown: bool) -> None:
     """Benchmark a no-op Python action: warm latency, throughput, cold starts, memory, beside the floors
@@ -81,6 +83,8 @@ def bench(scenario: str, apihost: str | None, auth: str | None, couchdb_url: str
     soak = {"rate": rate, "seconds": seconds, "actions": actions, "sleep_ms": sleep_ms}
     if scenario != "soak" and any(v is not None for v in soak.values()):
         raise click.UsageError("--rate, --seconds, --actions and --sleep-ms are the soak's: add --scenario soak")
+    if scenario != "kinds" and kinds is not None:
+        raise click.UsageError("--kinds is the kinds scenario's: add --scenario kinds")
     if scenario == "figures" and invoker_memory_mb is None:
         invoker_memory_mb = 8192  # the soak measures the invoker as configured instead
     options = with_counts(
@@ -97,6 +101,9 @@ def bench(scenario: str, apihost: str | None, auth: str | None, couchdb_url: str
     console = Console(stderr=True)
     if scenario == "soak":
         _soak(options, soak, smoke, console, json_path, markdown)
+        return
+    if scenario == "kinds":
+        _kinds(options, kinds, cold_samples, warm_calls, smoke, console, json_path, markdown)
         return
     with _RichProgress(console) as progress:
         try:
@@ -144,6 +151,42 @@ def _soak(options: Any, changes: dict[str, Any], smoke: bool, console: Any, json
     Console(width=160).print(table)
     if markdown:
         click.echo("| figure | value |\n|---|---|\n" + "\n".join(f"| {f} | {v} |" for f, v in rows))
+    if json_path:
+        report.write_json(results, json_path)
+        console.print(f"results written to {json_path}")
+
+
+def _kinds(options: Any, kinds: str | None, cold_samples: int | None, warm_calls: int | None, smoke: bool,
+           console: Any, json_path: Path | None, markdown: bool) -> None:
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench import kinds as scenario
+    from bench import report
+    from bench.stack import StackError
+
+    counts = scenario.SMOKE if smoke else scenario.KindCounts()
+    wanted = tuple(k.strip() for k in kinds.split(",") if k.strip()) if kinds else counts.kinds
+    counts = replace(counts, kinds=wanted, **{k: v for k, v in (("cold_samples", cold_samples),
+                                                                ("warm_calls", warm_calls)) if v is not None})
+    with _RichProgress(console) as progress:
+        try:
+            results = scenario.run(options, counts, progress, os.environ)
+        except StackError as e:
+            raise click.ClickException(str(e)) from e
+    rows = scenario.summary_rows(results)
+    headers = ("kind", "cold start p50 (no stem cell)", "of which /init p50", "warm p50 / p99")
+    table = Table(title=f"squall bench --scenario kinds ({counts.cold_samples} cold, {counts.warm_calls} warm)")
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+    if markdown:
+        click.echo("| " + " | ".join(headers) + " |\n|" + "---|" * len(headers) + "\n"
+                   + "\n".join("| " + " | ".join(row) + " |" for row in rows))
     if json_path:
         report.write_json(results, json_path)
         console.print(f"results written to {json_path}")

@@ -102,8 +102,8 @@ MALFORMED = "The request content was malformed:\n"
 
 @pytest.mark.parametrize(("body", "message"), [
     ({"exec": {"kind": "cobol:1", "code": "x"}},
-     "The specified runtime 'cobol:1' is not supported by this platform. Valid values are: nodejs:18, python:3, "
-     "blackbox."),
+     "The specified runtime 'cobol:1' is not supported by this platform. Valid values are: go:1.19, java:17, "
+     "nodejs:18, php:8.2, python:3, ruby:3.1, rust:1.63, blackbox."),
     ({"exec": PY, "limits": {"memory": 1024}}, "memory 1024 MB exceeds allowed threshold of 512 MB"),
     ({"exec": PY, "limits": {"memory": 64}}, "memory 64 MB below allowed threshold of 128 MB"),
     ({"exec": PY, "limits": {"timeout": 50}}, "timeout 50 milliseconds below allowed threshold of 100 milliseconds"),

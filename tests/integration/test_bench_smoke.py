@@ -73,3 +73,18 @@ def test_smoke_run_writes_every_figure_and_finds_every_record(couchdb_url: str, 
         assert figure in figures_in_table
     assert "warm blocking invoke p50" in stdout  # the table was printed
     assert png.stat().st_size > 0  # the chart, with the records-stored line
+
+
+def test_the_kinds_scenario_measures_cold_and_warm_for_the_kinds_asked(couchdb_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "kinds.json"
+    env = {**os.environ, "SQUALL_COUCHDB_URL": couchdb_url}
+    done = subprocess.run([SQUALL, "bench", "--scenario", "kinds", "--kinds", "ruby:default,go:1.19",
+                           "--cold-samples", "1", "--warm-calls", "3", "--json", str(out), "--markdown"],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    results = json.loads(out.read_text())
+    assert results["scenario"] == "kinds" and set(results["figures"]) == {"ruby:3.1", "go:1.19"}
+    for figures in results["figures"].values():
+        assert figures["cold_ms"]["n"] == 1 and figures["init_ms"]["n"] == 1  # a real cold start: /init ran
+        assert figures["warm_ms"]["n"] == 3 and set(figures["warm_ms"]) == SUMMARY_KEYS
+    assert "| go:1.19 |" in done.stdout  # the Markdown table
