@@ -441,15 +441,19 @@ JAVA_SNIPPETS = {
 
 
 @functools.cache
-def java_jar(source: str) -> str:
-    """``source`` compiled with the host's javac against Gson (tests/services.sh installs both), as a base64
-    jar: what ``wsk action create X action.jar --main Main`` sends."""
+def java_jar(source: str, classpath: tuple[str, ...] = ()) -> str:
+    """``source`` compiled with the host's javac against Gson (tests/services.sh installs both) and the base64
+    jars of ``classpath``, as a base64 jar: what ``wsk action create X action.jar --main Main`` sends."""
     class_name = source.split("public class ", 1)[1].split(" ", 1)[0]
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as libraries:
+        jars = [GSON_JAR]
+        for n, jar in enumerate(classpath):
+            jars.append(str(Path(libraries) / f"lib{n}.jar"))
+            Path(jars[-1]).write_bytes(base64.b64decode(jar))
         path = Path(folder) / f"{class_name}.java"
         path.write_text(source, encoding="utf-8")
-        subprocess.run(["javac", "-encoding", "UTF-8", "-cp", GSON_JAR, "-d", folder, str(path)], check=True,
-                       capture_output=True)
+        subprocess.run(["javac", "-encoding", "UTF-8", "-cp", ":".join(jars), "-d", folder, str(path)],
+                       check=True, capture_output=True)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as jar:
             jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")

@@ -439,3 +439,89 @@ def test_exec_zip_without_exec_fails_init(start: Start, runtime: RuntimeUnderTes
     assert init.status == 502
     assert "binary" in init.body["error"]
     proxy.logs_with_sentinels(1)
+
+
+@pytest.mark.dialects("rust")
+def test_rust_zip_with_a_module_and_another_main(start: Start, runtime: RuntimeUnderTest) -> None:
+    proxy = start()
+    archive = zipped({
+        "Cargo.toml": '[package]\nname = "actions"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": ("mod shout;\nuse serde_json::{json, Error, Value};\n\n"
+                       "pub fn handler(args: Value) -> Result<Value, Error> {\n"
+                       '    Ok(json!({"said": shout::shout(args["w"].as_str().unwrap_or_default())}))\n}\n'),
+        "src/shout.rs": "pub fn shout(word: &str) -> String {\n    format!(\"{}!\", word.to_uppercase())\n}\n",
+    })
+    assert proxy.init(archive, main="handler", binary=True).status == 200
+    assert proxy.run({"w": "zip"}).body == {"said": "ZIP!"}
+
+
+@pytest.mark.dialects("java")
+def test_java_jar_of_several_classes_in_packages(start: Start, runtime: RuntimeUnderTest) -> None:
+    from tests.contract.runtime_code import java_jar
+
+    jar = java_jar("package com.example;\n\nimport com.google.gson.JsonObject;\n\npublic class Hello {\n"
+                   "    static class Shout {\n        static String of(String w) { return w.toUpperCase() + \"!\"; }\n"
+                   "    }\n\n    public static JsonObject main(JsonObject args) {\n"
+                   "        JsonObject r = new JsonObject();\n"
+                   "        r.addProperty(\"said\", Shout.of(args.get(\"w\").getAsString()));\n        return r;\n"
+                   "    }\n}\n")
+    proxy = start()
+    assert proxy.init(jar, main="com.example.Hello", binary=True).status == 200
+    assert proxy.run({"w": "jar"}).body == {"said": "JAR!"}
+
+
+
+@pytest.mark.dialects("php")
+def test_php_zip_with_composer_s_vendor_autoload(start: Start, runtime: RuntimeUnderTest) -> None:
+    """A Composer project: vendor/autoload.php is loaded before index.php, so its classes autoload."""
+    proxy = start()
+    archive = zipped({
+        "index.php": ("<?php\nfunction main(array $args): array {\n"
+                      "  return ['said' => \\Acme\\Shout::of($args['w'])];\n}\n"),
+        "vendor/autoload.php": ("<?php\nspl_autoload_register(function (string $class): void {\n"
+                                "  require __DIR__ . '/acme/' . basename(str_replace('\\\\', '/', $class)) . '.php';\n"
+                                "});\n"),
+        "vendor/acme/Shout.php": ("<?php\nnamespace Acme;\n\nclass Shout {\n"
+                                  "  public static function of(string $w): string {\n"
+                                  "    return strtoupper($w) . '!';\n  }\n}\n"),
+    })
+    assert proxy.init(archive, binary=True).status == 200
+    assert proxy.run({"w": "composer"}).body == {"said": "COMPOSER!"}
+
+
+@pytest.mark.dialects("java")
+def test_java_zip_of_the_action_s_jar_and_a_library_jar(start: Start, runtime: RuntimeUnderTest) -> None:
+    """Jars at the top of the zip join the class path: the action's classes in one, a library in another."""
+    from tests.contract.runtime_code import java_jar
+
+    library = java_jar("package com.acme;\n\npublic class Shout {\n"
+                       "    public static String of(String w) { return w.toUpperCase() + \"!\"; }\n}\n")
+    action = java_jar("import com.google.gson.JsonObject;\n\npublic class Main {\n"
+                      "    public static JsonObject main(JsonObject args) {\n"
+                      "        JsonObject r = new JsonObject();\n"
+                      "        r.addProperty(\"said\", com.acme.Shout.of(args.get(\"w\").getAsString()));\n"
+                      "        return r;\n    }\n}\n", classpath=(library,))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("action.jar", base64.b64decode(action))
+        archive.writestr("acme.jar", base64.b64decode(library))
+    proxy = start()
+    assert proxy.init(base64.b64encode(buffer.getvalue()).decode("ascii"), binary=True).status == 200
+    assert proxy.run({"w": "lib"}).body == {"said": "LIB!"}
+
+
+@pytest.mark.dialects("go")
+def test_go_zip_with_a_vendored_module(start: Start, runtime: RuntimeUnderTest) -> None:
+    """A module with its dependencies in vendor/ (`go mod vendor`) compiles without reaching any proxy."""
+    proxy = start()
+    archive = zipped({
+        "go.mod": "module action\n\ngo 1.19\n\nrequire example.com/shout v0.1.0\n",
+        "main.go": ("package main\n\nimport \"example.com/shout\"\n\n"
+                    "func Main(obj map[string]interface{}) map[string]interface{} {\n"
+                    "\treturn map[string]interface{}{\"said\": shout.Of(obj[\"w\"].(string))}\n}\n"),
+        "vendor/modules.txt": "# example.com/shout v0.1.0\n## explicit\nexample.com/shout\n",
+        "vendor/example.com/shout/shout.go": ("package shout\n\nimport \"strings\"\n\n"
+                                              "func Of(w string) string { return strings.ToUpper(w) + \"!\" }\n"),
+    })
+    assert proxy.init(archive, binary=True).status == 200
+    assert proxy.run({"w": "vendored"}).body == {"said": "VENDORED!"}

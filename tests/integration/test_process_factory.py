@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.errors import ActionTimeout, UserImageStartupError
+from app.core.errors import ActionTimeout, RuntimeStartupError, UserImageStartupError
 from config.settings import InvokerSettings
 from tests.integration.helpers import processes_in
 from workers.factories.base import ContainerSpec
@@ -155,6 +155,26 @@ def test_blackbox_is_refused_with_a_clear_message(factory: LocalProcessFactory) 
                          user_image=True)
     with pytest.raises(UserImageStartupError, match="--containers docker"):
         factory.create(spec)
+
+
+def test_a_kind_whose_toolchain_this_host_lacks_is_refused_saying_which(tmp_path: Path) -> None:
+    runtimes = tmp_path / "runtimes"
+    shutil.copytree(RUNTIMES_DIR, runtimes, ignore=shutil.ignore_patterns("deps", "classes", "__pycache__"))
+    manifest = json.loads((runtimes / "manifest.json").read_text())
+    manifest["runtimes"]["ruby"][0]["tools"] = ["squall-no-such-ruby"]
+    (runtimes / "manifest.json").write_text(json.dumps(manifest))
+    name = f"pf{secrets.token_hex(3)}"
+    root = Path(tempfile.gettempdir()) / f"squall-{name}"  # reachable by the actions' users, as the fixture's
+    made = LocalProcessFactory(InvokerSettings(name=name, process_dir=str(root)), "http://127.0.0.1:3233",
+                               runtimes_dir=runtimes)
+    try:
+        spec = ContainerSpec(image="unused", memory_mb=256, namespace="guest", action="rb", kind="ruby:3.1")
+        with pytest.raises(RuntimeStartupError, match="ruby:3.1 kind needs squall-no-such-ruby on this host"):
+            made.create(spec)
+    finally:
+        made.cleanup()
+        made.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_cleanup_kills_what_an_earlier_run_left(factory: LocalProcessFactory) -> None:
