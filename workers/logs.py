@@ -19,7 +19,10 @@ from app.core.errors import ContainerError
 from workers.factories.base import Container, LogEntry
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
-WAIT_S = 2.0  # docker copies output to the file asynchronously: the sentinels may trail the reply
+WAIT_S = 5.0
+"""How long the sentinels may trail the reply: Docker copies a container's output to the file asynchronously,
+and on a loaded host that copy fell more than 2 s behind (a CI run's record then held only the warning below).
+Collection ends as soon as both sentinels are read, so only output that never ends waits this long."""
 DEVELOPER_ERROR_WAIT_S = 0.25  # a failed action may never print them: do not hold the record for long
 DEVELOPER_ERROR_WARNING = "The action did not initialize or run as expected. Log data might be missing."
 COLLECTION_WARNING = "There was an issue while collecting your logs. Data might be missing."
