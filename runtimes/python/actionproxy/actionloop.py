@@ -47,7 +47,8 @@ class _Loop:
         read_fd, write_fd = os.pipe()
         if write_fd != 3:
             # Popen cannot place a descriptor at a given number: the shell moves it to 3, then execs the action.
-            command = ["/bin/sh", "-c", f'exec "$@" 3>&{write_fd} {write_fd}>&-', "action", *command]
+            # bash, not sh: dash takes only one-digit descriptors ("Bad fd number" once the proxy holds ten).
+            command = ["/bin/bash", "-c", f'exec "$@" 3>&{write_fd} {write_fd}>&-', "action", *command]
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, cwd=cwd, env=env, pass_fds=(write_fd,))
         except BaseException:
@@ -205,7 +206,7 @@ class LoopRunner:
             return Reply.error(502, protocol.EXITED_ON_RUN)
         try:
             parsed = json.loads(result)  # an executable of any origin: checked, not trusted
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             parsed = None
         if isinstance(parsed, dict | list):
             return Reply(200, result)
@@ -236,7 +237,7 @@ def _refusal(line: bytes | None) -> str | None:
         return EXITED
     try:
         first = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         first = None
     if first == {"ok": True}:
         return None
