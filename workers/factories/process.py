@@ -85,15 +85,16 @@ ROOT_PROCESS_DIR = Path("/var/lib/squall")
 RELAY_LOW_PORT = 3233
 """Inside port of the API relay when the API host's own is below 1024 (which an action's user may not bind)."""
 UNIX_SOCKET_FAMILIES = ("python", "nodejs", "go", "java", "php", "ruby", "rust")
+"""Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 CONTAINER_PATH = "/usr/local/bin:/usr/bin:/bin"
 LOOP_FAMILIES = ("go", "java", "php", "ruby", "rust")
 """Families whose actions run in the action loop of Python's proxy, by their folder's ``compile`` or ``launch``
-(after its ``prepare``, once per invoker, where there is one)."""
+(after its ``prepare``, once per change of the folder, where there is one)."""
 LOOP_PROGRAMS = ("compile", "launch", "prepare")
+LOOP_RESERVE_MB = 1024
+"""Address space an action-loop container gets beyond its memory: compilers and virtual machines reserve it."""
 PREPARE_TIMEOUT_S = 300
 PREPARED_FILES = (".prepared", ".prepare.lock")
-LOOP_RESERVE_MB = 1024
-"""Proxies that can listen on a Unix socket (``PROXY_SOCKET``); the others listen on 127.0.0.1."""
 
 
 def rfc3339_nano(time_ns: int) -> str:
