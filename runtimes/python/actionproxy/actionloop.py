@@ -15,21 +15,18 @@ and the proxy ends each with the sentinels. The protocol is OpenWhisk's (``openw
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
-import threading
 from pathlib import Path
-from typing import IO, BinaryIO, TextIO
+from typing import TextIO
 
 from actionproxy import protocol
 from actionproxy.config import ProxyConfig
-from actionproxy.runner import Reply, init_value, run_request
+from actionproxy.runner import PipedChild, Reply, SerialRunner, init_value, run_request
 from actionproxy.source import SourceError, unpack
 
 EXEC_FILE = "exec"
@@ -37,10 +34,9 @@ NO_BINARY = "The action failed to generate or locate a binary. See logs for deta
 """OpenWhisk's words for a compile that failed or made nothing to run."""
 NOT_STARTED = "Cannot start action. Check logs for details."
 EXITED = "Cannot start action: the action exited during initialization (exit code {code}). Check logs for details."
-_EXIT_WAIT_S = 10.0
 
 
-class _Loop:
+class _Loop(PipedChild):
     """The running executable: requests in on its stdin, results out on the pipe it holds as fd 3."""
 
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -50,60 +46,23 @@ class _Loop:
             # bash, not sh: dash takes only one-digit descriptors ("Bad fd number" once the proxy holds ten).
             command = ["/bin/bash", "-c", f'exec "$@" 3>&{write_fd} {write_fd}>&-', "action", *command]
         try:
-            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, cwd=cwd, env=env, pass_fds=(write_fd,))
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, cwd=cwd, env=env, pass_fds=(write_fd,))
         except BaseException:
             os.close(read_fd)
             raise
         finally:
             os.close(write_fd)  # only the child holds the write end, so its exit reads as EOF
-        self.results: BinaryIO = os.fdopen(read_fd, "rb")
-        assert self.process.stdin is not None
-        self.requests: IO[bytes] = self.process.stdin
-
-    def read(self) -> bytes | None:
-        """The next result line without its newline, or None once the executable has exited."""
-        line = self.results.readline()
-        if line.endswith(b"\n"):
-            return line[:-1]
-        return None
-
-    def send(self, line: bytes) -> bool:
-        try:
-            self.requests.write(line)
-            self.requests.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            return False
-        return True
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=_EXIT_WAIT_S)
-        for stream in (self.requests, self.results):
-            with contextlib.suppress(OSError):
-                stream.close()
+        self._attach(process, read_fd)
 
 
-class LoopRunner:
+class LoopRunner(SerialRunner):
     def __init__(
         self, config: ProxyConfig, stdout: TextIO | None = None, stderr: TextIO | None = None
     ) -> None:
-        self._config = config
-        self._stdout = stdout or sys.stdout
-        self._stderr = stderr or sys.stderr
-        self._lock = threading.Lock()
+        super().__init__(config, stdout, stderr)
         self._loop: _Loop | None = None
-        self._initialized = False
 
     # --- /init ----------------------------------------------------------------------------------------
-
-    def init(self, raw: bytes) -> Reply:
-        with self._lock:
-            reply = self._init(raw)
-            if reply.status != 200:
-                self._end_activation()
-            return reply
 
     def _init(self, raw: bytes) -> Reply:
         value = init_value(raw, self._initialized, self._config, self._stderr)
@@ -182,13 +141,6 @@ class LoopRunner:
 
     # --- /run -----------------------------------------------------------------------------------------
 
-    def run(self, raw: bytes) -> Reply:
-        with self._lock:
-            try:
-                return self._run(raw)
-            finally:
-                self._end_activation()
-
     def _run(self, raw: bytes) -> Reply:
         loop = self._loop
         if loop is None and not self._initialized:
@@ -215,11 +167,6 @@ class LoopRunner:
         return Reply.error(502, protocol.NOT_A_DICT)
 
     # --- both -----------------------------------------------------------------------------------------
-
-    def _end_activation(self) -> None:
-        for stream in (self._stdout, self._stderr):
-            stream.write(protocol.SENTINEL + "\n")
-            stream.flush()
 
     def _stop_loop(self) -> None:
         if self._loop is not None:

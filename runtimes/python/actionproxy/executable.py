@@ -14,15 +14,13 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import TextIO
 
 from actionproxy import protocol
 from actionproxy.config import ProxyConfig
-from actionproxy.runner import Reply, init_value, run_request
+from actionproxy.runner import Reply, SerialRunner, init_value, run_request
 from actionproxy.source import SourceError, unpack
 
 EXEC_FILE = "exec"
@@ -30,24 +28,13 @@ MAX_ARG_BYTES = 131071  # MAX_ARG_STRLEN - 1 (linux/binfmts.h): longer arguments
 NO_BINARY = "The action failed to generate or locate a binary. See logs for details."
 
 
-class ExecRunner:
+class ExecRunner(SerialRunner):
     def __init__(
         self, config: ProxyConfig, stdout: TextIO | None = None, stderr: TextIO | None = None
     ) -> None:
-        self._config = config
-        self._stdout = stdout or sys.stdout
-        self._stderr = stderr or sys.stderr
-        self._lock = threading.Lock()
+        super().__init__(config, stdout, stderr)
         self._binary = Path(config.exec_path)
         self._env: dict[str, str] = {}
-        self._initialized = False
-
-    def init(self, raw: bytes) -> Reply:
-        with self._lock:
-            reply = self._init(raw)
-            if reply.status != 200:
-                self._end_activation()
-            return reply
 
     def _init(self, raw: bytes) -> Reply:
         value = init_value(raw, self._initialized, self._config, self._stderr)
@@ -78,13 +65,6 @@ class ExecRunner:
         # zipfile does not keep modes: make it runnable, as it must be.
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         return path
-
-    def run(self, raw: bytes) -> Reply:
-        with self._lock:
-            try:
-                return self._run(raw)
-            finally:
-                self._end_activation()
 
     def _run(self, raw: bytes) -> Reply:
         request = run_request(raw)
@@ -119,11 +99,6 @@ class ExecRunner:
             return Reply(200, json.dumps(result, ensure_ascii=False).encode("utf-8"))
         self._stdout.write(result_line + "\n")
         return Reply.error(502, protocol.NOT_A_DICT)
-
-    def _end_activation(self) -> None:
-        for stream in (self._stdout, self._stderr):
-            stream.write(protocol.SENTINEL + "\n")
-            stream.flush()
 
     def close(self) -> None:
         return None  # nothing outlives a /run

@@ -39,7 +39,90 @@ class Reply:
         return cls.of(status, {"error": message})
 
 
-class _Launcher:
+class PipedChild:
+    """A child process with two pipes: requests in on its stdin, result lines out on a pipe of its own.
+    Subclasses start the process and hand the pipe's read end to ``_attach``."""
+
+    process: subprocess.Popen[bytes]
+    requests: IO[bytes]
+    results: BinaryIO
+
+    def _attach(self, process: subprocess.Popen[bytes], read_fd: int) -> None:
+        self.process = process
+        self.results = os.fdopen(read_fd, "rb")
+        assert process.stdin is not None
+        self.requests = process.stdin
+
+    def read(self) -> bytes | None:
+        """The next complete result line without its newline, or None once the child has exited."""
+        line = self.results.readline()
+        if line.endswith(b"\n"):
+            return line[:-1]
+        return None
+
+    def send(self, line: bytes) -> bool:
+        try:
+            self.requests.write(line)
+            self.requests.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            return False
+        return True
+
+    def reap(self) -> int | None:
+        try:
+            return self.process.wait(timeout=_EXIT_WAIT_S)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.reap()
+        for stream in (self.requests, self.results):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+class SerialRunner:
+    """What every runner shares: one /init or /run at a time (a lock), and each activation ended with the
+    sentinels on both streams, after every /run and every failed /init. Subclasses write ``_init`` and ``_run``."""
+
+    def __init__(
+        self, config: ProxyConfig, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self._config = config
+        self._stdout = stdout or sys.stdout
+        self._stderr = stderr or sys.stderr
+        self._lock = threading.Lock()
+        self._initialized = False
+
+    def init(self, raw: bytes) -> Reply:
+        with self._lock:
+            reply = self._init(raw)
+            if reply.status != 200:
+                self._end_activation()
+            return reply
+
+    def run(self, raw: bytes) -> Reply:
+        with self._lock:
+            try:
+                return self._run(raw)
+            finally:
+                self._end_activation()
+
+    def _init(self, raw: bytes) -> Reply:
+        raise NotImplementedError
+
+    def _run(self, raw: bytes) -> Reply:
+        raise NotImplementedError
+
+    def _end_activation(self) -> None:
+        for stream in (self._stdout, self._stderr):
+            stream.write(protocol.SENTINEL + "\n")
+            stream.flush()
+
+
+class _Launcher(PipedChild):
     """One running launcher child and its two pipes (requests in on stdin, results out on a pipe).
 
     Started before /init and told at /init where the code is (``start``), so a prewarmed container does not
@@ -50,7 +133,7 @@ class _Launcher:
         try:
             # -P: the action folder is not put on sys.path before the launcher's own imports;
             # -X utf8: UTF-8 stdio whatever the container's locale.
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [
                     sys.executable,
                     "-P",
@@ -71,9 +154,7 @@ class _Launcher:
             raise
         finally:
             os.close(write_fd)  # only the child may hold the write end, so its exit reads as EOF
-        self.results: BinaryIO = os.fdopen(read_fd, "rb")
-        assert self.process.stdin is not None
-        self.requests: IO[bytes] = self.process.stdin
+        self._attach(process, read_fd)
 
     def start(self, folder: Path, main_name: str, env: dict[str, str]) -> bool:
         """Tell the waiting launcher what to load; False if it is gone."""
@@ -82,45 +163,18 @@ class _Launcher:
 
     def read(self) -> bytes | None:
         """Next complete result line, or None once the launcher has exited (and been reaped)."""
-        line = self.results.readline()
-        if line.endswith(b"\n"):
-            return line[:-1]
-        self.reap()
-        return None
-
-    def send(self, line: bytes) -> bool:
-        try:
-            self.requests.write(line)
-            self.requests.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            return False
-        return True
-
-    def reap(self) -> int | None:
-        try:
-            return self.process.wait(timeout=_EXIT_WAIT_S)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        for stream in (self.requests, self.results):
-            with contextlib.suppress(OSError):
-                stream.close()
+        line = super().read()
+        if line is None:
+            self.reap()
+        return line
 
 
-class ActionRunner:
+class ActionRunner(SerialRunner):
     def __init__(
         self, config: ProxyConfig, stdout: TextIO | None = None, stderr: TextIO | None = None
     ) -> None:
-        self._config = config
-        self._stdout = stdout or sys.stdout
-        self._stderr = stderr or sys.stderr
-        self._lock = threading.Lock()
+        super().__init__(config, stdout, stderr)
         self._launcher: _Launcher | None = None
-        self._initialized = False
         self._spare: _Launcher | None = None
         try:
             self._spare = self._new_launcher()
@@ -142,13 +196,6 @@ class ActionRunner:
         return self._new_launcher()
 
     # --- /init ----------------------------------------------------------------------------------------
-
-    def init(self, raw: bytes) -> Reply:
-        with self._lock:
-            reply = self._init(raw)
-            if reply.status != 200:
-                self._end_activation()
-            return reply
 
     def _init(self, raw: bytes) -> Reply:
         value = init_value(raw, self._initialized, self._config, self._stderr)
@@ -184,13 +231,6 @@ class ActionRunner:
 
     # --- /run -----------------------------------------------------------------------------------------
 
-    def run(self, raw: bytes) -> Reply:
-        with self._lock:
-            try:
-                return self._run(raw)
-            finally:
-                self._end_activation()
-
     def _run(self, raw: bytes) -> Reply:
         launcher = self._launcher
         if launcher is None and not self._initialized:
@@ -216,11 +256,6 @@ class ActionRunner:
         return Reply.error(502, _message(result))
 
     # --- both -----------------------------------------------------------------------------------------
-
-    def _end_activation(self) -> None:
-        for stream in (self._stdout, self._stderr):
-            stream.write(protocol.SENTINEL + "\n")
-            stream.flush()
 
     def _stop_launcher(self) -> None:
         if self._launcher is not None:
