@@ -100,12 +100,14 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     counter = counter or state.counters()
     limits = LimitsService(store, NamespaceLimits(settings.limits.invocations_per_minute,
-                                                  settings.limits.fires_per_minute),
+                                                  settings.limits.fires_per_minute,
+                                                  activations_keep_days=settings.retention.keep_days),
                            settings.controller.identity_cache_seconds,
                            stale_seconds=settings.couchdb.serve_stale_s)
     invocations = InvocationService(
         entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
-        invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute)
+        invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute,
+        records_kept=lambda namespace: limits.of(namespace).store_activations)
     identities = IdentityService(store, settings.controller.identity_cache_seconds,
                                  stale_seconds=settings.couchdb.serve_stale_s)
     return Services(

@@ -141,6 +141,19 @@ SCHEDULER_POLL_S = 1.0
 SCHEDULER_FIRE_RETRIES = 5
 """How often a failed alarm fire (controller down, 5xx, 429) is retried, with backoff, before it is dropped."""
 
+RETENTION_KEEP_DAYS = 30
+"""Days an activation record is kept before the scheduler deletes it; a namespace may override it
+(``squall admin limits set NS --activations-keep-days N``); 0 keeps records for ever (no sweeps)."""
+
+RETENTION_INTERVAL_S = 3600.0
+"""Time from the end of one retention sweep to the start of the next."""
+
+RETENTION_BATCH = 500
+"""Records one sweep request deletes at most (one view query and one bulk delete)."""
+
+RETENTION_PAUSE_S = 0.5
+"""Pause between two batches of a sweep, so that deleting old records never crowds out the hot path."""
+
 CLIENT_APIHOST = "http://127.0.0.1:3233"
 """Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
 

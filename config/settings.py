@@ -201,6 +201,20 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    keep_days: int = defaults.RETENTION_KEEP_DAYS
+    interval_s: float = defaults.RETENTION_INTERVAL_S
+    batch: int = defaults.RETENTION_BATCH
+    pause_s: float = defaults.RETENTION_PAUSE_S
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.keep_days <= 36_500, "retention.keep_days must be 0 (keep for ever) to 36500")
+        _require(self.interval_s > 0, "retention.interval_s must be positive")
+        _require(1 <= self.batch <= 10_000, "retention.batch must be 1..10000")
+        _require(0 <= self.pause_s <= 60, "retention.pause_s must be in [0, 60]")
+
+
+@dataclass(frozen=True)
 class ClientSettings:
     apihost: str = defaults.CLIENT_APIHOST
     auth: str = defaults.CLIENT_AUTH
@@ -253,6 +267,7 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     client: ClientSettings = field(default_factory=ClientSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     flower: FlowerSettings = field(default_factory=FlowerSettings)
 

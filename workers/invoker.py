@@ -279,7 +279,7 @@ class Invoker:
         if concurrency > 1:
             self._pool.release(lease, reusable=outcome.reusable)
             logs = [format_line(_log_time(), "stderr", CONCURRENT_LOGS)] if action.limits.logs > 0 else []
-            return self._store_ran(replace(activation, logs=logs))
+            return self._store_ran(replace(activation, logs=logs), msg)
         # A reusable container goes back at once, so a caller's next invoke finds it warm rather than starting
         # another while these logs are read (its output lands after this activation's sentinels).
         early = outcome.reusable
@@ -292,7 +292,7 @@ class Invoker:
         finally:
             if not early:  # outside the lock: destroying waits for log readers
                 self._pool.release(lease, reusable=False)
-        return self._store_ran(replace(activation, logs=logs))
+        return self._store_ran(replace(activation, logs=logs), msg)
 
     def _concurrency(self, action: Action) -> int:
         """The action's concurrency limit where its runtime takes concurrent activations, else 1."""
@@ -448,7 +448,7 @@ class Invoker:
             first = True
         if not first:
             return self._redelivered(msg, action, activation.start, publish_result)
-        return self._record(activation, publish_result)
+        return self._record(activation, publish_result, msg)
 
     def _redelivered(self, msg: ActivationMessage, action: Action | None, at: int,
                      publish_result: Publish) -> Activation:
@@ -462,16 +462,16 @@ class Invoker:
         if kept is not None:
             lost = [format_line(_log_time(), "stderr", LOGS_LOST)] if action is None or action.limits.logs > 0 else []
             activation = replace(Activation.from_doc(kept), logs=lost)
-            self._record(activation, publish_result)
+            self._record(activation, publish_result, msg)
             self._forget(msg.activation_id)
             return activation
         try:
             existing = Activation.from_doc(self._activations.get_activation(msg.namespace, msg.activation_id))
         except NotFound:
-            return self._record(self._interrupted(msg, action, at), publish_result)
+            return self._record(self._interrupted(msg, action, at), publish_result, msg)
         except PlatformError as e:  # the store is away: store the interruption; a record stored before wins
             log.warning("cannot look up the record of redelivered activation %s: %s", msg.activation_id, e)
-            return self._record(self._interrupted(msg, action, at), publish_result)
+            return self._record(self._interrupted(msg, action, at), publish_result, msg)
         self._publish(existing, publish_result)
         return existing
 
@@ -494,9 +494,9 @@ class Invoker:
         except Unavailable as e:  # it expires on its own
             log.warning("the kept record of %s is not dropped: %s", activation_id, e.message)
 
-    def _record(self, activation: Activation, publish_result: Publish) -> Activation:
+    def _record(self, activation: Activation, publish_result: Publish, msg: ActivationMessage) -> Activation:
         self._publish(activation, publish_result)
-        return self._store(activation)
+        return self._store(activation, msg)
 
     def _publish(self, activation: Activation, publish_result: Publish) -> None:
         try:
@@ -504,13 +504,15 @@ class Invoker:
         except Exception:  # the record must still be stored and the container released
             log.exception("publishing the result of %s failed", activation.activation_id)
 
-    def _store(self, activation: Activation) -> Activation:
-        """Store the record (the sink retries a store that is briefly down); ``RecordNotStored`` propagates."""
-        self._records.store(activation.to_doc())
+    def _store(self, activation: Activation, msg: ActivationMessage) -> Activation:
+        """Store the record (the sink retries a store that is briefly down); ``RecordNotStored`` propagates.
+        Not at all when the namespace keeps no records (``storeActivations: false``)."""
+        if msg.store_record:
+            self._records.store(activation.to_doc())
         return activation
 
-    def _store_ran(self, activation: Activation) -> Activation:
+    def _store_ran(self, activation: Activation, msg: ActivationMessage) -> Activation:
         """Store the record of an activation that ran, then drop the copy the journal kept of it."""
-        self._store(activation)
+        self._store(activation, msg)
         self._forget(activation.activation_id)
         return activation

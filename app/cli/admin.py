@@ -12,6 +12,7 @@ import click
 
 from app.cli.common import settings
 from app.core.errors import PlatformError
+from app.core.limits import parse_overrides
 from app.core.services import IdentityService
 
 if TYPE_CHECKING:
@@ -160,11 +161,18 @@ def limits() -> None:
 @click.argument("namespace")
 @click.option("--invocations-per-minute", type=click.IntRange(min=0), default=None)
 @click.option("--fires-per-minute", type=click.IntRange(min=0), default=None)
-def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_minute: int | None) -> None:
+@click.option("--activations-keep-days", type=click.IntRange(min=0), default=None,
+              help="Days its activation records are kept (0: for ever); left out, retention.keep_days.")
+@click.option("--store-activations", type=click.BOOL, default=None, metavar="true|false",
+              help="false: keep no activation records (blocking callers still get results), as OpenWhisk's "
+                   "storeActivations.")
+def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_minute: int | None,
+               activations_keep_days: int | None, store_activations: bool | None) -> None:
     """Replace NAMESPACE's overrides (an option left out falls back to the deployment's limit)."""
+    given = {"invocationsPerMinute": invocations_per_minute, "firesPerMinute": fires_per_minute,
+             "activationsKeepDays": activations_keep_days, "storeActivations": store_activations}
     with _store() as store:
-        store.put_limits(namespace, {k: v for k, v in (("invocationsPerMinute", invocations_per_minute),
-                                                       ("firesPerMinute", fires_per_minute)) if v is not None})
+        store.put_limits(namespace, parse_overrides(given))
     click.echo(f"limits of {namespace} set")
 
 
@@ -174,6 +182,29 @@ def limits_get(namespace: str) -> None:
     """NAMESPACE's overrides as JSON ({} when it runs under the deployment's limits)."""
     with _store() as store:
         click.echo(json.dumps(store.get_limits(namespace), sort_keys=True))
+
+
+@admin.group()
+def retention() -> None:
+    """Activation records past their retention (retention.keep_days, or a namespace's --activations-keep-days)."""
+
+
+@retention.command("run")
+def retention_run() -> None:
+    """Delete now what the scheduler's next sweep would: every record older than its namespace keeps them."""
+    from app.scheduler.retention import retention_service
+
+    s = settings()
+    with _store() as store:
+        def progress(namespace: str, deleted: int) -> None:
+            click.echo(f"  {namespace}: {deleted} deleted so far", err=True)
+
+        report = retention_service(s, store).sweep(progress=progress)
+    for namespace, deleted in sorted(report.deleted.items()):
+        click.echo(f"{namespace}: {deleted} deleted")
+    for namespace in report.skipped:
+        click.echo(f"{namespace}: skipped (its limits could not be read; run again)")
+    click.echo(f"{report.total} records deleted in {report.batches} batches, {report.seconds:.1f} s")
 
 
 @admin.command("invokers")

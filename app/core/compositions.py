@@ -124,6 +124,7 @@ class Continuation:
     atomic: int = 0  # atomic actions run so far (sequence limit)
     components: int = 0  # component activations so far (conductor limit)
     conductors: int = 0  # conductor activations so far (conductor limit)
+    store_records: bool = True  # False: the namespace keeps no records (storeActivations), nor its components'
 
     def to_dict(self) -> Document:
         return asdict(self)
@@ -170,9 +171,11 @@ class Invoke:
 
 @dataclass(frozen=True)
 class Record:
-    """Effect: store this composition record and hand its result to whoever waits on its id."""
+    """Effect: store this composition record (unless its namespace keeps none) and hand its result to whoever
+    waits on its id."""
 
     activation: Activation
+    store: bool = True
 
 
 Effect = Invoke | Record
@@ -196,10 +199,10 @@ def new_frame(action: Action, activation_id: str, cause: str | None, start: int)
 
 
 def begin(action: Action, *, activation_id: str, namespace: str, subject: str, transaction_id: str,
-          api_key: str | None, start: int) -> Continuation:
+          api_key: str | None, start: int, store_records: bool = True) -> Continuation:
     """The continuation of a topmost sequence or conductor invocation, before its first step."""
     return Continuation(namespace, subject, transaction_id, api_key, [new_frame(action, activation_id, None, start)],
-                        received=start)
+                        received=start, store_records=store_records)
 
 
 # --- the machine ------------------------------------------------------------------------------------
@@ -271,7 +274,7 @@ class Composer:
         """End the top frame: its record, then the frame below (if any) goes on as if a step finished."""
         frame = cont.frames[-1]
         activation = self.record(cont, frame, status, result)
-        effects.append(Record(activation))
+        effects.append(Record(activation, cont.store_records))
         if len(cont.frames) > 1:
             below = replace(cont, frames=cont.frames[:-1])
             self._after_step(below, StepOutcome(frame.activation_id, status, result, frame.duration,
@@ -308,6 +311,7 @@ class Composer:
             activation_id=frame.next_id(), transaction_id=cont.transaction_id, namespace=cont.namespace,
             subject=cont.subject, payload=payload, blocking=True, received_ms=self._clock(),
             api_key=cont.api_key, cause=frame.activation_id, continuation=cont.to_dict(),
+            store_record=cont.store_records,
         )))
 
     def _push(self, cont: Continuation, action: Action, payload: Payload, effects: list[Effect]) -> None:

@@ -334,6 +334,9 @@ class ActivationMessage:
     reserved_mb: int = 0
     # The result backend channel of the controller process waiting for a blocking invoke's result, if any.
     reply_to: str | None = None
+    # False when the invoking namespace keeps no records (``storeActivations: false``): the result still goes to
+    # a blocking caller, the record is not stored.
+    store_record: bool = True
 
     def to_dict(self) -> Document:
         return {
@@ -343,7 +346,7 @@ class ActivationMessage:
             "received_ms": self.received_ms, "api_key": self.api_key, "binding": self.binding,
             "cause": self.cause, "init_args": self.init_args, "continuation": self.continuation,
             "memory_mb": self.memory_mb, "placed_on": self.placed_on, "reserved_mb": self.reserved_mb,
-            "reply_to": self.reply_to,
+            "reply_to": self.reply_to, "store_record": self.store_record,
         }
 
     @classmethod

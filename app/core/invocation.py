@@ -33,7 +33,8 @@ class ResolvedAction:
 
     def message(self, *, activation_id: str, transaction_id: str, namespace: str, subject: str,
                 payload: dict[str, Any] | list[Any], blocking: bool, received_ms: int, api_key: str | None,
-                cause: str | None = None, continuation: dict[str, Any] | None = None) -> ActivationMessage:
+                cause: str | None = None, continuation: dict[str, Any] | None = None,
+                store_record: bool = True) -> ActivationMessage:
         """The activation message for invoking this action as ``namespace``/``subject``.
 
         A dict ``payload`` is merged over the parameters (init ones split off); a list (a sequence passing an
@@ -58,7 +59,7 @@ class ResolvedAction:
             action=self.action.path.doc_id, revision=self.action.rev or "", content=content, blocking=blocking,
             received_ms=received_ms, api_key=api_key if hands_key(self.action, namespace) else None,
             binding=self.binding, cause=cause, init_args=init_args, continuation=continuation,
-            memory_mb=self.action.limits.memory,
+            memory_mb=self.action.limits.memory, store_record=store_record,
         )
 
 

@@ -83,35 +83,52 @@ class LimitPolicy:
 
 # --- namespace limits --------------------------------------------------------------------------------
 
-FIELDS = {"invocationsPerMinute": "invocations_per_minute", "firesPerMinute": "fires_per_minute"}
-"""The stored (and API) names of the throttles a namespace may override, and ours. (Concurrent invocations are
-not counted yet, so they stay deployment-wide.)"""
+FIELDS = {"invocationsPerMinute": "invocations_per_minute", "firesPerMinute": "fires_per_minute",
+          "activationsKeepDays": "activations_keep_days"}
+"""The stored (and API) names of the whole-number limits a namespace may override, and ours. (Concurrent
+invocations are not counted yet, so they stay deployment-wide.)"""
+
+STORE_ACTIVATIONS = "storeActivations"
+"""OpenWhisk's switch (``wskadmin limits set NS --storeActivations false``): no records for the namespace, while
+blocking callers still get their results."""
 
 
 @dataclass(frozen=True)
 class NamespaceLimits:
     invocations_per_minute: int
     fires_per_minute: int
+    activations_keep_days: int = 0  # 0: records are kept for ever
+    store_activations: bool = True
 
     def overridden(self, stored: dict[str, Any]) -> NamespaceLimits:
         """These limits with the stored overrides applied (unknown or bad values are ignored)."""
-        values = {ours: stored[theirs] for theirs, ours in FIELDS.items()
-                  if isinstance(stored.get(theirs), int) and not isinstance(stored.get(theirs), bool)
-                  and stored[theirs] >= 0}
+        values: dict[str, Any] = {
+            ours: stored[theirs] for theirs, ours in FIELDS.items()
+            if isinstance(stored.get(theirs), int) and not isinstance(stored.get(theirs), bool) and stored[theirs] >= 0}
+        if isinstance(stored.get(STORE_ACTIVATIONS), bool):
+            values["store_activations"] = stored[STORE_ACTIVATIONS]
         return replace(self, **values)
 
-    def to_api(self) -> dict[str, int]:
+    def to_api(self) -> dict[str, int | bool]:
         ours = asdict(self)
-        return {theirs: ours[name] for theirs, name in FIELDS.items()}
+        named: dict[str, int | bool] = {theirs: ours[name] for theirs, name in FIELDS.items()}
+        named[STORE_ACTIVATIONS] = self.store_activations
+        return named
 
 
-def parse_overrides(given: dict[str, Any]) -> dict[str, int]:
-    """Validated overrides to store: known names, whole numbers ≥ 0; None or "" drops an override."""
-    overrides: dict[str, int] = {}
+def parse_overrides(given: dict[str, Any]) -> dict[str, int | bool]:
+    """Validated overrides to store: known names, whole numbers ≥ 0 (``activationsKeepDays`` 0 keeps records for
+    ever), ``storeActivations`` a boolean; None or "" drops one."""
+    overrides: dict[str, int | bool] = {}
     for key, value in given.items():
-        if key not in FIELDS:
-            raise Invalid(f"'{key}' is not a namespace limit; use one of {', '.join(FIELDS)}")
+        if key not in FIELDS and key != STORE_ACTIVATIONS:
+            raise Invalid(f"'{key}' is not a namespace limit; use one of {', '.join([*FIELDS, STORE_ACTIVATIONS])}")
         if value is None or value == "":
+            continue
+        if key == STORE_ACTIVATIONS:
+            if not isinstance(value, bool):
+                raise Invalid(f"{key} must be true or false, not {value!r}")
+            overrides[key] = value
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise Invalid(f"{key} must be a whole number of at least 0, not {value!r}")

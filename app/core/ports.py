@@ -78,6 +78,17 @@ class ActivationStore(Protocol):
     def count_activations(self, namespace: str, name: str | None, since: int | None, upto: int | None) -> int: ...
 
 
+class ExpiringActivations(Protocol):
+    """What the retention sweep needs of the activation store (``app.core.services.retention``)."""
+
+    def activation_namespaces(self) -> list[str]:
+        """Every namespace that has records, in order (those of deleted namespaces too)."""
+
+    def delete_activations_before(self, namespace: str, before_ms: int, limit: int) -> int:
+        """Delete at most ``limit`` of ``namespace``'s records that started before ``before_ms``, oldest first;
+        how many were deleted (one deleted meanwhile by another sweep is not counted)."""
+
+
 class CompositionStarter(Protocol):
     def publish_step(self, step: dict[str, Any], key: str) -> None:
         """Publish a ``squall.composition_step`` task (kwargs ``step``) to the home queue of ``key``; returns once

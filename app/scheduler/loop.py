@@ -5,6 +5,8 @@ Each tick claims what is due (``AlarmService.claim_due``: the next fire time is 
 sent, under the revision it was read at), then sends one ``squall.fire_alarm`` task per claim. A restarted
 scheduler reads the stored next times, so it neither loses a schedule nor fires a claimed slot again; if it
 was down across several slots it fires the missed alarm once, then keeps to the schedule.
+
+The same process deletes activation records past their retention (``app.scheduler.retention``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.core.entities import now_ms
 from app.core.errors import PlatformError
 from app.core.services.alarms import AlarmService
 from app.scheduler.firer import AlarmFirer, RetryableFire
+from app.scheduler.retention import RetentionSweeper, retention_service
 from app.store import Store, open_store
 from config import Settings
 from tasks import names
@@ -54,7 +57,8 @@ def next_sleep(alarms: AlarmService, claimed: int, poll_s: float) -> float:
 
 class AlarmLoop:
     """The scheduler without Celery, for ``squall standalone``: one thread claims due alarms (the same claims
-    as ``AlarmScheduler``, so it never fires a slot twice) and a small pool fires them with backoff."""
+    as ``AlarmScheduler``, so it never fires a slot twice) and a small pool fires them with backoff; the
+    retention sweeper runs beside it, as in the scheduler process."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self._alarms = AlarmService(store, store)
@@ -64,12 +68,15 @@ class AlarmLoop:
         self._stopping = threading.Event()
         self._fires = ThreadPoolExecutor(max_workers=4, thread_name_prefix="squall-alarm")
         self._thread = threading.Thread(target=self._run, name="squall-scheduler", daemon=True)
+        self._retention = RetentionSweeper(retention_service(settings, store), settings.retention.interval_s)
 
     def start(self) -> None:
         self._thread.start()
+        self._retention.start()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._retention.stop()
         self._thread.join(10)
         self._fires.shutdown(wait=True, cancel_futures=True)
         self._firer.close()
@@ -105,7 +112,8 @@ class AlarmLoop:
 
 
 class AlarmScheduler(Scheduler):  # type: ignore[misc]
-    """A beat scheduler with no static entries: it polls the store for due alarms."""
+    """A beat scheduler with no static entries: it polls the store for due alarms. The retention sweeper
+    (``app.scheduler.retention``) runs in a thread beside it."""
 
     def setup_schedule(self) -> None:
         settings: Settings = self.app.conf.squall_settings
@@ -113,6 +121,9 @@ class AlarmScheduler(Scheduler):  # type: ignore[misc]
         self._store = open_store(settings)
         self._alarms = AlarmService(self._store, self._store)
         self.max_interval = settings.scheduler.poll_s
+        # Always, even with retention.keep_days 0: a namespace may still set its own days.
+        self._retention = RetentionSweeper(retention_service(settings, self._store), settings.retention.interval_s)
+        self._retention.start()
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """Claim and send what is due; return how long to sleep (until the next due alarm, at most a poll)."""
@@ -132,6 +143,7 @@ class AlarmScheduler(Scheduler):  # type: ignore[misc]
         """Nothing to write back: every claim is stored as it is made."""
 
     def close(self) -> None:
+        self._retention.stop()
         self._store.close()
 
     @property

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from app.core.plugins import resolve
-from app.core.ports import ActivationStore, AlarmStore, EntityStore, SubjectStore
+from app.core.ports import ActivationStore, AlarmStore, EntityStore, ExpiringActivations, SubjectStore
 
 __all__ = ["STORES", "Store", "open_store", "resolve_store"]
 
@@ -20,8 +20,8 @@ STORES: dict[str, str] = {
 }
 
 
-class Store(SubjectStore, EntityStore, ActivationStore, AlarmStore, Protocol):
-    """What a store class provides: the four ports plus its lifecycle."""
+class Store(SubjectStore, EntityStore, ActivationStore, ExpiringActivations, AlarmStore, Protocol):
+    """What a store class provides: the ports plus its lifecycle."""
 
     def setup(self) -> None:
         """Create databases, tables and indexes if missing; safe to call again."""

@@ -114,6 +114,24 @@ _ACTIVATIONS_DESIGN: Document = {
 }
 
 
+RETENTION_DESIGN = "retention"
+"""A design document of its own for the retention sweep's view: adding it to an existing deployment builds this
+index alone, not again the ``activations`` ones that listing records needs."""
+
+_RETENTION_DESIGN: Document = {
+    "language": "javascript",
+    "views": {
+        # [namespace, start] -> rev: what a bulk delete needs, without reading the records themselves.
+        "expiry": {
+            "map": """function (doc) {
+  if (doc.activationId === undefined || typeof doc.namespace !== 'string') return;
+  emit([doc.namespace, doc.start], doc._rev);
+}""",
+        },
+    },
+}
+
+
 _ALARMS_DESIGN: Document = {
     "language": "javascript",
     "views": {
@@ -141,11 +159,12 @@ class CouchStore:
         self._whisks = self._client.database(f"{settings.prefix}whisks")
         self._activations = self._client.database(f"{settings.prefix}activations")
         self._alarms = self._client.database(f"{settings.prefix}alarms")
-        self._designs: tuple[tuple[Database, Document], ...] = (
-            (self._subjects, _SUBJECTS_DESIGN),
-            (self._whisks, _WHISKS_DESIGN),
-            (self._activations, _ACTIVATIONS_DESIGN),
-            (self._alarms, _ALARMS_DESIGN),
+        self._designs: tuple[tuple[Database, str, Document], ...] = (
+            (self._subjects, DESIGN, _SUBJECTS_DESIGN),
+            (self._whisks, DESIGN, _WHISKS_DESIGN),
+            (self._activations, DESIGN, _ACTIVATIONS_DESIGN),
+            (self._activations, RETENTION_DESIGN, _RETENTION_DESIGN),
+            (self._alarms, DESIGN, _ALARMS_DESIGN),
         )
 
     @classmethod
@@ -162,9 +181,9 @@ class CouchStore:
 
     def setup(self) -> None:
         """Create the databases if missing and install or update their design documents."""
-        for db, design in self._designs:
+        for db, name, design in self._designs:
             db.create()
-            _install_design(db, design)
+            _install_design(db, design, name)
 
     def close(self) -> None:
         self._client.close()
@@ -316,6 +335,21 @@ class CouchStore:
         view, low, high = self._activation_range(namespace, name, since, upto)
         return _count(view, startkey=low, endkey=high)
 
+    # -- ExpiringActivations --------------------------------------------------------------------------------
+
+    def activation_namespaces(self) -> list[str]:
+        rows = _query(_View(self._activations, "activations"), reduce=True, group_level=1)
+        return [row["key"][0] for row in rows if isinstance(row.get("key"), list) and row["key"]]
+
+    def delete_activations_before(self, namespace: str, before_ms: int, limit: int) -> int:
+        # The key range ends just below [namespace, before_ms]: records that started before it, oldest first.
+        rows = _query(_View(self._activations, "expiry", RETENTION_DESIGN), startkey=[namespace],
+                      endkey=[namespace, before_ms], inclusive_end=False, limit=limit)
+        if not rows:
+            return 0
+        results = self._activations.bulk({"_id": row["id"], "_rev": row["value"], "_deleted": True} for row in rows)
+        return sum(1 for r in results if "error" not in r)  # a conflict: deleted (or changed) meanwhile
+
     # -- AlarmStore -----------------------------------------------------------------------------------------
 
     def get_alarm(self, trigger_id: str) -> Document:
@@ -348,17 +382,18 @@ class CouchStore:
 
 
 class _View:
-    """A callable for one view of the design document, so queries read as ``_query(view, ...)``."""
+    """A callable for one view of a design document, so queries read as ``_query(view, ...)``."""
 
-    def __init__(self, db: Database, name: str) -> None:
+    def __init__(self, db: Database, name: str, design: str = DESIGN) -> None:
         self.db = db
         self.name = name
+        self.design = design
 
     def __call__(self, **params: Any) -> Document:
         try:
-            return self.db.view(DESIGN, self.name, **params)
+            return self.db.view(self.design, self.name, **params)
         except NotFound as e:
-            raise StoreError(f"view {self.db.name}/_design/{DESIGN}/{self.name} is missing: "
+            raise StoreError(f"view {self.db.name}/_design/{self.design}/{self.name} is missing: "
                              "run the store's setup() first") from e
 
 
@@ -395,9 +430,9 @@ def _delete(db: Database, doc_id: str, rev: str | None) -> None:
     db.delete(doc_id, rev)
 
 
-def _install_design(db: Database, design: Document) -> None:
-    """PUT ``_design/squall`` unless the stored one is the same; another process racing us is fine."""
-    doc_id = f"_design/{DESIGN}"
+def _install_design(db: Database, design: Document, name: str = DESIGN) -> None:
+    """PUT ``_design/<name>`` unless the stored one is the same; another process racing us is fine."""
+    doc_id = f"_design/{name}"
     for _ in range(3):
         try:
             stored: Document | None = db.get(doc_id)

@@ -236,6 +236,17 @@ class SqliteStore:
         where, params = _activation_filter(namespace, name, since, upto)
         return int(self._query(f"SELECT COUNT(*) FROM activations WHERE {where}", params)[0][0])
 
+    # -- ExpiringActivations --------------------------------------------------------------------------------
+
+    def activation_namespaces(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT DISTINCT namespace FROM activations ORDER BY namespace", ())]
+
+    def delete_activations_before(self, namespace: str, before_ms: int, limit: int) -> int:
+        with self._transaction() as db:  # the (namespace, start) index finds them, oldest first
+            cursor = db.execute("DELETE FROM activations WHERE id IN (SELECT id FROM activations WHERE namespace = ? "
+                                "AND start < ? ORDER BY start LIMIT ?)", (namespace, before_ms, limit))
+            return cursor.rowcount
+
     # -- AlarmStore -----------------------------------------------------------------------------------------
 
     def get_alarm(self, trigger_id: str) -> Document:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import GUEST, Api, MakeApi, error, ok
+from tests.api.conftest import CODE, GUEST, Api, MakeApi, error, ok
 
 pytestmark = pytest.mark.api
 
@@ -21,7 +21,7 @@ def test_limits_with_the_defaults(api: Api) -> None:
         "invocationsPerMinute": 60, "concurrentInvocations": 30, "firesPerMinute": 60,
         "maxActionMemory": 512, "minActionMemory": 128, "maxActionLogs": 10, "minActionLogs": 0,
         "maxActionTimeout": 300_000, "minActionTimeout": 100, "maxActionConcurrency": 500, "minActionConcurrency": 1,
-        "maxParameterSize": "1 MB", "maxActionInstances": 30,
+        "maxParameterSize": "1 MB", "maxActionInstances": 30, "activationsKeepDays": 30,
     }
     assert ok(api.get("/api/v1/namespaces/_/limits")) == expected
     assert ok(api.get(f"/api/v1/namespaces/{api.ns}/limits")) == expected
@@ -49,6 +49,22 @@ def test_an_override_shows_for_its_namespace_only(api: Api) -> None:
     assert theirs["invocationsPerMinute"] == 60 and theirs["firesPerMinute"] == 60
     api.store.put_limits(api.ns, {})
     assert ok(api.get("/api/v1/namespaces/_/limits"))["invocationsPerMinute"] == 60
+
+
+def test_retention_overrides_show_and_the_invoke_message_carries_store_activations(api: Api) -> None:
+    api.store.put_limits(api.ns, {"activationsKeepDays": 3, "storeActivations": False})
+    mine = ok(api.get("/api/v1/namespaces/_/limits"))
+    assert mine["activationsKeepDays"] == 3 and mine["storeActivations"] is False
+    theirs = ok(api.get("/api/v1/namespaces/_/limits", auth=api.other))
+    assert theirs["activationsKeepDays"] == 30 and "storeActivations" not in theirs  # shown only when off
+
+    for auth in (None, api.other):
+        assert api.put("/api/v1/namespaces/_/actions/echo", json={"exec": {"kind": "python:3", "code": CODE}},
+                       auth=auth).status_code == 200
+        assert api.post("/api/v1/namespaces/_/actions/echo", json={}, auth=auth).status_code == 202
+    mine_sent, theirs_sent = api.dispatcher.published[-2:]
+    assert (mine_sent.namespace, mine_sent.store_record) == (api.ns, False)
+    assert (theirs_sent.namespace, theirs_sent.store_record) == (api.other_ns, True)
 
 
 def test_another_namespaces_limits_are_403(api: Api) -> None:

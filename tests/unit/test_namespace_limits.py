@@ -19,7 +19,27 @@ def test_overrides_replace_only_what_they_name_and_ignore_bad_values() -> None:
     assert DEFAULTS.overridden({"invocationsPerMinute": 5}) == NamespaceLimits(5, 60)
     assert DEFAULTS.overridden({"firesPerMinute": 0, "invocationsPerMinute": True, "other": 3}) == \
         NamespaceLimits(60, 0)
-    assert NamespaceLimits(5, 7).to_api() == {"invocationsPerMinute": 5, "firesPerMinute": 7}
+    assert NamespaceLimits(5, 7).to_api() == {"invocationsPerMinute": 5, "firesPerMinute": 7,
+                                              "activationsKeepDays": 0, "storeActivations": True}
+
+
+def test_retention_overrides_apply_and_bad_ones_are_ignored() -> None:
+    base = NamespaceLimits(60, 60, activations_keep_days=30)
+    assert base.overridden({"activationsKeepDays": 3, "storeActivations": False}) == \
+        NamespaceLimits(60, 60, activations_keep_days=3, store_activations=False)
+    assert base.overridden({"activationsKeepDays": 0}).activations_keep_days == 0  # for ever
+    assert base.overridden({"activationsKeepDays": -2, "storeActivations": "no"}) == base
+    assert base.overridden({"storeActivations": 0}).store_activations is True  # a number is not a boolean
+
+
+def test_retention_overrides_are_validated() -> None:
+    assert parse_overrides({"activationsKeepDays": 7, "storeActivations": False}) == \
+        {"activationsKeepDays": 7, "storeActivations": False}
+    assert parse_overrides({"storeActivations": None}) == {}
+    with pytest.raises(Invalid, match="storeActivations must be true or false, not 'false'"):
+        parse_overrides({"storeActivations": "false"})
+    with pytest.raises(Invalid, match="activationsKeepDays must be a whole number of at least 0"):
+        parse_overrides({"activationsKeepDays": 1.5})
 
 
 @pytest.mark.parametrize(("given", "message"), [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from app.core import strict_json
@@ -51,3 +51,8 @@ class LimitsForm(FlaskForm):  # type: ignore[misc]
     namespace = StringField("Namespace", validators=[DataRequired(), Length(max=256)])
     invocations_per_minute = IntegerField("Invocations per minute", validators=[Optional(), NumberRange(min=0)])
     fires_per_minute = IntegerField("Trigger fires per minute", validators=[Optional(), NumberRange(min=0)])
+    activations_keep_days = IntegerField("Activation records kept (days, 0: for ever)",
+                                         validators=[Optional(), NumberRange(min=0, max=36_500)])
+    store_activations = SelectField("Store activation records", choices=[("", "the deployment's (yes)"),
+                                                                         ("true", "yes"), ("false", "no")],
+                                    default="")

@@ -33,6 +33,10 @@ def limits(namespace: str) -> Response:
         "maxActionConcurrency": lim.max_concurrency, "minActionConcurrency": lim.min_concurrency,
         "maxParameterSize": _size(lim.parameters_bytes),
         "maxActionInstances": lim.concurrent_invocations,
+        # Ours: how long this namespace's records are kept (0: for ever); OpenWhisk's storeActivations only when
+        # it is off, as OpenWhisk shows it only when set.
+        "activationsKeepDays": own.activations_keep_days,
+        **({"storeActivations": False} if not own.store_activations else {}),
     })
 
 

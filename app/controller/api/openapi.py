@@ -185,7 +185,8 @@ def _schemas(kinds: list[str]) -> Schema:
             **{name: {"type": "integer"} for name in (
                 "invocationsPerMinute", "concurrentInvocations", "firesPerMinute", "maxActionMemory",
                 "minActionMemory", "maxActionLogs", "minActionLogs", "maxActionTimeout", "minActionTimeout",
-                "maxActionConcurrency", "minActionConcurrency", "maxActionInstances")},
+                "maxActionConcurrency", "minActionConcurrency", "maxActionInstances", "activationsKeepDays")},
+            "storeActivations": {"type": "boolean"},
             "maxParameterSize": {"type": "string"}}, ("invocationsPerMinute", "firesPerMinute")),
     }
 

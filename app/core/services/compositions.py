@@ -96,7 +96,8 @@ class CompositionService:
         records: list[Effect] = []
         for frame in reversed(cont.frames):
             message = SEQUENCE_FAILED if frame.kind == SEQUENCE else COMPOSITION_FAILED
-            records.append(Record(self._composer.record(cont, frame, Status.WHISK_ERROR, {"error": message})))
+            records.append(Record(self._composer.record(cont, frame, Status.WHISK_ERROR, {"error": message}),
+                                  cont.store_records))
         return records
 
     def _apply(self, effect: Effect) -> None:
@@ -105,4 +106,5 @@ class CompositionService:
         elif isinstance(effect, Record):
             # The result first, so a blocking caller wakes at once; then the record.
             self._results.store_result(effect.activation.activation_id, effect.activation.to_api())
-            self._activations.put_activation(effect.activation.to_doc())
+            if effect.store:
+                self._activations.put_activation(effect.activation.to_doc())

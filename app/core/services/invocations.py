@@ -36,7 +36,8 @@ class InvokeOutcome:
 class InvocationService:
     def __init__(self, entities: EntityStore, dispatcher: Dispatcher, manifest: RuntimeManifest,
                  max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None, *,
-                 counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None) -> None:
+                 counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None,
+                 records_kept: Callable[[str], bool] = lambda namespace: True) -> None:
         self._entities = entities
         self._dispatcher = dispatcher
         self._manifest = manifest
@@ -45,6 +46,7 @@ class InvocationService:
         self._resolver = Resolver(entities)
         self._counter = counter
         self._invocations_allowed = invocations_allowed
+        self.records_kept = records_kept  # per namespace: storeActivations (its override, else true)
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
                wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
@@ -104,7 +106,8 @@ class InvocationService:
                  received: int) -> None:
         self._dispatcher.publish(resolved.message(
             activation_id=activation_id, transaction_id=transaction_id, namespace=identity.namespace,
-            subject=identity.subject, payload=payload, blocking=blocking, received_ms=received, api_key=api_key))
+            subject=identity.subject, payload=payload, blocking=blocking, received_ms=received, api_key=api_key,
+            store_record=self.records_kept(identity.namespace)))
 
     def _start_composition(self, identity: Identity, action: Action, payload: dict[str, Any], activation_id: str,
                            transaction_id: str, api_key: str | None, received: int) -> None:
@@ -119,6 +122,7 @@ class InvocationService:
             with contextlib.suppress(NotFound, Conflict):
                 self._resolver.resolve_action(identity, component_path(name, action.path.namespace))
         continuation = begin(action, activation_id=activation_id, namespace=identity.namespace,
-                             subject=identity.subject, transaction_id=transaction_id, api_key=api_key, start=received)
+                             subject=identity.subject, transaction_id=transaction_id, api_key=api_key, start=received,
+                             store_records=self.records_kept(identity.namespace))
         key = f"{identity.namespace}|{action.path.doc_id}"
         self._compositions.publish_step(start_event(continuation, payload), key)

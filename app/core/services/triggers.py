@@ -142,7 +142,8 @@ class TriggerService:
             activation_id=new_activation_id(), start=now, end=0, status=Status.SUCCESS, result=payload,
             logs=logs,
         )
-        self._activations.put_activation(activation.to_doc())
+        if self._invocations.records_kept(identity.namespace):  # storeActivations: false keeps no trigger records
+            self._activations.put_activation(activation.to_doc())
         return activation.activation_id
 
     def _activate_rule(self, identity: Identity, rule_id: str, action: EntityPath, status: RuleStatus,

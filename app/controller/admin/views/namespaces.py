@@ -21,6 +21,7 @@ def _page(form: NamespaceForm | None = None, status: int = 200,
     overrides = {ns: s.limits.overrides(ns) for ns in namespaces}
     return render_template("admin/namespaces.html", subjects=subjects, form=form or NamespaceForm(),
                            confirm=ConfirmForm(), limits=s.settings.limits, overrides=overrides,
+                           keep_days=s.settings.retention.keep_days,
                            limits_form=limits_form or LimitsForm()), status
 
 
@@ -85,7 +86,10 @@ def set_limits() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _page(limits_form=form, status=400)
     namespace = (form.namespace.data or "").strip()
+    stored = {"true": True, "false": False}.get(form.store_activations.data or "")
     services().limits.set(namespace, {"invocationsPerMinute": form.invocations_per_minute.data,
-                                      "firesPerMinute": form.fires_per_minute.data})
+                                      "firesPerMinute": form.fires_per_minute.data,
+                                      "activationsKeepDays": form.activations_keep_days.data,
+                                      "storeActivations": stored})
     flash(f"Limits of {namespace} saved; every controller applies them within its cache time.")
     return redirect(url_for("admin.namespaces"))
