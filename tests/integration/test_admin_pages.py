@@ -393,6 +393,15 @@ def test_operator_sets_a_namespaces_limits(operator: FlaskClient, services: Serv
     assert saved.status_code == 302
     assert services.limits.overrides("other") == {"invocationsPerMinute": 7}
     assert services.limits.of("other").invocations_per_minute == 7
+    retention = operator.post("/admin/namespaces/limits", data={
+        "namespace": "other", "activations_keep_days": "3", "store_activations": "false",
+        "csrf_token": token(page.text)})
+    assert retention.status_code == 302
+    assert services.limits.overrides("other") == {"activationsKeepDays": 3, "storeActivations": False}
+    shown = operator.get("/admin/namespaces").text
+    assert "activation records kept (days)" in shown and "records stored" in shown
+    row = shown[shown.index("<tr><td>other</td>"):]
+    assert "<td class=\"n\">3</td>" in row[:400] and "<td>no</td>" in row[:400]
     services.limits.set("other", {})
 
 

@@ -98,7 +98,11 @@ def test_a_namespace_that_stores_no_activations_still_answers(stack: Stack, uniq
         assert sequence.status_code == 200 and sequence.json() == {"echo": None}  # the second gets {"echo": 2}
         later = invoke(api, "echo", {"n": 3})
         assert later.status_code == 202
-        unstored = [blocking.json()["activationId"], later.json()["activationId"]]
+        assert api.put("/api/v1/namespaces/_/triggers/t", json={}).is_success
+        assert api.put("/api/v1/namespaces/_/rules/r", json={"trigger": "t", "action": "echo"}).is_success
+        fired = api.post("/api/v1/namespaces/_/triggers/t", json={"n": 5})
+        assert fired.status_code == 202
+        unstored = [blocking.json()["activationId"], later.json()["activationId"], fired.json()["activationId"]]
 
         # A record of another namespace, published after these, is stored: theirs would have been by now.
         put_action(guest, f"{unique}-echo", ECHO)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
+from collections.abc import Callable
 
 from app.core.activity import ActivationFilter, ActivationPage, Dashboard, summarize
 from app.core.entities import Activation
@@ -25,10 +26,11 @@ second while a reader waits for it, and only while one does."""
 
 class ActivationService:
     def __init__(self, activations: ActivationStore, dispatcher: Dispatcher | None = None,
-                 record_wait_s: float = 0.0) -> None:
+                 record_wait_s: float = 0.0, records_kept: Callable[[str], bool] = lambda namespace: True) -> None:
         self._activations = activations
         self._dispatcher = dispatcher
         self._record_wait_s = record_wait_s
+        self._records_kept = records_kept  # storeActivations per namespace
 
     def get(self, identity: Identity, namespace: str, activation_id: str) -> Activation:
         """The stored record; for a finished activation whose record has not landed yet, the record once it lands
@@ -40,6 +42,8 @@ class ActivationService:
         try:
             return Activation.from_doc(self._activations.get_activation(namespace, activation_id))
         except NotFound:
+            if not self._records_kept(namespace):  # no record will land: 404, as OpenWhisk answers then
+                raise
             # The record is written after the result is handed back; until it lands the result
             # backend may already know the answer (logs follow with the record).
             found = self._peek(activation_id)
