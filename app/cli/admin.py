@@ -160,11 +160,15 @@ def limits() -> None:
 @click.argument("namespace")
 @click.option("--invocations-per-minute", type=click.IntRange(min=0), default=None)
 @click.option("--fires-per-minute", type=click.IntRange(min=0), default=None)
-def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_minute: int | None) -> None:
+@click.option("--concurrent-invocations", type=click.IntRange(min=0), default=None,
+              help="Activations the namespace may have in flight at once (0 refuses every invoke).")
+def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_minute: int | None,
+               concurrent_invocations: int | None) -> None:
     """Replace NAMESPACE's overrides (an option left out falls back to the deployment's limit)."""
+    given = (("invocationsPerMinute", invocations_per_minute), ("firesPerMinute", fires_per_minute),
+             ("concurrentInvocations", concurrent_invocations))
     with _store() as store:
-        store.put_limits(namespace, {k: v for k, v in (("invocationsPerMinute", invocations_per_minute),
-                                                       ("firesPerMinute", fires_per_minute)) if v is not None})
+        store.put_limits(namespace, {k: v for k, v in given if v is not None})
     click.echo(f"limits of {namespace} set")
 
 

@@ -166,6 +166,7 @@ class Invoke:
     """Effect: publish this activation message (a component or a conductor step)."""
 
     message: ActivationMessage
+    timeout_ms: int = 60_000  # the action's, for how long it may count in flight at most
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ class Composer:
             activation_id=frame.next_id(), transaction_id=cont.transaction_id, namespace=cont.namespace,
             subject=cont.subject, payload=payload, blocking=True, received_ms=self._clock(),
             api_key=cont.api_key, cause=frame.activation_id, continuation=cont.to_dict(),
-        )))
+        ), resolved.action.limits.timeout))
 
     def _push(self, cont: Continuation, action: Action, payload: Payload, effects: list[Effect]) -> None:
         """Start a nested sequence or conductor as the running step of the top frame."""

@@ -19,11 +19,12 @@ def test_overrides_replace_only_what_they_name_and_ignore_bad_values() -> None:
     assert DEFAULTS.overridden({"invocationsPerMinute": 5}) == NamespaceLimits(5, 60)
     assert DEFAULTS.overridden({"firesPerMinute": 0, "invocationsPerMinute": True, "other": 3}) == \
         NamespaceLimits(60, 0)
-    assert NamespaceLimits(5, 7).to_api() == {"invocationsPerMinute": 5, "firesPerMinute": 7}
+    assert NamespaceLimits(5, 7).to_api() == {"invocationsPerMinute": 5, "firesPerMinute": 7,
+                                              "concurrentInvocations": 30}
 
 
 @pytest.mark.parametrize(("given", "message"), [
-    ({"concurrentInvocations": 3}, "'concurrentInvocations' is not a namespace limit"),
+    ({"maxActionMemory": 3}, "'maxActionMemory' is not a namespace limit"),
     ({"invocationsPerMinute": -1}, "invocationsPerMinute must be a whole number of at least 0"),
     ({"firesPerMinute": "9"}, "firesPerMinute must be a whole number of at least 0"),
 ])

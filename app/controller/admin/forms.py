@@ -51,3 +51,4 @@ class LimitsForm(FlaskForm):  # type: ignore[misc]
     namespace = StringField("Namespace", validators=[DataRequired(), Length(max=256)])
     invocations_per_minute = IntegerField("Invocations per minute", validators=[Optional(), NumberRange(min=0)])
     fires_per_minute = IntegerField("Trigger fires per minute", validators=[Optional(), NumberRange(min=0)])
+    concurrent_invocations = IntegerField("Concurrent invocations", validators=[Optional(), NumberRange(min=0)])

@@ -86,6 +86,7 @@ def set_limits() -> Response | tuple[str, int]:
         return _page(limits_form=form, status=400)
     namespace = (form.namespace.data or "").strip()
     services().limits.set(namespace, {"invocationsPerMinute": form.invocations_per_minute.data,
-                                      "firesPerMinute": form.fires_per_minute.data})
+                                      "firesPerMinute": form.fires_per_minute.data,
+                                      "concurrentInvocations": form.concurrent_invocations.data})
     flash(f"Limits of {namespace} saved; every controller applies them within its cache time.")
     return redirect(url_for("admin.namespaces"))
