@@ -6,6 +6,8 @@ that never finishes keeps its activation in flight until the test ends it (``fin
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.api.conftest import NS, Api, MakeApi, Reply, error, ok
@@ -91,3 +93,15 @@ def test_web_actions_count_against_their_owner(make_api: MakeApi) -> None:
     ok(api.post(f"{NS}/actions/page", {}), 202)
     refused = api.get(f"/api/v1/web/{api.ns}/default/page.json", auth=("", ""))
     assert error(refused, 429) == message(1, 1)
+
+
+def test_a_rule_refused_for_concurrency_logs_the_429_in_the_trigger_record(make_api: MakeApi) -> None:
+    api = make_api(limits={"concurrent_invocations": 1})
+    hanging(api, "slow")
+    api.trigger("t")
+    api.rule("r", "/_/t", "/_/slow")
+    first = ok(api.get(f"{NS}/activations/{ok(api.post(f'{NS}/triggers/t', {}), 202)['activationId']}"))
+    assert json.loads(first["logs"][0])["success"] is True  # the rule's activation took the one slot
+    second = ok(api.get(f"{NS}/activations/{ok(api.post(f'{NS}/triggers/t', {}), 202)['activationId']}"))
+    assert json.loads(second["logs"][0]) == {"rule": f"{api.ns}/r", "action": f"{api.ns}/slow", "statusCode": 1,
+                                             "success": False, "error": message(1, 1)}

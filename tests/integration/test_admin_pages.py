@@ -388,11 +388,15 @@ def test_operator_sets_a_namespaces_limits(operator: FlaskClient, services: Serv
     refused = operator.post("/admin/namespaces/limits", data={"namespace": "other", "invocations_per_minute": "7"})
     assert refused.status_code == 400 and services.limits.overrides("other") == {}  # no CSRF token
     saved = operator.post("/admin/namespaces/limits", data={
-        "namespace": "other", "invocations_per_minute": "7", "fires_per_minute": "",
+        "namespace": "other", "invocations_per_minute": "7", "fires_per_minute": "", "concurrent_invocations": "3",
         "csrf_token": token(page.text)})
     assert saved.status_code == 302
-    assert services.limits.overrides("other") == {"invocationsPerMinute": 7}
+    assert services.limits.overrides("other") == {"invocationsPerMinute": 7, "concurrentInvocations": 3}
     assert services.limits.of("other").invocations_per_minute == 7
+    assert services.limits.of("other").concurrent_invocations == 3
+    listed = operator.get("/admin/namespaces").text
+    row = '<td>other</td>\n      <td class="n">7</td>\n      <td class="n">—</td>\n      <td class="n">3</td>'
+    assert row in listed  # the overrides table: per minute, fires (none), concurrent
     services.limits.set("other", {})
 
 
