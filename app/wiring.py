@@ -13,6 +13,7 @@ from app.core.ports import (
     CompositionStarter,
     Dispatcher,
     EntityStore,
+    InFlight,
     InvokerMonitor,
     InvokerRegistry,
     RateCounter,
@@ -93,20 +94,23 @@ def build_actions_and_packages(settings: Settings, store: Store) -> tuple[Action
 
 def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, invokers: InvokerMonitor,
                    compositions: CompositionStarter | None = None, counter: RateCounter | None = None,
-                   state: SharedState | None = None) -> Services:
-    """Every use case of a controller process over these ports. ``counter`` defaults to the shared state's."""
+                   state: SharedState | None = None, inflight: InFlight | None = None) -> Services:
+    """Every use case of a controller process over these ports. ``counter`` defaults to the shared state's;
+    ``concurrentInvocations`` is enforced only with an ``inflight`` (the invokers must release into the same one)."""
     state = state or shared_state(settings)
     entities = entity_store(settings, store, state)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     counter = counter or state.counters()
     limits = LimitsService(store, NamespaceLimits(settings.limits.invocations_per_minute,
                                                   settings.limits.fires_per_minute,
+                                                  settings.limits.concurrent_invocations,
                                                   activations_keep_days=settings.retention.keep_days),
                            settings.controller.identity_cache_seconds,
                            stale_seconds=settings.couchdb.serve_stale_s)
     invocations = InvocationService(
         entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
         invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute,
+        inflight=inflight, concurrent_allowed=lambda namespace: limits.of(namespace).concurrent_invocations,
         records_kept=lambda namespace: limits.of(namespace).store_activations)
     identities = IdentityService(store, settings.controller.identity_cache_seconds,
                                  stale_seconds=settings.couchdb.serve_stale_s)
@@ -134,11 +138,14 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
 
 def build_compositions(settings: Settings, entities: EntityStore, activations: ActivationStore,
                        dispatcher: Dispatcher, results: ResultSink,
-                       state: SharedState | None = None) -> CompositionService:
-    """The service that carries sequences and conductor actions from step to step, wherever steps run."""
+                       state: SharedState | None = None, inflight: InFlight | None = None) -> CompositionService:
+    """The service that carries sequences and conductor actions from step to step, wherever steps run; its
+    components count in ``inflight`` (default: the shared state's, when shared)."""
     state = state or shared_state(settings)
+    if inflight is None and state.shared:
+        inflight = state.inflight()
     return CompositionService(entities, activations, dispatcher, results, settings.limits.sequence_max_length,
-                              state.ledger())
+                              state.ledger(), inflight)
 
 
 def invoker_registry(settings: Settings, state: SharedState | None = None) -> InvokerRegistry:

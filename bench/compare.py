@@ -56,7 +56,8 @@ def main() -> None:
 def _env(config: dict[str, str], couch: str) -> dict[str, str]:
     settings = {f"SQUALL_{k}": v for k, v in config.items() if k != "code"}
     extra = {"SQUALL_INVOKER_USER_MEMORY_MB": "8192", "SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": "1000000000",
-             "SQUALL_LIMITS_FIRES_PER_MINUTE": "1000000000", **settings}
+             "SQUALL_LIMITS_FIRES_PER_MINUTE": "1000000000", "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": "1000000000",
+             **settings}
     base = dict(os.environ)
     if "code" in config:
         base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(config["code"]).resolve()),

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, StoreUnavailable
-from app.core.ports import FollowUps, InvokerRegistry
+from app.core.ports import FollowUps, InFlight, InvokerRegistry
 from app.core.services.compositions import completed_event
 from workers.invoker import Invoker, TryLater
 from workers.records import RecordNotStored, RecordRefused, stand_in
@@ -36,12 +36,15 @@ practice: activations cannot start while Redis, which holds the journal too, is 
 
 class ActivationRunner:
     """An invoker plus the steps after each activation (``tasks.base.ActivationRunning``). With a ``registry``,
-    the room a controller reserved for an activation on this invoker is given back when it ends."""
+    the room a controller reserved for an activation on this invoker is given back when it ends; with an
+    ``inflight``, the activation stops counting against its namespace's concurrentInvocations then."""
 
-    def __init__(self, invoker: Invoker, follow_ups: FollowUps, registry: InvokerRegistry | None = None) -> None:
+    def __init__(self, invoker: Invoker, follow_ups: FollowUps, registry: InvokerRegistry | None = None,
+                 inflight: InFlight | None = None) -> None:
         self.invoker = invoker
         self._follow_ups = follow_ups
         self._registry = registry
+        self._inflight = inflight
         self._lock = threading.Lock()
         self._in_flight = 0
         self._dead_letters = 0
@@ -73,6 +76,10 @@ class ActivationRunner:
                 self._in_flight -= 1
             if ran:
                 self._release(message)
+                if self._inflight is not None:
+                    # Whatever the record says (result, timeout, the invoker that died before: a redelivery's
+                    # record), it is produced: the activation is no longer in flight.
+                    self._inflight.release(message.namespace, message.activation_id)
         if message.continuation is not None:
             self._follow_ups.continue_composition(completed_event(message.continuation, activation))
         return activation

@@ -156,7 +156,8 @@ def build_context(settings: Settings, celery: Celery, state: SharedState, placer
     # The one publisher, shared with the controller: composition steps place their components as it does.
     dispatcher = CeleryDispatcher(celery, settings.invoker.queues or (settings.invoker.name,), placer)
     return WorkerContext(
-        runner=ActivationRunner(invoker, CeleryFollowUps(celery, settings.invoker.name), registry),
+        runner=ActivationRunner(invoker, CeleryFollowUps(celery, settings.invoker.name), registry,
+                                state.inflight() if state.shared else None),
         compositions=build_compositions(settings, store, store, dispatcher, dispatcher, state),
     )
 

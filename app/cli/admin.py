@@ -161,16 +161,20 @@ def limits() -> None:
 @click.argument("namespace")
 @click.option("--invocations-per-minute", type=click.IntRange(min=0), default=None)
 @click.option("--fires-per-minute", type=click.IntRange(min=0), default=None)
+@click.option("--concurrent-invocations", type=click.IntRange(min=0), default=None,
+              help="Activations the namespace may have in flight at once (0 refuses every invoke).")
 @click.option("--activations-keep-days", type=click.IntRange(min=0), default=None,
               help="Days its activation records are kept (0: for ever); left out, retention.keep_days.")
 @click.option("--store-activations", type=click.BOOL, default=None, metavar="true|false",
               help="false: keep no activation records (blocking callers still get results), as OpenWhisk's "
                    "storeActivations.")
 def limits_set(namespace: str, invocations_per_minute: int | None, fires_per_minute: int | None,
-               activations_keep_days: int | None, store_activations: bool | None) -> None:
+               concurrent_invocations: int | None, activations_keep_days: int | None,
+               store_activations: bool | None) -> None:
     """Replace NAMESPACE's overrides (an option left out falls back to the deployment's limit)."""
     given = {"invocationsPerMinute": invocations_per_minute, "firesPerMinute": fires_per_minute,
-             "activationsKeepDays": activations_keep_days, "storeActivations": store_activations}
+             "concurrentInvocations": concurrent_invocations, "activationsKeepDays": activations_keep_days,
+             "storeActivations": store_activations}
     with _store() as store:
         store.put_limits(namespace, parse_overrides(given))
     click.echo(f"limits of {namespace} set")

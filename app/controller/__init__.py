@@ -10,7 +10,7 @@ from app.controller.admin import init_admin
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers, web
 from app.controller.api.apimgmt import bp as apimgmt_bp
 from app.controller.api.gateway import bp as gateway_bp
-from app.core.ports import Dispatcher, InvokerMonitor, RateCounter
+from app.core.ports import Dispatcher, InFlight, InvokerMonitor, RateCounter
 from app.core.services.logins import AuthFailures, EndedSessions
 from app.state import SharedState
 from app.store import Store, open_store
@@ -25,11 +25,11 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None,
                dispatcher: Dispatcher | None = None, invokers: InvokerMonitor | None = None,
-               counter: RateCounter | None = None) -> Flask:
+               counter: RateCounter | None = None, inflight: InFlight | None = None) -> Flask:
     """Build the controller app: stores, dispatcher, services, blueprints, error handlers, admin pages.
 
-    ``store``, ``dispatcher``, ``invokers`` and the throttles' ``counter`` default to the configured store,
-    Celery and the shared state; standalone mode and the API tests pass their own.
+    ``store``, ``dispatcher``, ``invokers``, the throttles' ``counter`` and the activations ``inflight`` default
+    to the configured store, Celery and the shared state; standalone mode and the API tests pass their own.
     """
     settings = settings or load_settings()
     store = open_store(settings) if store is None else store
@@ -37,6 +37,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     # A caller that brings its own counter keeps its state in this process (standalone, tests): so do we.
     in_process = counter is not None
     counter = counter or state.counters()
+    if inflight is None and not in_process:
+        # Shared or not at all: invokers release what they ran into the shared state, so a count in this
+        # process alone would only ever grow (concurrentInvocations needs a Redis result backend).
+        inflight = state.inflight() if state.shared else None
     if dispatcher is None or invokers is None:
         celery = make_celery(settings)
         if dispatcher is None:
@@ -51,7 +55,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
     app.extensions["squall_store"] = store  # whoever ends the app (a test) closes it
-    services = build_services(settings, store, dispatcher, invokers, dispatcher, counter, state)
+    services = build_services(settings, store, dispatcher, invokers, dispatcher, counter, state, inflight)
     app.extensions["squall"] = services
     app.extensions["squall_auth_failures"] = AuthFailures(counter, settings.controller.auth_failures_per_minute)
     app.extensions["squall_ended_sessions"] = _ended_sessions(settings, None if in_process else state)

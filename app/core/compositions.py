@@ -167,6 +167,7 @@ class Invoke:
     """Effect: publish this activation message (a component or a conductor step)."""
 
     message: ActivationMessage
+    timeout_ms: int = 60_000  # the action's, for how long it may count in flight at most
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ class Composer:
             subject=cont.subject, payload=payload, blocking=True, received_ms=self._clock(),
             api_key=cont.api_key, cause=frame.activation_id, continuation=cont.to_dict(),
             store_record=cont.store_records,
-        )))
+        ), resolved.action.limits.timeout))
 
     def _push(self, cont: Continuation, action: Action, payload: Payload, effects: list[Effect]) -> None:
         """Start a nested sequence or conductor as the running step of the top frame."""

@@ -1,9 +1,10 @@
 """Limits, in one place: what an action may use (OpenWhisk ``ActionLimits`` and the policy bounding them), what a
-namespace may do per minute (OpenWhisk ``UserLimits``, set with ``wskadmin limits set``), and the arithmetic of the
-one-minute throttle windows (as OpenWhisk's ``RateThrottler`` counts them).
+namespace may do per minute and at once (OpenWhisk ``UserLimits``, set with ``wskadmin limits set``), the arithmetic
+of the one-minute throttle windows (as OpenWhisk's ``RateThrottler`` counts them) and of the activations in flight
+(as its ``ActivationThrottler`` checks them).
 
-Everything here is pure: the counting goes through the ``RateCounter`` port (``app.state.counters``) so several
-controllers share one count.
+Everything here is pure: the counting goes through the ``RateCounter`` and ``InFlight`` ports (``app.state``) so
+several controllers share one count.
 """
 
 from __future__ import annotations
@@ -84,9 +85,8 @@ class LimitPolicy:
 # --- namespace limits --------------------------------------------------------------------------------
 
 FIELDS = {"invocationsPerMinute": "invocations_per_minute", "firesPerMinute": "fires_per_minute",
-          "activationsKeepDays": "activations_keep_days"}
-"""The stored (and API) names of the whole-number limits a namespace may override, and ours. (Concurrent
-invocations are not counted yet, so they stay deployment-wide.)"""
+          "concurrentInvocations": "concurrent_invocations", "activationsKeepDays": "activations_keep_days"}
+"""The stored (and API) names of the whole-number limits a namespace may override, and ours."""
 
 STORE_ACTIVATIONS = "storeActivations"
 """OpenWhisk's switch (``wskadmin limits set NS --storeActivations false``): no records for the namespace, while
@@ -97,6 +97,7 @@ blocking callers still get their results."""
 class NamespaceLimits:
     invocations_per_minute: int
     fires_per_minute: int
+    concurrent_invocations: int = 30  # OpenWhisk's default (``limits.actions.invokes.concurrent``)
     activations_keep_days: int = 0  # 0: records are kept for ever
     store_activations: bool = True
 
@@ -150,3 +151,25 @@ def check_rate(count: int, allowed: int) -> None:
     """``count`` includes the current request; it passes while ``count <= allowed``."""
     if count > allowed:
         raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).")
+
+
+# --- activations in flight ---------------------------------------------------------------------------
+
+IN_FLIGHT_FACTOR = 2
+IN_FLIGHT_ADDON_MS = 60_000
+"""An activation stops counting in flight when its record is produced, or at the latest this long after it was
+accepted: ``IN_FLIGHT_FACTOR × max(timeout, 1 min) + IN_FLIGHT_ADDON_MS``, OpenWhisk's completion-ack timeout
+(``timeoutFactor`` 2, ``timeoutAddon`` 1 min). The bound is what keeps an activation whose end was never reported
+(its message lost) from holding a slot for ever; it leaves room for a cold start and a wait in the queue."""
+
+
+def in_flight_ttl_ms(timeout_ms: int) -> int:
+    """How long an activation of an action with ``timeout_ms`` counts in flight at most."""
+    return IN_FLIGHT_FACTOR * max(timeout_ms, 60_000) + IN_FLIGHT_ADDON_MS
+
+
+def check_concurrent(count: int, allowed: int) -> None:
+    """``count`` is the activations in flight before this one; it passes while ``count < allowed`` (room for the
+    current request), as OpenWhisk's ``ConcurrentRateLimit``."""
+    if count >= allowed:
+        raise Throttled(f"Too many concurrent requests in flight (count: {count}, allowed: {allowed}).")

@@ -119,6 +119,27 @@ class RateCounter(Protocol):
     def close(self) -> None: ...
 
 
+class InFlight(Protocol):
+    """Each namespace's activations in flight, shared by every controller and invoker (``app.state.inflight``):
+    what the ``concurrentInvocations`` throttle counts. An activation is added when it is accepted and removed
+    when it ends; one never removed stops counting at the deadline it was added with, so none leaks for ever."""
+
+    def acquire(self, namespace: str, activation_id: str, ttl_ms: int, allowed: int | None) -> int:
+        """How many of ``namespace``'s activations are in flight (past their deadline ones no longer count); when
+        fewer than ``allowed`` (always, when ``allowed`` is None), ``activation_id`` is added to them, to count
+        until it is released or ``ttl_ms`` has passed. Count and add are one step for every process.
+        Raises ``StoreError``."""
+
+    def count(self, namespace: str) -> int:
+        """How many of ``namespace``'s activations are in flight. Raises ``StoreError``."""
+
+    def release(self, namespace: str, activation_id: str) -> None:
+        """The activation ended: it no longer counts (nothing happens for one not counted). Never raises: a release
+        that cannot be made now is made later, or the activation's deadline ends it."""
+
+    def close(self) -> None: ...
+
+
 class AlarmStore(Protocol):
     """Alarm schedules (``app.core.alarms``), one per trigger, keyed by the trigger's ``ns/name``."""
 

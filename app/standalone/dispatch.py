@@ -21,6 +21,7 @@ from typing import Any
 from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, Unavailable
 from app.core.invokers import InvokerStatus
+from app.core.ports import InFlight
 from app.core.services.compositions import CompositionService
 from app.standalone.spool import Spool
 from workers.completion import ActivationRunner
@@ -46,9 +47,10 @@ class InProcessDispatcher:
     ``result_ttl_s`` bounds how long finished results stay for ``wait``/``peek`` (the record is in the store).
     """
 
-    def __init__(self, invoker: Invoker, spool: Spool, threads: int, result_ttl_s: float) -> None:
+    def __init__(self, invoker: Invoker, spool: Spool, threads: int, result_ttl_s: float,
+                 inflight: InFlight | None = None) -> None:
         self._invoker = invoker
-        self._runner = ActivationRunner(invoker, self)
+        self._runner = ActivationRunner(invoker, self, inflight=inflight)  # the controller's count, released here
         self._spool = spool
         self._result_ttl_s = result_ttl_s
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="squall-invoke")

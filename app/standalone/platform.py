@@ -149,14 +149,16 @@ class Standalone:
         if written:
             log.info("installed the system catalog: %s", ", ".join(written))
         dispatcher = None
+        # One process: the step ledger, the throttle counts and the activations in flight live here (no Redis to
+        # share them through); the controller counts in ``inflight``, the invoker's runs release from it.
+        inflight = SharedState(None).inflight() if self.in_process else None
         if self.in_process:
             spool = Spool(self.data_dir / "spool")
             self._invoker = build_invoker(self.settings, store=self._store, journal=spool)
             self._dispatcher = dispatcher = InProcessDispatcher(
-                self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s)
-            # One process: the step ledger and the throttle counts live here (no Redis to share them through).
+                self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s, inflight)
             dispatcher.attach_compositions(build_compositions(self.settings, self._store, self._store, dispatcher,
-                                                              dispatcher, SharedState(None)))
+                                                              dispatcher, SharedState(None), inflight))
             recovered = dispatcher.recover()
             if recovered:
                 log.info("running %d activations an earlier run accepted and did not finish", recovered)
@@ -166,7 +168,7 @@ class Standalone:
         # Alarms in this process in either mode: the loop makes the same claims as `squall scheduler`.
         self._alarms = AlarmLoop(self.settings, self._store)
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher, invokers=dispatcher,
-                         counter=SharedState(None).counters() if self.in_process else None)
+                         counter=SharedState(None).counters() if self.in_process else None, inflight=inflight)
         c = self.settings.controller
         self._server = waitress.server.create_server(app, listen=" ".join([f"{c.host}:{c.port}", *extra_listen]),
                                               threads=c.threads,

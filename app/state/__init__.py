@@ -1,5 +1,5 @@
-"""State that every process of a deployment shares: throttle counters, the entities' revision index, the start
-journal, the composition step ledger and the invoker registry.
+"""State that every process of a deployment shares: throttle counters, the activations in flight, the entities'
+revision index, the start journal, the composition step ledger and the invoker registry.
 
 Each has a Redis form (several controllers and invokers agree) and an in-process form (one-process deployments:
 ``squall standalone``, tests). ``SharedState`` is the one place that chooses between them: Redis when the
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from app.core.ports import InvokerRegistry, RateCounter, Revisions, StartJournal, StepLedger
+from app.core.ports import InFlight, InvokerRegistry, RateCounter, Revisions, StartJournal, StepLedger
 from app.state.counters import MemoryCounters, RedisCounters
+from app.state.inflight import MemoryInFlight, RedisInFlight
 from app.state.journal import MemoryJournal, RedisJournal
 from app.state.ledger import MemoryStepLedger, RedisStepLedger
 from app.state.registry import MemoryInvokerRegistry, RedisInvokerRegistry
@@ -49,6 +50,13 @@ class SharedState:
         if not self.redis_url:
             return MemoryCounters()
         return RedisCounters(self.redis_url, f"{self._deployment}:" if self._deployment else "")
+
+    def inflight(self) -> InFlight:
+        """The activations in flight. The in-process form is for one-process deployments only: where invokers run
+        apart, their releases could not reach it (``app.controller.create_app`` then enforces nothing)."""
+        if not self.redis_url:
+            return MemoryInFlight()
+        return RedisInFlight(self.redis_url, f"{self._deployment}:" if self._deployment else "")
 
     def journal(self) -> StartJournal:
         if self.redis_url:

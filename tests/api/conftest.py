@@ -3,6 +3,7 @@ implementation of OUR ``Dispatcher`` and ``InvokerMonitor`` ports instead of Cel
 
 ``EchoDispatcher`` completes every published activation at once as an honest echo: the record's result is the
 content the controller sent (the merged parameters), unless a test configures another ``Reply`` for the action.
+Like an invoker, it releases each activation it completes from the activations in flight (``MemoryInFlight``).
 Nothing here imitates CouchDB, RabbitMQ or Docker; the store is the real ``SqliteStore``.
 
 Every response that goes through ``Api.request`` is held to the wire contract: an ``X-Request-ID`` header, never a
@@ -32,6 +33,7 @@ from app.core.identities import WELL_KNOWN
 from app.core.invokers import InvokerStatus
 from app.core.services import IdentityService
 from app.state.counters import MemoryCounters
+from app.state.inflight import MemoryInFlight
 from app.store import Store, open_store
 from config import Settings, load_settings
 
@@ -91,8 +93,9 @@ class EchoDispatcher:
     """Implements ``app.core.ports.Dispatcher`` (and ``InvokerMonitor``): records each message and completes it,
     building the activation record as an invoker does (``Activation.ended``) and storing it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, inflight: MemoryInFlight | None = None) -> None:
         self._store = store
+        self.inflight = inflight or MemoryInFlight()  # the controller's count; released as activations finish
         self.published: list[ActivationMessage] = []
         self.steps: list[tuple[dict[str, Any], str]] = []
         self.replies: dict[str, Reply] = {}  # by the action's doc id: "ns/name" or "ns/pkg/name"
@@ -116,6 +119,11 @@ class EchoDispatcher:
             self._finished[message.activation_id] = activation
         if reply.recorded:
             self._store.put_activation(activation.to_doc())
+        self.inflight.release(message.namespace, message.activation_id)
+
+    def finish(self, message: ActivationMessage) -> None:
+        """End an activation whose reply never finished, as its invoker would at its end (for tests)."""
+        self.inflight.release(message.namespace, message.activation_id)
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         del timeout_s  # everything that finishes has finished by now
@@ -231,7 +239,7 @@ class Platform:
         identities.seed()  # guest and whisk.system with OpenWhisk's well-known keys
         dispatcher = EchoDispatcher(store)
         app = create_app(settings, store=store, dispatcher=dispatcher, invokers=dispatcher,
-                         counter=MemoryCounters())
+                         counter=MemoryCounters(), inflight=dispatcher.inflight)
         return cls(app, app.test_client(), settings, store, dispatcher, identities)
 
     def user(self, prefix: str) -> tuple[str, Auth]:

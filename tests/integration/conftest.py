@@ -51,6 +51,7 @@ def stack(couchdb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "SQUALL_CONTROLLER_HOST": "0.0.0.0",
         # The suite invokes as guest far more than OpenWhisk's 60 a minute; the throttle has its own tests.
         "SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": "1000000",
+        "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": "1000000",  # likewise: tested with namespace overrides
         "SQUALL_ADMIN_LOGIN_ATTEMPTS_PER_MINUTE": "1000000",  # every test logs in from 127.0.0.1
         "SQUALL_INVOKER_API_HOST": f"http://{gateway}:{port}",
         "SQUALL_CONTROLLER_WORKERS": "1",

@@ -388,11 +388,15 @@ def test_operator_sets_a_namespaces_limits(operator: FlaskClient, services: Serv
     refused = operator.post("/admin/namespaces/limits", data={"namespace": "other", "invocations_per_minute": "7"})
     assert refused.status_code == 400 and services.limits.overrides("other") == {}  # no CSRF token
     saved = operator.post("/admin/namespaces/limits", data={
-        "namespace": "other", "invocations_per_minute": "7", "fires_per_minute": "",
+        "namespace": "other", "invocations_per_minute": "7", "fires_per_minute": "", "concurrent_invocations": "3",
         "csrf_token": token(page.text)})
     assert saved.status_code == 302
-    assert services.limits.overrides("other") == {"invocationsPerMinute": 7}
+    assert services.limits.overrides("other") == {"invocationsPerMinute": 7, "concurrentInvocations": 3}
     assert services.limits.of("other").invocations_per_minute == 7
+    assert services.limits.of("other").concurrent_invocations == 3
+    listed = operator.get("/admin/namespaces").text
+    row = '<td>other</td>\n      <td class="n">7</td>\n      <td class="n">—</td>\n      <td class="n">3</td>'
+    assert row in listed  # the overrides table: per minute, fires (none), concurrent
     retention = operator.post("/admin/namespaces/limits", data={
         "namespace": "other", "activations_keep_days": "3", "store_activations": "false",
         "csrf_token": token(page.text)})
@@ -400,8 +404,9 @@ def test_operator_sets_a_namespaces_limits(operator: FlaskClient, services: Serv
     assert services.limits.overrides("other") == {"activationsKeepDays": 3, "storeActivations": False}
     shown = operator.get("/admin/namespaces").text
     assert "activation records kept (days)" in shown and "records stored" in shown
-    row = shown[shown.index("<tr><td>other</td>"):]
-    assert "<td class=\"n\">3</td>" in row[:400] and "<td>no</td>" in row[:400]
+    row = '<td>other</td>\n      <td class="n">—</td>\n      <td class="n">—</td>\n      <td class="n">—</td>\n' \
+          '      <td class="n">3</td>\n      <td>no</td>'
+    assert row in shown  # per minute, fires, concurrent (none of them now), days, stored
     services.limits.set("other", {})
 
 

@@ -68,6 +68,7 @@ def running(couchdb_url: str, tmp_path: Path) -> Iterator[RunningStack]:
         "SQUALL_CONTROLLER_WORKERS": str(WORKERS),
         "SQUALL_CONTROLLER_THREADS": "16",
         "SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": "1000000",
+        "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": "1000000",
         "SQUALL_INVOKER_THREADS": "8",  # the slow callers and the fast probes at once
         "SQUALL_INVOKER_USER_MEMORY_MB": "2048",
     })

@@ -41,6 +41,7 @@ def running(request: pytest.FixtureRequest, couchdb_url: str, tmp_path: Path) ->
         "SQUALL_INVOKER_THREADS": "4",
         "SQUALL_INVOKER_USER_MEMORY_MB": "2048",
         "SQUALL_LIMITS_INVOCATIONS_PER_MINUTE": "1000000",
+        "SQUALL_LIMITS_CONCURRENT_INVOCATIONS": "1000000",
     })
     squall(env, "admin", "seed")
     stack = start_stack(env, tmp_path)

@@ -270,6 +270,8 @@ def test_kill_9_then_a_restart_runs_every_accepted_activation_once_and_records_w
 
     recorder = Recorder(["127.0.0.1"])
     standalone.env["SQUALL_INVOKER_PROCESS_NETWORK"] = "host"  # the recorder listens on this host's 127.0.0.1
+    # 55 in flight at once is past OpenWhisk's 30 concurrent invocations (enforced in standalone too)
+    standalone.env["SQUALL_LIMITS_CONCURRENT_INVOCATIONS"] = str(2 * KILLED_COUNT)
     try:
         standalone.start()
         params = [{"key": "recorder", "value": recorder.url}]

@@ -20,7 +20,8 @@ def test_overrides_replace_only_what_they_name_and_ignore_bad_values() -> None:
     assert DEFAULTS.overridden({"firesPerMinute": 0, "invocationsPerMinute": True, "other": 3}) == \
         NamespaceLimits(60, 0)
     assert NamespaceLimits(5, 7).to_api() == {"invocationsPerMinute": 5, "firesPerMinute": 7,
-                                              "activationsKeepDays": 0, "storeActivations": True}
+                                              "concurrentInvocations": 30, "activationsKeepDays": 0,
+                                              "storeActivations": True}
 
 
 def test_retention_overrides_apply_and_bad_ones_are_ignored() -> None:
@@ -43,7 +44,7 @@ def test_retention_overrides_are_validated() -> None:
 
 
 @pytest.mark.parametrize(("given", "message"), [
-    ({"concurrentInvocations": 3}, "'concurrentInvocations' is not a namespace limit"),
+    ({"maxActionMemory": 3}, "'maxActionMemory' is not a namespace limit"),
     ({"invocationsPerMinute": -1}, "invocationsPerMinute must be a whole number of at least 0"),
     ({"firesPerMinute": "9"}, "firesPerMinute must be a whole number of at least 0"),
 ])

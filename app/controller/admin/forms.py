@@ -51,6 +51,7 @@ class LimitsForm(FlaskForm):  # type: ignore[misc]
     namespace = StringField("Namespace", validators=[DataRequired(), Length(max=256)])
     invocations_per_minute = IntegerField("Invocations per minute", validators=[Optional(), NumberRange(min=0)])
     fires_per_minute = IntegerField("Trigger fires per minute", validators=[Optional(), NumberRange(min=0)])
+    concurrent_invocations = IntegerField("Concurrent invocations", validators=[Optional(), NumberRange(min=0)])
     activations_keep_days = IntegerField("Activation records kept (days, 0: for ever)",
                                          validators=[Optional(), NumberRange(min=0, max=36_500)])
     store_activations = SelectField("Store activation records", choices=[("", "the deployment's (yes)"),

@@ -73,7 +73,8 @@ def delete_action(namespace: str, name: str) -> Response:
 def invoke_action(namespace: str, name: str) -> Response:
     """202 ``{"activationId"}`` (non-blocking, or blocking past its wait); 200/502/500 a finished activation.
 
-    400 bad ``timeout`` or a forbidden parameter override; 413 payload over 1 MB; 404/403; 503 no invoker.
+    400 bad ``timeout`` or a forbidden parameter override; 413 payload over 1 MB; 404/403; 429 past the
+    namespace's invocations per minute or concurrent invocations; 503 no invoker.
     """
     s = services()
     payload = params.json_body(s.settings.limits.payload_bytes)

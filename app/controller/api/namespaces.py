@@ -25,14 +25,14 @@ def limits(namespace: str) -> Response:
     own = services().limits.of(resolved)  # the deployment's throttles with this namespace's overrides
     return jsonify({
         "invocationsPerMinute": own.invocations_per_minute,
-        "concurrentInvocations": lim.concurrent_invocations,
+        "concurrentInvocations": own.concurrent_invocations,
         "firesPerMinute": own.fires_per_minute,
         "maxActionMemory": lim.max_memory_mb, "minActionMemory": lim.min_memory_mb,
         "maxActionLogs": lim.max_logs_mb, "minActionLogs": lim.min_logs_mb,
         "maxActionTimeout": lim.max_timeout_ms, "minActionTimeout": lim.min_timeout_ms,
         "maxActionConcurrency": lim.max_concurrency, "minActionConcurrency": lim.min_concurrency,
         "maxParameterSize": _size(lim.parameters_bytes),
-        "maxActionInstances": lim.concurrent_invocations,
+        "maxActionInstances": own.concurrent_invocations,
         # Ours: how long this namespace's records are kept (0: for ever); OpenWhisk's storeActivations only when
         # it is off, as OpenWhisk shows it only when set.
         "activationsKeepDays": own.activations_keep_days,

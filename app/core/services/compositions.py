@@ -22,8 +22,9 @@ from app.core.compositions import (
 from app.core.entities import SEQUENCE, Activation, Status
 from app.core.errors import Conflict, NotFound, StoreError, Unavailable
 from app.core.invocation import ResolvedAction
+from app.core.limits import in_flight_ttl_ms
 from app.core.names import EntityPath
-from app.core.ports import ActivationStore, Dispatcher, EntityStore, ResultSink, StepLedger
+from app.core.ports import ActivationStore, Dispatcher, EntityStore, InFlight, ResultSink, StepLedger
 from app.core.sequences import DEFAULT_MAX_LENGTH
 from app.core.services.resolution import Resolver
 
@@ -59,12 +60,14 @@ class CompositionService:
     composition with a whisk internal error record rather than leaving it unfinished."""
 
     def __init__(self, entities: EntityStore, activations: ActivationStore, dispatcher: Dispatcher,
-                 results: ResultSink, max_length: int = DEFAULT_MAX_LENGTH, ledger: StepLedger | None = None) -> None:
+                 results: ResultSink, max_length: int = DEFAULT_MAX_LENGTH, ledger: StepLedger | None = None,
+                 inflight: InFlight | None = None) -> None:
         self._entities = entities
         self._activations = activations
         self._dispatcher = dispatcher
         self._results = results
         self._ledger = ledger
+        self._inflight = inflight
         self._composer = Composer(lambda path, ns: resolve_action(entities, path, ns), max_length)
 
     def step(self, event: str, continuation: dict[str, Any], payload: dict[str, Any] | None = None,
@@ -91,6 +94,21 @@ class CompositionService:
         if self._ledger is not None:
             self._ledger.mark_done(key)
 
+    def _count(self, effect: Invoke) -> bool:
+        """Count a component in flight against its namespace's concurrentInvocations, never refusing it (the
+        composition was admitted at its start, as OpenWhisk's components pass without a throttle check); the
+        invoker that runs it releases it. False when not counted (Redis away: fail open)."""
+        if self._inflight is None:
+            return False
+        message = effect.message
+        try:
+            self._inflight.acquire(message.namespace, message.activation_id, in_flight_ttl_ms(effect.timeout_ms),
+                                   None)
+        except StoreError as e:
+            log.debug("component %s not counted in flight: %s", message.activation_id, e)
+            return False
+        return True
+
     def _abort(self, cont: Continuation) -> list[Effect]:
         """Whisk-error records for every open frame, innermost first."""
         records: list[Effect] = []
@@ -102,7 +120,13 @@ class CompositionService:
 
     def _apply(self, effect: Effect) -> None:
         if isinstance(effect, Invoke):
-            self._dispatcher.publish(effect.message)
+            counted = self._count(effect)
+            try:
+                self._dispatcher.publish(effect.message)
+            except BaseException:
+                if counted and self._inflight is not None:  # not published: its run would never release it
+                    self._inflight.release(effect.message.namespace, effect.message.activation_id)
+                raise
         elif isinstance(effect, Record):
             # The result first, so a blocking caller wakes at once; then the record.
             self._results.store_result(effect.activation.activation_id, effect.activation.to_api())

@@ -14,10 +14,10 @@ from app.core.entities import SEQUENCE, Action, Activation, annotation, new_acti
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound, StoreError
 from app.core.identities import Identity
 from app.core.invocation import ResolvedAction
-from app.core.limits import WINDOW_MS, check_rate, window_key
+from app.core.limits import WINDOW_MS, check_concurrent, check_rate, in_flight_ttl_ms, window_key
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
-from app.core.ports import CompositionStarter, Dispatcher, EntityStore, RateCounter
+from app.core.ports import CompositionStarter, Dispatcher, EntityStore, InFlight, RateCounter
 from app.core.sequences import component_path
 from app.core.services.compositions import start_event
 from app.core.services.resolution import Resolver
@@ -37,6 +37,7 @@ class InvocationService:
     def __init__(self, entities: EntityStore, dispatcher: Dispatcher, manifest: RuntimeManifest,
                  max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None, *,
                  counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None,
+                 inflight: InFlight | None = None, concurrent_allowed: Callable[[str], int] | None = None,
                  records_kept: Callable[[str], bool] = lambda namespace: True) -> None:
         self._entities = entities
         self._dispatcher = dispatcher
@@ -46,6 +47,8 @@ class InvocationService:
         self._resolver = Resolver(entities)
         self._counter = counter
         self._invocations_allowed = invocations_allowed
+        self._inflight = inflight if concurrent_allowed is not None else None
+        self._concurrent_allowed = concurrent_allowed
         self.records_kept = records_kept  # per namespace: storeActivations (its override, else true)
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
@@ -54,7 +57,7 @@ class InvocationService:
 
         Raises ``Forbidden``/``NotFound`` for the action or for handing the caller's key to another namespace's
         code (``app.core.credentials``), ``Invalid`` for a forbidden parameter override, ``Unavailable`` when no
-        invoker can take it.
+        invoker can take it, ``Throttled`` past the namespace's invocations per minute or concurrent invocations.
         """
         received = now_ms()
         if self._counter is not None and self._invocations_allowed is not None:
@@ -79,18 +82,58 @@ class InvocationService:
 
         activation_id = new_activation_id()
         if action.exec.kind == SEQUENCE:
+            self._check_concurrent(identity.namespace)
             # OpenWhisk hands a sequence's first component the request payload alone: the sequence's own
             # parameters ("_actions", its components) and its package's never reach it (SequenceActions).
             self._start_composition(identity, action, payload, activation_id, transaction_id, api_key, received)
         elif is_conductor(action):
+            self._check_concurrent(identity.namespace)
             self._start_composition(identity, action, resolved.parameters(payload), activation_id, transaction_id,
                                     api_key, received)
         else:
-            self._publish(identity, resolved, payload, activation_id, transaction_id, api_key, blocking, received)
+            counted = self._take_slot(identity.namespace, activation_id, action.limits.timeout)
+            try:
+                self._publish(identity, resolved, payload, activation_id, transaction_id, api_key, blocking,
+                              received)
+            except BaseException:
+                if counted:  # not accepted: it will never end, so nothing else would give its slot back
+                    self._release(identity.namespace, activation_id)
+                raise
         if not blocking:
             return InvokeOutcome(activation_id, None)
         wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
         return InvokeOutcome(activation_id, self._wait(activation_id, wait / 1000))
+
+    def _take_slot(self, namespace: str, activation_id: str, timeout_ms: int) -> bool:
+        """Count the activation in flight for ``namespace`` (the invoker that runs it releases it at its end).
+        Raises ``Throttled`` when ``concurrentInvocations`` are in flight already; False when it is not counted
+        (no limit here, or Redis away: the throttle fails open, as the per-minute one does)."""
+        if self._inflight is None or self._concurrent_allowed is None:
+            return False
+        allowed = self._concurrent_allowed(namespace)
+        try:
+            count = self._inflight.acquire(namespace, activation_id, in_flight_ttl_ms(timeout_ms), allowed)
+        except StoreError as e:  # the outage is logged once by the counter
+            log.debug("activation %s of %s not counted in flight: %s", activation_id, namespace, e)
+            return False
+        check_concurrent(count, allowed)  # 429 past concurrentInvocations; nothing was added then
+        return True
+
+    def _check_concurrent(self, namespace: str) -> None:
+        """A sequence or conductor action starts only below the limit, but is not counted itself: its components
+        are, as they run (OpenWhisk throttles the composition at entry, its components in the load balancer)."""
+        if self._inflight is None or self._concurrent_allowed is None:
+            return
+        try:
+            count = self._inflight.count(namespace)
+        except StoreError as e:
+            log.debug("activations in flight of %s not counted: %s", namespace, e)
+            return
+        check_concurrent(count, self._concurrent_allowed(namespace))
+
+    def _release(self, namespace: str, activation_id: str) -> None:
+        assert self._inflight is not None
+        self._inflight.release(namespace, activation_id)
 
     def _wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation, or None (the caller answers 202 with the id). The activation is published by

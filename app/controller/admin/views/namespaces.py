@@ -89,6 +89,7 @@ def set_limits() -> Response | tuple[str, int]:
     stored = {"true": True, "false": False}.get(form.store_activations.data or "")
     services().limits.set(namespace, {"invocationsPerMinute": form.invocations_per_minute.data,
                                       "firesPerMinute": form.fires_per_minute.data,
+                                      "concurrentInvocations": form.concurrent_invocations.data,
                                       "activationsKeepDays": form.activations_keep_days.data,
                                       "storeActivations": stored})
     flash(f"Limits of {namespace} saved; every controller applies them within its cache time.")
