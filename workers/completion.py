@@ -57,9 +57,20 @@ class ActivationRunner:
         with self._lock:
             self._in_flight += 1
         ran = True
+        left_flight = False
+
+        def leave_then_publish(result: Document) -> None:
+            # The slot goes before the caller wakes: a client at its concurrentInvocations limit that invokes
+            # again as soon as it has its answer must not find its finished activation still counted.
+            nonlocal left_flight
+            if self._inflight is not None and not left_flight:
+                left_flight = True
+                self._inflight.release(message.namespace, message.activation_id)
+            publish_result(result)
+
         try:
             try:
-                activation = self.invoker.invoke(message, publish_result)
+                activation = self.invoker.invoke(message, leave_then_publish)
             except RecordNotStored as e:
                 self._follow_ups.keep_record(e.doc)
                 activation = Activation.from_doc(e.doc)
@@ -76,7 +87,7 @@ class ActivationRunner:
                 self._in_flight -= 1
             if ran:
                 self._release(message)
-                if self._inflight is not None:
+                if self._inflight is not None and not left_flight:
                     # Whatever the record says (result, timeout, the invoker that died before: a redelivery's
                     # record), it is produced: the activation is no longer in flight.
                     self._inflight.release(message.namespace, message.activation_id)

@@ -54,6 +54,5 @@ class LimitsForm(FlaskForm):  # type: ignore[misc]
     concurrent_invocations = IntegerField("Concurrent invocations", validators=[Optional(), NumberRange(min=0)])
     activations_keep_days = IntegerField("Activation records kept (days, 0: for ever)",
                                          validators=[Optional(), NumberRange(min=0, max=36_500)])
-    store_activations = SelectField("Store activation records", choices=[("", "the deployment's (yes)"),
-                                                                         ("true", "yes"), ("false", "no")],
-                                    default="")
+    store_activations = SelectField("Store activation records", default="",
+                                    choices={"": "the deployment's (yes)", "true": "yes", "false": "no"})
