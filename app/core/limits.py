@@ -129,7 +129,9 @@ def window_key(kind: str, namespace: str, now_ms: int) -> str:
     return f"squall:throttle:{kind}:{namespace}:{now_ms // WINDOW_MS}"
 
 
-def check_rate(count: int, allowed: int) -> None:
-    """``count`` includes the current request; it passes while ``count <= allowed``."""
+def check_rate(count: int, allowed: int, kind: str = "requests", namespace: str = "") -> None:
+    """``count`` includes the current request; it passes while ``count <= allowed``. ``kind`` (the throttle's
+    window kind, as in ``window_key``) and the ``namespace`` it throttles, if it is one, go with the error."""
     if count > allowed:
-        raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).")
+        raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).", reason=kind,
+                        namespace=namespace)

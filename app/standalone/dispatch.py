@@ -25,6 +25,7 @@ from app.core.services.compositions import CompositionService
 from app.standalone.spool import Spool
 from workers.completion import ActivationRunner
 from workers.invoker import Invoker
+from workers.metrics import InvokerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ class InProcessDispatcher:
     ``result_ttl_s`` bounds how long finished results stay for ``wait``/``peek`` (the record is in the store).
     """
 
-    def __init__(self, invoker: Invoker, spool: Spool, threads: int, result_ttl_s: float) -> None:
+    def __init__(self, invoker: Invoker, spool: Spool, threads: int, result_ttl_s: float,
+                 metrics: InvokerMetrics | None = None) -> None:
         self._invoker = invoker
-        self._runner = ActivationRunner(invoker, self)
+        self._runner = ActivationRunner(invoker, self, metrics=metrics)
         self._spool = spool
         self._result_ttl_s = result_ttl_s
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="squall-invoke")

@@ -36,7 +36,8 @@ class InvokeOutcome:
 class InvocationService:
     def __init__(self, entities: EntityStore, dispatcher: Dispatcher, manifest: RuntimeManifest,
                  max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None, *,
-                 counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None) -> None:
+                 counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None,
+                 accepted: Callable[[str, str], None] | None = None) -> None:
         self._entities = entities
         self._dispatcher = dispatcher
         self._manifest = manifest
@@ -45,6 +46,8 @@ class InvocationService:
         self._resolver = Resolver(entities)
         self._counter = counter
         self._invocations_allowed = invocations_allowed
+        # Told (namespace, kind) of each activation handed to an invoker or a composition: the controller's metrics.
+        self._accepted = accepted
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
                wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
@@ -62,7 +65,8 @@ class InvocationService:
             except StoreError as e:  # the counter is protection, not the service: fail open, loudly
                 log.warning("invocations of %s not counted: %s", identity.namespace, e)
             else:
-                check_rate(count, self._invocations_allowed(identity.namespace))  # 429 past invocationsPerMinute
+                # 429 past invocationsPerMinute
+                check_rate(count, self._invocations_allowed(identity.namespace), "invocations", identity.namespace)
         resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
         action = resolved.action
         if action.exec.kind not in ("blackbox", "sequence"):
@@ -85,6 +89,8 @@ class InvocationService:
                                     api_key, received)
         else:
             self._publish(identity, resolved, payload, activation_id, transaction_id, api_key, blocking, received)
+        if self._accepted is not None:
+            self._accepted(identity.namespace, action.exec.kind)
         if not blocking:
             return InvokeOutcome(activation_id, None)
         wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
