@@ -143,7 +143,9 @@ def test_every_worker_is_counted_and_the_invoker_counts_what_it_ran(metered: Met
     starts = {kind: value(invoker, "squall_activation_starts_total", start=kind, **labels)
               for kind in ("cold", "prewarm", "warm")}
     assert sum(starts.values()) == sent
-    assert starts["cold"] + starts["prewarm"] == value(invoker, "squall_activation_init_seconds_count", **labels) == 1
+    # Each cold or prewarm start is one /init; invoked one after the other, most reuse the first container.
+    assert starts["cold"] + starts["prewarm"] == value(invoker, "squall_activation_init_seconds_count", **labels) >= 1
+    assert starts["warm"] >= sent // 2
     # Read at the scrape: the action's warm container, the queue (empty), the writer (idle).
     name = stack.invoker_name
     assert value(invoker, "squall_pool_containers", invoker=name, state="idle") >= 1
@@ -178,7 +180,7 @@ def test_standalone_serves_its_in_process_invoker_s_metrics_with_its_own(tmp_pat
         _, samples = counted(instance.url, "squall_activations_total", 2, status="success", **labels)
         assert value(samples, "squall_activations_total", status="success", **labels) == 2  # the invoker's
         assert value(samples, "squall_activations_accepted_total", **labels) == 2  # the controller's
-        assert value(samples, "squall_pool_containers", invoker=instance.name, state="idle") == 1
+        assert value(samples, "squall_pool_containers", invoker=instance.name, state="idle") >= 1
         assert value(samples, "process_resident_memory_bytes") > 0
         assert httpx.get(f"{instance.url}/metrics", timeout=10).status_code == 401
     finally:
