@@ -62,6 +62,22 @@ class RecordBacklog(Protocol):
     def errors(self) -> dict[str, int]: ...
 
 
+class _Series:
+    """A labelled metric's children by label values, kept here: ``labels()`` checks its arguments at every call,
+    which cost more than the increment itself. (Two threads may both ask the library for a new child at once: it
+    hands both the same one.)"""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class InvokerMetrics:
     """Counts what the invoker does, in ``registry``; with ``pool_stats``, ``records`` or ``queue_depth`` it also
     reads those at each scrape under the label ``invoker=name``."""
@@ -86,25 +102,28 @@ class InvokerMetrics:
         self._dead_letters = Counter("squall_dead_letters", "Activation records not stored as they were "
                                      "(refused by the store, or still not stored after the retries)",
                                      registry=self.registry)
+        self._activations_of, self._starts_of, self._duration_of, self._wait_of, self._init_of = (
+            _Series(self._activations), _Series(self._starts), _Series(self._duration), _Series(self._wait),
+            _Series(self._init))
         if pool_stats is not None or records is not None or queue_depth is not None:
             self.registry.register(_ScrapeTime(name, pool_stats, records, queue_depth))
 
     def started(self, namespace: str, kind: str, start: str) -> None:
         """An activation reached its container (``app.core.metrics.start_kind``)."""
-        self._starts.labels(namespace, kind, start).inc()
+        self._starts_of(namespace, kind, start).inc()
 
     def finished(self, activation: Activation) -> None:
         """An activation's record is final (stored, kept for later, or replaced by a stand-in)."""
         namespace = activation.namespace
         kind = str(annotation(activation.annotations, "kind") or "unknown")  # an action that could not be read
-        self._activations.labels(namespace, kind, status_label(activation.status)).inc()
-        self._duration.labels(namespace, kind).observe(activation.duration / 1000)
+        self._activations_of(namespace, kind, status_label(activation.status)).inc()
+        self._duration_of(namespace, kind).observe(activation.duration / 1000)
         wait = wait_seconds(activation)
         if wait is not None:
-            self._wait.labels(namespace, kind).observe(wait)
+            self._wait_of(namespace, kind).observe(wait)
         init = init_seconds(activation)
         if init is not None:
-            self._init.labels(namespace, kind).observe(init)
+            self._init_of(namespace, kind).observe(init)
 
     def dead_letter(self) -> None:
         self._dead_letters.inc()
