@@ -6,6 +6,8 @@ standalone build services without loading Flask or Celery; each process adds its
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.core.limits import LimitPolicy, NamespaceLimits
 from app.core.manifest import RuntimeManifest
 from app.core.ports import (
@@ -94,9 +96,11 @@ def build_actions_and_packages(settings: Settings, store: Store) -> tuple[Action
 
 def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, invokers: InvokerMonitor,
                    compositions: CompositionStarter | None = None, counter: RateCounter | None = None,
-                   state: SharedState | None = None, inflight: InFlight | None = None) -> Services:
+                   state: SharedState | None = None, inflight: InFlight | None = None,
+                   accepted: Callable[[str, str], None] | None = None) -> Services:
     """Every use case of a controller process over these ports. ``counter`` defaults to the shared state's;
-    ``concurrentInvocations`` is enforced only with an ``inflight`` (the invokers must release into the same one)."""
+    ``concurrentInvocations`` is enforced only with an ``inflight`` (the invokers must release into the same one);
+    ``accepted`` is told (namespace, kind) of each activation accepted (the controller's metrics)."""
     state = state or shared_state(settings)
     entities = entity_store(settings, store, state)
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
@@ -111,7 +115,7 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
         entities, dispatcher, manifest, settings.controller.blocking_timeout_ms, compositions, counter=counter,
         invocations_allowed=lambda namespace: limits.of(namespace).invocations_per_minute,
         inflight=inflight, concurrent_allowed=lambda namespace: limits.of(namespace).concurrent_invocations,
-        records_kept=lambda namespace: limits.of(namespace).store_activations)
+        records_kept=lambda namespace: limits.of(namespace).store_activations, accepted=accepted)
     identities = IdentityService(store, settings.controller.identity_cache_seconds,
                                  stale_seconds=settings.couchdb.serve_stale_s)
     return Services(

@@ -192,6 +192,15 @@ FLOWER_PORT = 5555
 FLOWER_BASIC_AUTH = ""
 """``user:password`` Flower asks for; ``squall flower`` refuses to start without it."""
 
+METRICS_TOKEN = ""
+"""Bearer token a Prometheus scrape of ``/metrics`` (controller and invokers) must present; empty: no metrics are
+served (they name namespaces, so they are never public)."""
+
+METRICS_INVOKER_HOST = "127.0.0.1"
+METRICS_INVOKER_PORT = 0
+"""Address and port an invoker serves ``/metrics`` on; port 0: none (several invokers on one host each need their
+own port)."""
+
 LIMIT_MIN_TIMEOUT_MS = 100
 LIMIT_MAX_TIMEOUT_MS = 300_000
 LIMIT_DEFAULT_TIMEOUT_MS = 60_000

@@ -257,6 +257,20 @@ class FlowerSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    token: str = field(default=defaults.METRICS_TOKEN, repr=False)
+    invoker_host: str = defaults.METRICS_INVOKER_HOST
+    invoker_port: int = defaults.METRICS_INVOKER_PORT
+
+    def __post_init__(self) -> None:
+        # A guessable token would hand every namespace's names and traffic to whoever guessed it.
+        _require(self.token == "" or len(self.token) >= 16, "metrics.token must be at least 16 characters")
+        _require(0 <= self.invoker_port < 65536, f"metrics.invoker_port must be 0..65535, got {self.invoker_port}")
+        _require(self.invoker_port == 0 or self.token != "",
+                 "metrics.invoker_port needs metrics.token: the invoker serves its metrics to bearers of it only")
+
+
+@dataclass(frozen=True)
 class Settings:
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     couchdb: CouchDBSettings = field(default_factory=CouchDBSettings)
@@ -270,6 +284,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     flower: FlowerSettings = field(default_factory=FlowerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(couchdb={"prefix": "t_"})``."""

@@ -6,7 +6,8 @@ is not run again), and a sequence or conductor component's completion carries it
 two travel differs by transport (``FollowUps``).
 
 A record that is never stored as it is, is a dead letter, and each is logged (with the activation id and why)
-and counted in this invoker's report (``dead_letters``, on the admin invokers page): one the store refused
+and counted in this invoker's report (``dead_letters``, on the admin invokers page) and its metrics
+(``squall_dead_letters_total``): one the store refused
 (an error record took its place: ``workers.records.stand_in``), or one still not stored when the
 ``store_record`` task ran out of retries (``tasks.invoke``).
 """
@@ -23,6 +24,7 @@ from app.core.errors import StoreError, StoreUnavailable
 from app.core.ports import FollowUps, InFlight, InvokerRegistry
 from app.core.services.compositions import completed_event
 from workers.invoker import Invoker, TryLater
+from workers.metrics import InvokerMetrics
 from workers.records import RecordNotStored, RecordRefused, stand_in
 
 __all__ = ["ActivationRunner"]
@@ -40,8 +42,9 @@ class ActivationRunner:
     ``inflight``, the activation stops counting against its namespace's concurrentInvocations then."""
 
     def __init__(self, invoker: Invoker, follow_ups: FollowUps, registry: InvokerRegistry | None = None,
-                 inflight: InFlight | None = None) -> None:
+                 inflight: InFlight | None = None, metrics: InvokerMetrics | None = None) -> None:
         self.invoker = invoker
+        self._metrics = metrics if metrics is not None else InvokerMetrics()  # the invoker's, in a process
         self._follow_ups = follow_ups
         self._registry = registry
         self._inflight = inflight
@@ -77,6 +80,7 @@ class ActivationRunner:
             except RecordRefused as e:  # the caller was answered; an error record stands in for this one
                 self.dead_letter(e.doc, f"refused by the store, an error record stored in its place: {e.reason}")
                 activation = Activation.from_doc(e.doc)
+            self._metrics.finished(activation)
         except TryLater:
             # Not run: the message goes back to the queue with its reservation, which the run that comes of it
             # gives back (giving it back here as well took one activation's room twice off the count).
@@ -135,6 +139,7 @@ class ActivationRunner:
         """Count and log a record that is not stored as it is (see the module's docstring)."""
         with self._lock:
             self._dead_letters += 1
+        self._metrics.dead_letter()
         log.error("dead letter: the record of activation %s (%s) is not stored: %s", doc.get("activationId"),
                   doc.get("namespace"), why)
 

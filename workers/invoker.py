@@ -28,11 +28,13 @@ from app.core.errors import (
     UserImageStartupError,
 )
 from app.core.manifest import BLACKBOX, RuntimeManifest
+from app.core.metrics import start_kind
 from app.core.ports import ActivationStore, EntityStore, StartJournal
 from config.settings import Settings
 from workers.backoff import PAUSES_S, Backoff
 from workers.factories.base import ContainerSpec
 from workers.logs import collect_logs, format_line
+from workers.metrics import InvokerMetrics
 from workers.pool import BufferTimeout, ContainerPool, Lease
 from workers.proxy_client import ContainerDied, ProxyResponse
 from workers.records import DirectRecordWriter, RecordSink
@@ -136,7 +138,7 @@ class Invoker:
     def __init__(self, entities: EntityStore, activations: ActivationStore, pool: ContainerPool,
                  manifest: RuntimeManifest, settings: Settings, journal: StartJournal, *,
                  action_cache_size: int = 512, records: RecordSink | None = None,
-                 retry_pauses_s: tuple[float, ...] = PAUSES_S) -> None:
+                 retry_pauses_s: tuple[float, ...] = PAUSES_S, metrics: InvokerMetrics | None = None) -> None:
         self._entities = entities
         self._activations = activations
         self._pool = pool
@@ -155,6 +157,8 @@ class Invoker:
         self._action_cache_size = action_cache_size
         # Batched writes (``RecordWriter``) in a worker; one PUT per record with retries by default.
         self._records = records if records is not None else DirectRecordWriter(activations)
+        # What this invoker counts (``workers.metrics``); kept in a registry nobody serves unless one is given.
+        self.metrics = metrics if metrics is not None else InvokerMetrics()
 
     def store_record(self, doc: Document) -> None:
         """Store a record that an earlier attempt could not (see ``tasks.invoke.store_record``)."""
@@ -262,6 +266,7 @@ class Invoker:
         ready = now_ms()
         try:
             outcome, init_ms, start, end = self._init_and_run(msg, action, lease, ready)
+            self.metrics.started(msg.namespace, action.exec.kind, start_kind(init_ms, lease.from_prewarm))
         except _AlreadyStarted:
             self._pool.release(lease, reusable=True)  # nothing ran in it for this message
             return self._redelivered(msg, action, started, publish_result)

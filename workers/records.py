@@ -135,6 +135,8 @@ class RecordWriter:
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
         self._retrying: list[_Pending] = []
+        self._writing = 0  # records in the request being sent now
+        self._errors = {"unavailable": 0, "refused": 0}  # records the store did not take at an attempt
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="squall-records", daemon=True)
         self._thread.start()
@@ -150,6 +152,17 @@ class RecordWriter:
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
+
+    def pending(self) -> int:
+        """Records handed in and not stored yet: queued, being written, or waiting for a retry (for metrics)."""
+        with self._cond:
+            return len(self._queue) + self._writing + len(self._retrying)
+
+    def errors(self) -> dict[str, int]:
+        """Records the store did not take at an attempt since start, by why: ``unavailable`` (the store could
+        not be asked) or ``refused`` (it refused the record) (for metrics)."""
+        with self._cond:
+            return dict(self._errors)
 
     def close(self) -> None:
         """Write what is queued (retries are not waited for: those fail to their callers), then stop."""
@@ -171,6 +184,9 @@ class RecordWriter:
                 log.exception("writing %d activation records failed", len(batch))
                 for pending in batch:
                     self._fail(pending, e)
+            finally:
+                with self._cond:
+                    self._writing = 0
 
     def _next_batch(self) -> list[_Pending] | None:
         with self._cond:
@@ -185,6 +201,7 @@ class RecordWriter:
                     batch.append(self._queue.popleft())
                 if batch:
                     self._linger(batch)
+                    self._writing = len(batch)
                     return batch
                 if self._closed:
                     for pending in self._retrying:
@@ -210,6 +227,8 @@ class RecordWriter:
             outcomes: list[str | None] = self._store.put_activations([p.doc for p in batch])
         except StoreError as e:
             log.warning("storing %d activation records failed: %s", len(batch), e)
+            with self._cond:
+                self._errors["unavailable"] += len(batch)
             for pending in batch:
                 self._retry_or_fail(pending, str(e), refused=False)
             return
@@ -219,6 +238,8 @@ class RecordWriter:
                     pending.error = RecordRefused(*pending.refused)
                 pending.done.set()
             else:
+                with self._cond:
+                    self._errors["refused"] += 1
                 self._retry_or_fail(pending, problem, refused=True)
 
     def _retry_or_fail(self, pending: _Pending, problem: str, *, refused: bool) -> None:
@@ -242,6 +263,7 @@ class RecordWriter:
     def _retry(self, pending: _Pending, pause: float) -> None:
         pending.due = time.monotonic() + pause
         with self._cond:
+            self._writing = max(self._writing - 1, 0)  # from the request being sent to the retries
             self._retrying.append(pending)
 
     @staticmethod

@@ -6,12 +6,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from celery import Celery
 from celery.signals import worker_shutting_down
 from celery.utils.nodenames import host_format
+from prometheus_client import CollectorRegistry
 
 from app.core.errors import PlatformError
 from app.core.manifest import RuntimeManifest
@@ -31,6 +33,7 @@ from workers.factories.base import ContainerFactory, ContainerSpec
 from workers.handoff import HandOff
 from workers.invoker import Invoker
 from workers.membership import Announcer
+from workers.metrics import InvokerMetrics, MetricsServer, broker_queue_depth, process_registry
 from workers.pool import ContainerPool, StemCellSpec
 from workers.records import RecordWriter
 
@@ -121,9 +124,12 @@ def _say_api_host(settings: Settings, factory: ContainerFactory) -> None:
 
 
 def build_invoker(settings: Settings, *, store: Store | None = None, journal: StartJournal | None = None,
-                  state: SharedState | None = None) -> Invoker:
+                  state: SharedState | None = None, metrics_registry: CollectorRegistry | None = None,
+                  queue_depth: Callable[[], int | None] | None = None) -> Invoker:
     """Store, manifest, container factory (leftover containers removed), pool and journal, wired together.
-    ``store`` and ``journal`` default to the configured ones; standalone mode passes its own."""
+    ``store`` and ``journal`` default to the configured ones; standalone mode passes its own. Its metrics go to
+    ``metrics_registry`` (else one nobody serves), with the depth of its broker queue when ``queue_depth`` reads
+    it."""
     store = open_store(settings) if store is None else store
     factory = build_factory(settings)
     try:
@@ -140,16 +146,20 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: St
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
     journal = journal if journal is not None else (state or shared_state(settings)).journal()
-    return Invoker(store, store, pool, manifest, settings, journal, records=RecordWriter(store))
+    records = RecordWriter(store)
+    metrics = InvokerMetrics(metrics_registry, name=settings.invoker.name, pool_stats=pool.stats, records=records,
+                             queue_depth=queue_depth)
+    return Invoker(store, store, pool, manifest, settings, journal, records=records, metrics=metrics)
 
 
 def build_context(settings: Settings, celery: Celery, state: SharedState, placer: Placer | None,
-                  registry: InvokerRegistry | None) -> WorkerContext:
+                  registry: InvokerRegistry | None, metrics_registry: CollectorRegistry | None = None) -> WorkerContext:
     """What an invoker's tasks call: the invoker (leftover containers removed) with its follow-ups as tasks on its
-    own queue, and the composition service, all over one store."""
+    own queue, and the composition service, all over one store. Its metrics go to ``metrics_registry``."""
     store = open_store(settings)
     try:
-        invoker = build_invoker(settings, store=store, state=state)
+        invoker = build_invoker(settings, store=store, state=state, metrics_registry=metrics_registry,
+                                queue_depth=broker_queue_depth(celery, settings.invoker.name))
     except BaseException:
         store.close()
         raise
@@ -157,9 +167,24 @@ def build_context(settings: Settings, celery: Celery, state: SharedState, placer
     dispatcher = CeleryDispatcher(celery, settings.invoker.queues or (settings.invoker.name,), placer)
     return WorkerContext(
         runner=ActivationRunner(invoker, CeleryFollowUps(celery, settings.invoker.name), registry,
-                                state.inflight() if state.shared else None),
+                                state.inflight() if state.shared else None, metrics=invoker.metrics),
         compositions=build_compositions(settings, store, store, dispatcher, dispatcher, state),
     )
+
+
+def _metrics_server(settings: Settings, metrics_registry: CollectorRegistry) -> MetricsServer | None:
+    """This invoker's ``/metrics`` on ``metrics.invoker_port`` (none when 0), started."""
+    m = settings.metrics
+    if not m.invoker_port:
+        return None
+    try:
+        server = MetricsServer(metrics_registry, m.invoker_host, m.invoker_port, m.token)
+    except OSError as e:  # the port is taken (another invoker on this host?): say which setting to change
+        raise PlatformError(f"cannot serve metrics on {m.invoker_host}:{m.invoker_port} ({e}); give each invoker "
+                            f"on a host its own SQUALL_METRICS_INVOKER_PORT") from e
+    server.start()
+    log.info("metrics on http://%s:%d/metrics (bearer token: metrics.token)", m.invoker_host, server.port)
+    return server
 
 
 PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "httpx")
@@ -186,7 +211,9 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
     state = shared_state(settings)
     registry = invoker_registry(settings, state)
     placer = build_placer(settings, state)
-    context = build_context(settings, app, state, placer, registry)
+    metrics_registry = process_registry()
+    metrics = _metrics_server(settings, metrics_registry)  # first: a port that is taken stops the invoker at once
+    context = build_context(settings, app, state, placer, registry, metrics_registry)
     SquallTask.install(context)
     name = settings.invoker.name
     runner = context.runner
@@ -219,6 +246,8 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
     finally:
         if handoff is not None:
             handoff.stop()
+        if metrics is not None:
+            metrics.stop()
         announcer.stop(name)
         worker_shutting_down.disconnect(leave)
         SquallTask.uninstall()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+
 import click
 
 from app.cli.common import settings
@@ -14,22 +18,35 @@ from app.cli.common import settings
 @click.option("--threads", type=int, help="Threads per worker (blocking invokes each hold one).")
 def controller(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
     """Run the REST API under gunicorn."""
+    s = settings(controller={"host": host, "port": port, "workers": workers, "threads": threads})
+    metrics_dir = multiprocess_metrics_dir()
     from app.controller.server import ControllerServer
 
-    s = settings(controller={"host": host, "port": port, "workers": workers, "threads": threads})
-    ControllerServer(s).run()
+    ControllerServer(s, metrics_dir=metrics_dir).run()
+
+
+def multiprocess_metrics_dir() -> str:
+    """A fresh directory where this controller's gunicorn workers count their metrics, named to prometheus_client
+    (``PROMETHEUS_MULTIPROC_DIR``) before anything imports it: the library picks its multiprocess mode at import.
+    One per controller, so a controller started while another drains (a rolling restart) never mixes counts."""
+    if "prometheus_client" in sys.modules:  # a bug in the order of imports: the sums would miss every worker
+        raise click.ClickException("prometheus_client was imported before its multiprocess directory was set")
+    path = tempfile.mkdtemp(prefix="squall-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
 
 
 @click.command()
 @click.option("--name", help="Invoker name: its queue, worker name and container prefix (default invoker-<hostname>).")
 @click.option("--threads", type=int, help="Activations run at once.")
+@click.option("--metrics-port", type=int, help="Port to serve /metrics on (0: none; each invoker on a host its own).")
 @click.option("--loglevel", default="INFO", show_default=True)
-def invoker(name: str | None, threads: int | None, loglevel: str) -> None:
+def invoker(name: str | None, threads: int | None, metrics_port: int | None, loglevel: str) -> None:
     """Run an invoker: a Celery worker with a pool of action containers."""
     from app.core.errors import PlatformError
     from workers.startup import run_worker
 
-    s = settings(invoker={"name": name, "threads": threads})
+    s = settings(invoker={"name": name, "threads": threads}, metrics={"invoker_port": metrics_port})
     try:
         run_worker(s, loglevel=loglevel)
     except PlatformError as e:  # e.g. CouchDB unreachable or an unknown factory: say so, no traceback

@@ -4,12 +4,14 @@ process's composition root; the use cases come from ``app.wiring``."""
 from __future__ import annotations
 
 from flask import Flask
+from prometheus_client import CollectorRegistry
 
 from app.controller import context, errors
 from app.controller.admin import init_admin
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers, web
 from app.controller.api.apimgmt import bp as apimgmt_bp
 from app.controller.api.gateway import bp as gateway_bp
+from app.controller.metrics import ControllerMetrics, init_metrics
 from app.core.ports import Dispatcher, InFlight, InvokerMonitor, RateCounter
 from app.core.services.logins import AuthFailures, EndedSessions
 from app.state import SharedState
@@ -25,11 +27,14 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None,
                dispatcher: Dispatcher | None = None, invokers: InvokerMonitor | None = None,
-               counter: RateCounter | None = None, inflight: InFlight | None = None) -> Flask:
+               counter: RateCounter | None = None, inflight: InFlight | None = None,
+               metrics_registry: CollectorRegistry | None = None, metrics_dir: str | None = None) -> Flask:
     """Build the controller app: stores, dispatcher, services, blueprints, error handlers, admin pages.
 
     ``store``, ``dispatcher``, ``invokers``, the throttles' ``counter`` and the activations ``inflight`` default
-    to the configured store, Celery and the shared state; standalone mode and the API tests pass their own.
+    to the configured store, Celery and the shared state; standalone mode and the API tests pass their own. The
+    metrics are counted in ``metrics_registry`` (standalone shares its invoker's), or a new one; with
+    ``metrics_dir``, gunicorn's multiprocess directory, ``/metrics`` sums every worker's (``app.controller.metrics``).
     """
     settings = settings or load_settings()
     store = open_store(settings) if store is None else store
@@ -55,12 +60,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     # Hard cap on any body (OpenWhisk's HTTP limit is 50 MB); finer limits per endpoint answer 413 themselves.
     app.config["MAX_CONTENT_LENGTH"] = 2 * settings.limits.exec_bytes + settings.limits.payload_bytes
     app.extensions["squall_store"] = store  # whoever ends the app (a test) closes it
-    services = build_services(settings, store, dispatcher, invokers, dispatcher, counter, state, inflight)
+    metrics = ControllerMetrics(metrics_registry, metrics_dir)
+    services = build_services(settings, store, dispatcher, invokers, dispatcher, counter, state, inflight,
+                              accepted=metrics.accepted)
     app.extensions["squall"] = services
     app.extensions["squall_auth_failures"] = AuthFailures(counter, settings.controller.auth_failures_per_minute)
     app.extensions["squall_ended_sessions"] = _ended_sessions(settings, None if in_process else state)
     context.init_app(app)
     errors.register_error_handlers(app)
+    init_metrics(app, metrics)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms, web):
         app.register_blueprint(module.bp)
     for blueprint in (apimgmt_bp, gateway_bp):  # the built-in API gateway

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from app.controller.context import auth_failures, services
 from app.controller.errors import envelope
+from app.controller.metrics import throttled_by
 from app.core.errors import Unauthorized
 
 MISSING = "The resource requires authentication, which was not supplied with the request"
@@ -28,6 +29,7 @@ def authenticate() -> Response | None:
         if retry_after_s is None:
             raise
         # Answered here rather than raised: the error handlers give Retry-After to 503s only.
+        throttled_by("auth_failures")
         return envelope(TOO_MANY_FAILURES, 429, retry_after_s)
     g.api_key = f"{auth.username}:{auth.password}"
     return None

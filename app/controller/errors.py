@@ -52,7 +52,8 @@ def status_of(error: errors.PlatformError) -> int:
     return 500
 
 
-def _platform_error(error: errors.PlatformError) -> Response:
+def platform_error(error: errors.PlatformError) -> Response:
+    """The answer to ``error`` (also for the handlers of its subclasses that note something first)."""
     status = status_of(error)
     if status == 500:
         log.error("internal error: %s", error, exc_info=error)
@@ -80,6 +81,6 @@ def _unexpected(error: Exception) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(errors.PlatformError, _platform_error)
+    app.register_error_handler(errors.PlatformError, platform_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

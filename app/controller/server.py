@@ -6,6 +6,7 @@ finishes every blocking wait it holds (``graceful_timeout``)."""
 from __future__ import annotations
 
 import math
+import shutil
 from typing import Any
 
 from flask import Flask
@@ -40,10 +41,32 @@ def gunicorn_options(c: ControllerSettings) -> dict[str, Any]:
     }
 
 
+def metrics_hooks(metrics_dir: str) -> dict[str, Any]:
+    """gunicorn hooks for the workers' metrics in ``metrics_dir`` (prometheus_client's multiprocess mode): a
+    worker that exits leaves its counts (they stay in the sums) but not its live gauges, and the controller
+    removes the directory when it stops."""
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)  # type: ignore[no-untyped-call]
+
+    def on_exit(_server: Any) -> None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    return {"child_exit": child_exit, "on_exit": on_exit}
+
+
 class ControllerServer(BaseApplication):
-    def __init__(self, settings: Settings, extra: dict[str, Any] | None = None) -> None:
+    """``metrics_dir``: where the workers count their metrics, so that ``/metrics`` sums them all; the library
+    must have been told it (``PROMETHEUS_MULTIPROC_DIR``) before it was first imported (``squall controller``)."""
+
+    def __init__(self, settings: Settings, extra: dict[str, Any] | None = None, *,
+                 metrics_dir: str | None = None) -> None:
         self._settings = settings
-        self._options = {**gunicorn_options(settings.controller), **(extra or {})}
+        self._metrics_dir = metrics_dir
+        hooks = metrics_hooks(metrics_dir) if metrics_dir is not None else {}
+        self._options = {**gunicorn_options(settings.controller), **hooks, **(extra or {})}
         super().__init__()
 
     def load_config(self) -> None:
@@ -57,4 +80,4 @@ class ControllerServer(BaseApplication):
     def load(self) -> Flask:  # type: ignore[override]  # a Flask app is the WSGI callable gunicorn wants
         from app.controller import create_app
 
-        return create_app(self._settings)
+        return create_app(self._settings, metrics_dir=self._metrics_dir)

@@ -66,8 +66,10 @@ _UNITS_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 class RateLimited(Throttled):
     """A route's rate limit was reached: 429 with ``Retry-After`` (the seconds until its window ends)."""
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    reason = "api_route"
+
+    def __init__(self, message: str, retry_after_s: int, *, namespace: str = "") -> None:
+        super().__init__(message, namespace=namespace)
         self.retry_after_s = retry_after_s
 
 

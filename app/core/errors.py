@@ -65,6 +65,16 @@ class Conflict(PlatformError):
 
 class Throttled(PlatformError):
     message = "Too many requests in the last minute."
+    reason = "requests"
+    """Which throttle: ``invocations``, ``fires``, ... (the controller's metrics count 429s by it and by
+    ``namespace``, the namespace throttled, empty for a throttle of something else)."""
+    namespace = ""
+
+    def __init__(self, message: str | None = None, *, reason: str | None = None, namespace: str = "") -> None:
+        super().__init__(message)
+        if reason:
+            self.reason = reason
+        self.namespace = namespace
 
 
 class Unavailable(PlatformError):

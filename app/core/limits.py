@@ -147,10 +147,12 @@ def window_key(kind: str, namespace: str, now_ms: int) -> str:
     return f"squall:throttle:{kind}:{namespace}:{now_ms // WINDOW_MS}"
 
 
-def check_rate(count: int, allowed: int) -> None:
-    """``count`` includes the current request; it passes while ``count <= allowed``."""
+def check_rate(count: int, allowed: int, kind: str = "requests", namespace: str = "") -> None:
+    """``count`` includes the current request; it passes while ``count <= allowed``. ``kind`` (the throttle's
+    window kind, as in ``window_key``) and the ``namespace`` it throttles, if it is one, go with the error."""
     if count > allowed:
-        raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).")
+        raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).", reason=kind,
+                        namespace=namespace)
 
 
 # --- activations in flight ---------------------------------------------------------------------------
@@ -168,8 +170,9 @@ def in_flight_ttl_ms(timeout_ms: int) -> int:
     return IN_FLIGHT_FACTOR * max(timeout_ms, 60_000) + IN_FLIGHT_ADDON_MS
 
 
-def check_concurrent(count: int, allowed: int) -> None:
+def check_concurrent(count: int, allowed: int, namespace: str = "") -> None:
     """``count`` is the activations in flight before this one; it passes while ``count < allowed`` (room for the
     current request), as OpenWhisk's ``ConcurrentRateLimit``."""
     if count >= allowed:
-        raise Throttled(f"Too many concurrent requests in flight (count: {count}, allowed: {allowed}).")
+        raise Throttled(f"Too many concurrent requests in flight (count: {count}, allowed: {allowed}).",
+                        reason="concurrent", namespace=namespace)

@@ -26,6 +26,7 @@ from app.core.services.compositions import CompositionService
 from app.standalone.spool import Spool
 from workers.completion import ActivationRunner
 from workers.invoker import Invoker
+from workers.metrics import InvokerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,10 @@ class InProcessDispatcher:
     """
 
     def __init__(self, invoker: Invoker, spool: Spool, threads: int, result_ttl_s: float,
-                 inflight: InFlight | None = None) -> None:
+                 inflight: InFlight | None = None, metrics: InvokerMetrics | None = None) -> None:
         self._invoker = invoker
-        self._runner = ActivationRunner(invoker, self, inflight=inflight)  # the controller's count, released here
+        # The controller's count of activations in flight is released here.
+        self._runner = ActivationRunner(invoker, self, inflight=inflight, metrics=metrics)
         self._spool = spool
         self._result_ttl_s = result_ttl_s
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="squall-invoke")

@@ -37,6 +37,7 @@ from app.store import Store, open_store
 from app.wiring import build_actions_and_packages, build_compositions, invoker_registry
 from config import Settings, environment_variables
 from workers.invoker import Invoker
+from workers.metrics import process_registry
 from workers.startup import build_invoker
 
 log = logging.getLogger(__name__)
@@ -152,11 +153,15 @@ class Standalone:
         # One process: the step ledger, the throttle counts and the activations in flight live here (no Redis to
         # share them through); the controller counts in ``inflight``, the invoker's runs release from it.
         inflight = SharedState(None).inflight() if self.in_process else None
+        # One process, one registry: /metrics shows the controller's counts and the in-process invoker's.
+        metrics_registry = process_registry()
         if self.in_process:
             spool = Spool(self.data_dir / "spool")
-            self._invoker = build_invoker(self.settings, store=self._store, journal=spool)
+            self._invoker = build_invoker(self.settings, store=self._store, journal=spool,
+                                          metrics_registry=metrics_registry)
             self._dispatcher = dispatcher = InProcessDispatcher(
-                self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s, inflight)
+                self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s, inflight,
+                metrics=self._invoker.metrics)
             dispatcher.attach_compositions(build_compositions(self.settings, self._store, self._store, dispatcher,
                                                               dispatcher, SharedState(None), inflight))
             recovered = dispatcher.recover()
@@ -168,7 +173,8 @@ class Standalone:
         # Alarms in this process in either mode: the loop makes the same claims as `squall scheduler`.
         self._alarms = AlarmLoop(self.settings, self._store)
         app = create_app(self.settings, store=self._store, dispatcher=dispatcher, invokers=dispatcher,
-                         counter=SharedState(None).counters() if self.in_process else None, inflight=inflight)
+                         counter=SharedState(None).counters() if self.in_process else None, inflight=inflight,
+                         metrics_registry=metrics_registry)
         c = self.settings.controller
         self._server = waitress.server.create_server(app, listen=" ".join([f"{c.host}:{c.port}", *extra_listen]),
                                               threads=c.threads,

@@ -18,6 +18,7 @@ from werkzeug.routing import BaseConverter
 
 from app.controller.context import services, transaction_id
 from app.controller.errors import envelope
+from app.controller.metrics import throttled_by
 from app.core.apis import Cors, Match, Operation, RateLimited
 from app.core.errors import NotFound
 from app.core.web import WebRequest
@@ -112,5 +113,6 @@ def serve(namespace: str, rest: str) -> Any:
     try:
         services().apis.admit(found, operation)
     except RateLimited as e:
+        throttled_by(e.reason, e.namespace)
         return _with_cors(envelope(e.message, 429, e.retry_after_s), operation.cors)
     return _with_cors(_forward(found, operation, path), operation.cors)

@@ -207,6 +207,12 @@ def _meta_paths() -> Schema:
         "/api/v1/api-docs": {"get": _operation("This document.", {
             "200": _json({"type": "object", "required": ["openapi", "paths"]}, "An OpenAPI 3 document.")},
             errors=("503",), tag="meta", public=True)},
+        "/metrics": {"get": {**_operation(
+            "The platform's metrics for Prometheus, to bearers of the metrics token (403 while none is set).", {
+                "200": {"description": "Prometheus' text format, or OpenMetrics when ``Accept`` asks for it.",
+                        "content": {media: {"schema": {"type": "string"}}
+                                    for media in ("text/plain", "application/openmetrics-text")}}},
+            errors=("401", "403"), tag="meta"), "security": [{"metrics": []}]}},
         "/ping": {"get": _operation("Liveness.", {
             "200": {"description": "``pong``", "content": {"text/plain": {"schema": {"type": "string"}}}}},
             errors=(), tag="meta", public=True)},
@@ -443,7 +449,9 @@ def document(kinds: list[str]) -> Schema:
         "paths": paths,
         "components": {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic",
-                                          "description": "``uuid:key`` of a namespace."}},
+                                          "description": "``uuid:key`` of a namespace."},
+                                "metrics": {"type": "http", "scheme": "bearer",
+                                            "description": "``metrics.token``, for ``/metrics`` only."}},
             "schemas": _schemas(kinds),
             "responses": {f"E{status}": _json(_ref("Error"), text) for status, text in _ERROR_STATUSES.items()},
         },

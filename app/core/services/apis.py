@@ -170,10 +170,10 @@ class ApiService:
         now = now_ms()
         api = found.api
         self._count(operation.rate_limit, now,
-                    f"op:{api.namespace}:{api.base_path}:{operation.method}:{operation.relpath}")
-        self._count(api.rate_limit, now, f"api:{api.namespace}:{api.base_path}")
+                    f"op:{api.namespace}:{api.base_path}:{operation.method}:{operation.relpath}", api.namespace)
+        self._count(api.rate_limit, now, f"api:{api.namespace}:{api.base_path}", api.namespace)
 
-    def _count(self, limit: RateLimit | None, now: int, key: str) -> None:
+    def _count(self, limit: RateLimit | None, now: int, key: str, namespace: str) -> None:
         if limit is None or self._counter is None:
             return
         window, retry_after_s = limit.window(now)
@@ -184,7 +184,7 @@ class ApiService:
             return
         if count > limit.rate:
             raise RateLimited(f"Too many requests for this route (count: {count}, allowed: {limit.rate} per "
-                              f"{limit.interval_s} seconds).", retry_after_s)
+                              f"{limit.interval_s} seconds).", retry_after_s, namespace=namespace)
 
     # --- the store ----------------------------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ class InvocationService:
                  max_wait_ms: int = 60_000, compositions: CompositionStarter | None = None, *,
                  counter: RateCounter | None = None, invocations_allowed: Callable[[str], int] | None = None,
                  inflight: InFlight | None = None, concurrent_allowed: Callable[[str], int] | None = None,
-                 records_kept: Callable[[str], bool] = lambda namespace: True) -> None:
+                 records_kept: Callable[[str], bool] = lambda namespace: True,
+                 accepted: Callable[[str, str], None] | None = None) -> None:
         self._entities = entities
         self._dispatcher = dispatcher
         self._manifest = manifest
@@ -50,6 +51,8 @@ class InvocationService:
         self._inflight = inflight if concurrent_allowed is not None else None
         self._concurrent_allowed = concurrent_allowed
         self.records_kept = records_kept  # per namespace: storeActivations (its override, else true)
+        # Told (namespace, kind) of each activation handed to an invoker or a composition: the controller's metrics.
+        self._accepted = accepted
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
                wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
@@ -67,7 +70,8 @@ class InvocationService:
             except StoreError as e:  # the counter is protection, not the service: fail open, loudly
                 log.warning("invocations of %s not counted: %s", identity.namespace, e)
             else:
-                check_rate(count, self._invocations_allowed(identity.namespace))  # 429 past invocationsPerMinute
+                # 429 past invocationsPerMinute
+                check_rate(count, self._invocations_allowed(identity.namespace), "invocations", identity.namespace)
         resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
         action = resolved.action
         if action.exec.kind not in ("blackbox", "sequence"):
@@ -99,6 +103,8 @@ class InvocationService:
                 if counted:  # not accepted: it will never end, so nothing else would give its slot back
                     self._release(identity.namespace, activation_id)
                 raise
+        if self._accepted is not None:
+            self._accepted(identity.namespace, action.exec.kind)
         if not blocking:
             return InvokeOutcome(activation_id, None)
         wait = min(wait_ms if wait_ms is not None else self.max_wait_ms, self.max_wait_ms)
@@ -116,7 +122,7 @@ class InvocationService:
         except StoreError as e:  # the outage is logged once by the counter
             log.debug("activation %s of %s not counted in flight: %s", activation_id, namespace, e)
             return False
-        check_concurrent(count, allowed)  # 429 past concurrentInvocations; nothing was added then
+        check_concurrent(count, allowed, namespace)  # 429 past concurrentInvocations; nothing was added then
         return True
 
     def _check_concurrent(self, namespace: str) -> None:
@@ -129,7 +135,7 @@ class InvocationService:
         except StoreError as e:
             log.debug("activations in flight of %s not counted: %s", namespace, e)
             return
-        check_concurrent(count, self._concurrent_allowed(namespace))
+        check_concurrent(count, self._concurrent_allowed(namespace), namespace)
 
     def _release(self, namespace: str, activation_id: str) -> None:
         assert self._inflight is not None

@@ -28,7 +28,7 @@ class LoginThrottle:
     def attempt(self, client: str) -> None:
         """Count one login attempt from ``client``; raises ``Throttled`` past the allowed number this minute."""
         count = self._counter.increment(window_key("logins", client, now_ms()), _COUNT_TTL_S)
-        check_rate(count, self._allowed)
+        check_rate(count, self._allowed, "logins")
 
 
 class AuthFailures:

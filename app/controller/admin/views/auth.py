@@ -13,6 +13,7 @@ from app.controller.admin.blueprint import bp
 from app.controller.admin.forms import ConfirmForm, LoginForm
 from app.controller.admin.session import check_login
 from app.controller.context import services
+from app.controller.metrics import throttled_by
 from app.core.errors import Invalid, Throttled, Unauthorized
 
 _ADMIN_PAGE = re.compile(r"\A/admin(?:[/?][\x21-\x5b\x5d-\x7e]*)?\Z")
@@ -34,7 +35,8 @@ def login() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         try:
             services().logins.attempt(request.remote_addr or "unknown")
-        except Throttled:
+        except Throttled as e:
+            throttled_by(e.reason, e.namespace)
             return render_template("admin/login.html", form=form, failed=False, throttled=True), 429
         try:
             user = check_login((form.login.data or "").strip(), form.password.data or "")
