@@ -1,0 +1,133 @@
+"""A 40 MB zip action (a Python virtualenv) through the real stack: create, get with and without its code, invoke,
+update and invoke again (docs/production.md, "Large action code"). Its code is far past CouchDB's default 8 MB
+document limit, so the store keeps it as an attachment and the invoker reads it by revision.
+
+The figures the run prints (create time, the code=false answer's size, first and warm invoke) are for the docs;
+nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.helpers import invoke
+
+pytestmark = pytest.mark.integration
+
+PADDING_BYTES = 40 * 1_048_576
+"""Random bytes inside the virtualenv: they do not compress, so the zip really is this large."""
+
+MAIN = ("import hashlib, os, importlib.metadata\nimport click\n\n"
+        "def handler(args):\n"
+        "    blob = os.path.join(os.path.dirname(click.__file__), '..', 'padding.bin')\n"
+        "    with open(blob, 'rb') as f:\n"
+        "        digest = hashlib.sha256(f.read()).hexdigest()\n"
+        "    return {'version': VERSION, 'click': importlib.metadata.version('click'),\n"
+        "            'venv': '/virtualenv/' in click.__file__, 'padding': digest}\n")
+
+
+def virtualenv_zip(folder: Path, padding: bytes, version: str) -> bytes:
+    """A zip laid out as OpenWhisk documents it: ``__main__.py`` at the top, a real virtualenv beside it holding
+    click (copied from our own environment as pip would have installed it) and ``padding`` in its site-packages."""
+    action = folder / version
+    action.mkdir()
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(action / "virtualenv")], check=True)
+    (site,) = (action / "virtualenv" / "lib").glob("python3*/site-packages")
+    dist = importlib.metadata.distribution("click")
+    for file in dist.files or ():
+        source = Path(str(dist.locate_file(file)))
+        if file.parts[0] in ("click", f"click-{dist.version}.dist-info") and source.is_file() \
+                and "__pycache__" not in file.parts:
+            (site / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, site / file)
+    (action / "__main__.py").write_text(f"VERSION = {version!r}\n" + MAIN)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # stored: random bytes do not deflate
+        for path in sorted(action.rglob("*")):
+            if path.is_file() and not path.is_symlink():  # a venv's bin/python is a symlink
+                archive.write(path, path.relative_to(action).as_posix())
+        archive.writestr(f"{site.relative_to(action).as_posix()}/padding.bin", padding)
+    return buffer.getvalue()
+
+
+def put(api: httpx.Client, name: str, archive: bytes, overwrite: bool = False) -> tuple[httpx.Response, float]:
+    body = json.dumps({"exec": {"kind": "python:default", "code": base64.b64encode(archive).decode("ascii"),
+                                "main": "handler"}, "limits": {"memory": 512}}).encode()
+    started = time.monotonic()
+    response = api.put(f"/api/v1/namespaces/_/actions/{name}", content=body,
+                       params={"overwrite": "true"} if overwrite else None,
+                       headers={"Content-Type": "application/json"})
+    return response, time.monotonic() - started
+
+
+def timed_invoke(api: httpx.Client, name: str) -> tuple[dict[str, object], float]:
+    started = time.monotonic()
+    response = invoke(api, name, {}, blocking="true", result="true")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text[:2000]
+    result: dict[str, object] = response.json()
+    return result, elapsed
+
+
+def test_a_40_mb_virtualenv_zip_round_trips_and_runs(api: httpx.Client, unique: str, tmp_path: Path) -> None:
+    padding = random_bytes(PADDING_BYTES)
+    padding_sha = hashlib.sha256(padding).hexdigest()
+    first = virtualenv_zip(tmp_path, padding, "v1")
+    assert len(first) > PADDING_BYTES  # the zip is past 40 MB, its base64 past 53 MB
+    api.timeout = httpx.Timeout(300.0)
+
+    created, create_s = put(api, unique, first)
+    assert created.status_code == 200, created.text[:2000]
+    del created
+
+    without = api.get(f"/api/v1/namespaces/_/actions/{unique}", params={"code": "false"})
+    assert without.status_code == 200
+    assert "code" not in without.json()["exec"] and without.json()["exec"]["binary"] is True
+    assert len(without.content) < 2_000
+
+    listed = api.get("/api/v1/namespaces/_/actions", params={"limit": 200})
+    assert unique in [a["name"] for a in listed.json()] and len(listed.content) < 200_000
+
+    with_code = api.get(f"/api/v1/namespaces/_/actions/{unique}")
+    assert with_code.status_code == 200
+    got = base64.b64decode(with_code.json()["exec"]["code"])
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(first).hexdigest()
+    del with_code, got
+
+    result, cold_s = timed_invoke(api, unique)
+    dist = importlib.metadata.version("click")
+    assert result == {"version": "v1", "click": dist, "venv": True, "padding": padding_sha}
+    warm = [timed_invoke(api, unique) for _ in range(3)]
+    assert all(r == result for r, _ in warm)
+
+    second = virtualenv_zip(tmp_path, padding, "v2")
+    del first
+    updated, update_s = put(api, unique, second, overwrite=True)
+    assert updated.status_code == 200, updated.text[:2000]
+    del updated
+    again, again_s = timed_invoke(api, unique)
+    assert again == {**result, "version": "v2"}  # the new revision's code, not the cached one
+
+    assert api.delete(f"/api/v1/namespaces/_/actions/{unique}").status_code == 200
+    assert api.get(f"/api/v1/namespaces/_/actions/{unique}").status_code == 404
+    print(f"\nlarge code: zip {len(second):,} bytes; create {create_s:.2f} s; update {update_s:.2f} s; "
+          f"GET code=false {len(without.content)} bytes; invoke first {cold_s:.2f} s, warm "
+          f"{', '.join(f'{s * 1000:.0f} ms' for _, s in warm)}; after the update {again_s:.2f} s")
+
+
+def random_bytes(size: int) -> bytes:
+    with open("/dev/urandom", "rb") as source:
+        return source.read(size)
