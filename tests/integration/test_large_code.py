@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,8 +25,11 @@ import httpx
 import pytest
 
 from app.store.couch_client import CouchClient
+from config.settings import InvokerSettings
 from tests.integration.conftest import Stack
 from tests.integration.helpers import invoke
+from tests.integration.test_standalone import Standalone
+from workers.factories.process import process_root
 
 pytestmark = pytest.mark.integration
 
@@ -160,6 +164,39 @@ def test_a_40_mb_virtualenv_zip_round_trips_and_runs(api: httpx.Client, unique: 
     print(f"\nlarge code: zip {second.stat().st_size:,} bytes; create {create_s:.2f} s; update {update_s:.2f} s; "
           f"GET code=false {len(without.content)} bytes; invoke first {cold_s:.2f} s, warm "
           f"{', '.join(f'{s * 1000:.0f} ms' for _, s in warm)}; after the update {again_s:.2f} s")
+
+
+@pytest.fixture
+def standalone(tmp_path: Path) -> Iterator[Standalone]:
+    """``./standalone`` (its SQLite store, an invoker in its process, Docker) storing code over 1,000 characters
+    beside the documents."""
+    instance = Standalone(tmp_path / "data", "docker", env={"SQUALL_LIMITS_CODE_INLINE_BYTES": "1000"})
+    yield instance
+    if instance.process is not None and instance.process.poll() is None:
+        instance.stop()
+    shutil.rmtree(process_root(InvokerSettings(name=instance.name)), ignore_errors=True)
+
+
+def test_standalone_keeps_attached_code_as_sqlite_blobs_and_runs_it(standalone: Standalone, tmp_path: Path) -> None:
+    padding = tmp_path / "padding.bin"
+    padding.write_bytes(random_bytes(200_000))
+    standalone.start()
+    with standalone.client() as api:
+        put(api, "venv", virtualenv_zip(tmp_path, padding, "v1"))
+        without = api.get("/api/v1/namespaces/_/actions/venv", params={"code": "false"})
+        assert "code" not in without.json()["exec"] and len(without.content) < 2_000
+        first, _ = timed_invoke(api, "venv", hash=True)
+        assert first["version"] == "v1" and first["venv"] is True and first["padding"] == sha256_of(padding)
+        put(api, "venv", virtualenv_zip(tmp_path, padding, "v2"), overwrite=True)
+        again, _ = timed_invoke(api, "venv")
+        assert again == {**first, "version": "v2", "padding": None}
+    store = sqlite3.connect(standalone.data_dir / "squall.db")
+    try:
+        (count, size), = store.execute("SELECT COUNT(*), SUM(LENGTH(data)) FROM attachments "
+                                       "WHERE doc_id = 'guest/venv'").fetchall()
+    finally:
+        store.close()
+    assert count == 1 and size > 200_000  # v2's zip alone: v1's went with the update
 
 
 def compact(stack: Stack) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -13,9 +15,14 @@ from app.core import attachments
 from app.core.attachments import AttachedCode
 from app.core.entities import Action, ActivationMessage, Exec, new_activation_id, now_ms
 from app.core.errors import NotFound
-from app.core.limits import ActionLimits
+from app.core.identities import Identity
+from app.core.limits import ActionLimits, LimitPolicy
+from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
+from app.core.requests import ActionPut, ExecPut
+from app.core.services.actions import ActionService, SizeLimits
 from app.state.journal import MemoryJournal
+from app.store.sqlite import SqliteStore
 from config.settings import InvokerSettings, Settings
 from tests.fakes import DictActivationStore, DictEntityStore
 from tests.unit.test_invoker import MANIFEST, FailingFactory
@@ -145,3 +152,38 @@ def test_code_that_is_gone_for_good_counts_as_a_missing_action():
     s.entities.attachments.clear()
     with pytest.raises(NotFound):
         s.fetch("1-a")
+
+
+# --- the action service ------------------------------------------------------------------------------------
+
+
+class Racing:
+    """The sqlite store, but the first code read finds the action updated just before (its old code gone)."""
+
+    def __init__(self, inner: SqliteStore, update: Callable[[], object]) -> None:
+        self.inner = inner
+        self.update: Callable[[], object] | None = update
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get_attachment(self, doc_id: str, rev: str, name: str) -> bytes:
+        if self.update is not None:
+            update, self.update = self.update, None
+            update()
+        return self.inner.get_attachment(doc_id, rev, name)
+
+
+def test_get_reads_the_code_again_when_an_update_took_it_between_the_two_reads():
+    manifest = RuntimeManifest.from_dict({"runtimes": {"python": [{"kind": "python:3", "image": {"name": "py"}}]}})
+    guest, path = Identity("guest", "guest", "u", "h"), EntityPath("guest", "big")
+    store = SqliteStore(":memory:")
+    store.setup()
+    sizes = SizeLimits(code_inline_bytes=100)
+    writer = ActionService(store, manifest, LimitPolicy(), sizes)
+    first, second = (base64.b64encode(secrets.token_bytes(500)).decode() for _ in range(2))
+    writer.put(guest, path, ActionPut(exec=ExecPut(kind="python:3", code=first)), overwrite=False)
+    racing = Racing(store, lambda: writer.put(guest, path, ActionPut(exec=ExecPut(kind="python:3", code=second)),
+                                              overwrite=True))
+    reader = ActionService(racing, manifest, LimitPolicy(), sizes)  # type: ignore[arg-type]
+    assert reader.get(guest, path).exec.code == second

@@ -80,7 +80,11 @@ class ActionService:
         merged in (package < binding < action), as OpenWhisk shows them. Attached code is read only when
         ``include_code``; otherwise the action carries its reference alone."""
         resolved = self._resolver.resolve_action(identity, path)
-        action = self.with_code(resolved.action) if include_code else resolved.action
+        try:
+            action = self.with_code(resolved.action) if include_code else resolved.action
+        except NotFound:  # updated between the two reads, and its old code went with the update: read it again
+            resolved = self._resolver.resolve_action(identity, path)
+            action = self.with_code(resolved.action)
         if not resolved.inherited:
             return action
         merged = resolved.parameters()
