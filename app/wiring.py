@@ -82,7 +82,8 @@ def entity_store(settings: Settings, store: Store, state: SharedState | None = N
 
 
 def _actions(settings: Settings, entities: EntityStore, manifest: RuntimeManifest) -> ActionService:
-    sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes)
+    sizes = SizeLimits(settings.limits.exec_bytes, settings.limits.parameters_bytes,
+                       settings.limits.code_inline_bytes)
     return ActionService(entities, manifest, limit_policy(settings), sizes, settings.limits.sequence_max_length)
 
 

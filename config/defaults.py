@@ -92,6 +92,10 @@ INVOKER_LOG_FILE_MB = 16
 """Docker rotates a container's log file at this size and keeps one older file: at most twice this on disk per
 container, whatever an action prints. Keep it above ``limits.max_logs_mb`` (one activation's logs)."""
 
+INVOKER_CODE_CACHE_MB = 256
+"""Attached action code an invoker keeps in memory (by attachment, least recently used first out), so a warm
+invoke of a large action does not read its code again. 0 reads it for every activation."""
+
 INVOKER_THREADS = 16
 """Activations one invoker runs at once (Celery thread pool size)."""
 
@@ -221,7 +225,11 @@ LIMIT_PAYLOAD_BYTES = 1_048_576
 """Largest invoke payload and result (1 MB)."""
 
 LIMIT_EXEC_BYTES = 48 * 1_048_576
-"""Largest action code (48 MB)."""
+"""Largest action code (48 MB); a zip counts by its decoded bytes (its base64 text is a third longer)."""
+
+LIMIT_CODE_INLINE_BYTES = 1_048_576
+"""Action code longer than this (characters of its text or base64) is stored beside its document: a CouchDB
+attachment, a blob row in SQLite (docs/production.md, "Large action code"). 0 stores all code so."""
 
 LIMIT_PARAMETERS_BYTES = 1_048_576
 """Largest parameters or annotations of one entity (1 MB)."""

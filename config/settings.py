@@ -118,6 +118,7 @@ class InvokerSettings:
     heartbeat_s: float = defaults.INVOKER_HEARTBEAT_S
     silent_after_s: float = defaults.INVOKER_SILENT_AFTER_S
     log_file_mb: int = defaults.INVOKER_LOG_FILE_MB
+    code_cache_mb: int = defaults.INVOKER_CODE_CACHE_MB
 
     def __post_init__(self) -> None:
         if not self.name:  # frozen: the derived default is set once, here
@@ -129,6 +130,7 @@ class InvokerSettings:
                  "invoker.silent_after_s must be longer than invoker.heartbeat_s")
         _require(self.threads >= 1, "invoker.threads must be at least 1")
         _require(self.log_file_mb >= 1, "invoker.log_file_mb must be at least 1")
+        _require(self.code_cache_mb >= 0, "invoker.code_cache_mb must be 0 (off) or more")
         _require(self.user_memory_mb >= defaults.LIMIT_MIN_MEMORY_MB,
                  f"invoker.user_memory_mb must hold at least one {defaults.LIMIT_MIN_MEMORY_MB} MB action")
         _require(self.idle_timeout_s > 0, "invoker.idle_timeout_s must be positive")
@@ -175,6 +177,7 @@ class LimitsSettings:
     default_concurrency: int = defaults.LIMIT_DEFAULT_CONCURRENCY
     payload_bytes: int = defaults.LIMIT_PAYLOAD_BYTES
     exec_bytes: int = defaults.LIMIT_EXEC_BYTES
+    code_inline_bytes: int = defaults.LIMIT_CODE_INLINE_BYTES
     parameters_bytes: int = defaults.LIMIT_PARAMETERS_BYTES
     sequence_max_length: int = defaults.LIMIT_SEQUENCE_MAX_LENGTH
     invocations_per_minute: int = defaults.LIMIT_INVOCATIONS_PER_MINUTE
@@ -186,6 +189,7 @@ class LimitsSettings:
             low, high, default = (getattr(self, f"{p}_{name}") for p in ("min", "max", "default"))
             _require(0 <= low <= default <= high, f"limits: need min_{name} <= default_{name} <= max_{name}")
         _require(self.sequence_max_length >= 1, "limits.sequence_max_length must be at least 1")
+        _require(self.code_inline_bytes >= 0, "limits.code_inline_bytes must be 0 (attach all code) or more")
 
 
 @dataclass(frozen=True)

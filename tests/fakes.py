@@ -17,6 +17,8 @@ class DictEntityStore:
         self.docs: dict[str, dict[str, Any]] = {}
         self.reads = 0
         self.broken = False  # True: every read fails as a store that is down would
+        self.attachments: dict[tuple[str, str], bytes] = {}  # (doc id, name) -> bytes
+        self.attachment_reads = 0
 
     def put_action(self, action: Action) -> Action:
         stamped = action.stamped(f"1-{secrets.token_hex(8)}")
@@ -30,6 +32,15 @@ class DictEntityStore:
         if doc_id not in self.docs:
             raise NotFound()
         return dict(self.docs[doc_id])
+
+    def get_attachment(self, doc_id: str, rev: str, name: str) -> bytes:
+        self.attachment_reads += 1
+        if self.broken:
+            raise StoreError()
+        try:
+            return self.attachments[(doc_id, name)]
+        except KeyError:
+            raise NotFound() from None
 
 
 class DictActivationStore:

@@ -32,6 +32,7 @@ from app.core.metrics import start_kind
 from app.core.ports import ActivationStore, EntityStore, StartJournal
 from config.settings import Settings
 from workers.backoff import PAUSES_S, Backoff
+from workers.codecache import CodeCache
 from workers.factories.base import ContainerSpec
 from workers.logs import collect_logs, format_line
 from workers.metrics import InvokerMetrics
@@ -155,6 +156,8 @@ class Invoker:
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
         self._actions_lock = threading.Lock()
         self._action_cache_size = action_cache_size
+        # Attached code by (doc id, attachment name), bounded by bytes: warm invokes of a large action read none.
+        self._codes = CodeCache(settings.invoker.code_cache_mb * 1_048_576)
         # Batched writes (``RecordWriter``) in a worker; one PUT per record with retries by default.
         self._records = records if records is not None else DirectRecordWriter(activations)
         # What this invoker counts (``workers.metrics``); kept in a registry nobody serves unless one is given.
@@ -189,7 +192,7 @@ class Invoker:
         """The message's action, waiting out a store that is briefly unreachable (as ``_claim`` waits for the
         journal). Raises ``TryLater`` when it stays away: nothing ran, so the message is run later, not failed."""
         cached = self._cached(msg.action, msg.revision)
-        if cached is not None:
+        if cached is not None and cached.exec.attached is None:
             return cached
         for pause in self._store_backoff.pauses():
             try:
@@ -209,7 +212,30 @@ class Invoker:
     # --- the action --------------------------------------------------------------------------------
 
     def _action(self, msg: ActivationMessage) -> Action:
-        """The message's action read from the store (and cached)."""
+        """The message's action (cached, else read from the store) with its code."""
+        cached = self._cached(msg.action, msg.revision)
+        if cached is not None:
+            try:
+                return self._with_code(cached)
+            except NotFound:  # its code went with a later revision (SQLite at once, CouchDB once compacted)
+                pass
+        return self._with_code(self._read_action(msg))
+
+    def _with_code(self, action: Action) -> Action:
+        """``action`` with its attached code read in: from the code cache, else from the store by the action's
+        revision (``NotFound`` when that revision's code is gone: the action was updated or deleted)."""
+        attached = action.exec.attached
+        if attached is None:
+            return action
+        key = (action.path.doc_id, attached.name)
+        code = self._codes.get(key)
+        if code is None:
+            code = attached.decode(self._entities.get_attachment(action.path.doc_id, action.rev or "", attached.name))
+            self._codes.put(key, code)
+        return replace(action, exec=action.exec.with_code(code))
+
+    def _read_action(self, msg: ActivationMessage) -> Action:
+        """The message's action read from the store (and cached, without attached code)."""
         action = Action.from_doc(self._entities.get_entity(msg.action))
         if action.rev != msg.revision:
             # Updated since the controller resolved it: run the newest, as OpenWhisk's fetch by id does.

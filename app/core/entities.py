@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any
 
+from app.core.attachments import AttachedCode
 from app.core.limits import ActionLimits
 from app.core.names import EntityPath
 
@@ -102,6 +103,8 @@ class Exec:
     image: str | None = None
     binary: bool = False
     components: tuple[str, ...] = ()
+    # Code kept beside the document (``app.core.attachments``); ``code`` is None until it is read.
+    attached: AttachedCode | None = None
 
     def to_doc(self, include_code: bool = True) -> Document:
         doc: Document = {"kind": self.kind}
@@ -119,8 +122,26 @@ class Exec:
 
     @classmethod
     def from_doc(cls, doc: Document) -> Exec:
-        return cls(kind=doc["kind"], code=doc.get("code"), main=doc.get("main"), image=doc.get("image"),
-                   binary=bool(doc.get("binary", False)), components=tuple(doc.get("components", ())))
+        code, attached = doc.get("code"), AttachedCode.from_doc(doc.get("code"))
+        return cls(kind=doc["kind"], code=None if attached else code, main=doc.get("main"), image=doc.get("image"),
+                   binary=bool(doc.get("binary", False)), components=tuple(doc.get("components", ())),
+                   attached=attached)
+
+    def with_code(self, code: str) -> Exec:
+        """This exec with its attached code read back in."""
+        return replace(self, code=code)
+
+    @property
+    def code_bytes(self) -> int:
+        """The code's size as stored: a zip's decoded bytes, other code's UTF-8 bytes (0 without code)."""
+        if self.attached is not None:
+            return self.attached.length
+        if self.code is None:
+            return 0
+        if self.binary:
+            trimmed = self.code.strip()
+            return len(trimmed) // 4 * 3 - trimmed[-2:].count("=")
+        return len(self.code.encode())
 
 
 @dataclass(frozen=True)
@@ -161,7 +182,10 @@ class Action:
         }
 
     def to_doc(self) -> Document:
-        return stored_doc(self.to_api(), self.path.doc_id, "action", self.rev)
+        doc = stored_doc(self.to_api(), self.path.doc_id, "action", self.rev)
+        if self.exec.code is None and self.exec.attached is not None:  # kept beside the document, not read in
+            doc["exec"]["code"] = self.exec.attached.to_doc()
+        return doc
 
     @classmethod
     def from_doc(cls, doc: Document) -> Action:

@@ -49,10 +49,19 @@ class EntityStore(Protocol):
         """The document with its ``_rev``. Raises ``NotFound``."""
 
     def put_entity(self, doc: Document) -> str:
-        """Create (no ``_rev``) or update (matching ``_rev``); returns the new rev. Raises ``Conflict``."""
+        """Create (no ``_rev``) or update (matching ``_rev``); returns the new rev. Raises ``Conflict``.
+
+        ``doc["_attachments"]`` (``app.core.attachments.detach``) names the attachments the new revision has:
+        ``{"content_type", "data": bytes}`` for new ones, ``{"stub": true}`` for ones kept from the revision
+        ``_rev`` names; any other attachment of the document is dropped. Readers of any revision see that
+        revision's attachments only."""
+
+    def get_attachment(self, doc_id: str, rev: str, name: str) -> bytes:
+        """The bytes of attachment ``name`` of revision ``rev``. Raises ``NotFound`` when that revision (or a
+        later one that kept it) no longer has it."""
 
     def delete_entity(self, doc_id: str, rev: str) -> None:
-        """Raises ``NotFound`` or ``Conflict``."""
+        """Raises ``NotFound`` or ``Conflict``; the document's attachments go with it."""
 
     def list_entities(self, namespace: str, entity_type: str, skip: int, limit: int) -> list[Document]:
         """Entities of one type whose namespace is ``namespace`` or ``namespace/<package>``, newest first."""

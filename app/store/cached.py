@@ -105,6 +105,9 @@ class CachedEntityStore:
         self._written(str(doc["_id"]), rev)
         return rev
 
+    def get_attachment(self, doc_id: str, rev: str, name: str) -> bytes:
+        return self._inner.get_attachment(doc_id, rev, name)  # large and read once per revision: not kept here
+
     def delete_entity(self, doc_id: str, rev: str) -> None:
         self._inner.delete_entity(doc_id, rev)
         self._written(doc_id, DELETED)

@@ -82,6 +82,10 @@ def _encode_params(params: Mapping[str, Any]) -> dict[str, str]:
     return encoded
 
 
+ATTACHMENT_S_PER_MB = 1.0
+"""An attachment upload may take this much longer than the timeout per MB it carries: pouchdb-server digests a
+40 MB attachment in about 12 s on two busy cores (CouchDB in well under one)."""
+
 POOL_CONNECTIONS = 128
 """Connections kept per server: more than any process's threads (64 per controller worker), so none is discarded."""
 
@@ -115,6 +119,7 @@ class CouchClient:
         self._headers = {"Accept": "application/json"}
         if auth is not None:
             self._headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
+        self._timeout_s = timeout_s
         self._prefix = urlsplit(base).path.rstrip("/")
         self._pool: urllib3.HTTPConnectionPool | None = None
         self._mock: httpx.Client | None = None
@@ -144,16 +149,31 @@ class CouchClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 body: Any = None) -> Any:
         """Send one request; returns its JSON body when the status is 2xx, else raises (see module doc)."""
+        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        return self._json(self._checked(method, path, params, content, {"Content-Type": "application/json"}))
+
+    def request_bytes(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                      data: bytes | None = None, content_type: str = "application/octet-stream") -> bytes:
+        """Send raw bytes (an attachment's), or none; returns the raw body of a 2xx answer, else raises as
+        ``request`` does. Bytes travel as they are: no base64 inside a JSON document, so no JSON size limit."""
+        timeout_s = self._timeout_s + ATTACHMENT_S_PER_MB * len(data or b"") / 1_048_576
+        answer = self._checked(method, path, params, data, {"Content-Type": content_type, "Accept": "*/*"},
+                               timeout_s)
+        return answer.body
+
+    def _checked(self, method: str, path: str, params: Mapping[str, Any] | None, content: bytes | None,
+                 headers: dict[str, str], timeout_s: float | None = None) -> _Answer:
         if self.outage.skip():
             raise StoreUnavailable(f"CouchDB at {self.url} cannot be reached (tried again within a second)")
-        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        answer = self._send(method, path, _encode_params(params or {}), content)
+        if content is None:
+            headers = {k: v for k, v in headers.items() if k != "Content-Type"}
+        answer = self._send(method, path, _encode_params(params or {}), content, headers, timeout_s)
         if answer.status >= 500:
             error, reason = self._error_of(answer)
             raise self._unreachable(f"{method} {path} answered {answer.status}: {error}: {reason}")
         self.outage.succeeded()
         if 200 <= answer.status < 300:
-            return self._json(answer)
+            return answer
         error, reason = self._error_of(answer)
         if answer.status == 404:
             raise NotFound()
@@ -162,8 +182,8 @@ class CouchClient:
         raise StoreError(f"CouchDB at {self.url} answered {answer.status} to {method} {path}: "
                          f"{error}: {reason}")
 
-    def _send(self, method: str, path: str, params: dict[str, str], content: bytes | None) -> _Answer:
-        headers = {"Content-Type": "application/json"} if content is not None else {}
+    def _send(self, method: str, path: str, params: dict[str, str], content: bytes | None,
+              headers: dict[str, str], timeout_s: float | None = None) -> _Answer:
         if self._mock is not None:
             return self._send_mock(method, path, params, content, headers)
         if self._pool is None:
@@ -171,7 +191,9 @@ class CouchClient:
         query = f"?{urlencode(params, quote_via=quote)}" if params else ""
         try:
             response = self._pool.request(method, f"{self._prefix}{path}{query}", body=content,
-                                          headers={**self._headers, **headers}, redirect=False)
+                                          headers={**self._headers, **headers}, redirect=False,
+                                          timeout=urllib3.Timeout(connect=self._timeout_s,
+                                                                  read=timeout_s or self._timeout_s))
         except (LocationValueError, HostChangedError) as e:  # a configuration error, not an outage
             raise StoreError(f"CouchDB at {self.url} failed on {method} {path}: {e!r}") from e
         except (Urllib3Error, OSError) as e:  # refused, reset, timed out, a broken answer: away for now
@@ -291,6 +313,22 @@ class Database:
         document's conflict is reported there, not raised."""
         results: list[Document] = self._call("POST", "_bulk_docs", body={"docs": [dict(d) for d in docs]})
         return results
+
+    def put_attachment(self, doc_id: str, name: str, rev: str | None, data: bytes, content_type: str) -> str:
+        """Attach ``data`` to revision ``rev`` of the document (None: create a document holding only it); returns
+        the new rev. Raises ``Conflict`` (a stale rev, or a document that exists when ``rev`` is None)."""
+        params = {"rev": rev} if rev else None
+        answer = self.client.request_bytes("PUT", f"{self._path}/{_quote_id(doc_id)}/{quote(name, safe='')}",
+                                           params=params, data=data, content_type=content_type)
+        try:
+            return str(json.loads(answer)["rev"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise StoreError(f"CouchDB at {self.client.url} answered an attachment PUT with {answer[:200]!r}") from e
+
+    def get_attachment(self, doc_id: str, name: str, rev: str) -> bytes:
+        """The bytes of attachment ``name`` of revision ``rev``. Raises ``NotFound``."""
+        return self.client.request_bytes("GET", f"{self._path}/{_quote_id(doc_id)}/{quote(name, safe='')}",
+                                         params={"rev": rev})
 
     def _call(self, method: str, sub: str, *, params: Mapping[str, Any] | None = None,
               body: Any = None) -> Any:

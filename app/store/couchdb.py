@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import httpx
 
+from app.core import attachments
 from app.core.entities import Document
 from app.core.errors import Conflict, NotFound, StoreError, StoreUnavailable
 from app.core.identities import Identity, Subject
@@ -268,7 +269,46 @@ class CouchStore:
         return self._whisks.get(doc_id)
 
     def put_entity(self, doc: Document) -> str:
-        return _put(self._whisks, doc)
+        """As the port says. New attachments go up as raw bytes, one PUT each (never base64 inside the JSON
+        document, which ``max_document_size`` bounds), in an order that leaves every revision whole: an update
+        attaches the new code to the old revision (whose body still names the old code) and then writes the new
+        body, which keeps only the attachments it names; a create writes the body first (so it conflicts as any
+        create does) and then attaches the code."""
+        if "_attachments" not in doc:
+            return _put(self._whisks, doc)  # and any attachment the document had is dropped
+        try:
+            new, keep = attachments.uploads(doc)
+        except ValueError as e:
+            raise StoreError(f"cannot store {doc.get('_id')!r}: {e}") from e
+        body = {k: v for k, v in doc.items() if k != "_attachments"}
+        doc_id, rev = str(body.get("_id")), body.get("_rev")
+        if not rev:
+            rev = _put(self._whisks, body)
+            for name, (content_type, data) in new.items():
+                rev = self._attach(doc_id, name, rev, data, content_type)
+            return rev
+        for name, (content_type, data) in new.items():
+            rev = self._attach(doc_id, name, rev, data, content_type)
+        return _put(self._whisks, {**body, "_rev": rev, "_attachments": self._stubs(doc_id, rev, [*keep, *new])})
+
+    def _stubs(self, doc_id: str, rev: str, names: list[str]) -> Document:
+        """The stubs that keep ``names`` of revision ``rev``: as the server describes them, since pouchdb-server
+        finds a stub by its digest (CouchDB by its name alone)."""
+        try:
+            held = self._whisks.get(doc_id, rev=rev).get("_attachments") or {}
+        except NotFound:  # deleted meanwhile
+            raise Conflict() from None
+        return {name: {**held.get(name, {}), "stub": True} for name in names}
+
+    def _attach(self, doc_id: str, name: str, rev: str, data: bytes, content_type: str) -> str:
+        try:
+            return self._whisks.put_attachment(doc_id, name, rev, data, content_type)
+        except NotFound:  # deleted meanwhile (pouchdb-server answers 404 where CouchDB answers 409)
+            raise Conflict() from None
+
+    def get_attachment(self, doc_id: str, rev: str, name: str) -> bytes:
+        """CouchDB keeps an earlier revision's attachments until the database is compacted."""
+        return self._whisks.get_attachment(doc_id, name, rev)
 
     def delete_entity(self, doc_id: str, rev: str) -> None:
         _delete(self._whisks, doc_id, rev)

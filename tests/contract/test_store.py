@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import secrets
 import socket
 import threading
@@ -18,6 +19,7 @@ import httpx
 import pytest
 import urllib3
 
+from app.core import attachments
 from app.core.entities import Action, Activation, Document, Exec, Status
 from app.core.errors import Conflict, Invalid, NotFound, StoreError
 from app.core.identities import NamespaceKey, Subject, hash_key
@@ -605,3 +607,118 @@ def test_namespace_limits_are_stored_replaced_and_removed(store: Store) -> None:
     store.put_limits(namespace, {})
     assert store.get_limits(namespace) == {}
     assert namespace not in {s.name for s in store.list_subjects()}  # not a subject
+
+
+# -- attached code (docs/production.md, "Large action code") --------------------------------------------------
+
+INLINE_BYTES = 1024  # small, so the attached cases stay quick; the threshold is a setting
+
+
+def zip_action(namespace: str, name: str, data: bytes, updated: int = 1, rev: str | None = None) -> Action:
+    """An action whose code is ``data`` as a zip's base64, as a client sends it."""
+    return Action(path=EntityPath(namespace, name), limits=ActionLimits(timeout=60_000, memory=256, logs=10,
+                                                                          concurrency=1),
+                  exec=Exec(kind="python:3", code=base64.b64encode(data).decode(), binary=True), updated=updated,
+                  rev=rev)
+
+
+def put_action(store: Store, action: Action) -> tuple[str, Document]:
+    """Store ``action`` as the action service does; returns its rev and the stored document as read back."""
+    rev = store.put_entity(attachments.detach(action.to_doc(), INLINE_BYTES))
+    return rev, store.get_entity(action.path.doc_id)
+
+
+def test_attached_code_round_trips_and_stays_out_of_the_document(store: Store) -> None:
+    data = secrets.token_bytes(300_000)
+    rev, got = put_action(store, zip_action("ns", "big", data))
+
+    assert got["_rev"] == rev
+    ref = attachments.AttachedCode.from_doc(got["exec"]["code"])
+    assert ref is not None and ref.length == len(data) and ref.content_type == attachments.BINARY_TYPE
+    assert len(json.dumps(got)) < 2_000  # a reference, not the code
+    assert store.get_attachment("ns/big", rev, ref.name) == data
+    action = Action.from_doc(got)
+    assert action.exec.code is None and action.exec.attached == ref and action.exec.binary
+    assert ref.decode(store.get_attachment("ns/big", rev, ref.name)) == base64.b64encode(data).decode()
+    listed = store.list_entities("ns", "action", 0, 10)
+    assert [d["_id"] for d in listed] == ["ns/big"] and len(json.dumps(listed)) < 2_000
+
+
+def test_text_code_over_the_threshold_is_attached_as_utf8(store: Store) -> None:
+    code = "def main(args):\n    return {'é': 1}\n" + "# padding\n" * 200
+    doc = action_doc("ns", "text", updated=1)
+    doc["exec"]["code"] = code
+    rev = store.put_entity(attachments.detach(doc, INLINE_BYTES))
+    ref = attachments.AttachedCode.from_doc(store.get_entity("ns/text")["exec"]["code"])
+    assert ref is not None and ref.content_type == attachments.TEXT_TYPE
+    assert ref.decode(store.get_attachment("ns/text", rev, ref.name)) == code
+
+
+def test_code_under_the_threshold_stays_inline(store: Store) -> None:
+    rev, got = put_action(store, zip_action("ns", "small", b"tiny zip"))
+    assert got["exec"]["code"] == base64.b64encode(b"tiny zip").decode()
+    assert Action.from_doc(got).exec.attached is None and rev
+
+
+def test_update_replaces_the_attachment_and_the_old_code_is_not_served_by_the_new_revision(store: Store) -> None:
+    old, new = secrets.token_bytes(5_000), secrets.token_bytes(6_000)
+    rev1, got1 = put_action(store, zip_action("ns", "a", old))
+    ref1 = Action.from_doc(got1).exec.attached
+    rev2, got2 = put_action(store, zip_action("ns", "a", new, updated=2, rev=rev1))
+    ref2 = Action.from_doc(got2).exec.attached
+    assert ref1 is not None and ref2 is not None and ref2.name != ref1.name and rev2 != rev1
+    assert store.get_attachment("ns/a", rev2, ref2.name) == new
+    with pytest.raises(NotFound):
+        store.get_attachment("ns/a", rev2, ref1.name)  # dropped with the update
+
+
+def test_update_without_new_code_keeps_the_attachment(store: Store) -> None:
+    data = secrets.token_bytes(5_000)
+    rev1, got1 = put_action(store, zip_action("ns", "keep", data))
+    action = Action.from_doc(got1)
+    rev2, got2 = put_action(store, dataclasses.replace(action, version="0.0.2", updated=2))
+    assert rev2 != rev1 and got2["version"] == "0.0.2"
+    assert Action.from_doc(got2).exec.attached == action.exec.attached
+    assert action.exec.attached is not None
+    assert store.get_attachment("ns/keep", rev2, action.exec.attached.name) == data
+
+
+def test_update_to_inline_code_drops_the_attachment(store: Store) -> None:
+    rev1, got1 = put_action(store, zip_action("ns", "shrink", secrets.token_bytes(5_000)))
+    ref = Action.from_doc(got1).exec.attached
+    assert ref is not None
+    rev2, got2 = put_action(store, zip_action("ns", "shrink", b"small", updated=2, rev=rev1))
+    assert Action.from_doc(got2).exec.code == base64.b64encode(b"small").decode()
+    with pytest.raises(NotFound):
+        store.get_attachment("ns/shrink", rev2, ref.name)
+
+
+def test_attached_code_conflicts_as_any_write_and_a_stale_write_changes_nothing(store: Store) -> None:
+    data = secrets.token_bytes(5_000)
+    rev1, _ = put_action(store, zip_action("ns", "c", data))
+    with pytest.raises(Conflict):  # create twice
+        put_action(store, zip_action("ns", "c", secrets.token_bytes(5_000)))
+    rev2, _ = put_action(store, zip_action("ns", "c", data, updated=2, rev=rev1))
+    with pytest.raises(Conflict):  # stale update
+        put_action(store, zip_action("ns", "c", secrets.token_bytes(5_000), updated=3, rev=rev1))
+    got = store.get_entity("ns/c")
+    ref = Action.from_doc(got).exec.attached
+    assert got["_rev"] == rev2 and ref is not None and got["updated"] == 2
+    assert store.get_attachment("ns/c", rev2, ref.name) == data
+
+
+def test_delete_removes_the_attached_code(store: Store) -> None:
+    rev, got = put_action(store, zip_action("ns", "gone", secrets.token_bytes(5_000)))
+    ref = Action.from_doc(got).exec.attached
+    assert ref is not None
+    store.delete_entity("ns/gone", rev)
+    with pytest.raises(NotFound):
+        store.get_entity("ns/gone")
+    rev2, _ = put_action(store, zip_action("ns", "gone", b"small"))  # recreated with the same id
+    with pytest.raises(NotFound):
+        store.get_attachment("ns/gone", rev2, ref.name)
+
+
+def test_attachment_of_a_missing_action_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_attachment("ns/nothing", "1-0123456789abcdef0123456789abcdef", "code-0123456789abcdef")

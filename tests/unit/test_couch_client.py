@@ -137,3 +137,30 @@ def test_an_outage_is_logged_once_tried_once_a_second_and_its_end_logged_once(
     assert found[1].getMessage() == ("CouchDB at http://couch.example:5984 reachable again after 5.0 s; "
                                      "501 requests failed meanwhile")
     assert all(r.exc_info is None for r in found)
+
+
+def test_attachments_travel_as_raw_bytes_with_their_type_and_revision() -> None:
+    seen: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "PUT":
+            return httpx.Response(201, json={"ok": True, "id": "ns/a", "rev": "2-b"})
+        return httpx.Response(200, content=b"\x00zip\xff", headers={"Content-Type": "application/octet-stream"})
+
+    db = CouchClient("http://couch:5984", timeout_s=2.0, transport=httpx.MockTransport(server)).database("w")
+    assert db.put_attachment("ns/a", "code-1", "1-a", b"\x00zip\xff", "application/octet-stream") == "2-b"
+    assert db.get_attachment("ns/a", "code-1", "2-b") == b"\x00zip\xff"
+    put, get = seen
+    assert (put.url.raw_path.split(b"?")[0], put.url.params["rev"], put.content) == \
+        (b"/w/ns%2Fa/code-1", "1-a", b"\x00zip\xff")  # the id's slash quoted: one path segment
+    assert put.headers["content-type"] == "application/octet-stream" and put.headers["accept"] == "*/*"
+    assert (get.url.raw_path.split(b"?")[0], get.url.params["rev"], get.content) == (b"/w/ns%2Fa/code-1", "2-b", b"")
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, NotFound), (409, Conflict), (500, StoreUnavailable)])
+def test_attachment_errors_are_translated_as_for_documents(status: int, error: type[Exception]) -> None:
+    db = CouchClient("http://couch:5984", timeout_s=2.0,
+                     transport=answering(status, '{"error": "x", "reason": "y"}')).database("w")
+    with pytest.raises(error):
+        db.get_attachment("ns/a", "code-1", "1-a")

@@ -50,8 +50,9 @@ def get_action(namespace: str, name: str) -> Response:
         found = services().actions.list_in_package(identity(), resolve_namespace(identity(), namespace),
                                                    check_name(name[:-1]), skip, limit)
         return jsonify([a.to_summary() for a in found])
-    action = services().actions.get(identity(), _path(namespace, name))
-    return jsonify(action.to_api(include_code=params.flag("code", default=True)))
+    include_code = params.flag("code", default=True)  # attached code is read only when it is asked for
+    action = services().actions.get(identity(), _path(namespace, name), include_code=include_code)
+    return jsonify(action.to_api(include_code=include_code))
 
 
 @bp.put("/<path:name>")

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.core import sequences
+from app.core import attachments, sequences
 from app.core.entities import (
     SEQUENCE,
     Action,
@@ -35,8 +35,9 @@ KeyValues = list[dict[str, Any]] | None
 
 @dataclass(frozen=True)
 class SizeLimits:
-    exec_bytes: int = 48 * 1_048_576
+    exec_bytes: int = 48 * 1_048_576  # a zip counts by its decoded bytes, as the store keeps it
     parameters_bytes: int = 1_048_576
+    code_inline_bytes: int = 1_048_576  # longer code is stored beside the document (app.core.attachments)
 
 
 def _size(value: Any) -> int:
@@ -74,14 +75,29 @@ class ActionService:
         self._resolver = Resolver(entities)
         self._sequence_max_length = sequence_max_length
 
-    def get(self, identity: Identity, path: EntityPath) -> Action:
+    def get(self, identity: Identity, path: EntityPath, include_code: bool = True) -> Action:
         """The action, readable through an own or public package or a binding; inherited parameters are shown
-        merged in (package < binding < action), as OpenWhisk shows them."""
+        merged in (package < binding < action), as OpenWhisk shows them. Attached code is read only when
+        ``include_code``; otherwise the action carries its reference alone."""
         resolved = self._resolver.resolve_action(identity, path)
+        try:
+            action = self.with_code(resolved.action) if include_code else resolved.action
+        except NotFound:  # updated between the two reads, and its old code went with the update: read it again
+            resolved = self._resolver.resolve_action(identity, path)
+            action = self.with_code(resolved.action)
         if not resolved.inherited:
-            return resolved.action
+            return action
         merged = resolved.parameters()
-        return replace(resolved.action, path=path, parameters=[{"key": k, "value": v} for k, v in merged.items()])
+        return replace(action, path=path, parameters=[{"key": k, "value": v} for k, v in merged.items()])
+
+    def with_code(self, action: Action) -> Action:
+        """``action`` with its attached code read in (unchanged when its code is in its document). Raises
+        ``NotFound`` when that revision's code is gone: the action changed meanwhile."""
+        attached = action.exec.attached
+        if attached is None or action.rev is None:
+            return action
+        data = self._entities.get_attachment(action.path.doc_id, action.rev, attached.name)
+        return replace(action, exec=action.exec.with_code(attached.decode(data)))
 
     def list_in_package(self, identity: Identity, namespace: str, package: str, skip: int,
                         limit: int) -> list[Action]:
@@ -163,7 +179,7 @@ class ActionService:
             parameters=params, annotations=merged_annotations, updated=now_ms(),
             rev=old.rev if old else None,
         )
-        rev = self._entities.put_entity(action.to_doc())
+        rev = self._entities.put_entity(attachments.detach(action.to_doc(), self._sizes.code_inline_bytes))
         return replace(action, rev=rev)
 
     def _checked_body(self, identity: Identity,
@@ -233,11 +249,15 @@ class ActionService:
             if given.code is None:
                 raise Invalid("The request content was malformed:\nexec.code undefined")
             code = given.code
-        if code is not None and len(code.encode()) > self._sizes.exec_bytes:
-            raise PayloadTooLarge(len(code.encode()), self._sizes.exec_bytes,
+        if code is not None and len(code) > (self._sizes.exec_bytes + 2) // 3 * 4 + 8:  # past any zip's base64
+            raise PayloadTooLarge(len(code), self._sizes.exec_bytes,
                                   f"Code size exceeds the allowed limit of {self._sizes.exec_bytes} bytes.")
         binary = is_binary_code(code) if code else False
-        return Exec(kind=kind, code=code, main=given.main or None, image=given.image, binary=binary)
+        exec_ = Exec(kind=kind, code=code, main=given.main or None, image=given.image, binary=binary)
+        if exec_.code_bytes > self._sizes.exec_bytes:  # a zip by its decoded bytes: its base64 is a third longer
+            raise PayloadTooLarge(exec_.code_bytes, self._sizes.exec_bytes,
+                                  f"Code size exceeds the allowed limit of {self._sizes.exec_bytes} bytes.")
+        return exec_
 
     def _load(self, path: EntityPath) -> Action:
         doc = self._entities.get_entity(path.doc_id)

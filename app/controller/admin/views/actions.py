@@ -47,7 +47,10 @@ def actions(namespace: str) -> str:
 def _detail(namespace: str, name: str, form: InvokeForm, outcome: dict[str, Any] | None = None,
             activation_id: str | None = None) -> str:
     identity = acting_identity(namespace)
-    action = services().actions.get(identity, EntityPath.from_url(namespace, name))
+    path = EntityPath.from_url(namespace, name)
+    action = services().actions.get(identity, path, include_code=False)
+    if action.exec.attached is not None and not action.exec.binary:  # text to show: read it; a zip is not shown
+        action = services().actions.get(identity, path)
     template = "admin/_invoke_result.html" if request.headers.get("HX-Request") and activation_id else \
         "admin/action.html"
     return render_template(template, namespace=namespace, action=action, code=highlighted(action), form=form,
@@ -80,5 +83,5 @@ def delete_action(namespace: str, name: str) -> Response | str:
         services().actions.delete(identity, path)
         flash(f"Deleted {path.fqn}.")
         return redirect(url_for("admin.actions", namespace=namespace))
-    found = services().actions.get(identity, path)
+    found = services().actions.get(identity, path, include_code=False)
     return render_template("admin/action_delete.html", namespace=namespace, action=found, confirm=form)
