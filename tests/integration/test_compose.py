@@ -6,8 +6,8 @@ base), built from tests/deploy/ on the local Debian base. Everything else is the
 setup step, settings, health checks and host networking. The services are published on free ports (RabbitMQ
 and Redis already run on this host's default ones), under a project name of its own; ``down -v`` always.
 
-Runs with ``-s`` to follow its progress; about two minutes once the images are cached (the first build of the
-Squall image installs its dependencies from PyPI).
+Run it with ``-s`` to follow its progress: about a minute and a half once the images are built; building the
+stand-ins and the Squall image (whose dependencies come from PyPI) adds about four and a half minutes the first time.
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ def deployment() -> Iterator[Deployment]:
         deployment.stream("up", "-d", timeout=UP_TIMEOUT_S)
         setup_log = deployment.run("logs", "--no-color", "setup").stdout
         _say("setup said:\n" + "\n".join("    " + line for line in setup_log.splitlines()))
+        _wait_for_controllers(deployment)
         _wait_for_invokers(deployment)
         _say(f"deployment ready {time.monotonic() - started:.0f} s after the test started")
         yield deployment
@@ -191,6 +192,23 @@ def deployment() -> Iterator[Deployment]:
         deployment.run("down", "-v", "--remove-orphans", "--timeout", "60", timeout=300, check=False)
         _remove_action_containers()
         _say(f"done, {time.monotonic() - started:.0f} s in all")
+
+
+def _wait_for_controllers(deployment: Deployment) -> None:
+    """Both controllers answering: ``up -d`` waits for the services they depend on, not for them."""
+    deadline = time.monotonic() + READY_DEADLINE_S
+    waiting = [deployment.api1, deployment.api2]
+    while waiting and time.monotonic() < deadline:
+        for url in list(waiting):
+            try:
+                if httpx.get(f"{url}/ping", timeout=5).status_code == 200:
+                    waiting.remove(url)
+            except httpx.TransportError:
+                pass
+        if waiting:
+            time.sleep(1)  # polling processes coming up
+    assert not waiting, f"no answer from {', '.join(waiting)} within {READY_DEADLINE_S:.0f} s"
+    _say("both controllers answer")
 
 
 def _wait_for_invokers(deployment: Deployment) -> None:
