@@ -4,7 +4,8 @@ No image registry is reachable here, so tests/deploy/compose.local.yaml puts loc
 public images (pouchdb-server for CouchDB, Debian's RabbitMQ and Redis, Debian's Python for the Squall image's
 base), built from tests/deploy/ on the local Debian base. Everything else is the recipe's own: its Dockerfile,
 setup step, settings, health checks and host networking. The services are published on free ports (RabbitMQ
-and Redis already run on this host's default ones), under a project name of its own; ``down -v`` always.
+and Redis already run on this host's default ones), under a project name of its own; ``down -v`` always. The
+images it builds (``squall-standin/*:local``) stay, as the next run's cache.
 
 Run it with ``-s`` to follow its progress: about a minute and a half once the images are built; building the
 stand-ins and the Squall image (whose dependencies come from PyPI) adds about four and a half minutes the first time.
