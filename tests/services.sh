@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (once) and starts (if not running) everything the test suite talks to:
-# Docker Engine, RabbitMQ, Redis, a CouchDB-API server (pouchdb-server from npm), Chromium, and the toolchains
-# of the action-loop kinds (Go, Java, PHP, Ruby, Rust) for the process factory.
+# Docker Engine and docker-compose, RabbitMQ, Redis, a CouchDB-API server (pouchdb-server from npm), Chromium,
+# and the toolchains of the action-loop kinds (Go, Java, PHP, Ruby, Rust) for the process factory.
 # Idempotent and quick when all is in place. Run as root.
 set -euo pipefail
 
@@ -37,6 +37,8 @@ need_pkg rabbitmq-server rabbitmq-server
 need_pkg node nodejs
 need_pkg npm npm
 need_pkg chromium chromium  # the admin pages' browser test (Playwright drives this system browser)
+# deploy/compose.yaml's test (tests/integration/test_compose.py): bookworm packages Compose 1.29, not v2
+need_pkg docker-compose docker-compose
 
 need_file() {  # need_file <path> <debian packages...>: for what has no command of its own on PATH
   local path=$1; shift

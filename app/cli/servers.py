@@ -106,7 +106,8 @@ def runtimes() -> None:
 @click.option("--mirror", help="Debian mirror for debootstrap (default: the one apt uses).")
 @click.option("--kinds", help="Comma-separated kinds or image tags to build (e.g. 'python:3,go:1.19'); "
               "default: every one the manifest names.")
-def build(base: str | None, mirror: str | None, kinds: str | None) -> None:
+@click.option("--missing", is_flag=True, help="Build only the images Docker does not have yet.")
+def build(base: str | None, mirror: str | None, kinds: str | None, missing: bool) -> None:
     """Build the base image, then every image runtimes/manifest.json names (runtimes and the blackbox
     skeleton), showing progress. Docker's layer cache makes a rebuild of unchanged images take seconds."""
     import docker
@@ -125,7 +126,7 @@ def build(base: str | None, mirror: str | None, kinds: str | None) -> None:
     try:
         wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
         build_runtime_images(client, s.runtimes.directory, base_image=base, mirror=mirror, progress=progress,
-                             kinds=wanted)
+                             kinds=wanted, missing_only=missing)
     except ImageBuildError as e:  # its messages say what to do; show them without a traceback
         raise click.ClickException(str(e)) from e
     finally:

@@ -256,6 +256,11 @@ def runtime_images(runtimes_dir: Path, kinds: Iterable[str] | None = None) -> li
     return list(found.values())
 
 
+def missing_images(images: Iterable[RuntimeImage], exists: Callable[[str], bool]) -> list[RuntimeImage]:
+    """The images of which Docker lacks the tag or one of the extra tags (``exists`` asks it)."""
+    return [image for image in images if not all(exists(name) for name in (image.tag, *image.also))]
+
+
 def build_image(
     client: docker.DockerClient, runtimes_dir: Path, image: RuntimeImage, base: str, progress: Progress
 ) -> None:
@@ -293,11 +298,13 @@ def build_runtime_images(
     mirror: str | None = None,
     progress: Progress | None = None,
     kinds: Iterable[str] | None = None,
+    missing_only: bool = False,
 ) -> list[str]:
     """Make the base (unless a public ``base_image`` is given), then build every image the manifest names.
 
     ``base_image`` ``"public"`` builds each Dockerfile on its own default (public) base instead.
     Returns the tags built. ``kinds`` limits the build to those kinds (e.g. ``["python:3"]``).
+    ``missing_only`` builds only the images Docker does not have yet (a deployment's first start).
     """
     report = progress or _ignore
     runtimes_dir = Path(runtimes_dir)
@@ -306,6 +313,11 @@ def build_runtime_images(
         raise ImageBuildError(
             f"no runtime to build: no manifest entry of ours has a Dockerfile in {runtimes_dir}"
         )
+    if missing_only:
+        images = missing_images(images, lambda name: image_exists(docker_client, name))
+        if not images:
+            report("every runtime image is present")
+            return []
     base = base_image or BASE_IMAGE
     if base == BASE_IMAGE:
         ensure_base_image(docker_client, name=base, mirror=mirror, progress=report)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.host.images import RuntimeImage, runtime_images
+from app.host.images import RuntimeImage, missing_images, runtime_images
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +48,12 @@ def test_kinds_select_by_kind_or_tag(tmp_path: Path) -> None:
     assert [i.tag for i in runtime_images(runtimes, ["nodejs:18"])] == ["squall/action-nodejs-v18:latest"]
     assert [i.kind for i in runtime_images(runtimes, ["blackbox"])] == ["blackbox"]
     assert [i.kind for i in runtime_images(runtimes, ["openwhisk/dockerskeleton:nightly"])] == ["blackbox"]
+
+
+def test_missing_images_are_those_lacking_a_tag_or_an_extra_tag(tmp_path: Path) -> None:
+    images = runtime_images(_runtimes(tmp_path, ["python3", "nodejs18", "skel"]))
+    present = {"squall/action-python-v3:latest", "openwhisk/dockerskeleton:nightly"}
+    assert [i.tag for i in missing_images(images, present.__contains__)] == [
+        "squall/action-nodejs-v18:latest", "openwhisk/dockerskeleton:nightly"]  # the skeleton lacks :latest
+    present |= {"squall/action-nodejs-v18:latest", "openwhisk/dockerskeleton:latest"}
+    assert missing_images(images, present.__contains__) == []
