@@ -179,6 +179,9 @@ FLOWER_PORT = 5555
 FLOWER_BASIC_AUTH = ""
 """``user:password`` Flower asks for; ``squall flower`` refuses to start without it."""
 
+LOG_FORMAT = "text"
+"""How every process writes its log lines: ``text`` (for a terminal) or ``json`` (one object a line)."""
+
 LIMIT_MIN_TIMEOUT_MS = 100
 LIMIT_MAX_TIMEOUT_MS = 300_000
 LIMIT_DEFAULT_TIMEOUT_MS = 60_000

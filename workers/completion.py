@@ -22,7 +22,9 @@ from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, StoreUnavailable
 from app.core.ports import FollowUps, InvokerRegistry
 from app.core.services.compositions import completed_event
-from workers.invoker import Invoker, TryLater
+from app.log_format import transaction
+from workers.activation_log import log_activation
+from workers.invoker import Invoker, RunNotes, TryLater
 from workers.records import RecordNotStored, RecordRefused, stand_in
 
 __all__ = ["ActivationRunner"]
@@ -51,12 +53,17 @@ class ActivationRunner:
         """Run ``message``; returns its record (published, and stored or kept). Raises ``Unavailable`` when a
         follow-up cannot be handed over (the message is then redelivered; the journal keeps the action from
         running twice)."""
+        with transaction(message.transaction_id):  # every line written for this activation carries its tid
+            return self._run(message, publish_result)
+
+    def _run(self, message: ActivationMessage, publish_result: Callable[[Document], None]) -> Activation:
         with self._lock:
             self._in_flight += 1
         ran = True
+        notes = RunNotes()
         try:
             try:
-                activation = self.invoker.invoke(message, publish_result)
+                activation = self.invoker.invoke(message, publish_result, notes)
             except RecordNotStored as e:
                 self._follow_ups.keep_record(e.doc)
                 activation = Activation.from_doc(e.doc)
@@ -73,6 +80,7 @@ class ActivationRunner:
                 self._in_flight -= 1
             if ran:
                 self._release(message)
+        log_activation(message, activation, notes.start)
         if message.continuation is not None:
             self._follow_ups.continue_composition(completed_event(message.continuation, activation))
         return activation

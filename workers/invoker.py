@@ -52,6 +52,14 @@ CONCURRENT_LOGS = ("Logs are not collected for actions with a concurrency limit 
                    "the output of their activations interleaves.")
 
 
+@dataclass
+class RunNotes:
+    """What an activation's record does not say and its log line does, learnt while it runs (filled in by
+    ``Invoker.invoke``): how it got its container, ``cold``, ``prewarm`` or ``warm``; None when it got none."""
+
+    start: str | None = None
+
+
 class TryLater(Unavailable):
     """The activation did not start (the journal could not be reached): put its message back for later."""
 
@@ -170,16 +178,17 @@ class Invoker:
         return {"name": self._settings.invoker.name, "ready": True, "pool": self._pool.stats(),
                 "threads": self._settings.invoker.threads, "capacity_mb": self._settings.invoker.user_memory_mb}
 
-    def invoke(self, msg: ActivationMessage, publish_result: Publish) -> Activation:
-        """Run ``msg`` and return its record (already published and stored). Raises ``TryLater`` when the
-        activation could not start because the journal is unreachable (nothing ran; run the message later)."""
+    def invoke(self, msg: ActivationMessage, publish_result: Publish, notes: RunNotes | None = None) -> Activation:
+        """Run ``msg`` and return its record (already published and stored), filling in ``notes``. Raises
+        ``TryLater`` when the activation could not start because the journal is unreachable (nothing ran; run
+        the message later)."""
         received = now_ms()
         try:
             action = self._fetch(msg)
         except (NotFound, KeyError, TypeError, ValueError):  # gone, or a document we cannot read as an action
             return self._record_unrun(msg, None, self._fallback(msg, received, Status.APPLICATION_ERROR, NOT_FOUND),
                                       publish_result)
-        return self._run(msg, action, publish_result)
+        return self._run(msg, action, publish_result, notes)
 
     def _fetch(self, msg: ActivationMessage) -> Action:
         """The message's action, waiting out a store that is briefly unreachable (as ``_claim`` waits for the
@@ -232,7 +241,8 @@ class Invoker:
 
     # --- running -----------------------------------------------------------------------------------
 
-    def _run(self, msg: ActivationMessage, action: Action, publish_result: Publish) -> Activation:
+    def _run(self, msg: ActivationMessage, action: Action, publish_result: Publish,
+             notes: RunNotes | None) -> Activation:
         started = now_ms()
         try:
             spec = ContainerSpec(image=self._image(action), memory_mb=action.limits.memory,
@@ -260,6 +270,8 @@ class Invoker:
             return self._record_unrun(msg, action, self._failed(msg, action, started, Status.WHISK_ERROR,
                                                                 PROVISION_FAILED), publish_result)
         ready = now_ms()
+        if notes is not None:
+            notes.start = "warm" if lease.initialized else "prewarm" if lease.from_prewarm else "cold"
         try:
             outcome, init_ms, start, end = self._init_and_run(msg, action, lease, ready)
         except _AlreadyStarted:

@@ -35,7 +35,7 @@ class StandInInvoker:
         self.refuse: set[str] = set()
         self.stored: list[dict[str, Any]] = []
 
-    def invoke(self, msg: ActivationMessage, publish: Any) -> None:
+    def invoke(self, msg: ActivationMessage, publish: Any, notes: Any = None) -> Activation:
         self.started.release()
         self.gate.wait()
         self.ran.append(msg.activation_id)
@@ -45,6 +45,7 @@ class StandInInvoker:
         publish(activation.to_api())
         if msg.activation_id in self.refuse:
             raise RecordNotStored(activation.to_doc())
+        return activation
 
     def store_record(self, doc: dict[str, Any]) -> None:
         self.stored.append(doc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.core.activity import log_line
 from app.core.compositions import (
     COMPOSITION_FAILED,
     SEQUENCE_FAILED,
@@ -87,7 +88,7 @@ class CompositionService:
             log.exception("composition step of %s failed", cont.frames[-1].activation_id)
             effects = self._abort(cont)
         for effect in effects:
-            self._apply(effect)
+            self._apply(effect, cont.transaction_id)
         if self._ledger is not None:
             self._ledger.mark_done(key)
 
@@ -99,10 +100,18 @@ class CompositionService:
             records.append(Record(self._composer.record(cont, frame, Status.WHISK_ERROR, {"error": message})))
         return records
 
-    def _apply(self, effect: Effect) -> None:
+    def _apply(self, effect: Effect, transaction_id: str) -> None:
         if isinstance(effect, Invoke):
             self._dispatcher.publish(effect.message)
         elif isinstance(effect, Record):
             # The result first, so a blocking caller wakes at once; then the record.
             self._results.store_result(effect.activation.activation_id, effect.activation.to_api())
             self._activations.put_activation(effect.activation.to_doc())
+            _log_record(effect.activation, transaction_id)
+
+
+
+def _log_record(activation: Activation, transaction_id: str) -> None:
+    """A sequence's or conductor's line, as each component has one (``workers.activation_log``)."""
+    message, fields = log_line(activation, transaction_id)
+    log.info("%s", message, extra=fields)
