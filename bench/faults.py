@@ -240,7 +240,7 @@ class Outcome:
     late: int
     recovery_s: float | None
     statuses: Counter[int] = field(default_factory=Counter)
-    controller_log_bytes: int = 0  # what the controllers logged while the service was down
+    controller_log_bytes: int = 0  # what the controllers logged while the service was down (not request lines)
     examples: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -261,6 +261,17 @@ def wrong(c: Call) -> bool:
     if c.status == 503:
         return not ({"error", "code"} <= set(c.body))
     return c.status >= 500 and c.status != 502
+
+
+REQUEST_LINES = b"app.controller.access_log"
+"""The logger of the controller's one line per request (app/controller/access_log.py), in either log format."""
+
+
+def logged_since(logs: list[Path], sizes: list[int]) -> bytes:
+    """What the controllers logged after ``sizes`` (each log's size then) about anything but the requests they
+    served: their line per request grows with the load, not with what an outage costs them."""
+    appended = b"".join(log.read_bytes()[size:] for log, size in zip(logs, sizes, strict=True))
+    return b"".join(line for line in appended.splitlines(keepends=True) if REQUEST_LINES not in line)
 
 
 def outcome(lab: Lab, scenario: str, calls: list[Call], back: float, *, log_bytes: int = 0,
@@ -298,7 +309,7 @@ def run_fault(lab: Lab, scenario: str, down: Callable[[], None], up: Callable[[]
     sizes = [c.log.stat().st_size for c in lab.controllers]
     down()
     time.sleep(down_s)  # the outage itself
-    log_bytes = sum(c.log.stat().st_size for c in lab.controllers) - sum(sizes)
+    log_bytes = len(logged_since([c.log for c in lab.controllers], sizes))
     up()
     back = time.time()
     calls = [c for load in loads for c in load.finish()]

@@ -205,6 +205,9 @@ METRICS_INVOKER_PORT = 0
 """Address and port an invoker serves ``/metrics`` on; port 0: none (several invokers on one host each need their
 own port)."""
 
+LOG_FORMAT = "text"
+"""How every process writes its log lines: ``text`` (for a terminal) or ``json`` (one object a line)."""
+
 LIMIT_MIN_TIMEOUT_MS = 100
 LIMIT_MAX_TIMEOUT_MS = 300_000
 LIMIT_DEFAULT_TIMEOUT_MS = 60_000

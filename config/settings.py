@@ -275,6 +275,14 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    format: str = defaults.LOG_FORMAT
+
+    def __post_init__(self) -> None:
+        _require(self.format in ("text", "json"), f"log.format must be text or json, got {self.format!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     couchdb: CouchDBSettings = field(default_factory=CouchDBSettings)
@@ -289,6 +297,7 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     flower: FlowerSettings = field(default_factory=FlowerSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
     def replace(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``s.replace(couchdb={"prefix": "t_"})``."""

@@ -7,8 +7,16 @@ prefetch 1, publisher confirms, durable queues, one queue per invoker, JSON only
 
 from __future__ import annotations
 
-from celery import Celery
+import contextlib
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
 
+from celery import Celery
+from celery.signals import setup_logging
+
+from app.log_format import configure_logging
 from config import Settings
 
 
@@ -58,3 +66,31 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
     )
     app.conf.squall_settings = settings
     return app
+
+
+def log_as_squall(settings: Settings, loglevel: str) -> None:
+    """A worker process (invoker, scheduler) logs as every Squall process does (``app.log_format``): configured
+    here, once, and Celery told to configure nothing of its own (a ``setup_logging`` receiver; without one it
+    gives its task loggers a handler and format of their own), so Celery's, kombu's and our records share the
+    one handler and format."""
+    configure_logging(settings.log.format, loglevel)
+    setup_logging.connect(_configured_already, weak=False)
+    if settings.log.format == "json":
+        from celery.apps import worker
+
+        # Celery's signal handlers write their notices ("worker: Warm shutdown (MainProcess)") straight to the
+        # stdout descriptor, bypassing logging (a signal handler must not wait for a lock logging may hold):
+        # in json mode they are written as a JSON line, the same lock-free way.
+        worker.safe_say = _say_as_json
+
+
+def _say_as_json(msg: str, f: Any = None) -> None:
+    """``celery.apps.worker.safe_say`` (same arguments): ``msg`` as one JSON line on ``f``'s descriptor."""
+    line = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), "level": "INFO",
+            "logger": "celery.apps.worker", "message": msg}
+    with contextlib.suppress(OSError, ValueError):  # as Celery's own: a lost notice must not break the shutdown
+        os.write(f.fileno() if f is not None else 2, (json.dumps(line) + "\n").encode())
+
+
+def _configured_already(**_: Any) -> None:
+    """Celery's ``setup_logging`` signal: logging is configured (``log_as_squall``)."""

@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from app.core.errors import StoreError, Unavailable
+from app.log_format import transaction
 from tasks import names
 from tasks.base import SquallTask
 
@@ -17,4 +18,6 @@ RETRY_MAX_S = 30
              autoretry_for=(StoreError, Unavailable), retry_backoff=True, retry_backoff_max=RETRY_MAX_S,
              max_retries=None)
 def composition_step(self: SquallTask, **event: Any) -> None:
-    self.compositions.step(**event)
+    # Its lines carry the transaction id of the request that started the composition, as its components' do.
+    with transaction((event.get("continuation") or {}).get("transaction_id")):
+        self.compositions.step(**event)

@@ -23,7 +23,9 @@ from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, StoreUnavailable
 from app.core.ports import FollowUps, InFlight, InvokerRegistry
 from app.core.services.compositions import completed_event
-from workers.invoker import Invoker, TryLater
+from app.log_format import transaction
+from workers.activation_log import log_activation
+from workers.invoker import Invoker, RunNotes, TryLater
 from workers.metrics import InvokerMetrics
 from workers.records import RecordNotStored, RecordRefused, stand_in
 
@@ -57,10 +59,15 @@ class ActivationRunner:
         """Run ``message``; returns its record (published, and stored or kept). Raises ``Unavailable`` when a
         follow-up cannot be handed over (the message is then redelivered; the journal keeps the action from
         running twice)."""
+        with transaction(message.transaction_id):  # every line written for this activation carries its tid
+            return self._run(message, publish_result)
+
+    def _run(self, message: ActivationMessage, publish_result: Callable[[Document], None]) -> Activation:
         with self._lock:
             self._in_flight += 1
         ran = True
         left_flight = False
+        notes = RunNotes()
 
         def leave_then_publish(result: Document) -> None:
             # The slot goes before the caller wakes: a client at its concurrentInvocations limit that invokes
@@ -73,7 +80,7 @@ class ActivationRunner:
 
         try:
             try:
-                activation = self.invoker.invoke(message, leave_then_publish)
+                activation = self.invoker.invoke(message, leave_then_publish, notes)
             except RecordNotStored as e:
                 self._follow_ups.keep_record(e.doc)
                 activation = Activation.from_doc(e.doc)
@@ -95,6 +102,7 @@ class ActivationRunner:
                     # Whatever the record says (result, timeout, the invoker that died before: a redelivery's
                     # record), it is produced: the activation is no longer in flight.
                     self._inflight.release(message.namespace, message.activation_id)
+        log_activation(message, activation, notes.start)
         if message.continuation is not None:
             self._follow_ups.continue_composition(completed_event(message.continuation, activation))
         return activation

@@ -55,6 +55,14 @@ CONCURRENT_LOGS = ("Logs are not collected for actions with a concurrency limit 
                    "the output of their activations interleaves.")
 
 
+@dataclass
+class RunNotes:
+    """What an activation's record does not say and its log line does, learnt while it runs (filled in by
+    ``Invoker.invoke``): how it got its container, ``cold``, ``prewarm`` or ``warm``; None when it got none."""
+
+    start: str | None = None
+
+
 class TryLater(Unavailable):
     """The activation did not start (the journal could not be reached): put its message back for later."""
 
@@ -177,16 +185,17 @@ class Invoker:
         return {"name": self._settings.invoker.name, "ready": True, "pool": self._pool.stats(),
                 "threads": self._settings.invoker.threads, "capacity_mb": self._settings.invoker.user_memory_mb}
 
-    def invoke(self, msg: ActivationMessage, publish_result: Publish) -> Activation:
-        """Run ``msg`` and return its record (already published and stored). Raises ``TryLater`` when the
-        activation could not start because the journal is unreachable (nothing ran; run the message later)."""
+    def invoke(self, msg: ActivationMessage, publish_result: Publish, notes: RunNotes | None = None) -> Activation:
+        """Run ``msg`` and return its record (already published and stored), filling in ``notes``. Raises
+        ``TryLater`` when the activation could not start because the journal is unreachable (nothing ran; run
+        the message later)."""
         received = now_ms()
         try:
             action = self._fetch(msg)
         except (NotFound, KeyError, TypeError, ValueError):  # gone, or a document we cannot read as an action
             return self._record_unrun(msg, None, self._fallback(msg, received, Status.APPLICATION_ERROR, NOT_FOUND),
                                       publish_result)
-        return self._run(msg, action, publish_result)
+        return self._run(msg, action, publish_result, notes)
 
     def _fetch(self, msg: ActivationMessage) -> Action:
         """The message's action, waiting out a store that is briefly unreachable (as ``_claim`` waits for the
@@ -262,7 +271,8 @@ class Invoker:
 
     # --- running -----------------------------------------------------------------------------------
 
-    def _run(self, msg: ActivationMessage, action: Action, publish_result: Publish) -> Activation:
+    def _run(self, msg: ActivationMessage, action: Action, publish_result: Publish,
+             notes: RunNotes | None) -> Activation:
         started = now_ms()
         try:
             spec = ContainerSpec(image=self._image(action), memory_mb=action.limits.memory,
@@ -290,9 +300,12 @@ class Invoker:
             return self._record_unrun(msg, action, self._failed(msg, action, started, Status.WHISK_ERROR,
                                                                 PROVISION_FAILED), publish_result)
         ready = now_ms()
+        how = start_kind(lease.initialized, lease.from_prewarm)  # decided before /init: a failed one counts too
+        if notes is not None:
+            notes.start = how
         try:
             outcome, init_ms, start, end = self._init_and_run(msg, action, lease, ready)
-            self.metrics.started(msg.namespace, action.exec.kind, start_kind(init_ms, lease.from_prewarm))
+            self.metrics.started(msg.namespace, action.exec.kind, how)
         except _AlreadyStarted:
             self._pool.release(lease, reusable=True)  # nothing ran in it for this message
             return self._redelivered(msg, action, started, publish_result)

@@ -25,7 +25,7 @@ from app.store import Store, open_store
 from app.wiring import build_compositions, build_placer, invoker_registry, shared_state
 from config import Settings
 from tasks.base import SquallTask, WorkerContext
-from tasks.celery_app import make_celery
+from tasks.celery_app import log_as_squall, make_celery
 from tasks.dispatch import CeleryDispatcher, CeleryFollowUps
 from workers.completion import ActivationRunner
 from workers.factories import FACTORIES, resolve_factory
@@ -203,11 +203,11 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
     """Announce this invoker and consume its queue with a thread pool until told to stop; hand off the queues of
     invokers that departed. On SIGTERM it leaves the registry at once (no new work, its queue goes to the
     others), finishes what runs, then removes its containers."""
+    # First: what building the invoker logs (where actions call the API) is seen, in the configured format.
+    log_as_squall(settings, loglevel)
+    quiet_per_task_logs(loglevel)
     app = make_celery(settings, worker=True)
     app.conf.worker_consumer = "workers.consumer:QuickReconnectConsumer"
-    # Now rather than when the worker is made: what building the invoker logs (where actions call the API) is seen.
-    app.log.setup_logging_subsystem(loglevel=loglevel)
-    quiet_per_task_logs(loglevel)
     state = shared_state(settings)
     registry = invoker_registry(settings, state)
     placer = build_placer(settings, state)
@@ -235,6 +235,7 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> None:
         loglevel=loglevel,
         without_gossip=True,
         without_mingle=True,
+        quiet=settings.log.format == "json",  # the start-up banner is text: in json mode every line is an object
     )
     announcer.start(name)
     if handoff is not None:

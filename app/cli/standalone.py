@@ -30,10 +30,11 @@ from app.core.errors import PlatformError
 def standalone(data_dir: Path, store: str, broker: str | None, containers: str | None, host: str, port: int,
                name: str, loglevel: str) -> None:
     """Run the whole platform in one process (Ctrl-C or SIGTERM stops it cleanly)."""
+    from app.log_format import configure_logging
     from app.standalone.options import StandaloneOptions, overrides
     from app.standalone.platform import Standalone, docker_status
 
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings().log.format, loglevel)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per CouchDB request is noise here
     options = StandaloneOptions(data_dir.expanduser().resolve(), store, broker, containers, host, port, name)
     if containers is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from app.controller import context, errors
+from app.controller import access_log, context, errors
 from app.controller.admin import init_admin
 from app.controller.api import actions, activations, alarms, meta, namespaces, packages, rules, triggers, web
 from app.controller.api.apimgmt import bp as apimgmt_bp
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None,
     app.extensions["squall_auth_failures"] = AuthFailures(counter, settings.controller.auth_failures_per_minute)
     app.extensions["squall_ended_sessions"] = _ended_sessions(settings, None if in_process else state)
     context.init_app(app)
+    access_log.init_app(app)
     errors.register_error_handlers(app)
     init_metrics(app, metrics)
     for module in (meta, namespaces, actions, activations, packages, triggers, rules, alarms, web):

@@ -10,9 +10,12 @@ import shutil
 from typing import Any
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
 
 from app.controller.worker import ControllerWorker
+from app.log_format import configure_logging
 from config import Settings
 from config.settings import ControllerSettings
 
@@ -36,7 +39,8 @@ def gunicorn_options(c: ControllerSettings) -> dict[str, Any]:
         "reuse_port": True,
         "graceful_timeout": graceful_timeout_s(c),
         "keepalive": 5,
-        "accesslog": None,
+        "accesslog": None,  # one line per request is ours (app.controller.access_log), with the transaction id
+        "logger_class": ErrorLogThroughRoot,
         "preload_app": False,  # each worker opens its own broker and CouchDB connections
     }
 
@@ -55,6 +59,17 @@ def metrics_hooks(metrics_dir: str) -> dict[str, Any]:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
     return {"child_exit": child_exit, "on_exit": on_exit}
+
+
+class ErrorLogThroughRoot(glogging.Logger):
+    """gunicorn's error log ("Booting worker", "Worker exiting") written by the process's one handler
+    (``app.log_format``), in the configured format, instead of a handler and format of gunicorn's own."""
+
+    def setup(self, cfg: Config) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
 
 
 class ControllerServer(BaseApplication):
@@ -76,6 +91,11 @@ class ControllerServer(BaseApplication):
             # Its control socket (for gunicornc, which Squall does not use) has one default path per user:
             # a new controller takes it over from the old one, and the old one removes it when it exits.
             self.cfg.set("control_socket_disable", True)
+
+    def run(self) -> None:
+        # The controller's composition root: the master configures logging once; its workers are forked from it.
+        configure_logging(self._settings.log.format)
+        super().run()
 
     def load(self) -> Flask:  # type: ignore[override]  # a Flask app is the WSGI callable gunicorn wants
         from app.controller import create_app

@@ -1,5 +1,6 @@
 """What the admin pages show about activations: filters the store cannot index, cold/warm, timings, and the
-dashboard's per-minute series. Pure functions over ``Activation`` records; no I/O."""
+dashboard's per-minute series; and what an activation's log line says. Pure functions over ``Activation``
+records; no I/O."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.core.entities import Activation, Status, annotation
 
@@ -155,3 +157,21 @@ def _bucket(minute: int, items: list[Activation]) -> MinuteBucket:
         cold += is_cold(a)
     return MinuteBucket(minute, by_status, percentile(durations, 50), percentile(durations, 90),
                         percentile(durations, 99), cold, len(items) - cold)
+
+
+def log_line(activation: Activation, transaction_id: str, start: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The message and the structured fields of ``activation``'s one log line (the invoker's, or a composition's):
+    which activation, whose, which action, how it ended, how long it took and waited, how it got its container
+    (``start``: cold, prewarm or warm), the transaction id. Never its parameters, result or logs: those are the
+    tenant's, and stay in the record. Fields that are not known are left out."""
+    annotations = activation.annotations
+    action = annotation(annotations, "path") or activation.name
+    status = activation.status.label
+    message = f"activation {activation.activation_id} {action} {status} {activation.duration} ms"
+    fields = {
+        "tid": transaction_id or None, "activation_id": activation.activation_id, "namespace": activation.namespace,
+        "action": action, "kind": annotation(annotations, "kind"), "status": status,
+        "duration_ms": activation.duration, "wait_ms": annotation(annotations, "waitTime"),
+        "init_ms": annotation(annotations, "initTime"), "start": start, "cause": activation.cause,
+    }
+    return (f"{message} ({start})" if start else message), {k: v for k, v in fields.items() if v is not None}

@@ -378,7 +378,9 @@ class ActivationMessage:
         """The message; keys this release does not know (a newer controller's, during an upgrade) are ignored
         rather than failing the activation: an invoker then runs it as this release would."""
         known = _message_fields()
-        return cls(**{k: v for k, v in data.items() if k in known})
+        # The transaction id only names the message in log lines: one without it (written by hand, or by another
+        # publisher) runs, its lines carry no id.
+        return cls(**{"transaction_id": "", **{k: v for k, v in data.items() if k in known}})
 
 
 @functools.cache

@@ -42,9 +42,10 @@ def status_label(status: Status) -> str:
     return STATUS_LABELS[status]
 
 
-def start_kind(init_ms: int | None, from_prewarm: bool) -> str:
-    """How an activation that reached its container started: ``/init`` sent (``init_ms``) or not."""
-    if init_ms is None:
+def start_kind(initialized: bool, from_prewarm: bool) -> str:
+    """How an activation that reached its container started: in one ``/init`` had been sent to (warm), else in a
+    prewarmed stem cell or a new container."""
+    if initialized:
         return WARM
     return PREWARM if from_prewarm else COLD
 

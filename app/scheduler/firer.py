@@ -12,6 +12,7 @@ What each answer means:
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ import httpx
 
 from app.core.errors import Unavailable
 from app.core.services.alarms import AlarmService
+from app.log_format import fields, transaction
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +42,28 @@ class AlarmFirer:
 
     def fire(self, trigger: str, auth_key: str, payload: dict[str, Any], due: int,
              delete_after_fire: bool | str = False) -> None:
+        # Each fire is a request of its own: its transaction id is sent as X-Request-ID, so the controller's
+        # request line, the rule activations' lines on the invokers and these lines all carry it.
+        tid = secrets.token_hex(16)
+        with transaction(tid):
+            self._fire(tid, trigger, auth_key, payload, due, delete_after_fire)
+
+    def _fire(self, tid: str, trigger: str, auth_key: str, payload: dict[str, Any], due: int,
+              delete_after_fire: bool | str) -> None:
         namespace, _, name = trigger.partition("/")
         uuid, _, key = auth_key.partition(":")
         auth = (uuid, key)
         url = f"/api/v1/namespaces/{quote(namespace, safe='')}/triggers/{quote(name, safe='')}"
         try:
-            response = self._client.post(url, json=payload, auth=auth, headers={DUE_HEADER: str(due)})
+            response = self._client.post(url, json=payload, auth=auth,
+                                         headers={DUE_HEADER: str(due), "X-Request-ID": tid})
         except httpx.TransportError as e:
             raise RetryableFire(f"firing /{trigger} failed: {e!r}") from e
         status = response.status_code
         if status in (202, 204):
-            log.info("fired /%s for %d: %s", trigger, due, response.json().get("activationId") if status == 202
-                     else "no active rule")
+            activation_id = response.json().get("activationId") if status == 202 else None
+            log.info("fired /%s for %d: %s", trigger, due, activation_id or "no active rule", extra=fields(
+                trigger=trigger, due=due, status=status, activation_id=activation_id))
             if delete_after_fire:
                 self._delete_trigger(namespace, name, auth, rules=delete_after_fire == "rules")
                 self._alarms.forget(trigger)

@@ -28,7 +28,7 @@ from app.store import Store, open_store
 from config import Settings
 from tasks import names
 from tasks.base import SquallTask, WorkerContext
-from tasks.celery_app import make_celery
+from tasks.celery_app import log_as_squall, make_celery
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,7 @@ class AlarmScheduler(Scheduler):  # type: ignore[misc]
 
 def run_scheduler(settings: Settings, *, loglevel: str = "INFO") -> None:
     """Run beat (``AlarmScheduler``) embedded in a worker that consumes the fire queue."""
+    log_as_squall(settings, loglevel)
     app = make_celery(settings)
     app.conf.include = ["tasks.alarms"]
     SquallTask.install(WorkerContext(alarms=build_firer(settings)))
@@ -167,6 +168,7 @@ def run_scheduler(settings: Settings, *, loglevel: str = "INFO") -> None:
         scheduler=f"{AlarmScheduler.__module__}:{AlarmScheduler.__name__}",
         without_gossip=True,
         without_mingle=True,
+        quiet=settings.log.format == "json",  # the start-up banner is text: in json mode every line is an object
     )
     try:
         worker.start()

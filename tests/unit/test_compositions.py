@@ -6,6 +6,7 @@ as the invoke task does (``completed_event``), so the whole state machine runs w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -479,3 +480,16 @@ def test_a_step_that_failed_half_way_is_carried_out_again() -> None:
     w.entities.broken = False
     w.service.step(**start_event(cont, {}))  # the task's retry: not marked done, so it runs
     assert len(w.bus.published) == 1
+
+
+def test_a_composition_record_has_its_log_line_with_the_requests_tid(caplog: pytest.LogCaptureFixture) -> None:
+    w = World()
+    w.action("inc", add(1))
+    seq = w.sequence("s", "inc", "inc")
+    with caplog.at_level(logging.INFO, logger="app.core.services.compositions"):
+        result = w.invoke(seq, {"value": 3, "secret": "not-logged"})
+    [line] = [r for r in caplog.records if r.name == "app.core.services.compositions"]
+    assert (line.tid, line.activation_id, line.action, line.kind, line.status, line.namespace) == \
+        ("tid", result["activationId"], "guest/s", "sequence", "success", "guest")
+    assert line.getMessage() == f"activation {result['activationId']} guest/s success {result['duration']} ms"
+    assert "not-logged" not in line.getMessage() and "not-logged" not in str(vars(line))

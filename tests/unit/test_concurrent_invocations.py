@@ -85,7 +85,7 @@ class StandInInvoker:
         self.status_of_run = status
         self.later = later
 
-    def invoke(self, message: ActivationMessage, publish: Any) -> Activation:
+    def invoke(self, message: ActivationMessage, publish: Any, notes: Any = None) -> Activation:
         if self.later:
             raise TryLater("the journal cannot be reached")
         return Activation.ended(namespace=message.namespace, name="a", version="0.0.1", subject="s",
@@ -135,11 +135,11 @@ def test_components_are_counted_never_refused_and_given_back_when_not_published(
     inflight.acquire("ns", "x" * 32, 60_000, 1)  # the namespace is at its limit of 1
     publisher = Publisher()
     service = CompositionService(None, None, publisher, None, inflight=inflight)  # type: ignore[arg-type]
-    service._apply(Invoke(message("c" * 32), timeout_ms=1_000))
+    service._apply(Invoke(message("c" * 32), timeout_ms=1_000), "tid")
     assert inflight.count("ns") == 2  # counted, though over the limit: the composition was admitted
     publisher.fail = True
     with pytest.raises(Unavailable):
-        service._apply(Invoke(message("d" * 32)))
+        service._apply(Invoke(message("d" * 32)), "tid")
     assert inflight.count("ns") == 2  # not published, so not in flight
 
 
@@ -158,5 +158,5 @@ def test_an_unreachable_count_fails_open_for_components() -> None:
             published.append(msg.activation_id)
 
     service = CompositionService(None, None, Publisher(), None, inflight=Away())  # type: ignore[arg-type]
-    service._apply(Invoke(message("c" * 32)))
+    service._apply(Invoke(message("c" * 32)), "tid")
     assert published == ["c" * 32]

@@ -103,3 +103,13 @@ def test_an_activation_message_with_keys_of_a_newer_release_still_reads() -> Non
     data = {**message.to_dict(), "a_field_of_a_later_release": {"x": 1}}
     assert ActivationMessage.from_dict(data) == message
     assert ActivationMessage.from_dict(message.to_dict()) == message
+
+
+def test_an_activation_message_without_a_transaction_id_still_reads() -> None:
+    from app.core.entities import ActivationMessage
+
+    message = ActivationMessage(activation_id="a" * 32, transaction_id="", namespace="guest", subject="guest",
+                                action="guest/x", revision="1-a", content={}, blocking=False, received_ms=1)
+    data = message.to_dict()
+    del data["transaction_id"]
+    assert ActivationMessage.from_dict(data) == message

@@ -184,7 +184,7 @@ def test_the_runner_gives_back_the_room_reserved_for_its_activation() -> None:
     from workers.completion import ActivationRunner
 
     class StandIn:
-        def invoke(self, message: ActivationMessage, publish: Any) -> Activation:
+        def invoke(self, message: ActivationMessage, publish: Any, notes: Any = None) -> Activation:
             return Activation.ended(namespace="guest", name="a", version="0.0.1", subject="guest",
                                     activation_id=message.activation_id, start=1, end=2, status=Status.SUCCESS,
                                     result={})
@@ -207,7 +207,7 @@ class StandInInvoker:
 
     later = False
 
-    def invoke(self, message: Any, publish: Any) -> Any:
+    def invoke(self, message: Any, publish: Any, notes: Any = None) -> Any:
         from app.core.entities import Activation, Status
         from workers.invoker import TryLater
 

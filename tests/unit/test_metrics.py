@@ -65,10 +65,10 @@ def record(status: Status = Status.SUCCESS, *, duration_ms: int = 40, wait_ms: i
 
 
 def test_start_kinds() -> None:
-    assert start_kind(None, from_prewarm=False) == WARM
-    assert start_kind(None, from_prewarm=True) == WARM  # a stem cell already initialized for the action
-    assert start_kind(0, from_prewarm=False) == COLD
-    assert start_kind(35, from_prewarm=True) == PREWARM
+    assert start_kind(True, from_prewarm=False) == WARM
+    assert start_kind(True, from_prewarm=True) == WARM  # a stem cell already initialized for the action
+    assert start_kind(False, from_prewarm=False) == COLD
+    assert start_kind(False, from_prewarm=True) == PREWARM
 
 
 def test_the_times_a_record_holds_in_seconds() -> None:

@@ -35,7 +35,7 @@ class StandInInvoker:
         self.refuse: set[str] = set()
         self.stored: list[dict[str, Any]] = []
 
-    def invoke(self, msg: ActivationMessage, publish: Any) -> Activation:
+    def invoke(self, msg: ActivationMessage, publish: Any, notes: Any = None) -> Activation:
         self.started.release()
         self.gate.wait()
         self.ran.append(msg.activation_id)

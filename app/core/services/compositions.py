@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.core.activity import log_line
 from app.core.compositions import (
     COMPOSITION_FAILED,
     SEQUENCE_FAILED,
@@ -90,7 +91,7 @@ class CompositionService:
             log.exception("composition step of %s failed", cont.frames[-1].activation_id)
             effects = self._abort(cont)
         for effect in effects:
-            self._apply(effect)
+            self._apply(effect, cont.transaction_id)
         if self._ledger is not None:
             self._ledger.mark_done(key)
 
@@ -118,7 +119,7 @@ class CompositionService:
                                   cont.store_records))
         return records
 
-    def _apply(self, effect: Effect) -> None:
+    def _apply(self, effect: Effect, transaction_id: str) -> None:
         if isinstance(effect, Invoke):
             counted = self._count(effect)
             try:
@@ -132,3 +133,11 @@ class CompositionService:
             self._results.store_result(effect.activation.activation_id, effect.activation.to_api())
             if effect.store:
                 self._activations.put_activation(effect.activation.to_doc())
+            _log_record(effect.activation, transaction_id)
+
+
+
+def _log_record(activation: Activation, transaction_id: str) -> None:
+    """A sequence's or conductor's line, as each component has one (``workers.activation_log``)."""
+    message, fields = log_line(activation, transaction_id)
+    log.info("%s", message, extra=fields)
