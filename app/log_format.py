@@ -88,6 +88,12 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         _utc(self)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # A message may quote what a client sent (a request path with %0A in it): one line stays one line, so
+        # nobody can forge a line of their own into the log.
+        record.message = _one_line(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = [f"{key}={_text(value)}" for key, value in record.__dict__.items()
@@ -101,7 +107,15 @@ class TextFormatter(logging.Formatter):
 
 def _text(value: object) -> str:
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if not text or " " in text or '"' in text else text
+    plain = text and text.isprintable() and " " not in text and '"' not in text
+    return text if plain else json.dumps(text, ensure_ascii=False)  # JSON's escapes: a newline stays \n
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks and other control characters written as escapes (``\n``, ``\x1b``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class JsonLineFormatter(JsonFormatter):

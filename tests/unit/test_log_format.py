@@ -86,6 +86,15 @@ def test_a_text_line_puts_the_fields_after_the_message_and_a_traceback_last(line
     assert traceback[0] == "Traceback (most recent call last):" and traceback[-1] == "KeyError: 'k'"
 
 
+def test_a_text_line_cannot_be_split_by_what_a_client_sent(lines: io.StringIO) -> None:
+    configure_logging("text", stream=lines)
+    forged = "/api/v1/x\n2026-12-07T00:00:00.000Z INFO app.forged: admin logged in\r\x1b[2J"
+    logging.getLogger("app.x").info("GET %s 404", forged, extra={"path": forged})
+    [line] = written(lines)
+    assert "\\n2026-12-07T00:00:00.000Z INFO app.forged" in line and "\\x1b[2J" in line
+    assert line.endswith('path="/api/v1/x\\n2026-12-07T00:00:00.000Z INFO app.forged: admin logged in\\r\\u001b[2J"')
+
+
 def test_lines_inside_a_transaction_carry_its_id_and_only_those(lines: io.StringIO) -> None:
     configure_logging("json", stream=lines)
     log = logging.getLogger("app.x")
