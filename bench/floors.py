@@ -1,8 +1,11 @@
 """The floors: what the parts Squall is built from cost on the same services, measured bare.
 
-* a Celery round trip (``send_task`` then ``get``) to a no-op task on a private queue, same settings;
+* a Celery round trip (``send_task`` then ``get``) to a no-op task on a private queue, same settings, with the
+  worker's CPU per task while ``clients`` threads call it (the share of an activation's CPU an invoker cannot
+  avoid while it is a Celery worker);
 * a Celery publish alone (with publisher confirms), the cost a non-blocking invoke cannot avoid;
-* a Flask hop under the controller's gunicorn settings;
+* a Flask hop under the controller's gunicorn settings, with the server's CPU per request (the controller's
+  share of an activation's CPU that no Squall code adds to);
 * a ``/run`` into a warm container over a keep-alive ``http.client`` connection;
 * a Docker create + start until ``/init`` answers (a cold start with nothing of Squall in it), and
   ``/init`` + ``/run`` into a started container (what a prewarmed container still costs).
@@ -24,6 +27,7 @@ from typing import Any
 
 from bench.client import ApiClient, timed
 from bench.floor_servers import NOOP_TASK
+from bench.processes import cpu_seconds
 from bench.stack import free_port, stop, wait_ready
 from bench.workload import NOOP
 
@@ -75,7 +79,9 @@ def celery_floors(env: Mapping[str, str], logs: Path, settings: Any, *, n: int, 
         for _ in range(n):
             sequential.append(round_trip())
             tick(1)
+        before = cpu_seconds(worker.pid)
         parallel = _threads(clients, seconds, round_trip, tick)
+        worker_cpu_s = cpu_seconds(worker.pid) - before
     # Publishes alone go to a queue nobody consumes, deleted afterwards.
     sink = f"benchsink{run_id}"
 
@@ -91,7 +97,8 @@ def celery_floors(env: Mapping[str, str], logs: Path, settings: Any, *, n: int, 
             conn.default_channel.queue_delete(sink)
             conn.default_channel.queue_delete(queue)
         app.close()
-    return {"round_trip": sequential, "parallel": parallel, "publish": published}
+    return {"round_trip": sequential, "parallel": parallel, "publish": published,
+            "worker_cpu_ms_per_task": round(1000 * worker_cpu_s / max(len(parallel["latencies"]), 1), 3)}
 
 
 def _threads(clients: int, seconds: float, call: Callable[[], float], tick: Tick) -> dict[str, Any]:
@@ -124,7 +131,8 @@ def _threads(clients: int, seconds: float, call: Callable[[], float], tick: Tick
 # --- Flask under gunicorn --------------------------------------------------------------------------------
 
 
-def flask_floor(env: Mapping[str, str], logs: Path, *, n: int, tick: Tick = _noop) -> list[float]:
+def flask_floor(env: Mapping[str, str], logs: Path, *, n: int, tick: Tick = _noop) -> tuple[list[float], float]:
+    """``n`` sequential hops: their latencies, and the server's CPU per hop (its master and workers) in ms."""
     port = free_port()
     log = logs / "floor-flask.log"
     url = f"http://127.0.0.1:{port}"
@@ -142,10 +150,11 @@ def flask_floor(env: Mapping[str, str], logs: Path, *, n: int, tick: Tick = _noo
             for _ in range(20):
                 client.request("POST", "/hop", {})
             samples = []
+            before = cpu_seconds(server.pid)
             for _ in range(n):
                 samples.append(timed(client, "POST", "/hop", {})[2])
                 tick(1)
-            return samples
+            return samples, round(1000 * (cpu_seconds(server.pid) - before) / max(n, 1), 3)
         finally:
             client.close()
 

@@ -182,7 +182,7 @@ def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Pro
     celery = floors.celery_floors(s.env, workdir, s.settings, n=counts.floor_calls, clients=counts.clients,
                                   seconds=counts.floor_seconds, run_id=run_id, tick=tick)
     tick = progress.phase("floor: Flask hop under gunicorn", counts.floor_calls)
-    flask = floors.flask_floor(s.env, workdir, n=counts.floor_calls, tick=tick)
+    flask, flask_cpu_ms = floors.flask_floor(s.env, workdir, n=counts.floor_calls, tick=tick)
     from app.core.manifest import RuntimeManifest
 
     manifest = RuntimeManifest.load(s.settings.runtimes.manifest_path)
@@ -205,6 +205,8 @@ def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Pro
         "celery_publish": {"clients": counts.clients, "per_s": round(celery["publish"]["per_s"], 1),
                            "latency_ms": summarize(celery["publish"]["latencies"])},
         "flask_hop_ms": summarize(flask),
+        # CPU per request of the bare parts: a Flask hop's server, a Celery worker's no-op task (16 clients).
+        "cpu_ms": {"flask_hop": flask_cpu_ms, "celery_task": celery["worker_cpu_ms_per_task"]},
         "warm_run_ms": summarize(warm_run),
         "docker_cold_ms": summarize(cold),
         "prewarmed_init_run_ms": summarize(prewarmed),

@@ -41,6 +41,7 @@ def test_smoke_run_writes_every_figure_and_finds_every_record(couchdb_url: str, 
         assert set(floors[name]) == SUMMARY_KEYS and floors[name]["n"] >= 1, name
     for name in ("celery_parallel", "celery_publish"):
         assert floors[name]["per_s"] > 0 and floors[name]["latency_ms"]["n"] >= 1
+    assert floors["cpu_ms"]["flask_hop"] > 0 and floors["cpu_ms"]["celery_task"] > 0
     assert figures["warm_latency_ms"]["n"] == 20
     blocking, nonblocking = figures["blocking"], figures["nonblocking"]
     assert blocking["completed"] >= 1 and blocking["per_s"] > 0 and set(blocking["latency_ms"]) == SUMMARY_KEYS
@@ -65,7 +66,11 @@ def test_smoke_run_writes_every_figure_and_finds_every_record(couchdb_url: str, 
     for process in ("controller", "invoker"):
         assert figures["processes"][process]["per_process_max_mb"] > 0
         assert figures["processes"][process]["cpu_s"] > 0 and figures["cpu_ms_per_activation"][process] > 0
-    assert [row["figure"] for row in results["table"]][:2] == ["warm blocking invoke p50", "warm blocking invoke p99"]
+    assert [row["figure"] for row in results["table"]][:3] == [
+        "CPU per activation, controller + invoker", "warm blocking invoke p50", "warm blocking invoke p99"]
+    cpu = results["table"][0]
+    assert cpu["value"] == pytest.approx(sum(figures["cpu_ms_per_activation"].values()), abs=0.02)
+    assert cpu["floor"] == pytest.approx(sum(floors["cpu_ms"].values()), abs=0.02)
     assert "_samples" not in floors and "_samples" not in figures  # raw samples feed the chart, not the JSON
     figures_in_table = [row["figure"] for row in results["table"]]
     for figure in ("non-blocking completed (records stored), steady state", "non-blocking accepted (202s)",

@@ -27,6 +27,7 @@ RESULTS = {
         "flask_hop_ms": summary(0.5, 1.0), "celery_round_trip_ms": summary(2.5, 5.0), "warm_run_ms": summary(0.3, 1.0),
         "celery_parallel": {"per_s": 500.0}, "celery_publish": {"per_s": 2000.0, "latency_ms": summary(1.0, 9.0)},
         "docker_cold_ms": summary(300.0, 400.0), "prewarmed_init_run_ms": summary(3.0, 5.0),
+        "cpu_ms": {"flask_hop": 0.4, "celery_task": 0.8},
         "_samples": {"flask_hop": [0.5]},
     },
     "figures": {
@@ -38,12 +39,17 @@ RESULTS = {
         "cold_prewarm": {"latency_ms": summary(8.0, 9.0), "stem_cell_latency_ms": summary(8.0, 9.0),
                          "stem_cell_hits": 10},
         "processes": {"controller": {"per_process_max_mb": 90.0}, "invoker": {"total_max_mb": 80.0}},
+        "cpu_ms_per_activation": {"controller": 1.5, "invoker": 2.25},
     },
 }
 
 
 def test_each_figure_beside_its_floor_with_ratio_and_goal() -> None:
-    rows = {r.figure: r for r in table_rows(RESULTS)}
+    ordered = table_rows(RESULTS)
+    rows = {r.figure: r for r in ordered}
+    cpu = ordered[0]  # the leading figure: both processes' CPU against the bare Flask and Celery servers'
+    assert (cpu.figure, cpu.value, cpu.floor, cpu.ratio, cpu.met) == \
+        ("CPU per activation, controller + invoker", 3.75, 1.2, 3.12, False)
     warm = rows["warm blocking invoke p50"]
     assert (warm.value, warm.floor, warm.ratio, warm.met) == (4.0, 3.3, 1.21, True)
     assert rows["warm blocking invoke p99"].floor == 7.0 and rows["warm blocking invoke p99"].met is True
