@@ -68,11 +68,11 @@ _APIHOST_HELP = "Controller URL (default: SQUALL_CLIENT_APIHOST, else APIHOST in
 
 def global_options(fn: F) -> F:
     """The global flags of the root ``squall`` group, for ``squall -v --apihost URL action get x``."""
+    fn = client_flags(fn)
     fn = click.option("--auth", "-u", default=None, metavar="UUID:KEY", expose_value=False, callback=_remember,
                       help=_AUTH_HELP)(fn)
-    fn = click.option("--apihost", default=None, metavar="URL", expose_value=False, callback=_remember,
-                      help=_APIHOST_HELP)(fn)
-    return client_flags(fn)
+    return click.option("--apihost", default=None, metavar="URL", expose_value=False, callback=_remember,
+                        help=_APIHOST_HELP)(fn)
 
 
 def connection_options(fn: F) -> F:
@@ -81,9 +81,9 @@ def connection_options(fn: F) -> F:
     ``--apihost`` and ``--auth`` reach the command as arguments, for ``connect``; the others reach ``connect``
     through the context.
     """
+    fn = client_flags(fn)
     fn = click.option("--auth", "-u", default=None, metavar="UUID:KEY", help=_AUTH_HELP)(fn)
-    fn = click.option("--apihost", default=None, metavar="URL", help=_APIHOST_HELP)(fn)
-    return client_flags(fn)
+    return click.option("--apihost", default=None, metavar="URL", help=_APIHOST_HELP)(fn)
 
 
 def client_config(apihost: str | None = None, auth: str | None = None) -> ClientConfig:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import wskprops
-from app.cli.client import ApiClient, ClientError
+from app.cli.client import ApiClient, ClientError, tls_verify
 from app.cli.clientconfig import ConfigError, resolve
 from app.cli.exits import EXIT_NETWORK, CommandFailed, http_exit_code
 from app.cli.main import cli
@@ -189,6 +189,13 @@ def test_a_configured_namespace_stands_for_underscore() -> None:
         api.list_activations()
     assert seen == ["/api/v1/namespaces/team/actions", "/api/v1/namespaces/other/actions/a",
                     "/api/v1/namespaces/team/activations"]
+
+
+def test_tls_verify_follows_insecure_and_the_client_certificate(tmp_path: Path) -> None:
+    assert tls_verify() is True and tls_verify(insecure=True) is False
+    with pytest.raises(ClientError, match="Cannot load the client certificate") as failed:
+        tls_verify(cert=str(tmp_path / "none.pem"), key=str(tmp_path / "none.key"))
+    assert failed.value.exit_code == 1
 
 
 def test_command_failed_prints_error_and_exits_with_its_code() -> None:
