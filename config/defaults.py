@@ -158,11 +158,19 @@ RETENTION_BATCH = 500
 RETENTION_PAUSE_S = 0.5
 """Pause between two batches of a sweep, so that deleting old records never crowds out the hot path."""
 
-CLIENT_APIHOST = "http://127.0.0.1:3233"
-"""Controller the ``squall action``/``activation`` client verbs talk to (like ``wsk --apihost``)."""
+CLIENT_APIHOST = ""
+"""Controller the ``squall`` client verbs talk to (like ``wsk --apihost``); empty: ``APIHOST`` of the property file,
+else ``CLIENT_FALLBACK_APIHOST``."""
+
+CLIENT_FALLBACK_APIHOST = "http://127.0.0.1:3233"
+"""The controller when no flag, setting or property file names one: a local ``squall standalone``."""
 
 CLIENT_AUTH = ""
-"""``uuid:key`` the client verbs authenticate with (like ``wsk --auth``); empty sends no credentials."""
+"""``uuid:key`` the client verbs authenticate with (like ``wsk --auth``); empty: ``AUTH`` of the property file, else
+no credentials."""
+
+CLIENT_CONFIG_FILE = "~/.wskprops"
+"""wsk's property file (``KEY=VALUE`` lines), read by the client verbs and written by ``squall property set``."""
 
 RUNTIMES_MANIFEST = ""
 """Path of the runtimes manifest; empty means the one shipped in runtimes/manifest.json."""

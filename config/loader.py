@@ -2,8 +2,8 @@
 
 Sources, each overriding the one before: the defaults, a TOML file named by ``SQUALL_CONFIG``
 (sections ``[controller]``, ``[couchdb]``, ...), ``SQUALL_<SECTION>_<FIELD>`` variables (a few
-fields have shorter documented names, e.g. ``SQUALL_RESULT_BACKEND``), then explicit overrides.
-This is the only module that reads the environment.
+fields have shorter documented names, e.g. ``SQUALL_RESULT_BACKEND``, and a few a second name read when the first
+is unset, e.g. wsk's ``WHISK_APIHOST``), then explicit overrides. This is the only module that reads the environment.
 """
 
 from __future__ import annotations
@@ -95,8 +95,11 @@ def load_settings(
     for section, factory in _SECTION_TYPES.items():
         for f in dataclasses.fields(factory):
             name = env_name(section, f)
+            fallback = f.metadata.get("env_fallback")
             if name in env:
                 layers[section][f.name] = env[name]
+            elif fallback and env.get(fallback):  # empty counts as unset, as wsk reads it
+                layers[section][f.name] = env[fallback]
 
     for section, values in (overrides or {}).items():
         if section not in layers:

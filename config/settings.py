@@ -24,6 +24,11 @@ def _env(name: str) -> dict[str, str]:
     return {"env": name}
 
 
+def _env_fallback(name: str) -> dict[str, str]:
+    """Field metadata naming a second variable, read when the first is unset (wsk's own ``WHISK_*`` names)."""
+    return {"env_fallback": name}
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise SettingsError(message)
@@ -220,11 +225,14 @@ class RetentionSettings:
 
 @dataclass(frozen=True)
 class ClientSettings:
-    apihost: str = defaults.CLIENT_APIHOST
-    auth: str = defaults.CLIENT_AUTH
+    """What the client verbs connect with, over ``~/.wskprops`` (the flags are over these; app/cli/clientconfig.py)."""
+
+    apihost: str = field(default=defaults.CLIENT_APIHOST, metadata=_env_fallback("WHISK_APIHOST"))
+    auth: str = field(default=defaults.CLIENT_AUTH, metadata=_env_fallback("WHISK_AUTH"))
+    # wsk's variable: set, even to empty (no file), it replaces ~/.wskprops
+    config_file: str = field(default=defaults.CLIENT_CONFIG_FILE, metadata=_env("WSK_CONFIG_FILE"))
 
     def __post_init__(self) -> None:
-        _require(self.apihost.strip() != "", "client.apihost must name the controller, e.g. http://127.0.0.1:3233")
         _require(self.auth == "" or ":" in self.auth,
                  "client.auth must be 'uuid:key'")
 

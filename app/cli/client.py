@@ -5,23 +5,52 @@ It never imports the store, the controller or the services: everything goes thro
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from app.cli.exits import EXIT_GENERAL, EXIT_NETWORK, http_exit_code
+
 DEFAULT_NAMESPACE = "_"
+"""The caller's own namespace, as the API spells it."""
+DEFAULT_APIVERSION = "v1"
 TIMEOUT_S = 90.0
 """Longer than the controller's 60 s blocking wait, so a blocking invoke gets the server's answer."""
 
+EventHooks = Mapping[str, Sequence[Callable[..., Any]]]
+
 
 class ClientError(Exception):
-    """A call failed: ``status`` is the HTTP status (0 when the server was not reached)."""
+    """A call failed: ``status`` is the HTTP status (0 when the server was not reached or did not take part).
 
-    def __init__(self, status: int, message: str) -> None:
+    ``exit_code`` is wsk's: ``status - 256`` for an HTTP error, else the one given (1 unless said).
+    """
+
+    def __init__(self, status: int, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        if exit_code is None:
+            exit_code = http_exit_code(status) if 100 <= status <= 599 else EXIT_GENERAL
+        self.exit_code = exit_code
+
+
+def tls_verify(insecure: bool = False, cert: str = "", key: str = "") -> ssl.SSLContext | bool:
+    """httpx's ``verify``: ``--insecure`` skips checking the server; ``CERT``/``KEY`` present a client certificate."""
+    if not cert:
+        return not insecure
+    context = ssl.create_default_context()
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        context.load_cert_chain(cert, key or None)
+    except (OSError, ssl.SSLError) as e:
+        raise ClientError(0, f"Cannot load the client certificate CERT={cert} KEY={key or '(in CERT)'}: {e}") from e
+    return context
 
 
 def _normalize_host(apihost: str) -> str:
@@ -39,9 +68,8 @@ def _split_auth(auth: str) -> tuple[str, str] | None:
     return user, key
 
 
-def _entity_path(collection: str, name: str) -> str:
+def _entity_path(collection: str, name: str, namespace: str = DEFAULT_NAMESPACE) -> str:
     """``/namespaces/<ns>/<collection>/<name>``; a fully qualified ``/ns/pkg/name`` keeps its namespace."""
-    namespace = DEFAULT_NAMESPACE
     if name.startswith("/"):
         parts = name.strip("/").split("/", 1)
         if len(parts) != 2 or not all(parts):
@@ -51,16 +79,26 @@ def _entity_path(collection: str, name: str) -> str:
 
 
 class ApiClient:
-    """One ``httpx.Client`` against ``<apihost>/api/v1`` with Basic auth ``uuid:key``."""
+    """One ``httpx.Client`` against ``<apihost>/api/v1`` with Basic auth ``uuid:key``.
 
-    def __init__(self, apihost: str, auth: str, transport: httpx.BaseTransport | None = None) -> None:
+    ``namespace`` stands for ``_`` (the caller's own) in paths, as wsk's ``NAMESPACE`` property did; ``verify`` and
+    ``event_hooks`` go to httpx (``--insecure``, ``--verbose``).
+    """
+
+    def __init__(self, apihost: str, auth: str, transport: httpx.BaseTransport | None = None, *,
+                 namespace: str = DEFAULT_NAMESPACE, apiversion: str = DEFAULT_APIVERSION,
+                 verify: ssl.SSLContext | bool = True, event_hooks: EventHooks | None = None) -> None:
         self.apihost = _normalize_host(apihost)
         self.auth = auth  # a feed action gets it as ``authKey``, as wsk sends it
+        self.namespace = namespace or DEFAULT_NAMESPACE
+        self.api_url = f"{self.apihost}/api/{quote(apiversion or DEFAULT_APIVERSION, safe='')}"
         self._http = httpx.Client(
-            base_url=self.apihost + "/api/v1",
+            base_url=self.api_url,
             auth=_split_auth(auth),
             timeout=TIMEOUT_S,
             transport=transport,
+            verify=verify,
+            event_hooks={name: list(hooks) for name, hooks in (event_hooks or {}).items()},
             headers={"User-Agent": "squall-cli/1.0"},
         )
 
@@ -75,16 +113,22 @@ class ApiClient:
 
     # -- plumbing -------------------------------------------------------------------------------
 
+    def _ns(self, namespace: str = DEFAULT_NAMESPACE) -> str:
+        """``namespace`` for a path, ``_`` meaning the configured one."""
+        return quote(self.namespace if namespace == DEFAULT_NAMESPACE else namespace, safe="")
+
+    def _path(self, collection: str, name: str) -> str:
+        return _entity_path(collection, name, self.namespace)
+
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  json: Any = None) -> httpx.Response:
         try:
             response = self._http.request(method, path, params=params, json=json)
         except httpx.TimeoutException as e:
-            raise ClientError(0, f"The request to {self.apihost} timed out ({e.__class__.__name__}).") from e
+            raise ClientError(0, f"The request to {self.apihost} timed out ({e.__class__.__name__}).",
+                              EXIT_NETWORK) from e
         except httpx.TransportError as e:
-            raise ClientError(
-                0, f"Could not reach the controller at {self.apihost} ({e}); check --apihost "
-                   "(or SQUALL_CLIENT_APIHOST).") from e
+            raise ClientError(0, f"Could not reach the controller at {self.apihost} ({e}).", EXIT_NETWORK) from e
         if not response.is_success:
             raise ClientError(response.status_code, _error_message(response))
         return response
@@ -100,19 +144,19 @@ class ApiClient:
     # -- any entity (actions, packages, triggers, rules) -----------------------------------------
 
     def put_entity(self, collection: str, name: str, body: dict[str, Any], overwrite: bool = False) -> Any:
-        return self._json("PUT", _entity_path(collection, name),
+        return self._json("PUT", self._path(collection, name),
                           params={"overwrite": "true" if overwrite else "false"}, json=body)
 
     def get_entity(self, collection: str, name: str) -> Any:
-        return self._json("GET", _entity_path(collection, name))
+        return self._json("GET", self._path(collection, name))
 
     def list_entities(self, collection: str, namespace: str = DEFAULT_NAMESPACE, limit: int = 30,
                       skip: int = 0) -> Any:
-        return self._json("GET", f"/namespaces/{quote(namespace, safe='')}/{collection}",
+        return self._json("GET", f"/namespaces/{self._ns(namespace)}/{collection}",
                           params={"limit": limit, "skip": skip})
 
     def delete_entity(self, collection: str, name: str) -> Any:
-        return self._json("DELETE", _entity_path(collection, name))
+        return self._json("DELETE", self._path(collection, name))
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -121,14 +165,14 @@ class ApiClient:
 
     def get_action(self, name: str, code: bool = True) -> Any:
         params = None if code else {"code": "false"}
-        return self._json("GET", _entity_path("actions", name), params=params)
+        return self._json("GET", self._path("actions", name), params=params)
 
     def list_actions(self, limit: int = 30, skip: int = 0, namespace: str = DEFAULT_NAMESPACE) -> Any:
         return self.list_entities("actions", namespace, limit, skip)
 
     def list_package_actions(self, package: str, limit: int = 30, skip: int = 0) -> Any:
         """The actions of ``pkg`` or ``/ns/pkg`` (of the bound package, for a binding): ``GET actions/pkg/``."""
-        return self._json("GET", _entity_path("actions", package.rstrip("/")) + "/",
+        return self._json("GET", self._path("actions", package.rstrip("/")) + "/",
                           params={"limit": limit, "skip": skip})
 
     def delete_action(self, name: str) -> Any:
@@ -143,13 +187,13 @@ class ApiClient:
         """
         blocking = blocking or result
         params = {"blocking": "true" if blocking else "false", "result": "true" if result else "false"}
-        return self._json("POST", _entity_path("actions", name), params=params, json=payload or {})
+        return self._json("POST", self._path("actions", name), params=params, json=payload or {})
 
     # -- triggers and rules -----------------------------------------------------------------------
 
     def fire_trigger(self, name: str, payload: dict[str, Any] | None = None) -> str | None:
         """The trigger activation's id, or None when no rule is active (204: nothing ran, nothing stored)."""
-        response = self._request("POST", _entity_path("triggers", name), json=payload or {})
+        response = self._request("POST", self._path("triggers", name), json=payload or {})
         if response.status_code == 204:
             return None
         try:
@@ -161,12 +205,18 @@ class ApiClient:
 
     def set_rule_state(self, name: str, status: str) -> None:
         """``status`` ``active`` or ``inactive``; the server answers a plain ``OK``."""
-        self._request("POST", _entity_path("rules", name), json={"status": status, "trigger": None, "action": None})
+        self._request("POST", self._path("rules", name), json={"status": status, "trigger": None, "action": None})
 
     # -- namespaces -----------------------------------------------------------------------------
 
     def list_namespaces(self) -> Any:
         return self._json("GET", "/namespaces")
+
+    # -- the API's description ----------------------------------------------------------------------
+
+    def info(self) -> Any:
+        """``GET /api/v1``: ``build`` and ``buildno``, for ``property get``; no key needed."""
+        return self._json("GET", self.api_url)
 
     # -- activations ----------------------------------------------------------------------------
 
@@ -177,18 +227,18 @@ class ApiClient:
             params["name"] = name
         if docs:
             params["docs"] = "true"
-        return self._json("GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations", params=params)
+        return self._json("GET", f"/namespaces/{self._ns()}/activations", params=params)
 
     def get_activation(self, activation_id: str) -> Any:
-        return self._json("GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations/{quote(activation_id, safe='')}")
+        return self._json("GET", f"/namespaces/{self._ns()}/activations/{quote(activation_id, safe='')}")
 
     def activation_logs(self, activation_id: str) -> Any:
         return self._json(
-            "GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations/{quote(activation_id, safe='')}/logs")
+            "GET", f"/namespaces/{self._ns()}/activations/{quote(activation_id, safe='')}/logs")
 
     def activation_result(self, activation_id: str) -> Any:
         return self._json(
-            "GET", f"/namespaces/{DEFAULT_NAMESPACE}/activations/{quote(activation_id, safe='')}/result")
+            "GET", f"/namespaces/{self._ns()}/activations/{quote(activation_id, safe='')}/result")
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -199,10 +249,12 @@ def _error_message(response: httpx.Response) -> str:
         body = None
     if isinstance(body, dict):
         error = body.get("error")
+        code = body.get("code")
+        suffix = f" (code {code})" if isinstance(code, str | int) and code != "" else ""  # as wsk prints it
         if isinstance(error, str) and error:
-            return error
+            return error + suffix
         if error is not None:
-            return str(error)
+            return str(error) + suffix
         outcome = body.get("response")
         if isinstance(outcome, dict):
             result = outcome.get("result")

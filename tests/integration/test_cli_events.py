@@ -45,9 +45,10 @@ def rows(listing: str, title: str) -> dict[str, list[str]]:
 
 
 def fails(stack: Stack, *args: str) -> str:
-    """The command exits 1 with nothing on stdout; its stderr (the server's message)."""
+    """The command exits with an HTTP error's code (wsk's status - 256, 144 for 400 and up) with nothing on stdout;
+    its stderr (the server's message)."""
     done = squall(stack, *args)
-    assert done.returncode == 1 and done.stdout == "", f"{args}: {done.returncode} {done.stdout} {done.stderr}"
+    assert done.returncode >= 144 and done.stdout == "", f"{args}: {done.returncode} {done.stdout} {done.stderr}"
     return done.stderr
 
 

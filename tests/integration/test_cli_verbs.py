@@ -89,9 +89,9 @@ def test_create_invoke_activation_list_delete(stack: Stack, unique: str, hello_f
     assert f"/guest/{unique} " not in ok(stack, "action", "list", "--limit", "200")
 
 
-def test_missing_action_is_exit_1_with_the_server_message(stack: Stack, unique: str) -> None:
+def test_missing_action_is_exit_148_with_the_server_message(stack: Stack, unique: str) -> None:
     done = squall(stack, "action", "get", unique)
-    assert done.returncode == 1
+    assert done.returncode == 148  # wsk's 404 - 256
     assert "The requested resource does not exist." in done.stderr
     assert done.stdout == ""
 
@@ -99,9 +99,9 @@ def test_missing_action_is_exit_1_with_the_server_message(stack: Stack, unique: 
 def test_create_twice_is_a_conflict_and_bad_auth_is_rejected(stack: Stack, unique: str, hello_file: Path) -> None:
     ok(stack, "action", "create", unique, str(hello_file))
     again = squall(stack, "action", "create", unique, str(hello_file))
-    assert again.returncode == 1 and "Error:" in again.stderr
+    assert again.returncode == 153 and "error:" in again.stderr  # 409 - 256
     bad = squall(stack, "action", "list", "--auth", f"{stack.guest[0]}:wrong")
-    assert bad.returncode == 1 and "Error:" in bad.stderr
+    assert bad.returncode == 145 and "error:" in bad.stderr  # 401 - 256
     ok(stack, "action", "delete", unique)
 
 
@@ -109,10 +109,10 @@ def test_zip_without_kind_is_a_usage_error(stack: Stack, tmp_path: Path) -> None
     archive = tmp_path / "a.zip"
     archive.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
     done = squall(stack, "action", "create", "z", str(archive))
-    assert done.returncode == 2 and "--kind" in done.stderr
+    assert done.returncode == 1 and "--kind" in done.stderr  # a usage error exits 1, as in wsk
 
 
 def test_unreachable_apihost_names_the_host(stack: Stack) -> None:
     done = squall(stack, "action", "list", "--apihost", "http://127.0.0.1:1")
-    assert done.returncode == 1
+    assert done.returncode == 3  # wsk's network error
     assert "http://127.0.0.1:1" in done.stderr and "--apihost" in done.stderr
