@@ -129,8 +129,8 @@ def swagger_apidoc(path: Path) -> dict[str, Any]:
 
 
 def _web_secret(client: ApiClient, action: ActionName) -> Any:
-    """The action's ``require-whisk-auth`` secret (None when it has none); a usage error unless it is a web
-    action, in wsk's words."""
+    """The action's ``require-whisk-auth`` secret (None when it has none); an error unless it is a web action, in
+    wsk's words."""
     full = f"/{action.namespace}/{action.entity}"
     try:
         entity = client.get_action(full, code=False)
@@ -138,8 +138,8 @@ def _web_secret(client: ApiClient, action: ActionName) -> Any:
         raise ClientError(e.status, f"Unable to get action '{full}': {e.message}") from e
     notes = {a.get("key"): a.get("value") for a in entity.get("annotations") or [] if isinstance(a, dict)}
     if notes.get("web-export") is not True:
-        raise click.UsageError(f"Action '{full}' is not a web action. Issue 'squall action update \"{full}\" "
-                               "--web true' to convert the action to a web action.")
+        raise click.ClickException(f"Action '{full}' is not a web action. Issue 'squall action update \"{full}\" "
+                                   "--web true' to convert the action to a web action.")
     secret = notes.get("require-whisk-auth")
     return None if secret is None or secret is False else secret
 

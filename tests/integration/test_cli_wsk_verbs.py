@@ -367,7 +367,7 @@ def test_api_create_list_get_and_delete(stack: Stack, unique: str, echo_file: Pa
     base = f"/{unique}"
     ok(stack, "action", "create", f"{unique}-plain", str(echo_file))
     refused = squall(stack, "api", "create", base, "/books", "get", f"{unique}-plain")
-    assert refused.returncode == 2 and f"Action '/_/{unique}-plain' is not a web action" in refused.stderr
+    assert refused.returncode == 1 and f"Action '/_/{unique}-plain' is not a web action" in refused.stderr
     ok(stack, "action", "create", unique, str(echo_file), "--web", "true", "--web-secure", "s3cret")
 
     created = ok(stack, "api", "create", base, "/books", "get", unique, "-n", "Book Club").splitlines()
