@@ -6,10 +6,12 @@ from typing import Any
 
 import click
 
+from app.cli.output import echo_entity, json_option, name_sort_option, name_sorted, refuse_with_json
+from app.cli.summaries import rule_summary
 from app.cli.verbkit import (
     connect,
     connection_options,
-    echo_got,
+    echo_json,
     echo_listing,
     echo_ok,
     full_name,
@@ -90,23 +92,39 @@ def rule_status(name: str, apihost: str | None, auth: str | None) -> None:
 
 @rule.command("get")
 @click.argument("name")
+@click.argument("field", required=False)
+@click.option("--summary", "-s", is_flag=True, help="Only its name and status.")
+@json_option
 @connection_options
-def rule_get(name: str, apihost: str | None, auth: str | None) -> None:
-    """Print rule NAME as JSON, with its status."""
+def rule_get(name: str, field: str | None, summary: bool, as_json: bool, apihost: str | None,
+             auth: str | None) -> None:
+    """Print rule NAME as JSON, with its status (or only its FIELD)."""
+    refuse_with_json(as_json, summary=summary)
     with connect(apihost, auth) as client:
         entity = client.get_entity("rules", name)
-    echo_got("rule", name, entity)
+    if summary:
+        for line in rule_summary(entity):
+            click.echo(line)
+    else:
+        echo_entity("rule", name, entity, field, as_json)
 
 
 @rule.command("list")
 @click.argument("namespace", metavar="[/NAMESPACE]", required=False)
 @list_options
+@name_sort_option
+@json_option
 @connection_options
-def rule_list(namespace: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
+def rule_list(namespace: str | None, limit: int, skip: int, name_sort: bool, as_json: bool, apihost: str | None,
+              auth: str | None) -> None:
     """List the rules of the namespace with their triggers and actions."""
     with connect(apihost, auth) as client:
         rules = client.list_entities("rules", namespace_argument(namespace), limit, skip)
-    rows = [[full_name(r), _path(r.get("trigger")), _path(r.get("action"))] for r in rules]
+    if as_json:
+        echo_json(rules)
+        return
+    rows = [[full_name(r), _path(r.get("trigger")), _path(r.get("action"))]
+            for r in (name_sorted("rules", rules) if name_sort else rules)]
     echo_listing("rules", ["NAME", "TRIGGER", "ACTION"], rows)
 
 

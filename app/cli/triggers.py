@@ -9,27 +9,34 @@ trigger); a failed feed takes the trigger away again. ``update`` with ``-p`` sen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
 from app.cli.client import ApiClient, ClientError
+from app.cli.output import echo_entity, json_option, name_sort_option, name_sorted, refuse_with_json
+from app.cli.param_files import (
+    annotation_file_option,
+    merged_key_values,
+    merged_values,
+    param_file_option,
+)
+from app.cli.summaries import trigger_summary
 from app.cli.verbkit import (
     Pairs,
     annotation_option,
     annotations_of,
     connect,
     connection_options,
-    echo_got,
+    echo_json,
     echo_listing,
     echo_ok,
     full_name,
-    key_values,
     list_options,
     namespace_argument,
     param_option,
-    param_values,
     qualify,
     visibility,
 )
@@ -66,9 +73,9 @@ def _with_feed(notes: list[dict[str, Any]], feed: str) -> list[dict[str, Any]]:
 
 
 def _write_options(*extra: Decorator) -> Decorator:
-    """NAME, -p, -a, then ``extra``, then the connection options, in that order in ``--help``."""
-    options: list[Decorator] = [click.argument("name"), param_option, annotation_option, *extra,
-                                connection_options]
+    """NAME, -p, -P, -a, -A, then ``extra``, then the connection options, in that order in ``--help``."""
+    options: list[Decorator] = [click.argument("name"), param_option, param_file_option, annotation_option,
+                                annotation_file_option, *extra, connection_options]
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(options):
@@ -82,12 +89,14 @@ def trigger() -> None:
     """Create, fire, get, list and delete triggers, with or without a feed (like ``wsk trigger``)."""
 
 
-def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, feed: str | None) -> None:
+def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, feed: str | None, *,
+            param_files: Sequence[Path] = (), annotation_files: Sequence[Path] = ()) -> None:
     body: dict[str, Any] = {}
-    notes = key_values(annotations)
+    notes = merged_key_values(annotation_files, annotations, "annotation")
+    values = merged_values(param_files, params)
     if feed is None:
-        if params:
-            body["parameters"] = key_values(params)
+        if values:
+            body["parameters"] = [{"key": k, "value": v} for k, v in values.items()]
     else:
         notes = _with_feed(notes, qualify(feed))
     if notes:
@@ -96,7 +105,7 @@ def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, fee
     if feed is None:
         return
     try:
-        aid = _feed(client, qualify(feed), "CREATE", _trigger_path(stored, name), param_values(params))
+        aid = _feed(client, qualify(feed), "CREATE", _trigger_path(stored, name), values)
     except ClientError as e:
         message = f"Unable to create trigger '{name}': Unable to configure feed '{qualify(feed)}': {e.message}"
         try:  # as wsk does: no trigger is left behind without its feed
@@ -109,69 +118,92 @@ def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, fee
 
 @trigger.command("create")
 @_write_options(_feed_option)
-def trigger_create(name: str, params: Pairs, annotations: Pairs, feed: str | None, apihost: str | None,
+def trigger_create(name: str, params: Pairs, param_files: tuple[Path, ...], annotations: Pairs,
+                   annotation_files: tuple[Path, ...], feed: str | None, apihost: str | None,
                    auth: str | None) -> None:
     """Create trigger NAME, and with --feed have the feed action set up its events."""
     with connect(apihost, auth) as client:
-        _create(client, name, params, annotations, feed)
+        _create(client, name, params, annotations, feed, param_files=param_files,
+                annotation_files=annotation_files)
     echo_ok(f"created trigger {name}")
 
 
 @trigger.command("update")
 @_write_options()
-def trigger_update(name: str, params: Pairs, annotations: Pairs, apihost: str | None, auth: str | None) -> None:
+def trigger_update(name: str, params: Pairs, param_files: tuple[Path, ...], annotations: Pairs,
+                   annotation_files: tuple[Path, ...], apihost: str | None, auth: str | None) -> None:
     """Change trigger NAME (or create it); on a feed trigger -p goes to the feed as an UPDATE."""
     with connect(apihost, auth) as client:
-        done = _update(client, name, params, annotations)
+        done = _update(client, name, params, annotations, param_files=param_files,
+                       annotation_files=annotation_files)
     echo_ok(f"{done} trigger {name}")
 
 
-def _update(client: ApiClient, name: str, params: Pairs, annotations: Pairs) -> str:
+def _update(client: ApiClient, name: str, params: Pairs, annotations: Pairs, *,
+            param_files: Sequence[Path] = (), annotation_files: Sequence[Path] = ()) -> str:
     """``created`` (there was no such trigger) or ``updated``."""
     try:
         existing = client.get_entity("triggers", name)
     except ClientError as e:
         if e.status != 404:
             raise
-        _create(client, name, params, annotations, None)
+        _create(client, name, params, annotations, None, param_files=param_files,
+                annotation_files=annotation_files)
         return "created"
+    values = merged_values(param_files, params)
+    given_notes = merged_key_values(annotation_files, annotations, "annotation")
     feed = annotations_of(existing).get(FEED_ANNOTATION)
-    if feed and params:
+    if feed and values:
         try:
-            _feed(client, str(feed), "UPDATE", _trigger_path(existing, name), param_values(params))
+            _feed(client, str(feed), "UPDATE", _trigger_path(existing, name), values)
         except ClientError as e:
             raise ClientError(e.status, f"Unable to update trigger '{name}': Unable to configure feed "
                                         f"'{feed}': {e.message}") from e
     body: dict[str, Any] = {}
-    if params and not feed:
-        body["parameters"] = key_values(params)
-    if annotations:  # they replace the old ones: a feed trigger keeps its feed
-        notes = key_values(annotations)
-        body["annotations"] = _with_feed(notes, str(feed)) if feed else notes
-    if body or not params:
+    if values and not feed:
+        body["parameters"] = [{"key": k, "value": v} for k, v in values.items()]
+    if given_notes:  # they replace the old ones: a feed trigger keeps its feed
+        body["annotations"] = _with_feed(given_notes, str(feed)) if feed else given_notes
+    if body or not values:
         client.put_entity("triggers", name, body, overwrite=True)
     return "updated"
 
 
 @trigger.command("get")
 @click.argument("name")
+@click.argument("field", required=False)
+@click.option("--summary", "-s", is_flag=True, help="Only its name, description and parameters (* bound).")
+@json_option
 @connection_options
-def trigger_get(name: str, apihost: str | None, auth: str | None) -> None:
-    """Print trigger NAME as JSON, with the rules it drives."""
+def trigger_get(name: str, field: str | None, summary: bool, as_json: bool, apihost: str | None,
+                auth: str | None) -> None:
+    """Print trigger NAME as JSON, with the rules it drives (or only its FIELD)."""
+    refuse_with_json(as_json, summary=summary)
     with connect(apihost, auth) as client:
         entity = client.get_entity("triggers", name)
-    echo_got("trigger", name, entity)
+    if summary:
+        for line in trigger_summary(entity):
+            click.echo(line)
+    else:
+        echo_entity("trigger", name, entity, field, as_json)
 
 
 @trigger.command("list")
 @click.argument("namespace", metavar="[/NAMESPACE]", required=False)
 @list_options
+@name_sort_option
+@json_option
 @connection_options
-def trigger_list(namespace: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
+def trigger_list(namespace: str | None, limit: int, skip: int, name_sort: bool, as_json: bool,
+                 apihost: str | None, auth: str | None) -> None:
     """List the triggers of the namespace."""
     with connect(apihost, auth) as client:
         triggers = client.list_entities("triggers", namespace_argument(namespace), limit, skip)
-    rows = [[full_name(t), visibility(t), annotations_of(t).get(FEED_ANNOTATION, "")] for t in triggers]
+    if as_json:
+        echo_json(triggers)
+        return
+    rows = [[full_name(t), visibility(t), annotations_of(t).get(FEED_ANNOTATION, "")]
+            for t in (name_sorted("triggers", triggers) if name_sort else triggers)]
     echo_listing("triggers", ["NAME", "VISIBILITY", "FEED"], rows)
 
 
@@ -195,11 +227,13 @@ def trigger_delete(name: str, apihost: str | None, auth: str | None) -> None:
 @trigger.command("fire")
 @click.argument("name")
 @param_option
+@param_file_option
 @connection_options
-def trigger_fire(name: str, params: Pairs, apihost: str | None, auth: str | None) -> None:
+def trigger_fire(name: str, params: Pairs, param_files: tuple[Path, ...], apihost: str | None,
+                 auth: str | None) -> None:
     """Fire trigger NAME with the -p parameters as its payload; print the trigger activation's id."""
     with connect(apihost, auth) as client:
-        activation_id = client.fire_trigger(name, param_values(params))
+        activation_id = client.fire_trigger(name, merged_values(param_files, params))
     if activation_id is None:
         echo_ok(f"triggered {qualify(name)}, but it has no active rule: nothing ran")
     else:

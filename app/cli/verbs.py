@@ -1,34 +1,41 @@
-"""``squall action ...`` and ``squall activation ...``: wsk-style client verbs, over HTTP only."""
+"""``squall action ...``: wsk-style action verbs, over HTTP only; the module also gathers every client group the
+``squall`` command registers (``GROUPS``)."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from app.cli import namespaces
+from app.cli.action_get import action_url, save_code
+from app.cli.activations import activation
+from app.cli.apis import api
+from app.cli.client import ApiClient, ClientError
+from app.cli.output import echo_entity, json_option, name_sort_option, name_sorted, refuse_with_json
+from app.cli.param_files import annotation_file_option, merged_key_values, merged_values, param_file_option
+from app.cli.summaries import action_summary
 from app.cli.verbkit import (
     F,
     Pairs,
+    annotation_option,
     annotations_of,
     connect,
     connection_options,
-    echo_got,
     echo_json,
     echo_listing,
     echo_ok,
     full_name,
-    key_values,
     list_options,
     namespace_argument,
     param_option,
-    param_values,
     qualify,
     visibility,
 )
+from app.cli.web_flags import web_annotations, web_option, web_secure, web_secure_option, with_values
 
 KINDS_BY_EXTENSION = {".py": "python:default", ".js": "nodejs:default", ".go": "go:default", ".jar": "java:default",
                       ".php": "php:default", ".rb": "ruby:default", ".rs": "rust:default"}
@@ -39,7 +46,9 @@ NATIVE_IMAGE = "openwhisk/dockerskeleton"  # what wsk's --native means
 
 def _action_body(file: Path | None, kind: str | None, main: str | None, params: Pairs,
                  memory: int | None, timeout: int | None, docker: str | None = None,
-                 native: bool = False, sequence: str | None = None, update: bool = False) -> dict[str, Any]:
+                 native: bool = False, sequence: str | None = None, update: bool = False, *,
+                 param_files: Sequence[Path] = (), annotations: Pairs = (), annotation_files: Sequence[Path] = (),
+                 logsize: int | None = None, concurrency: int | None = None) -> dict[str, Any]:
     """The PUT body; on update without any code (no FILE, image or sequence) only what was given changes."""
     if native:  # wsk's --native: the dockerskeleton image running the zip's exec
         docker = docker or NATIVE_IMAGE
@@ -60,12 +69,49 @@ def _action_body(file: Path | None, kind: str | None, main: str | None, params: 
         body["exec"] = exec_
     elif not update or kind is not None or main is not None:
         raise click.UsageError("give the action's FILE (only a --docker or --sequence action may have none)")
-    if params:
-        body["parameters"] = key_values(params)
-    limits = {k: v for k, v in (("memory", memory), ("timeout", timeout)) if v is not None}
+    parameters = merged_key_values(param_files, params)
+    if parameters:
+        body["parameters"] = parameters
+    notes = merged_key_values(annotation_files, annotations, "annotation")
+    if notes:
+        body["annotations"] = notes
+    limits = {k: v for k, v in (("memory", memory), ("timeout", timeout), ("logs", logsize),
+                                ("concurrency", concurrency)) if v is not None}
     if limits:
         body["limits"] = limits
     return body
+
+
+def _with_web_flags(body: dict[str, Any], web: str | None, secure: str | None,
+                    existing: list[dict[str, Any]] | None, deleted: Sequence[str] = ()) -> dict[str, Any]:
+    """``body`` with the annotations of ``--web``/``--web-secure`` (over ``-a``'s) and ``--del-annotation``;
+    ``existing`` is the stored action's annotations on update."""
+    notes = list(body.get("annotations") or [])
+    if web is not None:
+        notes = with_values(notes, web_annotations(web))
+    drop = list(deleted)
+    if secure is not None:
+        adds, removed = web_secure(secure, web, notes, existing)
+        notes = with_values([n for n in notes if n["key"] not in removed], adds)
+        drop += removed
+    out = {k: v for k, v in body.items() if k != "annotations"}
+    if notes:
+        out["annotations"] = notes
+    if drop:
+        out["delAnnotations"] = list(dict.fromkeys(drop))
+    return out
+
+
+def _stored_annotations(client: ApiClient, name: str) -> list[dict[str, Any]] | None:
+    """The annotations of action ``name``, or None when there is no such action (update creates it)."""
+    try:
+        entity = client.get_action(name, code=False)
+    except ClientError as e:
+        if e.status == 404:
+            return None
+        raise
+    notes = entity.get("annotations") if isinstance(entity, dict) else None
+    return [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
 
 
 def _sequence_exec(sequence: str) -> dict[str, Any]:
@@ -115,8 +161,16 @@ def _action_write_options(fn: F) -> F:
         click.option("--sequence", default=None, metavar="A,B,...",
                      help="A sequence of these actions (a bare name means /_/name)."),
         param_option,
+        param_file_option,
+        annotation_option,
+        annotation_file_option,
+        web_option,
+        web_secure_option,
         click.option("--memory", "-m", type=int, default=None, metavar="MB", help="Memory limit in MB."),
         click.option("--timeout", "-t", type=int, default=None, metavar="MS", help="Timeout in milliseconds."),
+        click.option("--logsize", "-l", type=int, default=None, metavar="MB", help="Log size limit in MB."),
+        click.option("--concurrency", "-c", type=int, default=None, metavar="N",
+                     help="How many activations one container may run at once."),
         connection_options,
     ]):
         fn = option(fn)
@@ -126,9 +180,6 @@ def _action_write_options(fn: F) -> F:
 # -- action -----------------------------------------------------------------------------------------
 
 
-STATUS_NAMES = {0: "success", 1: "application error", 2: "developer error", 3: "internal error"}
-"""``statusCode`` as ``wsk activation list`` names it."""
-
 @click.group()
 def action() -> None:
     """Create, get, list, delete and invoke actions (like ``wsk action``)."""
@@ -136,11 +187,17 @@ def action() -> None:
 
 def _write_action(overwrite: bool) -> Callable[..., None]:
     def command(name: str, file: Path | None, kind: str | None, docker: str | None, native: bool, main: str | None,
-                sequence: str | None, params: Pairs, memory: int | None, timeout: int | None, apihost: str | None,
-                auth: str | None) -> None:
-        body = _action_body(file, kind, main, params, memory, timeout, docker, native, sequence, update=overwrite)
+                sequence: str | None, params: Pairs, param_files: tuple[Path, ...], annotations: Pairs,
+                annotation_files: tuple[Path, ...], web: str | None, web_secure: str | None, memory: int | None,
+                timeout: int | None, logsize: int | None, concurrency: int | None, apihost: str | None,
+                auth: str | None, del_annotations: tuple[str, ...] = ()) -> None:
+        body = _action_body(file, kind, main, params, memory, timeout, docker, native, sequence, update=overwrite,
+                            param_files=param_files, annotations=annotations, annotation_files=annotation_files,
+                            logsize=logsize, concurrency=concurrency)
         with connect(apihost, auth) as client:
-            client.put_action(name, body, overwrite=overwrite)
+            existing = _stored_annotations(client, name) if overwrite and web_secure is not None else None
+            client.put_action(name, _with_web_flags(body, web, web_secure, existing, del_annotations),
+                              overwrite=overwrite)
         echo_ok(f"{'updated' if overwrite else 'created'} action {name}")
     return command
 
@@ -155,6 +212,8 @@ def action_create(**kwargs: Any) -> None:
 
 @action.command("update")
 @_action_write_options
+@click.option("--del-annotation", "del_annotations", multiple=True, metavar="KEY",
+              help="Remove this annotation from the action. Repeatable.")
 def action_update(**kwargs: Any) -> None:
     """Create or replace action NAME (overwrite=true); without FILE only the options given change."""
     _write_action(True)(**kwargs)
@@ -162,25 +221,52 @@ def action_update(**kwargs: Any) -> None:
 
 @action.command("get")
 @click.argument("name")
+@click.argument("field", required=False)
+@click.option("--summary", "-s", is_flag=True,
+              help="Only its name, description and parameters (* bound, ** bound and final).")
+@click.option("--url", "-r", is_flag=True, help="Only its URL (the web URL of a web action).")
+@click.option("--save", is_flag=True, help="Save its code to NAME.<extension of its kind> here.")
+@click.option("--save-as", default=None, metavar="FILE", help="Save its code to FILE.")
+@json_option
 @connection_options
-def action_get(name: str, apihost: str | None, auth: str | None) -> None:
-    """Print action NAME as JSON."""
+def action_get(name: str, field: str | None, summary: bool, url: bool, save: bool, save_as: str | None,
+               as_json: bool, apihost: str | None, auth: str | None) -> None:
+    """Print action NAME as JSON (or only its FIELD, e.g. limits)."""
+    refuse_with_json(as_json, summary=summary, url=url, save=save or save_as is not None)
     with connect(apihost, auth) as client:
-        entity = client.get_action(name)
-    echo_got("action", name, entity)
+        entity = client.get_action(name, code=not (summary or url))
+        apihost_used = client.apihost
+    if save or save_as is not None:
+        echo_ok(f"saved action code to {save_code(entity, save_as)}")
+    elif url:
+        echo_ok(f"got action {name}")
+        click.echo(action_url(apihost_used, entity))
+    elif summary:
+        for line in action_summary(entity):
+            click.echo(line)
+    else:
+        echo_entity("action", name, entity, field, as_json)
 
 
 @action.command("list")
 @click.argument("where", metavar="[/NAMESPACE | PACKAGE]", required=False)
 @list_options
+@name_sort_option
+@json_option
 @connection_options
-def action_list(where: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
+def action_list(where: str | None, limit: int, skip: int, name_sort: bool, as_json: bool, apihost: str | None,
+                auth: str | None) -> None:
     """List the actions of the namespace (those in packages as /ns/pkg/name), of /NAMESPACE, or of PACKAGE."""
     with connect(apihost, auth) as client:
         if where and where.strip("/") and (not where.startswith("/") or "/" in where.strip("/")):
             actions = client.list_package_actions(where, limit=limit, skip=skip)
         else:
             actions = client.list_actions(limit=limit, skip=skip, namespace=namespace_argument(where))
+    if as_json:
+        echo_json(actions)
+        return
+    if name_sort:
+        actions = name_sorted("actions", actions)
     rows = [[full_name(a), visibility(a), annotations_of(a).get("exec", ""), a.get("version", "")] for a in actions]
     echo_listing("actions", ["NAME", "VISIBILITY", "KIND", "VERSION"], rows)
 
@@ -198,14 +284,15 @@ def action_delete(name: str, apihost: str | None, auth: str | None) -> None:
 @action.command("invoke")
 @click.argument("name")
 @param_option
+@param_file_option
 @click.option("--blocking", "-b", is_flag=True, help="Wait for the activation and print it.")
 @click.option("--result", "-r", is_flag=True, help="Wait and print only the result (implies --blocking).")
 @connection_options
-def action_invoke(name: str, params: Pairs, blocking: bool, result: bool,
+def action_invoke(name: str, params: Pairs, param_files: tuple[Path, ...], blocking: bool, result: bool,
                   apihost: str | None, auth: str | None) -> None:
     """Invoke action NAME; without -b/-r print the activation id only."""
     with connect(apihost, auth) as client:
-        answer = client.invoke_action(name, param_values(params), blocking=blocking, result=result)
+        answer = client.invoke_action(name, merged_values(param_files, params), blocking=blocking, result=result)
     waited = blocking or result
     if not waited or (isinstance(answer, dict) and set(answer) == {"activationId"}):
         aid = answer.get("activationId", "") if isinstance(answer, dict) else ""
@@ -222,65 +309,5 @@ def action_invoke(name: str, params: Pairs, blocking: bool, result: bool,
     echo_json(answer)
 
 
-# -- activation -------------------------------------------------------------------------------------
-
-
-@click.group()
-def activation() -> None:
-    """Get, list and read the logs and results of activations (like ``wsk activation``)."""
-
-
-@activation.command("get")
-@click.argument("activation_id")
-@connection_options
-def activation_get(activation_id: str, apihost: str | None, auth: str | None) -> None:
-    """Print activation ACTIVATION_ID as JSON."""
-    with connect(apihost, auth) as client:
-        record = client.get_activation(activation_id)
-    echo_got("activation", activation_id, record)
-
-
-@activation.command("list")
-@click.argument("name", required=False)
-@list_options
-@connection_options
-def activation_list(name: str | None, limit: int, skip: int, apihost: str | None, auth: str | None) -> None:
-    """List recent activations, newest first (of action NAME if given)."""
-    with connect(apihost, auth) as client:
-        records = client.list_activations(limit=limit, skip=skip, name=name)
-    rows = []
-    for r in records:
-        status = r.get("statusCode")
-        if status is None and isinstance(r.get("response"), dict):
-            status = r["response"].get("status")
-        start = r.get("start")
-        when = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S") if isinstance(start, int) \
-            else ""
-        rows.append([when, r.get("activationId", ""), annotations_of(r).get("kind", ""),
-                     f"{r['duration']}ms" if isinstance(r.get("duration"), int) else "",
-                     STATUS_NAMES.get(status, status), r.get("name", "")])
-    echo_listing("activations", ["DATETIME (UTC)", "ACTIVATION ID", "KIND", "DURATION", "STATUS", "ENTITY"], rows)
-
-
-@activation.command("logs")
-@click.argument("activation_id")
-@connection_options
-def activation_logs(activation_id: str, apihost: str | None, auth: str | None) -> None:
-    """Print the log lines of ACTIVATION_ID."""
-    with connect(apihost, auth) as client:
-        logs = client.activation_logs(activation_id)
-    for line in (logs.get("logs") if isinstance(logs, dict) else None) or []:
-        click.echo(line)
-
-
-@activation.command("result")
-@click.argument("activation_id")
-@connection_options
-def activation_result(activation_id: str, apihost: str | None, auth: str | None) -> None:
-    """Print the result of ACTIVATION_ID as JSON."""
-    with connect(apihost, auth) as client:
-        outcome = client.activation_result(activation_id)
-    echo_json(outcome.get("result", outcome) if isinstance(outcome, dict) else outcome)
-
-
-GROUPS = [action, activation]
+GROUPS = [action, activation, api, namespaces.list_entities]
+"""The groups (and the top-level ``list``) ``app.cli.main`` registers."""

@@ -85,8 +85,9 @@ def test_package_with_an_action_and_a_binding(stack: Stack, catalog: None, uniqu
     assert got["binding"] == {"namespace": "guest", "name": unique}
     # a binding shows the bound package's parameters under its own
     assert got["parameters"] == [{"key": "greeting", "value": "hi"}, {"key": "extra", "value": [1, 2]}]
-    summary = ok(stack, "package", "get", unique, "--summary").splitlines()
-    assert summary == [f"package /guest/{unique}", f"   action /guest/{unique}/echo"]
+    summary = ok(stack, "package", "get", unique, "--summary").splitlines()  # wsk's summary lines
+    assert summary == [f"package /guest/{unique}: Returns a result based on parameter greeting",
+                       "   (parameters: *greeting)", f" action /guest/{unique}/echo", "   (parameters: none defined)"]
 
     packages = rows(ok(stack, "package", "list", "--limit", "200"), "packages")
     assert packages[f"/guest/{unique}"] == ["shared"]
