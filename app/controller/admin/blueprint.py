@@ -21,12 +21,17 @@ bp = Blueprint("admin", __name__, template_folder="templates", static_folder="st
                static_url_path="/static")
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+CODE_ENDPOINTS = frozenset({"admin.new_action", "admin.save_action"})
+"""Forms that post an action's code: a field as large as the REST API takes code (the app's request limit), not
+Flask's 500 KB per form field."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @bp.before_request
 def _guard() -> WerkzeugResponse | None:
     if request.method == "POST":
+        if request.endpoint in CODE_ENDPOINTS:
+            request.max_form_memory_size = request.max_content_length
         current_app.extensions["squall_csrf"].protect()  # raises CSRFError (400)
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
