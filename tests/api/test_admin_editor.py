@@ -79,7 +79,7 @@ def form_values(html: str, form_id: str = "action-form") -> dict[str, str]:
 
 
 def errors(html: str) -> list[str]:
-    return [unescape(m) for m in re.findall(r'<p class="error" role="alert">(.*?)</p>', html)]
+    return [unescape(m) for m in re.findall(r'<p [^>]*class="error"[^>]*>(.*?)</p>', html)]
 
 
 @dataclass
@@ -245,7 +245,7 @@ def test_limits_out_of_range_are_refused_next_to_their_field(editor: Editor, fie
                                                               message: str) -> None:
     response = editor.create(400, name="limited", code=CODE, **fields)
     assert errors(response.text) == [message]
-    assert message in response.text.split(f'id="{next(iter(fields))}"')[1].split("</label>")[0]
+    assert message in response.text.split(f'id="limit-{next(iter(fields))}"')[1].split("</label>")[0]
     assert form_values(response.text)["code"] == CODE
     assert ok(editor.platform.client.get(f"{NS}/actions", auth=editor.auth)) == []
 
@@ -406,6 +406,16 @@ def test_only_text_code_of_a_runtime_kind_is_edited_here(editor: Editor, exec_: 
     assert 'id="edit"' not in editor.page(f"/admin/ns/{editor.namespace}/actions/other").text
 
 
+def test_an_action_reached_through_a_binding_is_edited_in_its_own_package(editor: Editor) -> None:
+    ok(editor.platform.client.put(f"{NS}/packages/real", json={}, auth=editor.auth))
+    ok(editor.platform.client.put(f"{NS}/packages/bound", auth=editor.auth,
+                                  json={"binding": {"namespace": editor.namespace, "name": "real"}}))
+    editor.rest_put("real/inside", {"exec": {"kind": "python:3", "code": CODE}})
+    page = editor.page(editor.edit_url("bound/inside"), 400).text
+    assert f"edit /{editor.namespace}/real/inside instead" in page
+    editor.page(editor.edit_url("real/inside"))
+
+
 def test_the_action_page_and_the_list_link_to_the_editor(editor: Editor) -> None:
     editor.rest_put("linked", {"exec": {"kind": "python:3", "code": CODE}})
     assert f'href="{editor.edit_url("linked")}"' in editor.page(f"/admin/ns/{editor.namespace}/actions/linked").text
@@ -431,6 +441,20 @@ def test_invoking_from_the_editor_shows_the_result_beside_the_code(editor: Edito
     assert 'id="result-json"' in swapped.text and "<html" not in swapped.text
     bad = editor.post(url, {**invoke, "params": "[]"}, 400)
     assert 'id="action-form"' in bad.text and "parameters must be a JSON object" in bad.text
+    # htmx swaps in only a 2xx answer: a refusal comes as the result, so the page never stays silent.
+    refused = editor.post(url, {**invoke, "params": "[]"}, 200, headers={"HX-Request": "true"})
+    assert errors(refused.text) == ["parameters must be a JSON object"] and "<html" not in refused.text
+
+
+def test_an_invoke_the_platform_refuses_is_shown_where_the_result_goes(editor: Editor) -> None:
+    editor.create(name="final", code=CODE, parameters='{"fixed": 1}', web="true")  # web: final parameters
+    page = editor.page(editor.edit_url("final")).text
+    invoke = form_values(page.replace('class="stacked"', 'id="invoke-form" class="stacked"', 1), "invoke-form")
+    url = f"/admin/ns/{editor.namespace}/actions/final/invoke"
+    swapped = editor.post(url, {**invoke, "params": '{"fixed": 2}'}, 200, headers={"HX-Request": "true"})
+    assert errors(swapped.text) == ["Request defines parameters that are not allowed (e.g., reserved properties)."]
+    plain = editor.post(url, {**invoke, "params": '{"fixed": 2}'}, 400)  # without htmx: the error page
+    assert "Request defines parameters that are not allowed" in plain.text
 
 
 # --- rights and CSRF -------------------------------------------------------------------------------------------

@@ -62,10 +62,14 @@ def _page(message: str, status: int) -> tuple[str, int]:
     return render_template("admin/error.html", message=message, status=status), status
 
 
+def public_message(error: errors.PlatformError) -> str:
+    """What a page may say about ``error``: its message, but nothing of the platform's own failures."""
+    return error.message if status_of(error) != 500 else "There was an internal server error."
+
+
 @bp.errorhandler(errors.PlatformError)
 def _platform_error(error: errors.PlatformError) -> tuple[str, int]:
-    status = status_of(error)
-    return _page(error.message if status != 500 else "There was an internal server error.", status)
+    return _page(public_message(error), status_of(error))
 
 
 @bp.errorhandler(HTTPException)

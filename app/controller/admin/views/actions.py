@@ -7,13 +7,14 @@ from typing import Any
 from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.controller.admin.blueprint import bp
+from app.controller.admin.blueprint import bp, public_message
 from app.controller.admin.code import editable, highlighted
 from app.controller.admin.forms import ConfirmForm, InvokeForm
 from app.controller.admin.paging import Paging
 from app.controller.admin.session import acting_identity
 from app.controller.admin.views.editor import editor_page
 from app.controller.context import services
+from app.core.errors import PlatformError
 from app.core.names import EntityPath
 
 
@@ -53,13 +54,28 @@ def invoke(namespace: str, name: str) -> tuple[str, int]:
     """The outcome: swapped into the page by htmx, else the page again (the action's, or the editor's when the
     form came from there) with the outcome in it."""
     form = InvokeForm()
+    htmx = bool(request.headers.get("HX-Request"))
     if not form.validate_on_submit():
+        if htmx:
+            return _refused(" ".join(form.params.errors) or "The form was not valid: reload the page.")
         return _answer(namespace, name, form, None, None, 400)
     identity = acting_identity(namespace)
-    outcome = services().invocations.invoke(identity, EntityPath.from_url(namespace, name), form.payload,
-                                            blocking=bool(form.blocking.data), transaction_id=g.tid)
+    try:
+        outcome = services().invocations.invoke(identity, EntityPath.from_url(namespace, name), form.payload,
+                                                blocking=bool(form.blocking.data), transaction_id=g.tid)
+    except PlatformError as e:
+        if not htmx:
+            raise  # the error page, with its status
+        return _refused(public_message(e))
     finished = outcome.activation.to_api() if outcome.activation is not None else None
     return _answer(namespace, name, form, finished, outcome.activation_id, 200)
+
+
+def _refused(message: str) -> tuple[str, int]:
+    """A refused invoke (bad parameters, a throttle, a reserved parameter) shown where its result would be. 200:
+    htmx swaps in only 2xx answers, and the refusal is what this answer is for; a page without htmx gets the error
+    page with the refusal's status."""
+    return render_template("admin/_invoke_refused.html", message=message), 200
 
 
 def _answer(namespace: str, name: str, form: InvokeForm, outcome: dict[str, Any] | None,

@@ -111,8 +111,12 @@ def _stored(namespace: str, path: EntityPath) -> Action:
 
 
 def _editable(namespace: str, name: str) -> Action:
-    """The action to edit; anything but text code of a runtime kind is refused (400)."""
-    action = _stored(namespace, EntityPath.from_url(namespace, name))
+    """The action to edit; anything but text code of a runtime kind is refused (400), and so is an action reached
+    through a package binding (it lives in the bound package, where it is edited)."""
+    path = EntityPath.from_url(namespace, name)
+    action = _stored(namespace, path)
+    if action.path != path:
+        raise Invalid(f"{path.fqn} is reached through a package binding: edit {action.path.fqn} instead.")
     if not editable(action):
         raise Invalid(f"{action.path.fqn} is not text code of a runtime kind (a zip, an image or a sequence): "
                       "change it with the CLI or the API.")
