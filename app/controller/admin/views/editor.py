@@ -81,7 +81,7 @@ def _save(form: ActionForm, namespace: str, path: EntityPath, create: bool, expe
 
 @bp.route("/ns/<namespace>/create-action", methods=["GET", "POST"])
 def new_action(namespace: str) -> Response | tuple[str, int]:
-    """201-like: a redirect to the new action's editor; 400/413 the form with its errors; 409 the name is taken."""
+    """A redirect to the new action's editor; the form with its errors: 400/413, 404 no such package, 409 name taken."""
     check_owner(acting_identity(namespace), namespace)
     form = NewActionForm()
     if request.method == "GET":
