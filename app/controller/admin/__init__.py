@@ -14,7 +14,17 @@ from flask_wtf.csrf import CSRFProtect
 
 from app.controller.admin import session
 from app.controller.admin.blueprint import bp
-from app.controller.admin.views import actions, activations, apis, auth, dashboard, events, invokers, namespaces  # noqa: F401  (routes)
+from app.controller.admin.views import (  # noqa: F401  (routes)
+    actions,
+    activations,
+    apis,
+    auth,
+    dashboard,
+    editor,
+    events,
+    invokers,
+    namespaces,
+)
 from app.services import Services
 from config import Settings
 

@@ -21,12 +21,17 @@ bp = Blueprint("admin", __name__, template_folder="templates", static_folder="st
                static_url_path="/static")
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+CODE_ENDPOINTS = frozenset({"admin.new_action", "admin.save_action"})
+"""Forms that post an action's code: a field as large as the REST API takes code (the app's request limit), not
+Flask's 500 KB per form field."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @bp.before_request
 def _guard() -> WerkzeugResponse | None:
     if request.method == "POST":
+        if request.endpoint in CODE_ENDPOINTS:
+            request.max_form_memory_size = request.max_content_length
         current_app.extensions["squall_csrf"].protect()  # raises CSRFError (400)
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
@@ -57,10 +62,14 @@ def _page(message: str, status: int) -> tuple[str, int]:
     return render_template("admin/error.html", message=message, status=status), status
 
 
+def public_message(error: errors.PlatformError) -> str:
+    """What a page may say about ``error``: its message, but nothing of the platform's own failures."""
+    return error.message if status_of(error) != 500 else "There was an internal server error."
+
+
 @bp.errorhandler(errors.PlatformError)
 def _platform_error(error: errors.PlatformError) -> tuple[str, int]:
-    status = status_of(error)
-    return _page(error.message if status != 500 else "There was an internal server error.", status)
+    return _page(public_message(error), status_of(error))
 
 
 @bp.errorhandler(HTTPException)

@@ -44,6 +44,8 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
+CHANGED_MEANWHILE = "The action changed since this version was read."
+
 MAX_SKIP = 100_000
 """The most entries a list may skip: stores skip by walking (CouchDB reads every skipped row, and SQLite takes
 no offset past 64 bits), so an unbounded ``skip`` is unbounded store work; activations page further by time."""
@@ -75,17 +77,19 @@ class ActionService:
         self._resolver = Resolver(entities)
         self._sequence_max_length = sequence_max_length
 
-    def get(self, identity: Identity, path: EntityPath, include_code: bool = True) -> Action:
+    def get(self, identity: Identity, path: EntityPath, include_code: bool = True,
+            inherited: bool = True) -> Action:
         """The action, readable through an own or public package or a binding; inherited parameters are shown
-        merged in (package < binding < action), as OpenWhisk shows them. Attached code is read only when
-        ``include_code``; otherwise the action carries its reference alone."""
+        merged in (package < binding < action), as OpenWhisk shows them, unless ``inherited`` is False (the
+        action's own, as an editor saves them back). Attached code is read only when ``include_code``; otherwise
+        the action carries its reference alone."""
         resolved = self._resolver.resolve_action(identity, path)
         try:
             action = self.with_code(resolved.action) if include_code else resolved.action
         except NotFound:  # updated between the two reads, and its old code went with the update: read it again
             resolved = self._resolver.resolve_action(identity, path)
             action = self.with_code(resolved.action)
-        if not resolved.inherited:
+        if not resolved.inherited or not inherited:
             return action
         merged = resolved.parameters()
         return replace(action, path=path, parameters=[{"key": k, "value": v} for k, v in merged.items()])
@@ -124,11 +128,14 @@ class ActionService:
         self._entities.delete_entity(path.doc_id, action.rev)
         return action
 
-    def put(self, identity: Identity, path: EntityPath, body: ActionPut, overwrite: bool) -> Action:
+    def put(self, identity: Identity, path: EntityPath, body: ActionPut, overwrite: bool,
+            expected_rev: str | None = None) -> Action:
         """Create, or update when ``overwrite``; returns the stored action. Nothing is stored if a check fails.
 
         Every check the request alone decides (sizes, limits' ranges, the kind, a sequence's length and names)
         comes before the first store read, so a refused request costs no store work whatever its size.
+        ``expected_rev``: the revision an editor loaded; ``Conflict`` if the action is no longer at it (changed or
+        deleted meanwhile). The write itself names the revision read, so a change in between conflicts too.
         """
         given_exec, parameters, annotations = self._checked_body(identity, body)
         self._resolver.writable_package(identity, path)
@@ -138,6 +145,8 @@ class ActionService:
             old = None
         if old is not None and not overwrite:
             raise Conflict("resource already exists")
+        if expected_rev is not None and (old is None or old.rev != expected_rev):
+            raise Conflict(CHANGED_MEANWHILE)
         if old is None and body.exec is None:
             raise Invalid("The request content was malformed:\nexec undefined")
 

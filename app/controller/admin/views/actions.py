@@ -5,31 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
-from markupsafe import Markup
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
 from werkzeug.wrappers import Response
 
-from app.controller.admin.blueprint import bp
+from app.controller.admin.blueprint import bp, public_message
+from app.controller.admin.code import editable, highlighted
 from app.controller.admin.forms import ConfirmForm, InvokeForm
 from app.controller.admin.paging import Paging
 from app.controller.admin.session import acting_identity
+from app.controller.admin.views.editor import editor_page
 from app.controller.context import services
-from app.core.entities import Action
+from app.core.errors import PlatformError
 from app.core.names import EntityPath
-
-_LEXERS = {"python": "python", "nodejs": "javascript", "java": "java", "go": "go", "php": "php", "ruby": "ruby",
-           "swift": "swift", "dotnet": "csharp", "rust": "rust"}
-
-
-def highlighted(action: Action) -> Markup | None:
-    """The action's code as highlighted HTML (Pygments, server-side); None for zips and images."""
-    code = action.exec.code
-    if code is None or action.exec.binary:
-        return None
-    lexer = get_lexer_by_name(_LEXERS.get(action.exec.kind.split(":")[0], "text"))
-    return Markup(highlight(code, lexer, HtmlFormatter(cssclass="highlight", linenos="table")))  # noqa: S704
 
 
 @bp.route("/ns/<namespace>/actions")
@@ -54,7 +40,8 @@ def _detail(namespace: str, name: str, form: InvokeForm, outcome: dict[str, Any]
     template = "admin/_invoke_result.html" if request.headers.get("HX-Request") and activation_id else \
         "admin/action.html"
     return render_template(template, namespace=namespace, action=action, code=highlighted(action), form=form,
-                           outcome=outcome, activation_id=activation_id, confirm=ConfirmForm())
+                           outcome=outcome, activation_id=activation_id, confirm=ConfirmForm(),
+                           editable=editable(action))
 
 
 @bp.route("/ns/<namespace>/actions/<path:name>")
@@ -64,14 +51,38 @@ def action(namespace: str, name: str) -> str:
 
 @bp.route("/ns/<namespace>/actions/<path:name>/invoke", methods=["POST"])
 def invoke(namespace: str, name: str) -> tuple[str, int]:
+    """The outcome: swapped into the page by htmx, else the page again (the action's, or the editor's when the
+    form came from there) with the outcome in it."""
     form = InvokeForm()
+    htmx = bool(request.headers.get("HX-Request"))
     if not form.validate_on_submit():
-        return _detail(namespace, name, form), 400
+        if htmx:
+            return _refused(" ".join(form.params.errors) or "The form was not valid: reload the page.")
+        return _answer(namespace, name, form, None, None, 400)
     identity = acting_identity(namespace)
-    outcome = services().invocations.invoke(identity, EntityPath.from_url(namespace, name), form.payload,
-                                            blocking=bool(form.blocking.data), transaction_id=g.tid)
+    try:
+        outcome = services().invocations.invoke(identity, EntityPath.from_url(namespace, name), form.payload,
+                                                blocking=bool(form.blocking.data), transaction_id=g.tid)
+    except PlatformError as e:
+        if not htmx:
+            raise  # the error page, with its status
+        return _refused(public_message(e))
     finished = outcome.activation.to_api() if outcome.activation is not None else None
-    return _detail(namespace, name, form, finished, outcome.activation_id), 200
+    return _answer(namespace, name, form, finished, outcome.activation_id, 200)
+
+
+def _refused(message: str) -> tuple[str, int]:
+    """A refused invoke (bad parameters, a throttle, a reserved parameter) shown where its result would be. 200:
+    htmx swaps in only 2xx answers, and the refusal is what this answer is for; a page without htmx gets the error
+    page with the refusal's status."""
+    return render_template("admin/_invoke_refused.html", message=message), 200
+
+
+def _answer(namespace: str, name: str, form: InvokeForm, outcome: dict[str, Any] | None,
+            activation_id: str | None, status: int) -> tuple[str, int]:
+    if form.back.data == "edit" and not (request.headers.get("HX-Request") and activation_id):
+        return editor_page(namespace, name, form, outcome, activation_id, status)
+    return _detail(namespace, name, form, outcome, activation_id), status
 
 
 @bp.route("/ns/<namespace>/actions/<path:name>/delete", methods=["GET", "POST"])
