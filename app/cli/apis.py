@@ -135,7 +135,7 @@ def _web_secret(client: ApiClient, action: ActionName) -> Any:
     try:
         entity = client.get_action(full, code=False)
     except ClientError as e:
-        raise ClientError(e.status, f"Unable to get action '{full}': {e.message}") from e
+        raise e.saying(f"Unable to get action '{full}': {e.message}") from e
     notes = {a.get("key"): a.get("value") for a in entity.get("annotations") or [] if isinstance(a, dict)}
     if notes.get("web-export") is not True:
         raise click.ClickException(f"Action '{full}' is not a web action. Issue 'squall action update \"{full}\" "

@@ -29,13 +29,18 @@ class ClientError(Exception):
     ``exit_code`` is wsk's: ``status - 256`` for an HTTP error, else the one given (1 unless said).
     """
 
-    def __init__(self, status: int, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, status: int, message: str, exit_code: int | None = None, body: Any = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.body = body  # the error answer's JSON, when it had one (a failed blocking invoke's activation)
         if exit_code is None:
             exit_code = http_exit_code(status) if 100 <= status <= 599 else EXIT_GENERAL
         self.exit_code = exit_code
+
+    def saying(self, message: str) -> ClientError:
+        """The same failure (status and exit code: an unreachable server still exits 3) told in other words."""
+        return ClientError(self.status, message, self.exit_code, self.body)
 
 
 def tls_verify(insecure: bool = False, cert: str = "", key: str = "") -> ssl.SSLContext | bool:
@@ -130,7 +135,11 @@ class ApiClient:
         except httpx.TransportError as e:
             raise ClientError(0, f"Could not reach the controller at {self.apihost} ({e}).", EXIT_NETWORK) from e
         if not response.is_success:
-            raise ClientError(response.status_code, _error_message(response))
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            raise ClientError(response.status_code, _error_message(response), body=body)
         return response
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:

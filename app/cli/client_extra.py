@@ -26,7 +26,7 @@ def list_activations(api: ApiClient, *, name: str | None = None, since: int | No
 
 
 def _prefixed(prefix: str, e: ClientError) -> ClientError:
-    return ClientError(e.status, f"{prefix}: {e.message}")
+    return e.saying(f"{prefix}: {e.message}")
 
 
 def create_api(api: ApiClient, apidoc: dict[str, Any], response_type: str) -> Any:

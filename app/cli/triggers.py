@@ -112,7 +112,7 @@ def _create(client: ApiClient, name: str, params: Pairs, annotations: Pairs, fee
             client.delete_entity("triggers", name)
         except ClientError as cleanup:
             message += f" (deleting the trigger again failed too: {cleanup.message})"
-        raise ClientError(e.status, message) from e
+        raise e.saying(message) from e
     echo_ok(f"invoked {qualify(feed)} with id {aid}")
 
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from app.cli.action_get import action_url, save_code
 from app.cli.activations import activation
 from app.cli.apis import api
 from app.cli.client import ApiClient, ClientError
+from app.cli.exits import EXIT_TIMED_OUT
 from app.cli.output import echo_entity, json_option, name_sort_option, name_sorted, refuse_with_json
 from app.cli.param_files import annotation_file_option, merged_key_values, merged_values, param_file_option
 from app.cli.summaries import action_summary
@@ -290,23 +293,45 @@ def action_delete(name: str, apihost: str | None, auth: str | None) -> None:
 @connection_options
 def action_invoke(name: str, params: Pairs, param_files: tuple[Path, ...], blocking: bool, result: bool,
                   apihost: str | None, auth: str | None) -> None:
-    """Invoke action NAME; without -b/-r print the activation id only."""
-    with connect(apihost, auth) as client:
-        answer = client.invoke_action(name, merged_values(param_files, params), blocking=blocking, result=result)
+    """Invoke action NAME; without -b/-r print the activation id only.
+
+    As wsk: a blocking invoke that outlasts the controller's wait prints its id on stderr and exits 202; one whose
+    action failed prints the activation (with -r its result) on stderr and exits 246 (502 − 256)."""
     waited = blocking or result
-    if not waited or (isinstance(answer, dict) and set(answer) == {"activationId"}):
+    with connect(apihost, auth) as client:
+        try:
+            answer = client.invoke_action(name, merged_values(param_files, params), blocking=blocking,
+                                          result=result)
+        except ClientError as e:
+            if not (waited and e.status == 502 and _is_outcome(e.body, result)):
+                raise
+            _invocation_message(name, e.body, header=not result, err=True)
+            sys.exit(e.exit_code)
+    if not waited:
         aid = answer.get("activationId", "") if isinstance(answer, dict) else ""
-        if waited:  # the controller's blocking wait ran out: the activation continues
-            echo_ok(f"invoked {qualify(name)}, but the request has not yet finished, with id {aid}")
-        else:
-            echo_ok(f"invoked {qualify(name)} with id {aid}")
+        echo_ok(f"invoked {qualify(name)} with id {aid}")
         return
-    if result:
-        echo_json(answer)
-        return
-    aid = answer.get("activationId", "") if isinstance(answer, dict) else ""
-    echo_ok(f"invoked {qualify(name)} with id {aid}")
-    echo_json(answer)
+    if isinstance(answer, dict) and set(answer) == {"activationId"}:  # the wait ran out: it continues
+        click.echo(f"ok: invoked {qualify(name)}, but the request has not yet finished, with id "
+                   f"{answer['activationId']}", err=True)
+        sys.exit(EXIT_TIMED_OUT)
+    _invocation_message(name, answer, header=not result, err=False)
+
+
+def _is_outcome(body: Any, result: bool) -> bool:
+    """A failed blocking invoke's answer: the activation, or with -r its result (any object but the platform's
+    own ``{"error", "code"}`` envelope, which means the invoke itself failed)."""
+    if not isinstance(body, dict):
+        return False
+    return set(body) != {"error", "code"} if result else "activationId" in body
+
+
+def _invocation_message(name: str, answer: Any, *, header: bool, err: bool) -> None:
+    """wsk's ``printInvocationMsg``: ``ok: invoked /ns/name with id ID`` (not with -r), then the JSON."""
+    if header:
+        aid = answer.get("activationId", "") if isinstance(answer, dict) else ""
+        click.echo(f"ok: invoked {qualify(name)} with id {aid}", err=err)
+    click.echo(json.dumps(answer, indent=2), err=err)
 
 
 GROUPS = [action, activation, api, namespaces.list_entities]

@@ -144,8 +144,17 @@ def test_exit_codes_are_wsks(stack: Stack, home: Path, code: Path, unique: str) 
     failing = code.with_name("fails.py")
     failing.write_text(FAILS)
     ok(stack, home, "action", "update", unique, str(failing), **env)
-    error = fails(stack, home, 246, "action", "invoke", unique, "--blocking", **env)  # 502 - 256
-    assert "no luck" in error
+    # 502 - 256, and as wsk the failed activation goes to stderr (with -r its result), with no error: line
+    done = run(stack, home, "action", "invoke", unique, "--blocking", **env)
+    assert done.returncode == 246 and done.stdout == "", done.stderr
+    header, _, body = done.stderr.partition("\n")
+    assert header.startswith(f"ok: invoked /_/{unique} with id ")
+    failed = json.loads(body)
+    assert failed["activationId"] == header.rsplit(" ", 1)[1]
+    assert failed["response"]["status"] == "application error" and "no luck" in json.dumps(failed)
+    done = run(stack, home, "action", "invoke", unique, "-r", **env)
+    assert done.returncode == 246 and done.stdout == ""
+    assert "no luck" in json.dumps(json.loads(done.stderr))
     ok(stack, home, "action", "delete", unique, **env)
     done = run(stack, home, "action", "get", **env)  # no NAME: a usage error, 1 as in wsk
     assert done.returncode == 1 and "Missing argument" in done.stderr
