@@ -11,6 +11,7 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from app.core.entities import ActivationMessage, Document
 from app.core.errors import Unavailable
+from app.core.ports import SharedWrite
 from tasks import names
 from tasks.base import SquallTask
 from tasks.results import hand_back, reply_channel, result_key
@@ -27,9 +28,10 @@ log = logging.getLogger(__name__)
 def invoke(self: SquallTask, **message: Any) -> None:
     channel = reply_channel(message, result_key(self.app, self.request.id))  # who waits for the result, if anyone
 
-    def publish_result(activation: Document) -> None:
-        # Straight to the backend: a blocking caller wakes now, before logs and the record are stored.
-        hand_back(self.app, self.request.id, activation, channel)
+    def publish_result(activation: Document, *writes: SharedWrite) -> None:
+        # Straight to the backend: a blocking caller wakes now, before logs and the record are stored. The
+        # invoker's shared state is this backend's Redis (``SharedState.for_backend``), so its writes go along.
+        hand_back(self.app, self.request.id, activation, channel, writes)
 
     try:
         self.runner.run(ActivationMessage.from_dict(message), publish_result)

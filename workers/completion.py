@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, StoreUnavailable
-from app.core.ports import FollowUps, InFlight, InvokerRegistry
+from app.core.ports import FollowUps, InFlight, InvokerRegistry, SharedWrite
 from app.core.services.compositions import completed_event
 from app.log_format import transaction
 from workers.activation_log import log_activation
-from workers.invoker import Invoker, RunNotes, TryLater
+from workers.invoker import Invoker, Publish, RunNotes, TryLater
 from workers.metrics import InvokerMetrics
 from workers.records import RecordNotStored, RecordRefused, stand_in
 
@@ -55,28 +54,35 @@ class ActivationRunner:
         self._dead_letters = 0
         self._unreleased: list[tuple[str, int]] = []  # (invoker, MB) of room not yet given back
 
-    def run(self, message: ActivationMessage, publish_result: Callable[[Document], None]) -> Activation:
+    def run(self, message: ActivationMessage, publish_result: Publish) -> Activation:
         """Run ``message``; returns its record (published, and stored or kept). Raises ``Unavailable`` when a
         follow-up cannot be handed over (the message is then redelivered; the journal keeps the action from
         running twice)."""
         with transaction(message.transaction_id):  # every line written for this activation carries its tid
             return self._run(message, publish_result)
 
-    def _run(self, message: ActivationMessage, publish_result: Callable[[Document], None]) -> Activation:
+    def _run(self, message: ActivationMessage, publish_result: Publish) -> Activation:
         with self._lock:
             self._in_flight += 1
         ran = True
         left_flight = False
         notes = RunNotes()
 
-        def leave_then_publish(result: Document) -> None:
+        def leave_then_publish(result: Document, *writes: SharedWrite) -> None:
             # The slot goes before the caller wakes: a client at its concurrentInvocations limit that invokes
-            # again as soon as it has its answer must not find its finished activation still counted.
+            # again as soon as it has its answer must not find its finished activation still counted. Where the
+            # count is shared, the release travels with the result (one round trip); should that fail, the
+            # release is made again at the end.
             nonlocal left_flight
+            leave = None
             if self._inflight is not None and not left_flight:
+                leave = self._inflight.release_later(message.namespace, message.activation_id)
+                left_flight = leave is None
+            if leave is None:
+                publish_result(result, *writes)
+            else:
+                publish_result(result, *writes, leave)
                 left_flight = True
-                self._inflight.release(message.namespace, message.activation_id)
-            publish_result(result)
 
         try:
             try:

@@ -12,10 +12,9 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.entities import Action, Activation, ActivationMessage, Document, Status, now_ms
 from app.core.errors import (
@@ -29,7 +28,7 @@ from app.core.errors import (
 )
 from app.core.manifest import BLACKBOX, RuntimeManifest
 from app.core.metrics import start_kind
-from app.core.ports import ActivationStore, EntityStore, StartJournal
+from app.core.ports import ActivationStore, EntityStore, SharedWrite, StartJournal
 from config.settings import Settings
 from workers.backoff import PAUSES_S, Backoff
 from workers.codecache import CodeCache
@@ -42,7 +41,12 @@ from workers.records import DirectRecordWriter, RecordSink
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[Document], None]
+class Publish(Protocol):
+    """Hands an activation's result to whoever waits for it (``tasks.invoke``), after ``writes``: what the shared
+    state must hold before the caller wakes (the journal's copy of the record, the in-flight count left), sent in
+    the same round trip (``tasks.results.hand_back``)."""
+
+    def __call__(self, result: Document, /, *writes: SharedWrite) -> None: ...
 
 
 NOT_FOUND = "Action could not be found or may have been deleted."
@@ -318,8 +322,7 @@ class Invoker:
         annotations = self._annotations(msg, action, wait_ms=ready - msg.received_ms, init_ms=init_ms,
                                         timed_out=outcome.timed_out)
         activation = self._activation(msg, action, start, end, outcome, annotations)
-        self._keep(activation)
-        self._publish(activation, publish_result)
+        self._publish(activation, publish_result, *self._keep_later(activation))
         if concurrency > 1:
             self._pool.release(lease, reusable=outcome.reusable)
             logs = [format_line(_log_time(), "stderr", CONCURRENT_LOGS)] if action.limits.logs > 0 else []
@@ -524,13 +527,16 @@ class Invoker:
             return self._fallback(msg, at, Status.WHISK_ERROR, REDELIVERED)
         return self._failed(msg, action, at, Status.WHISK_ERROR, REDELIVERED)
 
-    def _keep(self, activation: Activation) -> None:
+    def _keep_later(self, activation: Activation) -> tuple[SharedWrite, ...]:
         """Hold the record in the journal until it is stored: should this invoker stop before, the redelivered
-        message stores it instead of recording an interruption."""
+        message stores it instead of recording an interruption. The write goes out with the result, ahead of it
+        (one round trip instead of two before the caller wakes)."""
         try:
-            self._journal.keep(activation.activation_id, activation.to_doc())
+            write = self._journal.keep_later(activation.activation_id, activation.to_doc())
         except Unavailable as e:
             log.warning("the record of %s is not kept in the journal: %s", activation.activation_id, e.message)
+            return ()
+        return () if write is None else (write,)
 
     def _forget(self, activation_id: str) -> None:
         try:
@@ -542,10 +548,11 @@ class Invoker:
         self._publish(activation, publish_result)
         return self._store(activation, msg)
 
-    def _publish(self, activation: Activation, publish_result: Publish) -> None:
+    def _publish(self, activation: Activation, publish_result: Publish, *writes: SharedWrite) -> None:
         try:
-            publish_result(activation.to_api())
+            publish_result(activation.to_api(), *writes)
         except Exception:  # the record must still be stored and the container released
+            # (a journal copy that went with it is lost: a redelivery records an interruption instead)
             log.exception("publishing the result of %s failed", activation.activation_id)
 
     def _store(self, activation: Activation, msg: ActivationMessage) -> Activation:

@@ -128,6 +128,12 @@ class RateCounter(Protocol):
     def close(self) -> None: ...
 
 
+SharedWrite = tuple[str | bytes | int, ...]
+"""One write to the shared state (a Redis command and its arguments) that its owner hands to whoever makes the
+next round trip to the same store: the writes an activation's end needs before its caller wakes (keep the record,
+leave the namespace's count) then travel with the result, in one round trip (``tasks.results.hand_back``)."""
+
+
 class InFlight(Protocol):
     """Each namespace's activations in flight, shared by every controller and invoker (``app.state.inflight``):
     what the ``concurrentInvocations`` throttle counts. An activation is added when it is accepted and removed
@@ -145,6 +151,10 @@ class InFlight(Protocol):
     def release(self, namespace: str, activation_id: str) -> None:
         """The activation ended: it no longer counts (nothing happens for one not counted). Never raises: a release
         that cannot be made now is made later, or the activation's deadline ends it."""
+
+    def release_later(self, namespace: str, activation_id: str) -> SharedWrite | None:
+        """``release``, as a write for the next round trip to the shared state; None when it was made now (state
+        of this process only, or owed releases to catch up on). Never raises."""
 
     def close(self) -> None: ...
 
@@ -200,6 +210,10 @@ class StartJournal(Protocol):
 
     def keep(self, activation_id: str, doc: Document) -> None:
         """Hold the record of a claimed activation that ran, until ``forget``. Raises ``Unavailable``."""
+
+    def keep_later(self, activation_id: str, doc: Document) -> SharedWrite | None:
+        """``keep``, as a write for the next round trip to the shared state (which must then be made before anything
+        else about the activation is); None when it was kept now. Raises ``Unavailable``."""
 
     def kept(self, activation_id: str) -> Document | None:
         """The record ``keep`` holds for the activation, if any. Raises ``Unavailable``."""

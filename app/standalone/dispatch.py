@@ -21,7 +21,7 @@ from typing import Any
 from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, Unavailable
 from app.core.invokers import InvokerStatus
-from app.core.ports import InFlight
+from app.core.ports import InFlight, SharedWrite
 from app.core.services.compositions import CompositionService
 from app.standalone.spool import Spool
 from workers.completion import ActivationRunner
@@ -182,7 +182,7 @@ class InProcessDispatcher:
     def _run(self, message: ActivationMessage) -> None:
         aid = message.activation_id
         try:
-            self._runner.run(message, lambda doc: self._deliver(aid, doc))
+            self._runner.run(message, lambda doc, *writes: self._deliver(aid, doc, writes))
         except Exception:  # a bug of ours: the message stays in the spool and is recorded at the next start
             log.exception("invoking %s failed", aid)
             self._deliver(aid, None)
@@ -208,7 +208,9 @@ class InProcessDispatcher:
                 log.exception("a composition step failed")
                 return
 
-    def _deliver(self, activation_id: str, doc: Document | None) -> None:
+    def _deliver(self, activation_id: str, doc: Document | None, writes: tuple[SharedWrite, ...] = ()) -> None:
+        # Standalone's journal (the spool) and in-flight count are this process's: they write at once, never later.
+        assert not writes, "standalone has no shared state to send writes to"
         activation = Activation.from_doc(doc) if doc is not None else None
         with self._lock:
             slot = self._slots.get(activation_id)

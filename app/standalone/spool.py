@@ -76,6 +76,9 @@ class Spool:
         if path.exists():
             _write_durably(path, doc)
 
+    def keep_later(self, activation_id: str, doc: Document) -> None:
+        self.keep(activation_id, doc)  # a file on this host: nothing to save by waiting
+
     def kept(self, activation_id: str) -> Document | None:
         try:
             text = (self.started / activation_id).read_text()

@@ -22,6 +22,7 @@ import redis
 
 from app.core.errors import StoreError
 from app.core.outage import Outage
+from app.core.ports import SharedWrite
 from app.state.client import quick_client
 
 __all__ = ["MemoryInFlight", "RedisInFlight"]
@@ -106,6 +107,14 @@ class RedisInFlight:
         if len(owed) > 1:
             log.info("released %d activations in flight that ended while Redis was unreachable", len(owed) - 1)
 
+    def release_later(self, namespace: str, activation_id: str) -> SharedWrite | None:
+        with self._lock:
+            owing = bool(self._owed)
+        if owing or self._outage.skip():  # catch up on what is owed (or owe this one too) the usual way
+            self.release(namespace, activation_id)
+            return None
+        return ("ZREM", self._key(namespace), activation_id)
+
     def _owe(self, owed: list[tuple[str, str]]) -> None:
         with self._lock:
             self._owed = [*owed, *self._owed][-MAX_OWED:]
@@ -152,6 +161,9 @@ class MemoryInFlight:
                 ids.pop(activation_id, None)
                 if not ids:
                     del self._deadlines[namespace]
+
+    def release_later(self, namespace: str, activation_id: str) -> None:
+        self.release(namespace, activation_id)
 
     def close(self) -> None:
         return None

@@ -19,6 +19,7 @@ import redis.exceptions
 
 from app.core.entities import Document
 from app.core.errors import Unavailable
+from app.core.ports import SharedWrite
 
 CLAIM_TTL_S = 86_400
 KEPT_TTL_S = 3_600
@@ -52,6 +53,10 @@ class RedisJournal:
             self._redis.set(self._kept_prefix + activation_id, data, ex=self._kept_ttl_s)
         except redis.exceptions.RedisError as e:
             raise Unavailable(UNREACHABLE) from e
+
+    def keep_later(self, activation_id: str, doc: Document) -> SharedWrite:
+        return ("SET", self._kept_prefix + activation_id, json.dumps(doc, separators=(",", ":")), "EX",
+                self._kept_ttl_s)
 
     def kept(self, activation_id: str) -> Document | None:
         try:
@@ -91,6 +96,9 @@ class MemoryJournal:
     def keep(self, activation_id: str, doc: Document) -> None:
         with self._lock:
             self._kept[activation_id] = doc
+
+    def keep_later(self, activation_id: str, doc: Document) -> None:
+        self.keep(activation_id, doc)
 
     def kept(self, activation_id: str) -> Document | None:
         with self._lock:

@@ -110,6 +110,61 @@ def test_the_runner_releases_every_activation_that_ends_whatever_its_outcome(sta
     assert inflight.count("ns") == 0
 
 
+class SharedCount(MemoryInFlight):
+    """An in-flight count that, like Redis', leaves each release for the next round trip (it is applied here only
+    when that round trip goes out: the publish that got it succeeds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released_now = 0
+
+    def release_later(self, namespace: str, activation_id: str) -> tuple[str, ...]:
+        return ("ZREM", namespace, activation_id)
+
+    def release(self, namespace: str, activation_id: str) -> None:
+        self.released_now += 1
+        super().release(namespace, activation_id)
+
+
+class PublishingInvoker(StandInInvoker):
+    """Publishes its result with the journal's write, as ``Invoker`` does for an activation that ran."""
+
+    def invoke(self, message: ActivationMessage, publish: Any, notes: Any = None) -> Activation:
+        activation = super().invoke(message, publish, notes)
+        publish(activation.to_api(), ("SET", "kept", "doc"))
+        return activation
+
+
+def test_a_shared_release_travels_with_the_result_after_the_journal_write() -> None:
+    inflight = SharedCount()
+    inflight.acquire("ns", "a" * 32, 60_000, 1)
+    runner = ActivationRunner(PublishingInvoker(), follow_ups=None, inflight=inflight)  # type: ignore[arg-type]
+    sent: list[tuple[Any, ...]] = []
+
+    def publish(doc: Any, *writes: Any) -> None:
+        sent.extend(writes)
+        for write in writes:  # the round trip goes out: apply it
+            if write[0] == "ZREM":
+                MemoryInFlight.release(inflight, write[1], write[2])
+
+    runner.run(message("a" * 32), publish)
+    assert sent == [("SET", "kept", "doc"), ("ZREM", "ns", "a" * 32)]  # the record is kept before the slot goes
+    assert inflight.count("ns") == 0 and inflight.released_now == 0  # one round trip, no second release
+
+
+def test_a_release_whose_round_trip_failed_is_made_at_the_end() -> None:
+    inflight = SharedCount()
+    inflight.acquire("ns", "a" * 32, 60_000, 1)
+    runner = ActivationRunner(PublishingInvoker(), follow_ups=None, inflight=inflight)  # type: ignore[arg-type]
+
+    def publish(doc: Any, *writes: Any) -> None:
+        raise ConnectionError("Redis went away")
+
+    with pytest.raises(ConnectionError):  # (``Invoker`` logs a failed publish; this stand-in lets it through)
+        runner.run(message("a" * 32), publish)
+    assert inflight.released_now == 1 and inflight.count("ns") == 0
+
+
 def test_a_message_put_back_for_later_keeps_its_slot() -> None:
     inflight = MemoryInFlight()
     inflight.acquire("ns", "a" * 32, 60_000, 1)

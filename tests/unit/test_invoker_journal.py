@@ -204,6 +204,36 @@ def test_an_invoker_that_dies_after_the_run_leaves_the_real_result_for_the_redel
     assert world.journal.kept(msg.activation_id) is None
 
 
+class SharedJournal(SpyJournal):
+    """A journal whose keep, like Redis', is a write left for the result's round trip (applied when it is sent)."""
+
+    def keep_later(self, activation_id: str, doc: Document) -> tuple[Any, ...]:
+        return ("SET", activation_id, json.dumps(doc))
+
+
+def test_a_shared_journal_keeps_the_record_in_the_results_round_trip_before_it(proxy):
+    world = World(proxy, SharedJournal(proxy))
+    sent: list[tuple[Document, tuple[Any, ...]]] = []
+
+    def publish(doc: Document, *writes: Any) -> None:
+        kept = {w[1]: json.loads(w[2]) for w in writes if w[0] == "SET"}
+        sent.append((doc, writes))
+        for aid, record in kept.items():  # the round trip goes out: the journal holds it first
+            MemoryJournal.keep(world.journal, aid, record)
+
+    try:
+        msg = message()
+        with pytest.raises(Died):  # dies after the result went out, before its record is stored
+            world.invoker(records=DyingRecords()).invoke(msg, publish)
+        [(doc, writes)] = sent
+        assert doc["activationId"] == msg.activation_id and [w[0] for w in writes] == ["SET"]
+        again = world.invoker().invoke(msg, lambda _doc: None)  # the redelivery stores the kept record
+        assert again.result == {"n": 7} and world.proxy.runs == 1  # not run twice
+        assert world.activations.docs[f"guest/{msg.activation_id}"]["response"]["result"] == {"n": 7}
+    finally:
+        world.close()
+
+
 def test_a_redelivery_of_an_activation_that_started_and_never_ended_is_recorded_not_run(world):
     msg = message()
     world.journal.claim(msg.activation_id)  # the first invoker died while its action ran
