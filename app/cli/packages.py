@@ -10,7 +10,7 @@ import click
 
 from app.cli.client import DEFAULT_NAMESPACE
 from app.cli.output import echo_entity, json_option, name_sort_option, name_sorted, refuse_with_json
-from app.cli.param_files import annotation_file_option, merged_key_values, param_file_option
+from app.cli.param_files import annotation_file_option, given_fields, param_file_option
 from app.cli.summaries import package_summary
 from app.cli.verbkit import (
     F,
@@ -35,13 +35,7 @@ _shared_option = click.option("--shared", type=click.Choice(["yes", "no"]), defa
 def _body(params: Pairs, annotations: Pairs, shared: str | None, param_files: Sequence[Path] = (),
           annotation_files: Sequence[Path] = ()) -> dict[str, Any]:
     """Only what was given: on update the server keeps the rest."""
-    body: dict[str, Any] = {}
-    parameters = merged_key_values(param_files, params)
-    if parameters:
-        body["parameters"] = parameters
-    notes = merged_key_values(annotation_files, annotations, "annotation")
-    if notes:
-        body["annotations"] = notes
+    body = given_fields(param_files, params, annotation_files, annotations)
     if shared is not None:
         body["publish"] = shared == "yes"
     return body

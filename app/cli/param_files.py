@@ -56,3 +56,17 @@ def merged_values(files: Sequence[Path], pairs: Pairs, what: str = "parameter") 
 def merged_key_values(files: Sequence[Path], pairs: Pairs, what: str = "parameter") -> list[dict[str, Any]]:
     """As :func:`merged_values`, in the ``[{"key", "value"}]`` form entities store."""
     return [{"key": k, "value": v} for k, v in merged_values(files, pairs, what).items()]
+
+
+def given_fields(param_files: Sequence[Path], params: Pairs, annotation_files: Sequence[Path],
+                 annotations: Pairs) -> dict[str, Any]:
+    """An entity body's ``parameters`` and ``annotations``, each only when given (on update the server keeps the
+    rest)."""
+    body: dict[str, Any] = {}
+    parameters = merged_key_values(param_files, params)
+    if parameters:
+        body["parameters"] = parameters
+    notes = merged_key_values(annotation_files, annotations, "annotation")
+    if notes:
+        body["annotations"] = notes
+    return body

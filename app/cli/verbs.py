@@ -19,7 +19,7 @@ from app.cli.apis import api
 from app.cli.client import ApiClient, ClientError
 from app.cli.exits import EXIT_TIMED_OUT
 from app.cli.output import echo_entity, json_option, name_sort_option, name_sorted, refuse_with_json
-from app.cli.param_files import annotation_file_option, merged_key_values, merged_values, param_file_option
+from app.cli.param_files import annotation_file_option, given_fields, merged_values, param_file_option
 from app.cli.summaries import action_summary
 from app.cli.verbkit import (
     F,
@@ -72,12 +72,7 @@ def _action_body(file: Path | None, kind: str | None, main: str | None, params: 
         body["exec"] = exec_
     elif not update or kind is not None or main is not None:
         raise click.UsageError("give the action's FILE (only a --docker or --sequence action may have none)")
-    parameters = merged_key_values(param_files, params)
-    if parameters:
-        body["parameters"] = parameters
-    notes = merged_key_values(annotation_files, annotations, "annotation")
-    if notes:
-        body["annotations"] = notes
+    body.update(given_fields(param_files, params, annotation_files, annotations))
     limits = {k: v for k, v in (("memory", memory), ("timeout", timeout), ("logs", logsize),
                                 ("concurrency", concurrency)) if v is not None}
     if limits:
