@@ -10,7 +10,8 @@ stack from the checkout at DIR (put first on the import path). Per run: a 4 s un
 warm blocking invokes (latency); ``--clients`` blocking for ``--seconds``; then non-blocking for ``--seconds``
 and until every accepted activation has its record. One JSON line per run: rates, latency, and the CPU of the
 controller (all its workers) and of the invoker per activation in each phase. Rounds alternate the
-configurations so that outside load hits them alike.
+configurations, every other round in reverse order, so that outside load and the shared store's growth hit
+them alike.
 """
 
 from __future__ import annotations
@@ -47,10 +48,16 @@ def main() -> None:
         couch, pouch = stack.start_pouchdb(binary, workdir)
         try:
             for round_ in range(args.rounds):
-                for config in configs:
+                for config in _order(configs, round_):
                     print(json.dumps(_one(config, round_, couch, workdir, auth, args)), flush=True)
         finally:
             stack.stop(pouch)
+
+
+def _order(configs: list[dict[str, str]], round_: int) -> list[dict[str, str]]:
+    """Every other round backwards (A B, B A, ...): every run shares one pouchdb-server, which grows with each run's
+    records, so a configuration always run last in its round would always meet the slowest store."""
+    return configs if round_ % 2 == 0 else configs[::-1]
 
 
 def _env(config: dict[str, str], couch: str) -> dict[str, str]:
