@@ -92,6 +92,11 @@ INVOKER_LOG_FILE_MB = 16
 """Docker rotates a container's log file at this size and keeps one older file: at most twice this on disk per
 container, whatever an action prints. Keep it above ``limits.max_logs_mb`` (one activation's logs)."""
 
+INVOKER_RECORD_LINGER_MS = 5.0
+"""How long the invoker's record writer waits for more records once it has one, to store them in one
+``_bulk_docs`` (each request costs about the same CPU whatever it carries; ``workers.records``). Longer: fewer,
+larger requests, each activation's task (and its broker message) held that much longer; blocking callers are
+answered before, either way."""
 INVOKER_CODE_CACHE_MB = 256
 """Attached action code an invoker keeps in memory (by attachment, least recently used first out), so a warm
 invoke of a large action does not read its code again. 0 reads it for every activation."""

@@ -124,6 +124,7 @@ class InvokerSettings:
     silent_after_s: float = defaults.INVOKER_SILENT_AFTER_S
     log_file_mb: int = defaults.INVOKER_LOG_FILE_MB
     code_cache_mb: int = defaults.INVOKER_CODE_CACHE_MB
+    record_linger_ms: float = defaults.INVOKER_RECORD_LINGER_MS
 
     def __post_init__(self) -> None:
         if not self.name:  # frozen: the derived default is set once, here
@@ -136,6 +137,7 @@ class InvokerSettings:
         _require(self.threads >= 1, "invoker.threads must be at least 1")
         _require(self.log_file_mb >= 1, "invoker.log_file_mb must be at least 1")
         _require(self.code_cache_mb >= 0, "invoker.code_cache_mb must be 0 (off) or more")
+        _require(0 <= self.record_linger_ms <= 1000, "invoker.record_linger_ms must be between 0 and 1000")
         _require(self.user_memory_mb >= defaults.LIMIT_MIN_MEMORY_MB,
                  f"invoker.user_memory_mb must hold at least one {defaults.LIMIT_MIN_MEMORY_MB} MB action")
         _require(self.idle_timeout_s > 0, "invoker.idle_timeout_s must be positive")

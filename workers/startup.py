@@ -146,7 +146,7 @@ def build_invoker(settings: Settings, *, store: Store | None = None, journal: St
     manifest = RuntimeManifest.load(settings.runtimes.manifest_path)
     pool = ContainerPool(factory, settings.invoker, stem_cells=stem_cell_specs(manifest))
     journal = journal if journal is not None else (state or shared_state(settings)).journal()
-    records = RecordWriter(store)
+    records = RecordWriter(store, linger_s=settings.invoker.record_linger_ms / 1000)
     metrics = InvokerMetrics(metrics_registry, name=settings.invoker.name, pool_stats=pool.stats, records=records,
                              queue_depth=queue_depth)
     return Invoker(store, store, pool, manifest, settings, journal, records=records, metrics=metrics)

@@ -44,6 +44,7 @@ def test_layers_file_then_environment_then_overrides(tmp_path: Path) -> None:
     ({"SQUALL_CONFIG": "/nonexistent.toml"}, "cannot read SQUALL_CONFIG"),
     ({"SQUALL_INVOKER_IDLE_POLICY": "freeze"}, "invoker.idle_policy must be 'running' or 'pause'"),
     ({"SQUALL_INVOKER_IDLE_TIMEOUT_S": "0"}, "invoker.idle_timeout_s must be positive"),
+    ({"SQUALL_INVOKER_RECORD_LINGER_MS": "-1"}, "invoker.record_linger_ms must be between 0 and 1000"),
 ])
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace(".", r"\.")):
