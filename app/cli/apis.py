@@ -9,7 +9,6 @@ per route), ``api get`` the swagger document, ``api delete`` an API, a path of i
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,10 @@ from app.cli import client_extra
 from app.cli.client import DEFAULT_NAMESPACE, ApiClient, ClientError
 from app.cli.output import json_option, name_sort_option, refuse_with_json
 from app.cli.verbkit import connect, connection_options, echo_json, echo_ok, list_options
+from app.core.apis import METHODS, path_parameter_names
 
-VERBS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS")
+VERBS = tuple(method.upper() for method in METHODS)  # the gateway's own list (app.core.apis)
 RESPONSE_TYPES = ("html", "http", "json", "text", "svg")
-_PATH_PARAMETER = re.compile(r"^\{([^/]+)\}$")
 
 
 @click.group()
@@ -33,16 +32,6 @@ def api() -> None:
 
 
 # -- what create sends ------------------------------------------------------------------------------
-
-
-def path_parameters(path: str) -> list[str]:
-    """The names of the whole-segment ``{name}`` parameters of ``path``, each once, in order."""
-    names: list[str] = []
-    for segment in path.split("/"):
-        match = _PATH_PARAMETER.match(segment)
-        if match and match.group(1) not in names:
-            names.append(match.group(1))
-    return names
 
 
 def checked_verb(verb: str) -> str:
@@ -85,13 +74,13 @@ def route_apidoc(args: Sequence[str], api_name: str | None, response_type: str, 
         raise click.UsageError("Invalid argument(s). Specify a swagger file or specify an API base path with an API "
                                "path, an API verb, and an action name.")
     basepath, rest = (args[0], args[1:]) if len(args) == 4 else ("/", args)
-    if path_parameters(basepath):
+    if path_parameter_names(basepath):
         raise click.UsageError(f"The base path '{basepath}' cannot have parameters. Only the relative path "
                                "supports path parameters.")
     if api_name and not basepath.startswith("/"):
         raise click.UsageError("An API name can only be specified once.")
     relpath, verb = checked_relpath(rest[0]), checked_verb(rest[1])
-    parameters = path_parameters(relpath)
+    parameters = path_parameter_names(relpath)
     if parameters and response_type != "http":
         raise click.UsageError("A response type of 'http' is required when using path parameters.")
     action = ActionName.parse(rest[2])
