@@ -3,10 +3,12 @@
 * a Celery round trip (``send_task`` then ``get``) to a no-op task on a private queue, same settings, with the
   worker's CPU per task while ``clients`` threads call it (the share of an activation's CPU an invoker cannot
   avoid while it is a Celery worker);
-* a Celery publish alone (with publisher confirms), the cost a non-blocking invoke cannot avoid;
+* a Celery publish alone (with publisher confirms), the cost a non-blocking invoke cannot avoid, with the
+  publishing process's CPU per message (the controller's share of every activation's CPU that is the publish);
 * a Flask hop under the controller's gunicorn settings, with the server's CPU per request (the controller's
   share of an activation's CPU that no Squall code adds to);
-* a ``/run`` into a warm container over a keep-alive ``http.client`` connection;
+* a ``/run`` into a warm container over a keep-alive ``http.client`` connection, with the caller's CPU per call
+  (the invoker's share that is talking to the container);
 * a Docker create + start until ``/init`` answers (a cold start with nothing of Squall in it), and
   ``/init`` + ``/run`` into a started container (what a prewarmed container still costs).
 """
@@ -93,14 +95,18 @@ def celery_floors(env: Mapping[str, str], logs: Path, settings: Any, *, n: int, 
         return (time.perf_counter() - start) * 1000
 
     try:
+        # Only the publishing threads run in this process meanwhile (the progress line aside): its CPU is theirs.
+        before_s = time.process_time()
         published = _threads(clients, seconds, publish, tick)
+        publish_cpu_s = time.process_time() - before_s
     finally:
         with Connection(settings.broker.url) as conn:
             conn.default_channel.queue_delete(sink)
             conn.default_channel.queue_delete(queue)
         app.close()
     return {"round_trip": sequential, "parallel": parallel, "publish": published,
-            "worker_cpu_ms_per_task": round(1000 * worker_cpu_s / max(len(parallel["latencies"]), 1), 3)}
+            "worker_cpu_ms_per_task": round(1000 * worker_cpu_s / max(len(parallel["latencies"]), 1), 3),
+            "publish_cpu_ms_per_message": round(1000 * publish_cpu_s / max(len(published["latencies"]), 1), 3)}
 
 
 def _threads(clients: int, seconds: float, call: Callable[[], float], tick: Tick) -> dict[str, Any]:
@@ -266,8 +272,9 @@ class DockerFloors:
             tick(1)
         return samples
 
-    def warm_run(self, n: int, tick: Tick = _noop) -> list[float]:
-        """``/run`` after ``/init`` into one container, keep-alive: ms each."""
+    def warm_run(self, n: int, tick: Tick = _noop) -> tuple[list[float], float]:
+        """``/run`` after ``/init`` into one container, keep-alive: ms each, and the caller's CPU per call in ms
+        (this thread's own clock: the container's CPU is not the invoker's)."""
         container_id, address = self._start()
         proxy = _Proxy(address)
         try:
@@ -276,12 +283,13 @@ class DockerFloors:
             for _ in range(20):
                 proxy.post("/run", RUN)
             samples = []
+            cpu_start = time.thread_time()
             for _ in range(n):
                 start = time.perf_counter()
                 proxy.post("/run", RUN)
                 samples.append((time.perf_counter() - start) * 1000)
                 tick(1)
-            return samples
+            return samples, round(1000 * (time.thread_time() - cpu_start) / max(n, 1), 3)
         finally:
             proxy.close()
             self._remove(container_id)

@@ -190,7 +190,7 @@ def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Pro
     docker = floors.DockerFloors(image, label=f"benchfloor{run_id}", network=s.settings.invoker.network)
     try:
         tick = progress.phase("floor: /run into a warm container", counts.floor_calls)
-        warm_run = docker.warm_run(counts.floor_calls, tick)
+        warm_run, run_cpu_ms = docker.warm_run(counts.floor_calls, tick)
         tick = progress.phase("floor: docker create+start+/init", counts.docker_samples)
         cold = docker.cold(counts.docker_samples, tick)
         tick = progress.phase("floor: /init+/run into a started container", counts.docker_samples)
@@ -205,8 +205,10 @@ def _floors(s: _Stack, counts: Counts, workdir: Path, run_id: str, progress: Pro
         "celery_publish": {"clients": counts.clients, "per_s": round(celery["publish"]["per_s"], 1),
                            "latency_ms": summarize(celery["publish"]["latencies"])},
         "flask_hop_ms": summarize(flask),
-        # CPU per request of the bare parts: a Flask hop's server, a Celery worker's no-op task (16 clients).
-        "cpu_ms": {"flask_hop": flask_cpu_ms, "celery_task": celery["worker_cpu_ms_per_task"]},
+        # CPU per request of the bare parts: a Flask hop's server, a confirmed Celery publish (its caller), a Celery
+        # worker's no-op task (16 clients), a /run over keep-alive (its caller).
+        "cpu_ms": {"flask_hop": flask_cpu_ms, "celery_publish": celery["publish_cpu_ms_per_message"],
+                   "celery_task": celery["worker_cpu_ms_per_task"], "run": run_cpu_ms},
         "warm_run_ms": summarize(warm_run),
         "docker_cold_ms": summarize(cold),
         "prewarmed_init_run_ms": summarize(prewarmed),

@@ -68,6 +68,17 @@ def test_each_figure_beside_its_floor_with_ratio_and_goal() -> None:
     assert "| warm blocking invoke p50 | 4 ms |" in markdown_table(table_rows(RESULTS))
 
 
+def test_the_cpu_floor_sums_every_bare_part_on_the_path_and_what_older_results_have() -> None:
+    parts = {"flask_hop": 0.4, "celery_publish": 0.3, "celery_task": 0.8, "run": 0.1}
+    figures = {"cpu_ms_per_activation": {"controller": 1.5, "invoker": 1.0}}
+    cpu = table_rows({"floors": {"cpu_ms": parts}, "figures": figures})[0]
+    assert (cpu.value, cpu.floor, cpu.ratio, cpu.met) == (2.5, 1.6, 1.56, True)
+    assert "confirmed publish" in cpu.floor_is and "/run" in cpu.floor_is
+    older = table_rows({"floors": {"cpu_ms": {"flask_hop": 0.4, "celery_task": 0.8}}, "figures": figures})[0]
+    assert older.floor == 1.2  # written before the publish and /run parts were measured
+    assert table_rows({"floors": {"cpu_ms": {"run": 0.1}}, "figures": figures})[0].floor is None
+
+
 def test_a_backlog_within_one_second_of_completions_meets_the_goal() -> None:
     figures = {"nonblocking": {"accepted_per_s": 410.0, "completed_per_s": 400.0, "backlog_at_end": 40}}
     rows = {r.figure: r for r in table_rows({"floors": {}, "figures": figures})}
