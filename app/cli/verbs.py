@@ -150,7 +150,8 @@ def _code_of(file: Path) -> str:
 def _action_write_options(fn: F) -> F:
     for option in reversed([
         click.argument("name"),
-        click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        # A path, or with --copy the name of the action to copy (so not checked as a path here).
+        click.argument("file", required=False),
         click.option("--kind", default=None, help="Runtime kind, e.g. python:3.11 (default: from the extension)."),
         click.option("--docker", default=None, metavar="IMAGE",
                      help="A blackbox action: this image runs it (FILE, if any, is its code)."),
@@ -158,6 +159,9 @@ def _action_write_options(fn: F) -> F:
         click.option("--main", default=None, help="Entry function name (default: main)."),
         click.option("--sequence", default=None, metavar="A,B,...",
                      help="A sequence of these actions (a bare name means /_/name)."),
+        click.option("--copy", is_flag=True,
+                     help="FILE names an existing action: copy its code, parameters and annotations (-p and -a "
+                          "given here win)."),
         param_option,
         param_file_option,
         annotation_option,
@@ -183,16 +187,53 @@ def action() -> None:
     """Create, get, list, delete and invoke actions (like ``wsk action``)."""
 
 
+def _code_file(file: str | None) -> Path | None:
+    """FILE as a readable file (click's own check, run here because with --copy FILE is an action's name)."""
+    if file is None:
+        return None
+    checked = click.Path(exists=True, dir_okay=False, path_type=Path).convert(file, None, None)
+    assert isinstance(checked, Path)
+    return checked
+
+
+def _copied(client: ApiClient, source: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the code of action ``source``, and its parameters and annotations under those in ``body``
+    (wsk's ``--copy``; limits are not copied, as in wsk)."""
+    existing = client.get_action(source, code=True)
+    if not isinstance(existing, dict) or not isinstance(existing.get("exec"), dict):
+        raise ClientError(0, f"action '{source}' has no code to copy", exit_code=1)
+    out = {**body, "exec": {k: v for k, v in existing["exec"].items() if k != "binary"}}
+    for field in ("parameters", "annotations"):
+        given = list(body.get(field) or [])
+        keys = {item["key"] for item in given}
+        kept = [item for item in existing.get(field) or []
+                if isinstance(item, dict) and item.get("key") not in keys]
+        if given or kept:
+            out[field] = given + kept
+    return out
+
+
 def _write_action(overwrite: bool) -> Callable[..., None]:
-    def command(name: str, file: Path | None, kind: str | None, docker: str | None, native: bool, main: str | None,
-                sequence: str | None, params: Pairs, param_files: tuple[Path, ...], annotations: Pairs,
+    def command(name: str, file: str | None, kind: str | None, docker: str | None, native: bool, main: str | None,
+                sequence: str | None, copy: bool, params: Pairs, param_files: tuple[Path, ...], annotations: Pairs,
                 annotation_files: tuple[Path, ...], web: str | None, web_secure: str | None, memory: int | None,
                 timeout: int | None, logsize: int | None, concurrency: int | None, apihost: str | None,
                 auth: str | None, del_annotations: tuple[str, ...] = ()) -> None:
-        body = _action_body(file, kind, main, params, memory, timeout, docker, native, sequence, update=overwrite,
-                            param_files=param_files, annotations=annotations, annotation_files=annotation_files,
-                            logsize=logsize, concurrency=concurrency)
+        if copy:
+            if file is None:
+                raise click.UsageError("--copy needs the name of the action to copy: squall action create NEW "
+                                       "EXISTING --copy")
+            if kind is not None or docker is not None or native or main is not None or sequence is not None:
+                raise click.UsageError("--copy takes the code of the action it copies: give no --kind, --docker, "
+                                       "--native, --main or --sequence")
+        code_file = None if copy else _code_file(file)
+        body = _action_body(code_file, kind, main, params, memory, timeout, docker, native, sequence,
+                            update=overwrite or copy, param_files=param_files, annotations=annotations,
+                            annotation_files=annotation_files, logsize=logsize, concurrency=concurrency)
         with connect(apihost, auth) as client:
+            if copy:
+                assert file is not None
+                body = _copied(client, file, body)
             existing = _stored_annotations(client, name) if overwrite and web_secure is not None else None
             client.put_action(name, _with_web_flags(body, web, web_secure, existing, del_annotations),
                               overwrite=overwrite)

@@ -203,8 +203,10 @@ def test_alarm_feed_trigger_lifecycle(stack: Stack, catalog: None, api: httpx.Cl
     config = api.get(alarm).json()["config"]
     assert config["namespace"] == "guest" and config["name"] == unique
     assert config["minutes"] == 5 and config["trigger_payload"] == {"tick": True}
-    trigger = json_after_ok_line(ok(stack, "trigger", "get", unique))
-    assert isinstance(trigger, dict)
+    read = ok(stack, "trigger", "get", unique).splitlines()  # as wsk: the feed is asked (READ), its answer shown
+    assert read[0].startswith(f"ok: invoked {INTERVAL} with id ")
+    assert json.loads("\n".join(read[1:]))["response"]["result"]["config"]["minutes"] == 5
+    trigger = json.loads(ok(stack, "trigger", "get", unique, "--json"))  # the trigger itself
     assert {"key": "feed", "value": INTERVAL} in trigger["annotations"]
     assert trigger["parameters"] == []  # -p went to the feed, not the trigger
     assert rows(ok(stack, "trigger", "list", "--limit", "200"), "triggers")[f"/guest/{unique}"] == [
@@ -213,13 +215,59 @@ def test_alarm_feed_trigger_lifecycle(stack: Stack, catalog: None, api: httpx.Cl
     ok(stack, "trigger", "update", unique, "-p", "minutes", "7")  # an UPDATE to the feed
     assert api.get(alarm).json()["config"]["minutes"] == 7
     ok(stack, "trigger", "update", unique, "-a", "note", "x")  # annotations replace the old ones, but the feed's
-    trigger = json_after_ok_line(ok(stack, "trigger", "get", unique))
-    assert isinstance(trigger, dict)
+    trigger = json.loads(ok(stack, "trigger", "get", unique, "--json"))
     assert trigger["annotations"] == [{"key": "note", "value": "x"}, {"key": "feed", "value": INTERVAL}]
 
     assert ok(stack, "trigger", "delete", unique).strip() == f"ok: deleted trigger {unique}"
     assert api.get(alarm).status_code == 404  # the feed was told before the trigger went
     fails(stack, "trigger", "get", unique)
+
+
+def test_feed_and_trigger_parameters_apart(stack: Stack, catalog: None, api: httpx.Client, unique: str) -> None:
+    """wsk's -F/--feed-param and -T/--trigger-param: each value goes only where it says."""
+    alarm = f"/api/v1/namespaces/_/alarms/{unique}"
+    ok(stack, "trigger", "create", unique, "--feed", INTERVAL, "-F", "minutes", "3", "-T", "colour", "red")
+    config = api.get(alarm).json()["config"]
+    assert config["minutes"] == 3 and "colour" not in config
+    trigger = json.loads(ok(stack, "trigger", "get", unique, "--json"))
+    assert trigger["parameters"] == [{"key": "colour", "value": "red"}]
+
+    ok(stack, "trigger", "update", unique, "-F", "minutes", "4")  # an UPDATE to the feed only
+    assert api.get(alarm).json()["config"]["minutes"] == 4
+    assert json.loads(ok(stack, "trigger", "get", unique, "--json"))["parameters"] == [
+        {"key": "colour", "value": "red"}]
+    ok(stack, "trigger", "update", unique, "-T", "colour", "blue")  # the trigger only; its feed stays
+    trigger = json.loads(ok(stack, "trigger", "get", unique, "--json"))
+    assert trigger["parameters"] == [{"key": "colour", "value": "blue"}]
+    assert {"key": "feed", "value": INTERVAL} in trigger["annotations"]
+    assert api.get(alarm).json()["config"]["minutes"] == 4
+
+    for args in (("-p", "a", "1", "-F", "b", "2"), ("-F", "minutes", "1")):  # mixed with -p; -F without a feed
+        done = squall(stack, "trigger", "create", f"{unique}-x", *args)
+        assert done.returncode == 1 and done.stdout == "", done
+    done = squall(stack, "trigger", "get", f"{unique}-x")
+    assert done.returncode == 148  # neither was created
+    ok(stack, "trigger", "create", f"{unique}-plain", "-T", "k", "v")
+    done = squall(stack, "trigger", "update", f"{unique}-plain", "-F", "minutes", "1")
+    assert done.returncode == 1 and "does not contain a feed" in done.stderr, done
+    ok(stack, "trigger", "delete", f"{unique}-plain")
+    ok(stack, "trigger", "delete", unique)
+    assert api.get(alarm).status_code == 404
+
+
+def test_a_feed_that_cannot_be_read_leaves_trigger_get_showing_the_trigger(stack: Stack, unique: str,
+                                                                            tmp_path: Path) -> None:
+    feed = tmp_path / "feed.py"
+    feed.write_text("def main(args):\n    return {'error': 'no READ here'} if args.get('lifecycleEvent') == 'READ' "
+                    "else {}\n")
+    ok(stack, "action", "create", f"{unique}-feed", str(feed))
+    ok(stack, "trigger", "create", unique, "-a", "feed", f"/_/{unique}-feed")
+    done = squall(stack, "trigger", "get", unique)
+    assert done.returncode == 0, done
+    assert f"warning: the feed /_/{unique}-feed could not be read" in done.stderr and "no READ here" in done.stderr
+    trigger = json_after_ok_line(done.stdout)
+    assert isinstance(trigger, dict) and trigger["name"] == unique
+    ok(stack, "trigger", "delete", unique)
 
 
 def test_a_failing_feed_leaves_no_trigger(stack: Stack, catalog: None, unique: str) -> None:

@@ -1,7 +1,7 @@
 """wsk's everyday flags in the ``squall`` client verbs, typed as a user types them (the console script as a
 subprocess) against the real stack, each flag's effect checked on the server: ``-P/-A`` files, ``--web``,
 ``--web-secure``, ``-l/-c``, ``action get --summary/--url/--save``, ``activation --last/--summary/--strip``,
-``activation poll``, ``squall list``, ``--json`` and ``squall api``."""
+``activation poll``, ``squall list``, ``--json``, ``action create --copy`` and ``squall api``."""
 
 from __future__ import annotations
 
@@ -194,6 +194,29 @@ def test_web_flags_make_and_secure_a_web_action(stack: Stack, unique: str, echo_
 
 
 # -- action get -----------------------------------------------------------------------------------------------
+
+
+def test_action_copy_takes_code_parameters_and_annotations(stack: Stack, unique: str, echo_file: Path) -> None:
+    ok(stack, "action", "create", unique, str(echo_file), "-p", "a", "1", "-p", "b", "2", "-a", "note", "x",
+       "-m", "512")
+    copy = f"{unique}-copy"
+    assert ok(stack, "action", "create", copy, unique, "--copy", "-p", "b", "3").strip() == \
+        f"ok: created action {copy}"
+    original, copied = entity(stack, "action", unique), entity(stack, "action", copy)
+    assert copied["exec"]["code"] == original["exec"]["code"] == ECHO
+    assert {p["key"]: p["value"] for p in copied["parameters"]} == {"a": 1, "b": 3}  # -p given here wins
+    assert notes(copied)["note"] == "x"
+    assert original["limits"]["memory"] == 512 and copied["limits"]["memory"] != 512  # limits are not copied (wsk)
+    assert json.loads(ok(stack, "action", "invoke", copy, "-r")) == {"a": 1, "b": 3}
+    ok(stack, "action", "update", copy, unique, "--copy", "-p", "b", "4")
+    assert json.loads(ok(stack, "action", "invoke", copy, "-r")) == {"a": 1, "b": 4}
+
+    assert "--copy needs the name" in usage_error(stack, "action", "create", f"{unique}-x", "--copy")
+    assert "--copy takes the code" in usage_error(stack, "action", "create", f"{unique}-x", unique, "--copy",
+                                                  "--kind", "python:3")
+    assert "does not exist" in usage_error(stack, "action", "create", f"{unique}-x", "no-such-file.py")
+    done = squall(stack, "action", "create", f"{unique}-x", f"{unique}-missing", "--copy")
+    assert done.returncode == 148, done  # 404 - 256, as wsk
 
 
 def test_action_get_field_save_and_json(stack: Stack, unique: str, hello_file: Path, tmp_path: Path) -> None:
