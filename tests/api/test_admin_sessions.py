@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.core.identities import WELL_KNOWN
+from tests.api.conftest import GUEST as GUEST_PAIR
 from tests.api.conftest import MakeApi
 
 pytestmark = pytest.mark.api
@@ -76,3 +77,17 @@ def test_each_login_is_a_new_session(make_api: MakeApi) -> None:
     assert first != second
     assert _dashboard(app.test_client(), second) == 200
     assert _dashboard(app.test_client(), first) == 302
+
+
+def test_only_the_admin_pages_open_a_session(make_api: MakeApi) -> None:
+    """The REST API never reads or writes the admin's cookie session: no ``Vary: Cookie``, no ``Set-Cookie``, even
+    when a request outside ``/admin`` carries the cookie; the admin pages still have theirs."""
+    app = make_api().platform.app
+    browser = app.test_client()
+    cookie = _login(browser)
+    for client, headers in ((app.test_client(), {}), (browser, {"Cookie": f"{COOKIE}={cookie}"})):
+        response = client.get("/api/v1/namespaces/_/actions", auth=GUEST_PAIR, headers=headers)
+        assert response.status_code == 200
+        assert "Cookie" not in response.headers.get("Vary", "") and "Set-Cookie" not in response.headers
+    page = browser.get("/admin/dashboard")
+    assert page.status_code == 200 and "Cookie" in page.headers.get("Vary", "")

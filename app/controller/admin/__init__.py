@@ -30,6 +30,8 @@ from config import Settings
 
 __all__ = ["init_admin"]
 
+ADMIN_PREFIX = "/admin"
+
 
 def init_admin(app: Flask, settings: Settings, services: Services) -> None:
     """Configure cookies, sessions and CSRF for the admin pages and mount them at ``/admin``."""
@@ -41,7 +43,7 @@ def init_admin(app: Flask, settings: Settings, services: Services) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=admin.cookie_secure,
-        SESSION_COOKIE_PATH="/admin",
+        SESSION_COOKIE_PATH=ADMIN_PREFIX,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=admin.session_hours),
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=admin.cookie_secure,
@@ -52,5 +54,5 @@ def init_admin(app: Flask, settings: Settings, services: Services) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     app.extensions["squall_csrf"] = CSRFProtect(app)
-    session.init_login(app)
-    app.register_blueprint(bp, url_prefix="/admin")
+    session.init_login(app, ADMIN_PREFIX)
+    app.register_blueprint(bp, url_prefix=ADMIN_PREFIX)
