@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from app.cli import client_extra
 from app.cli.client import DEFAULT_NAMESPACE, ApiClient, ClientError
@@ -101,11 +102,34 @@ def route_apidoc(args: Sequence[str], api_name: str | None, response_type: str, 
     return apidoc, action
 
 
+class _NoAliases(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing aliases (``*name``): a few lines of nested ones expand to gigabytes once
+    written out as JSON, and an OpenAPI document has no use for them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted here",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _yaml_as_json(path: Path, text: str) -> str:
+    """A YAML swagger file as the JSON text the gateway takes (wsk converts it the same way); dates and other
+    YAML-only scalars become strings."""
+    try:
+        document = yaml.load(text, Loader=_NoAliases)  # noqa: S506 - a SafeLoader that also refuses aliases
+    except yaml.YAMLError as e:
+        raise click.UsageError(f"Unable to parse YAML configuration file '{path}': {e}") from e
+    return json.dumps(document, default=str)
+
+
 def swagger_apidoc(path: Path) -> dict[str, Any]:
-    """The ``apidoc`` of ``api create --config-file FILE``: the swagger text, checked as wsk checks it."""
-    if path.suffix.lower() in (".yaml", ".yml"):
-        raise click.UsageError("YAML configuration files are not read here: give the OpenAPI document as JSON.")
+    """The ``apidoc`` of ``api create --config-file FILE``: the swagger text (JSON, or YAML as wsk reads a
+    ``.yaml``/``.yml`` file), checked as wsk checks it."""
     text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        text = _yaml_as_json(path, text)
     try:
         swagger = json.loads(text)
     except ValueError as e:
@@ -245,8 +269,8 @@ def api_create(args: tuple[str, ...], api_name: str | None, config_file: Path | 
 @click.argument("basepath", metavar="BASE_PATH | API_NAME")
 @click.option("--full", "-f", is_flag=True, help="The whole API record (gwApiUrl, namespace...), not only its "
                                                  "swagger document.")
-@click.option("--format", "output_format", type=click.Choice(["json"]), default="json", show_default=True,
-              help="The output format (wsk also knows yaml; not here).")
+@click.option("--format", "output_format", type=click.Choice(["json", "yaml"], case_sensitive=False),
+              default="json", show_default=True, help="The output format: json or yaml.")
 @connection_options
 def api_get(basepath: str, full: bool, output_format: str, apihost: str | None, auth: str | None) -> None:
     """Print the swagger document of the API at BASE_PATH (or named API_NAME)."""
@@ -258,6 +282,9 @@ def api_get(basepath: str, full: bool, output_format: str, apihost: str | None, 
     shown = value if full else (value.get("apidoc") if isinstance(value, dict) else None)
     if shown is None:
         raise click.ClickException(f"API does not exist for basepath {basepath}")
+    if output_format.lower() == "yaml":
+        click.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True), nl=False)
+        return
     echo_json(shown)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.integration.conftest import Stack
 from tests.integration.squall_cli import SQUALL, json_after_ok_line, ok, squall
@@ -431,6 +432,16 @@ def test_api_create_list_get_and_delete(stack: Stack, unique: str, echo_file: Pa
         f"ok: created API {base}/books get for action /guest/{unique}", url]
     with httpx.Client(timeout=90.0) as anonymous:
         assert anonymous.get(url, params={"q": "y"}).json() == {"q": "y"}
+    # and in YAML, both ways (wsk's --format yaml, a .yaml --config-file)
+    as_yaml = ok(stack, "api", "get", base, "--format", "YAML")
+    assert yaml.safe_load(as_yaml) == json.loads(ok(stack, "api", "get", base))
+    ok(stack, "api", "delete", base)
+    config = tmp_path / "api.yaml"
+    config.write_text(as_yaml)
+    assert ok(stack, "api", "create", "--config-file", str(config)).splitlines() == [
+        f"ok: created API {base}/books get for action /guest/{unique}", url]
+    with httpx.Client(timeout=90.0) as anonymous:
+        assert anonymous.get(url, params={"q": "z"}).json() == {"q": "z"}
     ok(stack, "api", "delete", base)
     ok(stack, "action", "delete", unique)
     ok(stack, "action", "delete", f"{unique}-plain")

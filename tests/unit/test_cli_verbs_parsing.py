@@ -262,8 +262,30 @@ def test_swagger_files_are_checked(tmp_path: Path) -> None:
         apis.swagger_apidoc(write(tmp_path, "b.json", {**good, "paths": {}}))
     with pytest.raises(click.UsageError, match="leading slash"):
         apis.swagger_apidoc(write(tmp_path, "c.json", {**good, "basePath": "club"}))
-    with pytest.raises(click.UsageError, match="as JSON"):
+    with pytest.raises(click.UsageError, match="missing basePath"):  # YAML is read, then checked the same way
         apis.swagger_apidoc(write(tmp_path, "d.yaml", "swagger: '2.0'"))
+
+
+def test_a_yaml_swagger_file_goes_to_the_gateway_as_json(tmp_path: Path) -> None:
+    text = ("swagger: '2.0'\nbasePath: /club\ninfo: {title: Book Club, version: 1.0, released: 2026-12-07}\n"
+            "paths:\n  /books:\n    get:\n      responses:\n        200: {description: ok}\n")
+    for suffix in ("yaml", "YML"):
+        apidoc = apis.swagger_apidoc(write(tmp_path, f"api.{suffix}", text))
+        assert apidoc["namespace"] == "_"
+        assert json.loads(apidoc["swagger"]) == {  # YAML-only scalars (a date, an int key) as JSON has them
+            "swagger": "2.0", "basePath": "/club", "info": {"title": "Book Club", "version": 1.0,
+                                                           "released": "2026-12-07"},
+            "paths": {"/books": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: &x [1, 2]\nb: *x\n", "aliases"),  # a few nested aliases expand to gigabytes of JSON
+    ("swagger: [unclosed\n", "Unable to parse YAML configuration file"),
+    ("!!python/object:os.system {}\n", "Unable to parse YAML"),  # the safe loader builds no Python objects
+])
+def test_hostile_yaml_swagger_files_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(click.UsageError, match=message):
+        apis.swagger_apidoc(write(tmp_path, "api.yaml", text))
 
 
 def test_api_list_rows_and_wsk_table() -> None:
