@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 import zlib
@@ -11,6 +12,7 @@ from typing import Any
 
 from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeout
+from celery.utils.nodenames import anon_nodename
 from kombu.exceptions import OperationalError
 
 from app.core.entities import Activation, ActivationMessage, Document
@@ -24,6 +26,7 @@ from tasks.results import REPLY_CHANNEL_PREFIX, RedisResults, ResultListener, ha
 log = logging.getLogger(__name__)
 
 NO_INVOKER = "No invokers are available to run the action; try again shortly."
+_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
 _SHOWN = ("event", "activation_id", "activationId", "namespace")
 
 
@@ -35,6 +38,10 @@ def shown(kwargs: dict[str, Any]) -> str:
         if isinstance(value, dict):
             seen.update((k, v) for k, v in value.items() if k in _SHOWN and k not in seen)
     return repr(seen)
+
+
+def _invoke_shown(message: ActivationMessage) -> str:
+    return f"{{'activation_id': {message.activation_id!r}, 'namespace': {message.namespace!r}}}"
 
 
 class CeleryDispatcher:
@@ -53,6 +60,8 @@ class CeleryDispatcher:
         self._results: RedisResults | None = None
         self._listener: ResultListener | None = None
         self._results_built = False
+        self._origin_name = ""
+        self._origin_of = 0
 
     def _redis_results(self) -> RedisResults | None:
         """The Redis wait when the result backend is Redis (built on first use: nothing at construction)."""
@@ -121,23 +130,13 @@ class CeleryDispatcher:
         if reply_to is not None:
             message = replace(message, reply_to=reply_to)
         try:
-            self._celery.send_task(
-                names.INVOKE,
-                kwargs=message.to_dict(),
-                task_id=message.activation_id,
-                queue=queue,
-                shadow=f"/{message.action}",  # Flower and logs show what ran, not just "squall.invoke"
-                # Which activation, never what it was given: Celery would otherwise put a repr of the whole
-                # message (payload, API key) in its headers and events, and building it cost 5 % of a request.
-                argsrepr="()",
-                kwargsrepr=f"{{'activation_id': {message.activation_id!r}, 'namespace': {message.namespace!r}}}",
-                # Nobody waits for a non-blocking one; a blocking one waits through this process's listener or
-                # its own subscription (tasks.results), so Celery never touches Redis here and a Redis outage
-                # cannot fail (or stall) the publish.
-                ignore_result=not message.blocking or self._redis_results() is not None,
-                retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-            )
+            if self._redis_results() is not None:
+                self._send_invoke(message, queue)
+            else:  # another result backend may need send_task's steps (rpc:// declares a reply queue per call)
+                self._celery.send_task(names.INVOKE, kwargs=message.to_dict(), task_id=message.activation_id,
+                                       queue=queue, shadow=f"/{message.action}", argsrepr="()",
+                                       kwargsrepr=_invoke_shown(message), ignore_result=not message.blocking,
+                                       retry=True, retry_policy=_RETRY)
         except OperationalError as e:
             if placement is not None and self._placer is not None:
                 self._placer.unplace(placement, message.memory_mb)
@@ -148,6 +147,43 @@ class CeleryDispatcher:
             if reply_to is not None and self._listener is not None:
                 self._listener.forget(message.activation_id)  # nobody will wait for it: no waiter left behind
             raise
+
+    def _send_invoke(self, message: ActivationMessage, queue: str) -> None:
+        """With a Redis result backend: publish the activation as a ``squall.invoke`` task message (Celery's
+        protocol 2, built by Celery) with kombu's producer; the confirm, the retry and the queue's declaration are
+        kombu's, as under ``send_task``.
+
+        ``send_task``'s own steps are left out because none applies to an invoke from a controller: routing (the
+        queue is chosen here), a parent task's ids (there is none), the publish signals and the ``AsyncResult``
+        (the result comes back through ``tasks.results``). They cost about 80 µs of the controller's CPU per
+        invoke (docs/benchmarks.md, "2026-12-07, evening").
+        """
+        amqp = self._celery.amqp
+        headers, properties, body, _ = amqp.create_task_message(
+            message.activation_id, names.INVOKE, (), message.to_dict(),
+            shadow=f"/{message.action}",  # Flower and logs show what ran, not just "squall.invoke"
+            # Which activation, never what it was given: Celery would otherwise put a repr of the whole message
+            # (payload, API key) in its headers and events, and building it cost 5 % of a request.
+            argsrepr="()", kwargsrepr=_invoke_shown(message),
+            # A blocking caller waits through this process's listener or its own subscription (tasks.results),
+            # never through Celery, so a Redis outage cannot fail (or stall) the publish.
+            ignore_result=True, origin=self._origin())
+        declared = amqp.queues[queue]  # created (durable, as Celery's) when missing: messages wait for an invoker
+        with self._celery.producer_or_acquire() as producer:
+            connection = producer.connection
+            try:
+                producer.publish(body, exchange="", routing_key=queue, declare=[declared], headers=headers,
+                                 serializer="json", delivery_mode=2, retry=True, retry_policy=_RETRY, **properties)
+            except (*connection.connection_errors, *connection.channel_errors) as e:
+                raise OperationalError(str(e)) from e  # as send_task raises it: the caller answers 503
+
+    def _origin(self) -> str:
+        """Celery's ``origin`` header, the sending process (``gen<pid>@<host>``): computed once per process rather
+        than once per message as Celery does (a forked gunicorn worker gets its own)."""
+        pid = os.getpid()
+        if self._origin_of != pid:
+            self._origin_name, self._origin_of = anon_nodename(), pid
+        return self._origin_name
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation, or None when it did not finish within ``timeout_s`` or the result backend
