@@ -1,5 +1,5 @@
 """The README and the manual in docs/: the README stays short, every relative link resolves inside the
-repository, and no file points at notes that live outside it."""
+repository (an anchor to a heading of its page), and no file points at notes that live outside it."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ _CODE_SPAN = re.compile(r"`[^`\n]*`")
 # [text](target) and ![alt](target), with an optional "title" after the target.
 _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _EXTERNAL = ("http://", "https://", "mailto:")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 
 # Notes kept outside the repository, which a reader of it cannot open. Each is spelled in two parts so that
 # this file does not match itself.
@@ -53,18 +54,34 @@ def _links(markdown: str) -> list[tuple[int, str]]:
 
 
 def _broken_link(document: Path, target: str) -> str | None:
-    """Why ``target``, linked from ``document``, does not resolve to a file of the repository; None if it does."""
+    """Why ``target``, linked from ``document``, does not resolve to a file of the repository (or, for an anchor
+    into a Markdown file, to one of its headings); None if it does."""
     if target.startswith(_EXTERNAL):
         return None
-    path = target.split("#", 1)[0].split("?", 1)[0]
-    if not path:  # an anchor in the same page
-        return None
-    resolved = (document.parent / path).resolve()
+    path, _, anchor = target.split("?", 1)[0].partition("#")
+    resolved = (document.parent / path).resolve() if path else document
     if not resolved.is_relative_to(ROOT):
         return "points outside the repository"
     if not resolved.exists():
         return "no such file"
+    if anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved.read_text(encoding="utf-8")):
+        return "no such heading"
     return None
+
+
+def _anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives the headings of ``markdown``: lower case, punctuation dropped, spaces as hyphens,
+    a repeated heading numbered (``-1``, ``-2``)."""
+    text = _FENCED_BLOCK.sub("", markdown)
+    found: set[str] = set()
+    for heading in _HEADING.findall(text):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        candidate, n = slug, 0
+        while candidate in found:
+            n += 1
+            candidate = f"{slug}-{n}"
+        found.add(candidate)
+    return found
 
 
 def _tracked_files() -> list[str]:
@@ -136,3 +153,8 @@ def test_nothing_points_at_notes_outside_the_repository() -> None:
 )
 def test_links_are_found_outside_code(markdown: str, expected: list[tuple[int, str]]) -> None:
     assert _links(markdown) == expected
+
+
+def test_anchors_are_github_s() -> None:
+    markdown = "# Squall\n## 2026-12-07, late: the `send_task` path\n```\n# not a heading\n```\n## Squall\n"
+    assert _anchors(markdown) == {"squall", "2026-12-07-late-the-send_task-path", "squall-1"}
