@@ -28,7 +28,7 @@ def authenticate() -> Response | None:
         retry_after_s = auth_failures().failed(request.remote_addr or "unknown", auth.username)
         if retry_after_s is None:
             raise
-        # Answered here rather than raised: the error handlers give Retry-After to 503s only.
+        # Answered here rather than raised: a 401 turned 429, with the seconds left in the failures' minute.
         throttled_by("auth_failures")
         return envelope(TOO_MANY_FAILURES, 429, retry_after_s)
     g.api_key = f"{auth.username}:{auth.password}"

@@ -1,7 +1,7 @@
 """The one place errors become HTTP: ``{"error": <message>, "code": <transaction id>}`` with OpenWhisk's status.
 
-A 503 says when to try again (``Retry-After``) when the error knows; it is logged by whoever saw the outage (the
-store client's ``Outage``), not once per answer here: a store that is down would fill the log.
+A 503 or a 429 says when to try again (``Retry-After``) when the error knows. An outage is logged by whoever saw it
+(the store client's ``Outage``), not once per answer here: a store that is down would fill the log.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def platform_error(error: errors.PlatformError) -> Response:
 
 
 def retry_after_s(error: errors.PlatformError) -> int | None:
-    """The seconds an unavailable service asks callers to wait, if it says."""
-    return error.retry_after_s if isinstance(error, errors.Unavailable) else None
+    """The seconds an unavailable service or a throttle asks callers to wait, if it says."""
+    return error.retry_after_s if isinstance(error, errors.Unavailable | errors.Throttled) else None
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -69,12 +69,16 @@ class Throttled(PlatformError):
     """Which throttle: ``invocations``, ``fires``, ... (the controller's metrics count 429s by it and by
     ``namespace``, the namespace throttled, empty for a throttle of something else)."""
     namespace = ""
+    retry_after_s: int | None = None
+    """When known, the seconds until the throttle lets the caller in again (the answer's ``Retry-After``)."""
 
-    def __init__(self, message: str | None = None, *, reason: str | None = None, namespace: str = "") -> None:
+    def __init__(self, message: str | None = None, *, reason: str | None = None, namespace: str = "",
+                 retry_after_s: int | None = None) -> None:
         super().__init__(message)
         if reason:
             self.reason = reason
         self.namespace = namespace
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(PlatformError):

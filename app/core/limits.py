@@ -147,12 +147,19 @@ def window_key(kind: str, namespace: str, now_ms: int) -> str:
     return f"squall:throttle:{kind}:{namespace}:{now_ms // WINDOW_MS}"
 
 
-def check_rate(count: int, allowed: int, kind: str = "requests", namespace: str = "") -> None:
+def window_left_s(now_ms: int) -> int:
+    """Whole seconds until the minute holding ``now_ms`` ends: when a refused caller's window opens again."""
+    return (WINDOW_MS - now_ms % WINDOW_MS + 999) // 1000
+
+
+def check_rate(count: int, allowed: int, kind: str = "requests", namespace: str = "", *,
+               now_ms: int | None = None) -> None:
     """``count`` includes the current request; it passes while ``count <= allowed``. ``kind`` (the throttle's
-    window kind, as in ``window_key``) and the ``namespace`` it throttles, if it is one, go with the error."""
+    window kind, as in ``window_key``) and the ``namespace`` it throttles, if it is one, go with the error, and
+    with ``now_ms`` (the time the count was taken in) the seconds until its window ends."""
     if count > allowed:
         raise Throttled(f"Too many requests in the last minute (count: {count}, allowed: {allowed}).", reason=kind,
-                        namespace=namespace)
+                        namespace=namespace, retry_after_s=window_left_s(now_ms) if now_ms is not None else None)
 
 
 # --- activations in flight ---------------------------------------------------------------------------
@@ -170,9 +177,14 @@ def in_flight_ttl_ms(timeout_ms: int) -> int:
     return IN_FLIGHT_FACTOR * max(timeout_ms, 60_000) + IN_FLIGHT_ADDON_MS
 
 
+CONCURRENT_RETRY_S = 1
+"""The ``Retry-After`` of a 429 for activations in flight: a slot frees whenever one of them ends, which nothing
+here can foresee, so the hint is the shortest a header can say."""
+
+
 def check_concurrent(count: int, allowed: int, namespace: str = "") -> None:
     """``count`` is the activations in flight before this one; it passes while ``count < allowed`` (room for the
     current request), as OpenWhisk's ``ConcurrentRateLimit``."""
     if count >= allowed:
         raise Throttled(f"Too many concurrent requests in flight (count: {count}, allowed: {allowed}).",
-                        reason="concurrent", namespace=namespace)
+                        reason="concurrent", namespace=namespace, retry_after_s=CONCURRENT_RETRY_S)

@@ -32,6 +32,7 @@ def test_past_the_limit_an_invoke_is_429_until_an_activation_ends(make_api: Make
     refused = api.post(f"{NS}/actions/slow", {})
     assert error(refused, 429) == message(2, 2)  # the envelope: {"error", "code": <request id>}
     assert refused.get_json()["code"] == refused.headers["X-Request-ID"]
+    assert refused.headers["Retry-After"] == "1"  # a slot frees whenever an activation ends: try again soon
     assert error(api.post(f"{NS}/actions/slow", {}, query={"blocking": "true"}), 429) == message(2, 2)
     assert len(api.dispatcher.published) == 2  # nothing refused reached an invoker
     hanging(api, "slow", auth=api.other)

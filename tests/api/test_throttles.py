@@ -31,11 +31,19 @@ def until_throttled(send: Callable[[], TestResponse], limit: int, passed: int) -
     raise AssertionError(f"never throttled in {2 * limit + 1} requests")
 
 
+def retry_after(response: TestResponse) -> int:
+    """The answer's ``Retry-After``: the seconds left in the minute that was counted in."""
+    seconds = int(response.headers["Retry-After"])
+    assert 1 <= seconds <= 60, seconds
+    return seconds
+
+
 def test_invocations_per_minute_zero_refuses_the_first(make_api: MakeApi) -> None:
     api = make_api(limits={"invocations_per_minute": 0})
     api.action("a")
     response = api.post(f"{NS}/actions/a", {}, query={"blocking": "true"})
     assert error(response, 429) == FIRST_OF_NONE
+    retry_after(response)
     assert api.dispatcher.published == []
 
 
@@ -46,6 +54,7 @@ def test_invocations_past_the_limit_are_429(make_api: MakeApi) -> None:
     message = error(throttled, 429)
     assert message.startswith("Too many requests in the last minute (count: ")
     assert message.endswith(", allowed: 2).")
+    retry_after(throttled)
     api.action("a", auth=api.other)
     assert ok(api.post(f"{NS}/actions/a", {}, auth=api.other), 202)  # another namespace counts on its own
 
@@ -53,7 +62,9 @@ def test_invocations_past_the_limit_are_429(make_api: MakeApi) -> None:
 def test_fires_per_minute_zero_refuses_the_first(make_api: MakeApi) -> None:
     api = make_api(limits={"fires_per_minute": 0})
     api.trigger("t")
-    assert error(api.post(f"{NS}/triggers/t", {}), 429) == FIRST_OF_NONE
+    refused = api.post(f"{NS}/triggers/t", {})
+    assert error(refused, 429) == FIRST_OF_NONE
+    retry_after(refused)
 
 
 def test_fires_per_minute_default_is_60(api: Api) -> None:

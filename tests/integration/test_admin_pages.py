@@ -433,5 +433,6 @@ def test_login_attempts_are_throttled_per_address(couchdb_url: str) -> None:
         assert statuses == [401, 401, 401]
         refused = login(client, GUEST)  # even the right key, once the address is over its attempts
         assert refused.status_code == 429 and "Too many login attempts" in refused.text
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60  # the rest of the minute counted in
     finally:
         throttled_app.extensions["squall_store"].close()

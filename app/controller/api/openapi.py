@@ -28,7 +28,7 @@ _ERROR_STATUSES = {
     "404": "No such entity here.",
     "409": "The entity exists (no ``overwrite=true``), or is another kind of entity.",
     "413": "The body (or the code, parameters or annotations in it) is over its limit.",
-    "429": "The namespace is over a throttle.",
+    "429": "The namespace is over a throttle; ``Retry-After`` says when to try again.",
     "503": "The store or the invokers cannot be reached now; ``Retry-After`` says when to try again.",
 }
 

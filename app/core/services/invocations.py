@@ -71,7 +71,8 @@ class InvocationService:
                 log.warning("invocations of %s not counted: %s", identity.namespace, e)
             else:
                 # 429 past invocationsPerMinute
-                check_rate(count, self._invocations_allowed(identity.namespace), "invocations", identity.namespace)
+                check_rate(count, self._invocations_allowed(identity.namespace), "invocations", identity.namespace,
+                           now_ms=received)
         resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
         action = resolved.action
         if action.exec.kind not in ("blackbox", "sequence"):

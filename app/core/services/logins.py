@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from app.core.entities import now_ms
 from app.core.errors import StoreError
-from app.core.limits import WINDOW_MS, check_rate, window_key
+from app.core.limits import WINDOW_MS, check_rate, window_key, window_left_s
 from app.core.ports import RateCounter, Revisions
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,9 @@ class LoginThrottle:
 
     def attempt(self, client: str) -> None:
         """Count one login attempt from ``client``; raises ``Throttled`` past the allowed number this minute."""
-        count = self._counter.increment(window_key("logins", client, now_ms()), _COUNT_TTL_S)
-        check_rate(count, self._allowed, "logins")
+        now = now_ms()
+        count = self._counter.increment(window_key("logins", client, now), _COUNT_TTL_S)
+        check_rate(count, self._allowed, "logins", now_ms=now)
 
 
 class AuthFailures:
@@ -58,7 +59,7 @@ class AuthFailures:
         by_uuid = self._counter.increment(window_key("auth-failures-uuid", uuid_id, now), _COUNT_TTL_S)
         if max(by_client, by_uuid) <= self._allowed:
             return None
-        return (WINDOW_MS - now % WINDOW_MS + 999) // 1000
+        return window_left_s(now)
 
 
 class EndedSessions:

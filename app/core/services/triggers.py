@@ -129,7 +129,7 @@ class TriggerService:
         check_owner(identity, namespace, name)
         now = now_ms()
         count = self._counter.increment(window_key("fires", identity.namespace, now), WINDOW_MS // 1000 + 5)
-        check_rate(count, self._fires_allowed(identity.namespace), "fires", identity.namespace)
+        check_rate(count, self._fires_allowed(identity.namespace), "fires", identity.namespace, now_ms=now)
         trigger = self.load(f"{namespace}/{check_name(name)}")
         if not trigger.active_rules():
             return None

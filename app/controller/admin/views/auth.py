@@ -30,14 +30,15 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
     form = LoginForm()
     if form.validate_on_submit():
         try:
             services().logins.attempt(request.remote_addr or "unknown")
         except Throttled as e:
             throttled_by(e.reason, e.namespace)
-            return render_template("admin/login.html", form=form, failed=False, throttled=True), 429
+            headers = {"Retry-After": str(e.retry_after_s)} if e.retry_after_s is not None else {}
+            return render_template("admin/login.html", form=form, failed=False, throttled=True), 429, headers
         try:
             user = check_login((form.login.data or "").strip(), form.password.data or "")
         except (Unauthorized, Invalid):
