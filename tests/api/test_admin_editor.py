@@ -115,7 +115,7 @@ class Editor:
         return f"/admin/ns/{namespace or self.namespace}/create-action"
 
     def edit_url(self, name: str, namespace: str | None = None) -> str:
-        return f"/admin/ns/{namespace or self.namespace}/actions/{name}/edit"
+        return f"/admin/ns/{namespace or self.namespace}/edit-action/{name}"
 
     def create(self, status: int = 302, namespace: str | None = None, **fields: Any) -> TestResponse:
         """Fill the create form (its defaults, then ``fields``) and post it."""
@@ -206,6 +206,19 @@ def test_an_action_in_a_package(editor: Editor) -> None:
     assert form_values(editor.page(editor.edit_url("tools/hammer")).text)["parameters"] == '{\n  "own": 2\n}'
     missing = editor.create(404, name="nopkg/x", code=CODE)
     assert errors(missing.text) == [f"There is no package of that name in {editor.namespace}."]
+
+
+@pytest.mark.parametrize("name", ["edit", "invoke", "delete"])
+def test_a_package_action_named_as_a_verb_has_its_own_pages(editor: Editor, name: str) -> None:
+    # The verbs used to follow the action's path (…/actions/tools/edit), so "tools/edit" could not be shown: the
+    # URL meant the editor of an action "tools" instead.
+    ok(editor.platform.client.put(f"{NS}/packages/tools", json={}, auth=editor.auth))
+    editor.create(name=f"tools/{name}", code=CODE)
+    shown = editor.page(f"/admin/ns/{editor.namespace}/actions/tools/{name}").text
+    assert f'href="{editor.edit_url(f"tools/{name}")}"' in shown
+    assert form_values(editor.page(editor.edit_url(f"tools/{name}")).text)["code"] == CODE
+    confirm = editor.page(f"/admin/ns/{editor.namespace}/delete-action/tools/{name}").text
+    assert f"tools/{name}" in confirm
 
 
 def test_a_taken_name_is_refused_and_the_action_is_left_alone(editor: Editor) -> None:
@@ -431,7 +444,7 @@ def test_invoking_from_the_editor_shows_the_result_beside_the_code(editor: Edito
     page = editor.page(editor.edit_url("runme")).text
     invoke = form_values(page.replace('class="stacked"', 'id="invoke-form" class="stacked"', 1), "invoke-form")
     assert invoke["back"] == "edit"
-    url = f"/admin/ns/{editor.namespace}/actions/runme/invoke"
+    url = f"/admin/ns/{editor.namespace}/invoke-action/runme"
     # Without JavaScript: the whole editor page again, with the outcome in it.
     plain = editor.post(url, {**invoke, "params": '{"b": 2}'}, 200)
     assert 'id="action-form"' in plain.text and 'id="result-json"' in plain.text
@@ -450,7 +463,7 @@ def test_an_invoke_the_platform_refuses_is_shown_where_the_result_goes(editor: E
     editor.create(name="final", code=CODE, parameters='{"fixed": 1}', web="true")  # web: final parameters
     page = editor.page(editor.edit_url("final")).text
     invoke = form_values(page.replace('class="stacked"', 'id="invoke-form" class="stacked"', 1), "invoke-form")
-    url = f"/admin/ns/{editor.namespace}/actions/final/invoke"
+    url = f"/admin/ns/{editor.namespace}/invoke-action/final"
     swapped = editor.post(url, {**invoke, "params": '{"fixed": 2}'}, 200, headers={"HX-Request": "true"})
     assert errors(swapped.text) == ["Request defines parameters that are not allowed (e.g., reserved properties)."]
     plain = editor.post(url, {**invoke, "params": '{"fixed": 2}'}, 400)  # without htmx: the error page

@@ -224,7 +224,7 @@ def test_create_invoke_edit_invoke_delete_in_the_editor(browser: object, stack: 
     assert page.is_visible("#unsaved")  # type: ignore[attr-defined]
     page.screenshot(path=str(shots / "admin-create.png"), full_page=True)  # type: ignore[attr-defined]
     page.click("#save")  # type: ignore[attr-defined]
-    page.wait_for_url(f"**/actions/{unique}/edit")  # type: ignore[attr-defined]
+    page.wait_for_url(f"**/edit-action/{unique}")  # type: ignore[attr-defined]
     assert f"Created /guest/{unique}, version 0.0.1." in page.inner_text("main")  # type: ignore[attr-defined]
     stored = api.get(f"/api/v1/namespaces/_/actions/{unique}").json()
     assert stored["exec"]["code"] == CODE and stored["limits"]["memory"] == 192
@@ -259,7 +259,7 @@ def test_a_conflicting_save_keeps_the_typed_code(browser: object, stack: Stack, 
     put_action(api, unique, CODE)
     page = _page(browser)
     _login(page, stack, ":".join(stack.guest))
-    page.goto(f"{stack.url}/admin/ns/guest/actions/{unique}/edit")  # type: ignore[attr-defined]
+    page.goto(f"{stack.url}/admin/ns/guest/edit-action/{unique}")  # type: ignore[attr-defined]
     _type_code(page, EDITED)
     theirs = CODE.replace("'Hello '", "'Theirs, '")
     put = api.put(f"/api/v1/namespaces/_/actions/{unique}", params={"overwrite": "true"},
@@ -287,7 +287,7 @@ def test_the_editor_is_a_textarea_without_javascript(browser: object, stack: Sta
     page.fill("input[name=name]", unique)  # type: ignore[attr-defined]
     page.fill("textarea#code", CODE)  # type: ignore[attr-defined]
     page.click("#save")  # type: ignore[attr-defined]
-    page.wait_for_url(f"**/actions/{unique}/edit")  # type: ignore[attr-defined]
+    page.wait_for_url(f"**/edit-action/{unique}")  # type: ignore[attr-defined]
     assert api.get(f"/api/v1/namespaces/_/actions/{unique}").json()["exec"]["code"] == CODE  # LF, as typed
     page.fill("textarea#code", EDITED)  # type: ignore[attr-defined]
     page.click("#save")  # type: ignore[attr-defined]

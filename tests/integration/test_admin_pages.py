@@ -168,8 +168,8 @@ def test_login_without_csrf_token_is_refused(app: Flask) -> None:
 
 @pytest.mark.parametrize("form", ["logout", "invoke", "delete"])
 def test_namespace_forms_without_csrf_token_are_refused(guest: FlaskClient, action: str, form: str) -> None:
-    url = {"logout": "/admin/logout", "invoke": f"/admin/ns/guest/actions/{action}/invoke",
-           "delete": f"/admin/ns/guest/actions/{action}/delete"}[form]
+    url = {"logout": "/admin/logout", "invoke": f"/admin/ns/guest/invoke-action/{action}",
+           "delete": f"/admin/ns/guest/delete-action/{action}"}[form]
     response = guest.post(url, data={"params": "{}", "blocking": "y"})
     assert response.status_code == 400
     assert "CSRF" in response.text
@@ -224,17 +224,17 @@ def test_actions_list_and_detail_with_highlighted_code(guest: FlaskClient, servi
 
 def test_invoke_form_rejects_parameters_that_are_not_a_json_object(guest: FlaskClient, action: str) -> None:
     page = guest.get(f"/admin/ns/guest/actions/{action}")
-    response = guest.post(f"/admin/ns/guest/actions/{action}/invoke",
+    response = guest.post(f"/admin/ns/guest/invoke-action/{action}",
                           data={"params": "[1, 2]", "blocking": "y", "csrf_token": token(page.text)})
     assert response.status_code == 400
     assert "parameters must be a JSON object" in response.text
 
 
 def test_delete_asks_first_then_deletes(guest: FlaskClient, action: str) -> None:
-    confirm = guest.get(f"/admin/ns/guest/actions/{action}/delete")
+    confirm = guest.get(f"/admin/ns/guest/delete-action/{action}")
     assert confirm.status_code == 200 and f"Delete {action}" in confirm.text
     assert guest.get(f"/admin/ns/guest/actions/{action}").status_code == 200
-    done = guest.post(f"/admin/ns/guest/actions/{action}/delete", data={"csrf_token": token(confirm.text)})
+    done = guest.post(f"/admin/ns/guest/delete-action/{action}", data={"csrf_token": token(confirm.text)})
     assert done.status_code == 302
     assert guest.get(f"/admin/ns/guest/actions/{action}").status_code == 404
 

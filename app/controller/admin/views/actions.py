@@ -49,7 +49,7 @@ def action(namespace: str, name: str) -> str:
     return _detail(namespace, name, InvokeForm())
 
 
-@bp.route("/ns/<namespace>/actions/<path:name>/invoke", methods=["POST"])
+@bp.route("/ns/<namespace>/invoke-action/<path:name>", methods=["POST"])
 def invoke(namespace: str, name: str) -> tuple[str, int]:
     """The outcome: swapped into the page by htmx, else the page again (the action's, or the editor's when the
     form came from there) with the outcome in it."""
@@ -85,7 +85,7 @@ def _answer(namespace: str, name: str, form: InvokeForm, outcome: dict[str, Any]
     return _detail(namespace, name, form, outcome, activation_id), status
 
 
-@bp.route("/ns/<namespace>/actions/<path:name>/delete", methods=["GET", "POST"])
+@bp.route("/ns/<namespace>/delete-action/<path:name>", methods=["GET", "POST"])
 def delete_action(namespace: str, name: str) -> Response | str:
     identity = acting_identity(namespace)
     path = EntityPath.from_url(namespace, name)

@@ -133,13 +133,13 @@ def _filled(action: Action) -> ActionForm:
                       web=web_mode(action.annotations), rev=action.rev, init_keys=json.dumps(init))
 
 
-@bp.route("/ns/<namespace>/actions/<path:name>/edit")
+@bp.route("/ns/<namespace>/edit-action/<path:name>")
 def edit_action(namespace: str, name: str) -> tuple[str, int]:
     action = _editable(namespace, name)
     return _page(namespace, _filled(action), path=action.path, action=action)
 
 
-@bp.route("/ns/<namespace>/actions/<path:name>/edit", methods=["POST"])
+@bp.route("/ns/<namespace>/edit-action/<path:name>", methods=["POST"])
 def save_action(namespace: str, name: str) -> Response | tuple[str, int]:
     """Save a new version: a redirect to the editor; 400/413 the form with its errors; 409 the action changed since
     the page was loaded (the form keeps what was typed). ``overwrite_rev``, sent by the conflict's button,
