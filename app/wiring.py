@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.core.entities import Activation
 from app.core.limits import LimitPolicy, NamespaceLimits
 from app.core.manifest import RuntimeManifest
 from app.core.ports import (
@@ -143,14 +144,16 @@ def build_services(settings: Settings, store: Store, dispatcher: Dispatcher, inv
 
 def build_compositions(settings: Settings, entities: EntityStore, activations: ActivationStore,
                        dispatcher: Dispatcher, results: ResultSink,
-                       state: SharedState | None = None, inflight: InFlight | None = None) -> CompositionService:
+                       state: SharedState | None = None, inflight: InFlight | None = None,
+                       finished: Callable[[Activation], None] | None = None) -> CompositionService:
     """The service that carries sequences and conductor actions from step to step, wherever steps run; its
-    components count in ``inflight`` (default: the shared state's, when shared)."""
+    components count in ``inflight`` (default: the shared state's, when shared), and ``finished`` is told each
+    record it produces (an invoker's metrics)."""
     state = state or shared_state(settings)
     if inflight is None and state.shared:
         inflight = state.inflight()
     return CompositionService(entities, activations, dispatcher, results, settings.limits.sequence_max_length,
-                              state.ledger(), inflight)
+                              state.ledger(), inflight, finished)
 
 
 def invoker_registry(settings: Settings, state: SharedState | None = None) -> InvokerRegistry:

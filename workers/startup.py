@@ -168,7 +168,8 @@ def build_context(settings: Settings, celery: Celery, state: SharedState, placer
     return WorkerContext(
         runner=ActivationRunner(invoker, CeleryFollowUps(celery, settings.invoker.name), registry,
                                 state.inflight() if state.shared else None, metrics=invoker.metrics),
-        compositions=build_compositions(settings, store, store, dispatcher, dispatcher, state),
+        compositions=build_compositions(settings, store, store, dispatcher, dispatcher, state,
+                                        finished=invoker.metrics.finished),
     )
 
 

@@ -163,7 +163,8 @@ class Standalone:
                 self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s, inflight,
                 metrics=self._invoker.metrics)
             dispatcher.attach_compositions(build_compositions(self.settings, self._store, self._store, dispatcher,
-                                                              dispatcher, SharedState(None), inflight))
+                                                              dispatcher, SharedState(None), inflight,
+                                                              finished=self._invoker.metrics.finished))
             recovered = dispatcher.recover()
             if recovered:
                 log.info("running %d activations an earlier run accepted and did not finish", recovered)

@@ -162,6 +162,19 @@ def test_every_worker_is_counted_and_the_invoker_counts_what_it_ran(metered: Met
             assert refused.status_code == 401, (url, refused.text)
             assert set(refused.json()) == {"error", "code"}
 
+    # A sequence's own record is counted where its steps ran (here, the invoker), beside its components'.
+    with httpx.Client(base_url=stack.url, auth=GUEST_AUTH, timeout=60) as api:
+        created = api.put("/api/v1/namespaces/_/actions/hello-twice", params={"overwrite": "true"},
+                          json={"exec": {"kind": "sequence", "components": ["/guest/hello", "/guest/hello"]}})
+        assert created.status_code == 200, created.text
+        answer = api.post("/api/v1/namespaces/_/actions/hello-twice", params={"blocking": "true"}, json={"n": 1})
+        assert answer.status_code == 200, answer.text
+    sequence = {"namespace": "guest", "kind": "sequence", "status": "success"}
+    _, invoker = counted(metered.invoker_url, "squall_activations_total", 1, **sequence)
+    assert value(invoker, "squall_activations_total", **sequence) == 1
+    _, invoker = counted(metered.invoker_url, "squall_activations_total", sent + 2, status="success", **labels)
+    assert value(invoker, "squall_activations_total", status="success", **labels) == sent + 2  # its components
+
     (stack.logs / "controller.metrics").write_text(controller_text)
     (stack.logs / "invoker.metrics").write_text(invoker_text)
 
@@ -177,9 +190,17 @@ def test_standalone_serves_its_in_process_invoker_s_metrics_with_its_own(tmp_pat
             for _ in range(2):
                 answer = api.post("/api/v1/namespaces/_/actions/hello", params={"blocking": "true"}, json={})
                 assert answer.status_code == 200, answer.text
-        _, samples = counted(instance.url, "squall_activations_total", 2, status="success", **labels)
-        assert value(samples, "squall_activations_total", status="success", **labels) == 2  # the invoker's
-        assert value(samples, "squall_activations_accepted_total", **labels) == 2  # the controller's
+            created = api.put("/api/v1/namespaces/_/actions/once", json={"exec": {"kind": "sequence",
+                                                                                 "components": ["/guest/hello"]}})
+            assert created.status_code == 200, created.text
+            answer = api.post("/api/v1/namespaces/_/actions/once", params={"blocking": "true"}, json={})
+            assert answer.status_code == 200, answer.text
+        _, samples = counted(instance.url, "squall_activations_total", 3, status="success", **labels)
+        assert value(samples, "squall_activations_total", status="success", **labels) == 3  # the invoker's
+        sequence = {"namespace": "guest", "kind": "sequence", "status": "success"}
+        _, samples = counted(instance.url, "squall_activations_total", 1, **sequence)
+        assert value(samples, "squall_activations_total", **sequence) == 1  # the sequence's own record
+        assert value(samples, "squall_activations_accepted_total", **labels) == 2  # the controller's (direct)
         assert value(samples, "squall_pool_containers", invoker=instance.name, state="idle") >= 1
         assert value(samples, "process_resident_memory_bytes") > 0
         assert httpx.get(f"{instance.url}/metrics", timeout=10).status_code == 401

@@ -61,8 +61,9 @@ class World:
         self.bus = Recorder()
         self.bodies: dict[str, Body] = {}
         self.ledger = MemoryStepLedger()
+        self.finished: list[Activation] = []  # what the invoker's metrics would count
         self.service = CompositionService(self.entities, self.activations, self.bus, self.bus, max_length,
-                                          self.ledger)
+                                          self.ledger, finished=self.finished.append)
         self.ran: list[tuple[str, dict[str, Any]]] = []
 
     def action(self, name: str, body: Body, memory: int = 256, params: dict[str, Any] | None = None,
@@ -212,6 +213,16 @@ def test_nested_sequences_have_their_own_record_and_cause() -> None:
         assert w.record(component_id)["cause"] == inner["activationId"]
     assert result["duration"] == 7 + 14 + 7
     assert annotations(result)["limits"]["memory"] == 384
+    # Each composition's own record is told once (its components are counted where they run), inner first.
+    assert [a.activation_id for a in w.finished] == [inner["activationId"], result["activationId"]]
+
+
+def test_a_step_delivered_twice_tells_its_record_once() -> None:
+    w = World()
+    w.action("a", add(1))
+    result = w.invoke(w.sequence("s", "a"), {})
+    w.service.step(**w.last_event)  # the last component's completion again: the ledger drops it
+    assert [a.activation_id for a in w.finished] == [result["activationId"]]
 
 
 def test_an_error_inside_a_nested_sequence_stops_the_outer_one() -> None:

@@ -7,6 +7,7 @@ starts compositions (``InvocationService``). See ``app.core.compositions`` for t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from app.core.activity import log_line
@@ -62,13 +63,16 @@ class CompositionService:
 
     def __init__(self, entities: EntityStore, activations: ActivationStore, dispatcher: Dispatcher,
                  results: ResultSink, max_length: int = DEFAULT_MAX_LENGTH, ledger: StepLedger | None = None,
-                 inflight: InFlight | None = None) -> None:
+                 inflight: InFlight | None = None, finished: Callable[[Activation], None] | None = None) -> None:
         self._entities = entities
         self._activations = activations
         self._dispatcher = dispatcher
         self._results = results
         self._ledger = ledger
         self._inflight = inflight
+        # Told each record a step produces (a sequence's, a conductor's): the invoker's metrics count them, as
+        # they count every component's record.
+        self._finished = finished
         self._composer = Composer(lambda path, ns: resolve_action(entities, path, ns), max_length)
 
     def step(self, event: str, continuation: dict[str, Any], payload: dict[str, Any] | None = None,
@@ -94,6 +98,10 @@ class CompositionService:
             self._apply(effect, cont.transaction_id)
         if self._ledger is not None:
             self._ledger.mark_done(key)
+        if self._finished is not None:  # once the step is done: a step retried after a failure counts once
+            for effect in effects:
+                if isinstance(effect, Record):
+                    self._finished(effect.activation)
 
     def _count(self, effect: Invoke) -> bool:
         """Count a component in flight against its namespace's concurrentInvocations, never refusing it (the
