@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from waitress import wasyncore
 
 from app.core.entities import Activation, annotation
 from app.core.metrics import bearer_matches, init_seconds, status_label, wait_seconds
@@ -259,6 +260,13 @@ class MetricsServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        server: Any = self._server
+        if not self._thread.is_alive():
+            server.close()
+            return
+        # Requests being answered finish first (each wakes the loop when done), then the loop closes every channel
+        # itself and ends: closing the sockets from this thread raced the loop's poll, which then failed on a
+        # closed descriptor (EBADF) in the server's thread.
+        server.task_dispatcher.shutdown(timeout=5)
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+        self._thread.join(timeout=5)

@@ -302,6 +302,24 @@ def test_the_invoker_serves_its_metrics_to_bearers_of_the_token_only() -> None:
         server.stop()
 
 
+def test_the_metrics_server_stops_cleanly_right_after_answering(monkeypatch: pytest.MonkeyPatch) -> None:
+    # stop() used to close the sockets from the caller's thread while the server's loop polled them: now and
+    # then the loop's thread died of EBADF (a warning, so a failed test here), and stop() waited for its poll.
+    failures: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+    metrics = InvokerMetrics()
+    for _ in range(40):
+        server = MetricsServer(metrics.registry, "127.0.0.1", 0, "a-token-of-sixteen")
+        server.start()
+        port = server.port
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
+        server.stop()
+        assert not [t for t in threading.enumerate() if t.name == "squall-metrics"]  # its loop ended
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert failures == []
+
+
 # --- settings and the controller's directory -----------------------------------------------------------------
 
 
