@@ -5,6 +5,7 @@ and is refused to (or, inside a composition, dropped for) anyone else's."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -105,6 +106,22 @@ def test_a_sequence_hands_the_key_to_its_own_components_only(api: Api) -> None:
     sent = composition_messages(api, "s")
     assert [m.action for m in sent] == [f"{api.other_ns}/pub/keyed", f"{api.other_ns}/pub/keyed", f"{api.ns}/mine"]
     assert [m.api_key for m in sent] == [None, None, key_of(api.auth)]
+
+
+def test_a_rule_hands_the_firing_callers_key_to_its_own_code_only(api: Api) -> None:
+    # OpenWhisk's rules invoke as the trigger's owner, with its key: a provide-api-key action of the namespace gets
+    # it; another namespace's public action does not, and neither does one that did not ask.
+    published_package(api, "pub", api.other, ("keyed", {"annotations": KEYED}))
+    api.action("keyed", annotations=KEYED)
+    api.action("plain")
+    api.trigger("t")
+    for rule, action in (("r1", "keyed"), ("r2", f"/{api.other_ns}/pub/keyed"), ("r3", "plain")):
+        api.rule(rule, "t", action)
+    fired = ok(api.post("/api/v1/namespaces/_/triggers/t", {"n": 1}), 202)["activationId"]
+    record = ok(api.get(f"/api/v1/namespaces/_/activations/{fired}"))
+    started = [json.loads(line)["activationId"] for line in record["logs"]]
+    sent = {api.dispatcher.message(a).action: api.dispatcher.message(a).api_key for a in started}
+    assert sent == {f"{api.ns}/keyed": key_of(api.auth), f"{api.other_ns}/pub/keyed": None, f"{api.ns}/plain": None}
 
 
 def test_no_key_without_provide_api_key(api: Api) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from app.controller.api import params
 from app.controller.auth import authenticate
@@ -58,7 +58,7 @@ def fire_trigger(namespace: str, name: str) -> Response:
     if not isinstance(payload, dict):
         raise Invalid("The request content was malformed:\nthe payload must be a JSON object")
     activation_id = s.triggers.fire(identity(), _ns(namespace), name, payload, dict(request.headers),
-                                    transaction_id())
+                                    transaction_id(), api_key=g.api_key)
     if activation_id is None:
         return Response(status=204)
     response = jsonify({"activationId": activation_id})

@@ -121,8 +121,10 @@ class TriggerService:
         return trigger
 
     def fire(self, identity: Identity, namespace: str, name: str, payload: dict[str, Any],
-             headers: Mapping[str, str], transaction_id: str) -> str | None:
-        """The trigger activation's id, or None when no rule is active (nothing is stored then).
+             headers: Mapping[str, str], transaction_id: str, api_key: str | None = None) -> str | None:
+        """The trigger activation's id, or None when no rule is active (nothing is stored then). The caller's
+        ``api_key`` goes on to the rules' actions that ask for it (``provide-api-key``, own namespace), as each
+        invoke hands it on (``app.core.credentials``).
 
         Raises ``Throttled`` past ``firesPerMinute``, ``NotFound``/``Forbidden`` for the trigger.
         """
@@ -135,7 +137,7 @@ class TriggerService:
             return None
         forwarded = {k.lower(): v for k, v in headers.items() if k.lower() not in _WITHHELD_HEADERS}
         args = merge_parameters(trigger.parameters, {"__ow_headers": forwarded}, payload)
-        logs = [self._activate_rule(identity, rule_id, link.action, link.status, args, transaction_id)
+        logs = [self._activate_rule(identity, rule_id, link.action, link.status, args, transaction_id, api_key)
                 for rule_id, link in sorted(trigger.rules.items())]
         activation = Activation(
             namespace=identity.namespace, name=trigger.name, version=trigger.version, subject=identity.subject,
@@ -147,13 +149,13 @@ class TriggerService:
         return activation.activation_id
 
     def _activate_rule(self, identity: Identity, rule_id: str, action: EntityPath, status: RuleStatus,
-                       args: dict[str, Any], transaction_id: str) -> str:
+                       args: dict[str, Any], transaction_id: str, api_key: str | None) -> str:
         if status is not RuleStatus.ACTIVE:
             return rule_log_line(rule_id, action, status_code=int(Status.APPLICATION_ERROR),
                                  error=inactive_rule(rule_id, action))
         try:
             outcome = self._invocations.invoke(identity, action, args, blocking=False,
-                                               transaction_id=transaction_id)
+                                               transaction_id=transaction_id, api_key=api_key)
         except _CLIENT_ERRORS as e:
             return rule_log_line(rule_id, action, status_code=int(Status.APPLICATION_ERROR), error=e.message)
         except PlatformError as e:
