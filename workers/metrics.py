@@ -106,8 +106,20 @@ class InvokerMetrics:
         self._activations_of, self._starts_of, self._duration_of, self._wait_of, self._init_of = (
             _Series(self._activations), _Series(self._starts), _Series(self._duration), _Series(self._wait),
             _Series(self._init))
+        self._name = name
+        self._scrape: _ScrapeTime | None = None
         if pool_stats is not None or records is not None or queue_depth is not None:
-            self.registry.register(_ScrapeTime(name, pool_stats, records, queue_depth))
+            self._scrape = _ScrapeTime(name, pool_stats, records, queue_depth)
+            self.registry.register(self._scrape)
+
+    def watch_queue(self, depth: Callable[[], int | None]) -> None:
+        """Read ``depth`` as this invoker's queue at each scrape from now on: for an invoker whose queue is made
+        after it (standalone's in-process dispatcher: its accepted activations not started yet)."""
+        if self._scrape is None:
+            self._scrape = _ScrapeTime(self._name, None, None, depth)
+            self.registry.register(self._scrape)
+        else:
+            self._scrape.watch_queue(depth)
 
     def started(self, namespace: str, kind: str, start: str) -> None:
         """An activation reached its container (``app.core.metrics.start_kind``)."""
@@ -144,6 +156,9 @@ class _ScrapeTime:
         self._pool_stats = pool_stats
         self._records = records
         self._queue_depth = queue_depth
+
+    def watch_queue(self, depth: Callable[[], int | None]) -> None:
+        self._queue_depth = depth
 
     def describe(self) -> Iterable[Metric]:
         # Registering calls this rather than ``collect``: no broker round trip at start.
@@ -198,7 +213,8 @@ class _ScrapeTime:
             yield from (pending, errors)
         if self._queue_depth is not None:
             queue = GaugeMetricFamily("squall_invoker_queue_messages", "Messages ready in this invoker's broker "
-                                      "queue, not yet taken (a passive declare at each scrape)", labels=["invoker"])
+                                      "queue, not yet taken (a passive declare at each scrape); in standalone, "
+                                      "activations accepted and not started yet", labels=["invoker"])
             if depth is not None:
                 queue.add_metric(invoker, depth)
             yield queue

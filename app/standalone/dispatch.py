@@ -168,6 +168,11 @@ class InProcessDispatcher:
 
     # --- internals ------------------------------------------------------------------------------------
 
+    def waiting(self) -> int:
+        """Activations accepted and not started yet (waiting for a thread): this invoker's queue."""
+        with self._lock:
+            return sum(1 for future in self._futures.values() if not future.running() and not future.done())
+
     def _submit(self, message: ActivationMessage) -> None:
         aid = message.activation_id
         with self._lock:

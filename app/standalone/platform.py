@@ -162,6 +162,7 @@ class Standalone:
             self._dispatcher = dispatcher = InProcessDispatcher(
                 self._invoker, spool, self.settings.invoker.threads, self.settings.broker.result_expires_s, inflight,
                 metrics=self._invoker.metrics)
+            self._invoker.metrics.watch_queue(dispatcher.waiting)
             dispatcher.attach_compositions(build_compositions(self.settings, self._store, self._store, dispatcher,
                                                               dispatcher, SharedState(None), inflight,
                                                               finished=self._invoker.metrics.finished))

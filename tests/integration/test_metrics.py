@@ -202,6 +202,7 @@ def test_standalone_serves_its_in_process_invoker_s_metrics_with_its_own(tmp_pat
         assert value(samples, "squall_activations_total", **sequence) == 1  # the sequence's own record
         assert value(samples, "squall_activations_accepted_total", **labels) == 2  # the controller's (direct)
         assert value(samples, "squall_pool_containers", invoker=instance.name, state="idle") >= 1
+        assert samples["squall_invoker_queue_messages"] == {(("invoker", instance.name),): 0}  # all started
         assert value(samples, "process_resident_memory_bytes") > 0
         assert httpx.get(f"{instance.url}/metrics", timeout=10).status_code == 401
     finally:

@@ -269,6 +269,14 @@ def test_the_queue_depth_is_read_at_the_scrape_and_left_out_when_it_cannot_be() 
     assert "squall_invoker_queue_messages" not in scrape(metrics.registry)
 
 
+@pytest.mark.parametrize("with_pool", [True, False])
+def test_a_queue_watched_after_the_start_is_read_at_the_scrape(with_pool: bool) -> None:
+    metrics = InvokerMetrics(name="solo", pool_stats=(lambda: {}) if with_pool else None)
+    assert "squall_invoker_queue_messages" not in scrape(metrics.registry)
+    metrics.watch_queue(lambda: 3)
+    assert scrape(metrics.registry)["squall_invoker_queue_messages"] == {(("invoker", "solo"),): 3}
+
+
 def test_registering_reads_nothing() -> None:
     def unreachable() -> int | None:
         raise AssertionError("read at registration")

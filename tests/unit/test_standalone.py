@@ -90,6 +90,23 @@ def test_publish_then_wait_and_peek(tmp_path: Path) -> None:
     assert spool.pending() == []
 
 
+def test_waiting_counts_what_was_accepted_and_not_started(tmp_path: Path) -> None:
+    invoker = StandInInvoker()
+    invoker.gate.clear()
+    dispatch, _ = dispatcher(tmp_path, invoker, threads=1)
+    assert dispatch.waiting() == 0
+    for n in (1, 2, 3):
+        dispatch.publish(message(n))
+    assert invoker.started.acquire(timeout=30)  # one runs, held at the gate
+    assert dispatch.waiting() == 2  # what standalone's metrics show as the invoker's queue
+    invoker.gate.set()
+    for n in (1, 2, 3):
+        assert dispatch.wait(message(n).activation_id, timeout_s=30) is not None
+    assert dispatch.waiting() == 0
+    dispatch.shutdown(drain_s=30)
+    dispatch.join()
+
+
 def test_shutdown_keeps_what_never_started_for_the_next_start(tmp_path: Path) -> None:
     invoker = StandInInvoker()
     invoker.gate.clear()
