@@ -33,7 +33,7 @@ from config.settings import Settings
 from workers.backoff import PAUSES_S, Backoff
 from workers.codecache import CodeCache
 from workers.factories.base import ContainerSpec
-from workers.logs import collect_logs, format_line
+from workers.logs import InlineLogs, collect_logs, format_line
 from workers.metrics import InvokerMetrics
 from workers.pool import BufferTimeout, ContainerPool, Lease
 from workers.proxy_client import ContainerDied, ProxyResponse
@@ -81,6 +81,7 @@ class Outcome:
     result: Any
     timed_out: bool = False
     oom: bool = False
+    logs: InlineLogs | None = None  # sent by the proxy with its answer
 
     @property
     def reusable(self) -> bool:
@@ -335,7 +336,7 @@ class Invoker:
                 if early:
                     self._pool.release(lease, reusable=True)
                 logs = collect_logs(lease.container, lease.pooled.cursor, action.limits.logs,
-                                    developer_error=outcome.status == Status.DEVELOPER_ERROR)
+                                    developer_error=outcome.status == Status.DEVELOPER_ERROR, inline=outcome.logs)
         finally:
             if not early:  # outside the lock: destroying waits for log readers
                 self._pool.release(lease, reusable=False)
@@ -354,7 +355,7 @@ class Invoker:
         A developer error in a container whose memory ran out is recorded as the out-of-memory error."""
         outcome, init_ms, start, end = self._init_and_run_once(msg, action, lease, ready)
         if outcome.status == Status.DEVELOPER_ERROR and not outcome.timed_out and lease.container.oom_killed():
-            outcome = Outcome(Status.DEVELOPER_ERROR, _error(OOM), oom=True)
+            outcome = Outcome(Status.DEVELOPER_ERROR, _error(OOM), oom=True, logs=outcome.logs)
         return outcome, init_ms, start, end
 
     def _init_and_run_once(self, msg: ActivationMessage, action: Action, lease: Lease,
@@ -382,8 +383,9 @@ class Invoker:
         if init_ms is None:
             start = run_start
         try:
-            response = lease.proxy.run(self._run_payload(msg, action, run_start), timeout_s)
-            outcome = run_outcome(response, self._payload_bytes)
+            response = lease.proxy.run(self._run_payload(msg, action, run_start), timeout_s,
+                                       log_limit=action.limits.logs * 1024 * 1024 if action.limits.logs > 0 else None)
+            outcome = replace(run_outcome(response, self._payload_bytes), logs=response.logs)
         except ActionTimeout as e:
             outcome = Outcome(Status.DEVELOPER_ERROR, _error(e.message), timed_out=True)
         except ContainerDied as e:

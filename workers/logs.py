@@ -5,10 +5,18 @@ an activation's logs are the lines from where the previous collection stopped up
 Why read the json-file directly: it is a local file read from a remembered byte offset, no round trip
 to the engine, and it is what OpenWhisk does. The engine's API is the fallback when the file cannot
 be read (another host's engine, no permission).
+
+Squall's own proxies also hand the lines back with the ``/run`` answer (``runtimes/python/actionproxy/capture.py``):
+the engine copies a container's output to its file some milliseconds after the reply, 15 ms at the median under
+load, and the invoker's thread waited and polled all that time. Those lines are taken as they come (``InlineLogs``)
+and the file is not read. The proxy passes every line on to the engine too, so when an activation of such a
+container ends without an answer (a timeout, a container that died), its lines are the file's last ones after the
+sentinels of each stream (``_read_tail``): the offset in ``LogCursor`` stopped where the inline answers began.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.core.errors import ContainerError
-from workers.factories.base import Container, LogEntry
+from workers.factories.base import Container, LogEntry, rfc3339_ns
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 WAIT_S = 5.0
@@ -30,6 +38,7 @@ _STREAMS = ("stdout", "stderr")
 _POLL_FIRST_S = 0.001
 _POLL_MAX_S = 0.02
 CHUNK_BYTES = 1 << 20
+TAIL_SLACK_BYTES = 1 << 20  # the engine's JSON around each line, beyond the text itself
 
 
 @dataclass
@@ -39,6 +48,33 @@ class LogCursor:
     offset: int = 0  # bytes into the json-file log
     inode: int = 0  # which file the offset is into (the engine rotates it): 0 before the first read
     since_ns: int = 0  # time of the last consumed line, for the API fallback
+    inline: bool = False  # the proxy has answered with the lines: ``offset`` stopped there
+
+
+@dataclass(frozen=True)
+class InlineLogs:
+    """An activation's lines as its proxy sent them with the answer."""
+
+    lines: list[LogEntry]
+    truncated: bool  # the proxy kept no more than the limit
+    complete: bool  # the proxy saw both sentinels (else lines may be missing)
+
+
+def parse_inline(raw: bytes) -> InlineLogs | None:
+    """The proxy's ``{"lines": [[time, stream, text], ...], "truncated": .., "complete": ..}``; None when it is not
+    that (the lines are then read from the engine). Checked, never trusted: the action runs in that container."""
+    try:
+        document = json.loads(raw)
+        lines = [LogEntry(_time_text(when), stream if stream in _STREAMS else "stdout", text)
+                 for when, stream, text in document["lines"] if isinstance(text, str)]
+        return InlineLogs(lines, document["truncated"] is True, document["complete"] is True)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _time_text(value: object) -> str:
+    """The engine's time format, or now when the proxy sent something else."""
+    return value if isinstance(value, str) and rfc3339_ns(value) else _now_nano()
 
 
 def format_line(time_text: str, stream: str, text: str) -> str:
@@ -75,6 +111,10 @@ class _Collection:
         if self.lines_lost:
             self._note()
 
+    def truncated_by_proxy(self) -> None:
+        self.truncated = True
+        self._note()
+
     def _note(self) -> None:
         if not self.noted:
             self.noted = True
@@ -95,8 +135,10 @@ class _Collection:
         self.lines.append(format_line(entry.time, entry.stream, entry.text))
 
 
-def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, developer_error: bool) -> list[str]:
-    """The activation's formatted log lines, advancing ``cursor`` past its sentinels.
+def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, developer_error: bool,
+                 inline: InlineLogs | None = None) -> list[str]:
+    """The activation's formatted log lines: ``inline`` when its proxy sent them, else read from the engine,
+    advancing ``cursor`` past its sentinels.
 
     Waits up to ``WAIT_S`` for the sentinels (``DEVELOPER_ERROR_WAIT_S`` after a developer error);
     if they never came, ends with a stderr line saying data might be missing.
@@ -104,7 +146,11 @@ def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, develop
     if limit_mb <= 0:
         return []
     collection = _Collection(limit_mb * 1024 * 1024)
+    if inline is not None:
+        return _take_inline(inline, cursor, collection, developer_error)
     deadline = time.monotonic() + (DEVELOPER_ERROR_WAIT_S if developer_error else WAIT_S)
+    if cursor.inline:
+        return _after_inline(container, cursor, collection, developer_error, deadline)
     pause = _POLL_FIRST_S
     use_file = container.log_path is not None
     while True:
@@ -129,6 +175,62 @@ def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, develop
         warning = DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING
         collection.lines.append(format_line(_now(), "stderr", warning))
     return collection.lines
+
+
+def _take_inline(inline: InlineLogs, cursor: LogCursor, collection: _Collection, developer_error: bool) -> list[str]:
+    cursor.inline = True
+    for entry in inline.lines:
+        if entry.text.strip() != SENTINEL:  # the proxy sends none; a line that is one is not an end here
+            collection.add(entry)
+    if inline.truncated:
+        collection.truncated_by_proxy()
+    if inline.lines:
+        cursor.since_ns = max(cursor.since_ns, *(entry.time_ns for entry in inline.lines))
+    if not inline.complete:
+        collection.lines.append(format_line(_now(), "stderr",
+                                            DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING))
+    return collection.lines
+
+
+def _after_inline(container: Container, cursor: LogCursor, collection: _Collection, developer_error: bool,
+                  deadline: float) -> list[str]:
+    """An activation without an answer in a container whose proxy answered with the lines before: no sentinel
+    will mark its end, so wait out the engine's copy for the usual time, then take each stream's lines after its
+    last sentinel."""
+    time.sleep(max(deadline - time.monotonic(), 0))  # the engine's copy trails; nothing else to wait on
+    entries: list[LogEntry] | None = None
+    whole = True
+    if container.log_path:
+        with contextlib.suppress(OSError):
+            entries, whole = _read_tail(container.log_path, collection.limit_bytes)
+    if entries is None:
+        entries = []
+        with contextlib.suppress(ContainerError):  # an unreachable engine: the warning alone
+            entries = container.api_logs(cursor.since_ns + 1 if cursor.since_ns else 0)
+    last = {entry.stream: index for index, entry in enumerate(entries) if entry.text.strip() == SENTINEL}
+    if not whole and len(last) < len(_STREAMS):  # a stream's start may lie before what was read
+        collection.lost()
+    for index, entry in enumerate(entries):
+        if index > last.get(entry.stream, -1):
+            collection.add(entry)
+    collection.finish()
+    collection.lines.append(format_line(_now(), "stderr",
+                                        DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING))
+    return collection.lines
+
+
+def _read_tail(path: str, limit_bytes: int) -> tuple[list[LogEntry], bool]:
+    """The log file's last lines: enough to hold ``limit_bytes`` of text twice over in the engine's JSON, and
+    whether that is the whole file."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        start = max(size - (2 * limit_bytes + TAIL_SLACK_BYTES), 0)
+        file.seek(start)
+        data = file.read()
+    if start:
+        data = data[data.find(b"\n") + 1:]  # the first line read is only the end of one
+    entries = [_parse_json_line(raw) for raw in data.split(b"\n") if raw]
+    return [entry for entry in entries if entry is not None], start == 0 and not os.path.exists(path + ".1")
 
 
 def _read_file(path: str, cursor: LogCursor, collection: _Collection) -> None:
@@ -200,3 +302,7 @@ def _read_api(container: Container, cursor: LogCursor, collection: _Collection) 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now_nano() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")

@@ -20,9 +20,14 @@ from typing import Any
 
 from app.core import strict_json
 from app.core.errors import ActionError, ActionTimeout
+from workers.logs import InlineLogs, parse_inline
 
 _RETRY_FIRST_S = 0.002
 _RETRY_MAX_S = 0.05
+# Squall's own proxies hand an activation's log lines back with its /run answer when asked
+# (runtimes/python/actionproxy/capture.py, which names them too); other images ignore the request.
+LOGS_HEADER = "X-Squall-Logs"
+LOGS_LENGTH_HEADER = "X-Squall-Logs-Length"
 
 
 class ContainerDied(ActionError):
@@ -39,10 +44,18 @@ class ProxyResponse:
     status: int
     body: Any  # the parsed JSON, or the raw text when it is not (strict) JSON
     raw: bytes = b""
+    logs: InlineLogs | None = None  # the activation's log lines, when the proxy sent them with the answer
 
     @classmethod
-    def parse(cls, status: int, raw: bytes) -> ProxyResponse:
-        return cls(status, _decode(raw), raw)
+    def parse(cls, status: int, raw: bytes, logs_length: str | None = None) -> ProxyResponse:
+        """``logs_length``: the proxy's ``LOGS_LENGTH_HEADER``; the body's first that many bytes are the log
+        lines, the result follows. A length that does not fit the body is not believed: the whole body is the
+        result, and the logs are read from the engine."""
+        logs = None
+        if logs_length is not None and logs_length.isdigit() and int(logs_length) <= len(raw):
+            cut = int(logs_length)
+            logs, raw = parse_inline(raw[:cut]), raw[cut:]
+        return cls(status, _decode(raw), raw, logs)
 
     @property
     def is_json(self) -> bool:
@@ -128,8 +141,9 @@ class ProxyClient:
             raise ActionTimeout(round(timeout_s * 1000), during_init=True)
         return self._post("/init", payload, deadline, timeout_s, during_init=True)
 
-    def run(self, payload: dict[str, Any], timeout_s: float) -> ProxyResponse:
-        """``/run`` once; never retried (the action may have started)."""
+    def run(self, payload: dict[str, Any], timeout_s: float, log_limit: int | None = None) -> ProxyResponse:
+        """``/run`` once; never retried (the action may have started). ``log_limit``: ask for the activation's
+        log lines (at most that many bytes of text) with the answer."""
         deadline = time.monotonic() + timeout_s
         try:
             self._connect(deadline)
@@ -137,7 +151,7 @@ class ProxyClient:
             raise ActionTimeout(round(timeout_s * 1000)) from None
         except OSError as e:
             raise ContainerDied() from e
-        return self._post("/run", payload, deadline, timeout_s, during_init=False)
+        return self._post("/run", payload, deadline, timeout_s, during_init=False, log_limit=log_limit)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -167,19 +181,23 @@ class ProxyClient:
         self._conn = conn
 
     def _post(self, path: str, payload: dict[str, Any], deadline: float, timeout_s: float,
-              during_init: bool) -> ProxyResponse:
+              during_init: bool, log_limit: int | None = None) -> ProxyResponse:
         conn = self._conn
         assert conn is not None and conn.sock is not None
         body = _encode(payload)
+        headers = {"Content-Type": "application/json"}
+        if log_limit is not None:
+            headers[LOGS_HEADER] = str(log_limit)
         try:
             conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            conn.request("POST", path, body, headers)
             response = conn.getresponse()
             # The action may finish its body long after the headers; keep the one deadline.
             if conn.sock is not None:
                 conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             raw = response.read()
             status = response.status
+            logs_length = response.getheader(LOGS_LENGTH_HEADER) if log_limit is not None else None
         except TimeoutError as e:
             self.close()
             raise ActionTimeout(round(timeout_s * 1000), during_init=during_init) from e
@@ -188,7 +206,7 @@ class ProxyClient:
             raise ContainerDied(during_init) from e
         if response.will_close:
             self.close()
-        return ProxyResponse.parse(status, raw)
+        return ProxyResponse.parse(status, raw, logs_length)
 
 
 def _encode(payload: dict[str, Any]) -> bytes:

@@ -87,6 +87,26 @@ def test_success_then_warm_reuse(harness):
           f"duration {first.duration} ms; warm invoke {warm_ms:.1f} ms (duration {second.duration} ms)")
 
 
+def test_answered_runs_bring_their_lines_and_a_timed_out_one_gets_its_own_from_the_engine(harness):
+    """Squall's proxy sends each answered run's lines with the answer, so the engine's file is not read
+    (the cursor stays at its start); a run that times out in the same container has no answer, and its lines
+    are the file's last ones after the sentinels (workers/logs.py)."""
+    code = ("import sys, time\n"
+            "def main(args):\n    print('run', args['n'])\n    print('err', args['n'], file=sys.stderr)\n"
+            "    sys.stdout.flush()\n    time.sleep(args.get('sleep', 0))\n    return {'n': args['n']}\n")
+    action = harness.action(code, timeout_ms=1500)
+    for n in (1, 2):
+        answered = harness.invoke(harness.message(action, {"n": n}))
+        assert answered.status == Status.SUCCESS
+        assert sorted(line.split(": ", 1)[1] for line in answered.logs) == [f"err {n}", f"run {n}"]
+    (pooled,) = harness.pool._containers.values()
+    assert (pooled.cursor.inline, pooled.cursor.offset) == (True, 0)
+    slow = harness.invoke(harness.message(action, {"n": 3, "sleep": 30}))
+    assert annotation(slow.annotations, "timeout") is True
+    assert sorted(line.split(": ", 1)[1] for line in slow.logs[:-1]) == ["err 3", "run 3"]
+    assert slow.logs[-1].endswith(f"stderr: {DEVELOPER_ERROR_WARNING}")
+
+
 def test_raise_is_an_application_error_and_keeps_the_container(harness):
     action = harness.action("def main(args):\n    raise ValueError('boom')\n")
     first = harness.invoke(harness.message(action))

@@ -13,9 +13,11 @@ from workers.logs import (
     COLLECTION_WARNING,
     DEVELOPER_ERROR_WARNING,
     SENTINEL,
+    InlineLogs,
     LogCursor,
     collect_logs,
     format_line,
+    parse_inline,
     truncation_message,
 )
 
@@ -258,3 +260,106 @@ def test_a_flood_is_read_in_bounded_chunks(container, monkeypatch):
     lines = collect_logs(container, LogCursor(), 1, False)
     assert len(lines) == 2000 and texts(lines)[-1].startswith("stdout: line 1999 ")
     assert reads and all(0 < size <= 4096 for size in reads)
+
+
+# --- lines sent with the /run answer (runtimes/python/actionproxy/capture.py) ------------------------------------
+
+
+def inline(*lines: tuple[str, str], truncated: bool = False, complete: bool = True) -> InlineLogs:
+    return InlineLogs([LogEntry(f"2024-05-01T13:00:0{n}.000000001Z", stream, text)
+                       for n, (stream, text) in enumerate(lines)], truncated, complete)
+
+
+def test_lines_sent_with_the_answer_are_taken_without_reading_the_file(container):
+    container.write("stdout", "in the file too")
+    container.end()
+    cursor = LogCursor()
+    lines = collect_logs(container, cursor, 10, developer_error=False,
+                         inline=inline(("stdout", "hello"), ("stderr", "oops")))
+    assert lines == [format_line("2024-05-01T13:00:00.000000001Z", "stdout", "hello"),
+                     format_line("2024-05-01T13:00:01.000000001Z", "stderr", "oops")]
+    assert (cursor.offset, cursor.inline) == (0, True)
+    assert cursor.since_ns == LogEntry("2024-05-01T13:00:01.000000001Z", "stderr", "").time_ns
+
+
+def test_the_limit_holds_for_lines_sent_with_the_answer(container):
+    cursor = LogCursor()
+    text = "x" * (600 * 1024)
+    lines = collect_logs(container, cursor, 1, developer_error=False,
+                         inline=inline(("stdout", text), ("stdout", text), ("stdout", "after")))
+    assert texts(lines) == ["stdout: " + text, "stderr: " + truncation_message(1024 * 1024)]
+
+
+def test_a_truncation_by_the_proxy_is_noted_once(container):
+    lines = collect_logs(container, LogCursor(), 1, developer_error=False,
+                         inline=inline(("stdout", "kept"), truncated=True))
+    assert texts(lines) == ["stdout: kept", "stderr: " + truncation_message(1024 * 1024)]
+
+
+def test_lines_sent_incomplete_end_with_the_warning(container):
+    lines = collect_logs(container, LogCursor(), 10, developer_error=False,
+                         inline=inline(("stdout", "some"), complete=False))
+    assert texts(lines) == ["stdout: some", "stderr: " + COLLECTION_WARNING]
+
+
+def test_the_log_limit_zero_keeps_no_line_sent_with_the_answer(container):
+    assert collect_logs(container, LogCursor(), 0, developer_error=False, inline=inline(("stdout", "x"))) == []
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"[]", b"{}", b'{"lines": 3, "truncated": false, "complete": true}',
+    b'{"lines": [["t", "stdout"]], "truncated": false, "complete": true}', b"\xff"])
+def test_lines_that_are_not_the_proxys_shape_are_not_believed(raw):
+    assert parse_inline(raw) is None
+
+
+def test_a_hostile_proxy_cannot_choose_the_stream_or_the_time_format():
+    parsed = parse_inline(json.dumps({"lines": [["yesterday", "admin", "text"], ["2024-05-01T13:00:00.5Z", "stderr",
+                                                                               "ok"], ["t", "stdout", 7]],
+                                      "truncated": "yes", "complete": True}).encode())
+    assert parsed is not None
+    first, second = parsed.lines
+    assert (first.stream, first.text, second.time, second.stream) == ("stdout", "text", "2024-05-01T13:00:00.5Z",
+                                                                      "stderr")
+    assert first.time_ns > 0  # now, in the engine's format
+    assert parsed.truncated is False  # only true is true
+
+
+def test_after_answers_with_lines_a_run_without_one_takes_the_lines_after_the_last_sentinels(container, monkeypatch):
+    monkeypatch.setattr("workers.logs.DEVELOPER_ERROR_WAIT_S", 0.01)
+    cursor = LogCursor()
+    container.write("stdout", "first run")
+    container.end()
+    collect_logs(container, cursor, 10, developer_error=False, inline=inline(("stdout", "first run")))
+    container.write("stderr", "second run")
+    container.end()
+    collect_logs(container, cursor, 10, developer_error=False, inline=inline(("stderr", "second run")))
+    container.write("stdout", "timed out, printed")
+    container.write("stderr", "and this")
+    lines = collect_logs(container, cursor, 10, developer_error=True)
+    assert texts(lines) == ["stdout: timed out, printed", "stderr: and this", "stderr: " + DEVELOPER_ERROR_WARNING]
+
+
+def test_a_run_without_an_answer_whose_start_was_not_read_is_noted_as_truncated(container, monkeypatch):
+    monkeypatch.setattr("workers.logs.DEVELOPER_ERROR_WAIT_S", 0.01)
+    monkeypatch.setattr("workers.logs.TAIL_SLACK_BYTES", 100)
+    cursor = LogCursor()
+    container.end()
+    collect_logs(container, cursor, 1, developer_error=False, inline=inline())
+    for n in range(3000):  # about 3 MB of the engine's JSON: more than the tail read holds
+        container.write("stdout", f"line {n} " + "y" * 1000)
+    lines = collect_logs(container, cursor, 1, developer_error=True)
+    assert texts(lines)[-2:] == ["stderr: " + truncation_message(1024 * 1024), "stderr: " + DEVELOPER_ERROR_WARNING]
+    assert "line 0 " not in "".join(lines)
+
+
+def test_after_answers_with_lines_the_engine_api_serves_a_run_without_one(monkeypatch):
+    monkeypatch.setattr("workers.logs.DEVELOPER_ERROR_WAIT_S", 0.01)
+    container = FileContainer(None)
+    cursor = LogCursor()
+    answered = container.write("stdout", "answered")  # the proxy's time; the engine's copy is no earlier
+    container.end()
+    collect_logs(container, cursor, 10, developer_error=False, inline=InlineLogs([answered], False, True))
+    container.write("stdout", "no answer")
+    lines = collect_logs(container, cursor, 10, developer_error=True)
+    assert texts(lines) == ["stdout: no answer", "stderr: " + DEVELOPER_ERROR_WARNING]

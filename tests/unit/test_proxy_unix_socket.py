@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -18,11 +19,16 @@ from actionproxy.server import UnixProxyServer
 
 
 class EchoRunner:
+    """Answers a /run with its body; with a log limit, also with one log line saying the limit."""
+
     def init(self, raw: bytes) -> Reply:
         return Reply(200, b'{"ok":true}')
 
-    def run(self, raw: bytes) -> Reply:
-        return Reply(200, raw)
+    def run(self, raw: bytes, log_limit: int | None = None) -> Reply:
+        if log_limit is None:
+            return Reply(200, raw)
+        line = ["2026-12-07T10:00:00.000000001Z", "stderr", f"limit {log_limit}"]
+        return Reply(200, raw, json.dumps({"lines": [line], "truncated": False, "complete": True}).encode())
 
     def close(self) -> None:
         pass
@@ -50,6 +56,20 @@ def test_init_and_runs_over_one_unix_connection(socket_path: str) -> None:
     for n in range(3):
         assert client.run({"value": {"n": n}}, timeout_s=5).body == {"value": {"n": n}}
     client.close()
+
+
+def test_the_log_lines_come_with_the_answer_only_when_asked_for(socket_path: str) -> None:
+    client = ProxyClient(socket_path, 0)
+    plain = client.run({"value": {"n": 1}}, timeout_s=5)
+    asked = client.run({"value": {"n": 2}}, timeout_s=5, log_limit=4096)
+    client.close()
+    assert (plain.body, plain.logs) == ({"value": {"n": 1}}, None)
+    assert asked.body == {"value": {"n": 2}}
+    assert asked.raw == b'{"value":{"n":2}}'  # the result alone: its size is what the result limit measures
+    assert asked.logs is not None
+    assert [(e.time, e.stream, e.text) for e in asked.logs.lines] == [
+        ("2026-12-07T10:00:00.000000001Z", "stderr", "limit 4096")]
+    assert (asked.logs.truncated, asked.logs.complete) == (False, True)
 
 
 def test_the_proxy_listens_on_a_unix_socket_only_when_told() -> None:

@@ -12,11 +12,12 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
 from actionproxy import protocol
+from actionproxy.capture import OutputCapture
 from actionproxy.config import ProxyConfig
 from actionproxy.source import SourceError, materialise
 
@@ -29,6 +30,7 @@ _EXIT_WAIT_S = 10.0  # how long to wait for a launcher whose result pipe closed 
 class Reply:
     status: int
     body: bytes
+    logs: bytes | None = None  # the activation's log lines, when the invoker asked for them (actionproxy.capture)
 
     @classmethod
     def of(cls, status: int, payload: object) -> Reply:
@@ -95,20 +97,24 @@ class SerialRunner:
         self._stderr = stderr or sys.stderr
         self._lock = threading.Lock()
         self._initialized = False
+        self.capture: OutputCapture | None = None  # set once the proxy reads its own output
 
     def init(self, raw: bytes) -> Reply:
         with self._lock:
             reply = self._init(raw)
             if reply.status != 200:
-                self._end_activation()
+                self._end_activation(None)
             return reply
 
-    def run(self, raw: bytes) -> Reply:
+    def run(self, raw: bytes, log_limit: int | None = None) -> Reply:
+        """``log_limit``: the invoker's log limit in bytes when it wants the lines with the answer."""
         with self._lock:
+            logs = None
             try:
-                return self._run(raw)
+                reply = self._run(raw)
             finally:
-                self._end_activation()
+                logs = self._end_activation(log_limit)
+            return reply if logs is None else replace(reply, logs=logs)
 
     def _init(self, raw: bytes) -> Reply:
         raise NotImplementedError
@@ -116,10 +122,11 @@ class SerialRunner:
     def _run(self, raw: bytes) -> Reply:
         raise NotImplementedError
 
-    def _end_activation(self) -> None:
+    def _end_activation(self, log_limit: int | None) -> bytes | None:
         for stream in (self._stdout, self._stderr):
             stream.write(protocol.SENTINEL + "\n")
             stream.flush()
+        return self.capture.activation_end(log_limit) if self.capture is not None else None
 
 
 class _Launcher(PipedChild):

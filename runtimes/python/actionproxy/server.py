@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Protocol
 
 from actionproxy.actionloop import LoopRunner
+from actionproxy.capture import LOGS_HEADER, LOGS_LENGTH_HEADER, OutputCapture
 from actionproxy.config import ProxyConfig
 from actionproxy.executable import ExecRunner
 from actionproxy.relay import start_api_relay
@@ -30,9 +31,11 @@ class Runner(Protocol):
     """What the HTTP side needs: ``ActionRunner`` (Python code), ``ExecRunner`` (an executable per activation)
     or ``LoopRunner`` (one executable kept running)."""
 
+    capture: OutputCapture | None
+
     def init(self, raw: bytes) -> Reply: ...
 
-    def run(self, raw: bytes) -> Reply: ...
+    def run(self, raw: bytes, log_limit: int | None = None) -> Reply: ...
 
     def close(self) -> None: ...
 
@@ -87,7 +90,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         runner = self.server.runner
-        route = {"/init": runner.init, "/run": runner.run}.get(self.path.split("?", 1)[0])
+        route = {"/init": runner.init, "/run": self._run}.get(self.path.split("?", 1)[0])
         try:
             body = self._body()
         except ValueError as exc:
@@ -103,6 +106,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
             traceback.print_exc()
             reply = Reply.error(500, f"The action proxy failed: {exc}")
         self._reply(reply)
+
+    def _run(self, body: bytes) -> Reply:
+        limit = self.headers.get(LOGS_HEADER)
+        return self.server.runner.run(body, int(limit) if limit and limit.isdigit() else None)
 
     def do_GET(self) -> None:
         self._reply(Reply.error(404, f"No such endpoint: {self.path}"))
@@ -128,11 +135,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _reply(self, reply: Reply) -> None:
+        logs = reply.logs or b""
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Content-Length", str(len(logs) + len(reply.body)))
+        if reply.logs is not None:
+            self.send_header(LOGS_LENGTH_HEADER, str(len(logs)))
         self.end_headers()
-        self.wfile.write(reply.body)
+        self.wfile.write(logs + reply.body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # access-log lines on stderr would be read as the action's logs
@@ -154,7 +164,10 @@ def main() -> None:
     config = ProxyConfig.from_env(os.environ)
     runners: dict[str, Callable[[ProxyConfig], Runner]] = {
         "exec": ExecRunner, "loop": LoopRunner, "python": ActionRunner}
+    capture = OutputCapture()
+    capture.install()  # before any child starts: they inherit the pipes
     runner = runners[config.runner](config)
+    runner.capture = capture
     server = (UnixProxyServer(config.socket, runner) if config.socket
               else ProxyServer((config.host, config.port), runner))
     signal.signal(signal.SIGTERM, _stop)
