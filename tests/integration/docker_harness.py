@@ -62,8 +62,8 @@ class Harness:
         self.stored_when_published: list[bool] = []
 
     def action(self, code: str, name: str = "act", timeout_ms: int = 10_000, logs_mb: int = 10,
-               memory_mb: int = 256, concurrency: int = 1) -> Action:
-        action = Action(EntityPath("guest", name), Exec("python:3", code=code),
+               memory_mb: int = 256, concurrency: int = 1, kind: str = "python:3") -> Action:
+        action = Action(EntityPath("guest", name), Exec(kind, code=code),
                         ActionLimits(timeout=timeout_ms, memory=memory_mb, logs=logs_mb, concurrency=concurrency))
         return self.entities.put_action(action)
 

@@ -87,14 +87,22 @@ def test_success_then_warm_reuse(harness):
           f"duration {first.duration} ms; warm invoke {warm_ms:.1f} ms (duration {second.duration} ms)")
 
 
-def test_answered_runs_bring_their_lines_and_a_timed_out_one_gets_its_own_from_the_engine(harness):
-    """Squall's proxy sends each answered run's lines with the answer, so the engine's file is not read
+ANSWERED_THEN_TIMED_OUT = {
+    "python:3": ("import sys, time\n"
+                 "def main(args):\n    print('run', args['n'])\n    print('err', args['n'], file=sys.stderr)\n"
+                 "    sys.stdout.flush()\n    time.sleep(args.get('sleep', 0))\n    return {'n': args['n']}\n"),
+    "nodejs:18": ("function main(args) {\n  console.log('run', args.n);\n  console.error('err', args.n);\n"
+                  "  const ms = (args.sleep || 0) * 1000;\n"
+                  "  return new Promise((resolve) => setTimeout(() => resolve({n: args.n}), ms));\n}\n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ANSWERED_THEN_TIMED_OUT))
+def test_answered_runs_bring_their_lines_and_a_timed_out_one_gets_its_own_from_the_engine(harness, kind):
+    """Squall's proxies send each answered run's lines with the answer, so the engine's file is not read
     (the cursor stays at its start); a run that times out in the same container has no answer, and its lines
     are the file's last ones after the sentinels (workers/logs.py)."""
-    code = ("import sys, time\n"
-            "def main(args):\n    print('run', args['n'])\n    print('err', args['n'], file=sys.stderr)\n"
-            "    sys.stdout.flush()\n    time.sleep(args.get('sleep', 0))\n    return {'n': args['n']}\n")
-    action = harness.action(code, timeout_ms=1500)
+    action = harness.action(ANSWERED_THEN_TIMED_OUT[kind], timeout_ms=1500, kind=kind)
     for n in (1, 2):
         answered = harness.invoke(harness.message(action, {"n": n}))
         assert answered.status == Status.SUCCESS

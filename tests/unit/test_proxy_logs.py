@@ -1,10 +1,12 @@
-"""The Python action proxy hands an activation's log lines back with its /run answer, and still passes every byte
-on to its own stdout and stderr, which the engine reads (``runtimes/python/actionproxy/capture.py``). The proxy
-runs here as its own process, as in a container, with its streams going to files."""
+"""Squall's action proxies hand an activation's log lines back with its /run answer, and still pass every line on
+to their own stdout and stderr, which the engine reads (``runtimes/python/actionproxy/capture.py``,
+``runtimes/nodejs/actionproxy/capture.js``). Each proxy runs here as its own process, as in a container, with its
+streams going to files."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,8 +23,9 @@ from actionproxy import capture
 
 pytestmark = pytest.mark.unit
 
-RUNTIME = Path(__file__).resolve().parents[2] / "runtimes" / "python"
-ACTION = """\
+RUNTIMES = Path(__file__).resolve().parents[2] / "runtimes"
+ACTIONS = {
+    "python": """\
 import sys
 print("loading")
 def main(args):
@@ -31,19 +34,38 @@ def main(args):
     print("err", n, file=sys.stderr)
     sys.stdout.write("no newline " + str(n))
     return {"n": n}
-"""
+""",
+    "nodejs": """\
+console.log("loading");
+function main(args) {
+  console.log("out", args.n);
+  console.error("err", args.n);
+  process.stdout.write("no newline " + args.n);
+  return { n: args.n };
+}
+""",
+}
 
 
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[tuple[ProxyClient, Path]]:
+def _command(runtime: str) -> list[str]:
+    if runtime == "python":
+        return [sys.executable, "-m", "actionproxy"]
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on this machine (tests/services.sh installs it)")
+    return [node, str(RUNTIMES / "nodejs" / "actionproxy" / "proxy.js")]
+
+
+@pytest.fixture(params=["python", "nodejs"])
+def proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ProxyClient, Path]]:
     socket_path = str(tmp_path / "proxy.sock")
-    env = {**os.environ, "PYTHONPATH": str(RUNTIME), "PROXY_SOCKET": socket_path,
+    env = {**os.environ, "PYTHONPATH": str(RUNTIMES / "python"), "PROXY_SOCKET": socket_path,
            "PROXY_WORK_DIR": str(tmp_path), "PROXY_RUNNER": "python"}
     with open(tmp_path / "stdout", "wb") as out, open(tmp_path / "stderr", "wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", "actionproxy"], env=env, stdout=out, stderr=err)
+        process = subprocess.Popen(_command(request.param), env=env, stdout=out, stderr=err, cwd=tmp_path)
     client = ProxyClient(socket_path, 0)
     try:
-        init = client.init({"value": {"code": ACTION, "main": "main"}}, timeout_s=20)
+        init = client.init({"value": {"code": ACTIONS[request.param], "main": "main"}}, timeout_s=20)
         assert (init.status, init.body) == (200, {"ok": True})
         yield client, tmp_path
     finally:
@@ -74,9 +96,10 @@ def test_the_lines_come_with_the_answer_and_still_reach_the_engine(proxy):
     assert times == sorted(times) and times[0] > 0
     stdout = (folder / "stdout").read_text()
     stderr = (folder / "stderr").read_text()
-    assert stdout.startswith("loading\nout 1\nno newline 1" + SENTINEL + "\nout 2\n")  # passed on unchanged
+    assert stdout.startswith("loading\nout 1\nno newline 1")  # passed on
+    assert "out 2\nno newline 2" in stdout and "err 2\n" in stderr  # also when no lines were asked for
     assert (stdout.count(SENTINEL), stderr.count(SENTINEL)) == (3, 3)
-    assert "err 2\n" in stderr
+    assert "FLUSHED" not in stdout + stderr  # the Node.js launcher's markers stay in the proxy
 
 
 def test_the_proxy_keeps_no_more_than_the_limit(proxy):
@@ -87,6 +110,9 @@ def test_the_proxy_keeps_no_more_than_the_limit(proxy):
     assert [entry.text for entry in answer.logs.lines] == ["loading"]
 
 
-def test_the_invoker_and_the_proxy_name_the_same_headers():
+def test_the_invoker_and_the_proxies_name_the_same_headers():
     assert (proxy_client.LOGS_HEADER, proxy_client.LOGS_LENGTH_HEADER) == (capture.LOGS_HEADER,
                                                                           capture.LOGS_LENGTH_HEADER)
+    script = (RUNTIMES / "nodejs" / "actionproxy" / "capture.js").read_text()
+    assert f"LOGS_HEADER = '{capture.LOGS_HEADER.lower()}'" in script
+    assert f"LOGS_LENGTH_HEADER = '{capture.LOGS_LENGTH_HEADER}'" in script

@@ -3,12 +3,32 @@
 // wait for Node to boot), then sends, over the IPC channel:
 //   {type: 'init', folder, main, env}  once: export env, require the code, answer ready or init-error;
 //   {type: 'run', id, value, env}      per activation: export env, call main, answer result/bad-result.
-// Its stdout and stderr are the container's, so whatever the action prints becomes its logs; they are
-// pipes, which Node writes synchronously, so the output is out before the answer reaches the proxy.
+// Its stdout and stderr are pipes, which Node writes synchronously, so the output is out before the
+// answer reaches the proxy; whatever the action prints becomes its logs. When the proxy reads them
+// (init's `markers`), a marker line on each stream precedes every answer (capture.js).
 
+const fs = require('fs');
 const url = require('url');
 
-const { NOT_A_DICT } = require('./protocol');
+const { FLUSHED, NOT_A_DICT } = require('./protocol');
+
+let markers = false;
+
+/** Send an answer; first the marker with its id on both streams, when the proxy reads them. */
+function reply(message, id) {
+  if (markers) {
+    // To the descriptors themselves: an action may have replaced process.stdout.write. Node writes pipes
+    // synchronously, so what the action printed is out already.
+    for (const fd of [1, 2]) {
+      try {
+        fs.writeSync(fd, `${FLUSHED} ${id}\n`);
+      } catch (error) {
+        // closed by the action: the proxy waits for this stream no longer than its END_WAIT_MS
+      }
+    }
+  }
+  process.send(message);
+}
 
 class LoadError extends Error {}
 
@@ -20,12 +40,13 @@ function main() {
       process.send({ type: 'init-error', message: 'The launcher expected an init message.' });
       return;
     }
+    markers = message.markers === true;
     init(message).then(
       (entry) => {
         process.on('message', (request) => run(entry, request));
-        process.send({ type: 'ready' });
+        reply({ type: 'ready' }, message.id);
       },
-      (error) => process.send({ type: 'init-error', message: error.message }),
+      (error) => reply({ type: 'init-error', message: error.message }, message.id),
     );
   });
 }
@@ -112,21 +133,21 @@ function errorValue(error) {
 
 function answer(id, result) {
   if (result === null || typeof result !== 'object') {
-    process.send({ type: 'bad-result', id, message: NOT_A_DICT });
+    reply({ type: 'bad-result', id, message: NOT_A_DICT }, id);
     return;
   }
   let json;
   try {
     json = JSON.stringify(result);
   } catch (error) {
-    process.send({ type: 'bad-result', id, message: `The action did not return a valid JSON value: ${error.message}` });
+    reply({ type: 'bad-result', id, message: `The action did not return a valid JSON value: ${error.message}` }, id);
     return;
   }
   if (typeof json !== 'string') { // e.g. a toJSON() that returns undefined
-    process.send({ type: 'bad-result', id, message: NOT_A_DICT });
+    reply({ type: 'bad-result', id, message: NOT_A_DICT }, id);
     return;
   }
-  process.send({ type: 'result', id, json });
+  reply({ type: 'result', id, json }, id);
 }
 
 if (require.main === module) {

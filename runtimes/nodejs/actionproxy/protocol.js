@@ -3,6 +3,8 @@
 // (runtimes/python/actionproxy/protocol.py) and OpenWhisk's, which clients and tests match on.
 
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+// The launcher's line on stdout and stderr before each answer, when the proxy reads them (capture.js).
+const FLUSHED = 'XXX_SQUALL_OUTPUT_FLUSHED_XXX';
 
 const NO_CODE = 'Missing main/no code to execute.';
 const REINIT = 'Cannot initialize the action more than once.';
@@ -20,5 +22,5 @@ function envString(value) {
 }
 
 module.exports = {
-  SENTINEL, NO_CODE, REINIT, NOT_A_DICT, NOT_AN_ARGUMENT, EXITED_ON_RUN, NOT_INITIALIZED, envString,
+  SENTINEL, FLUSHED, NO_CODE, REINIT, NOT_A_DICT, NOT_AN_ARGUMENT, EXITED_ON_RUN, NOT_INITIALIZED, envString,
 };

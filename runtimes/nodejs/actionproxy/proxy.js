@@ -10,6 +10,7 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 
+const { Capture, LOGS_HEADER, LOGS_LENGTH_HEADER } = require('./capture');
 const { configFromEnv } = require('./config');
 const { startApiRelay } = require('./relay');
 const { ActionRunner, Reply } = require('./runner');
@@ -36,19 +37,31 @@ function createServer(runner) {
 async function handle(runner, request, body) {
   const route = request.url.split('?', 1)[0];
   if (request.method === 'POST' && route === '/init') return runner.init(body);
-  if (request.method === 'POST' && route === '/run') return runner.run(body);
+  if (request.method === 'POST' && route === '/run') {
+    const limit = request.headers[LOGS_HEADER];
+    return runner.run(body, /^\d+$/.test(limit || '') ? Number(limit) : null);
+  }
   return Reply.error(404, `No such endpoint: ${request.url}`);
 }
 
 function send(response, reply) {
-  const body = Buffer.from(reply.body, 'utf8');
-  response.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+  const result = Buffer.from(reply.body, 'utf8');
+  const headers = { 'Content-Type': 'application/json' };
+  let body = result;
+  if (typeof reply.logs === 'string') { // the lines first, then the result unchanged
+    const logs = Buffer.from(reply.logs, 'utf8');
+    headers[LOGS_LENGTH_HEADER] = logs.length;
+    body = Buffer.concat([logs, result]);
+  }
+  headers['Content-Length'] = body.length;
+  response.writeHead(reply.status, headers);
   response.end(body);
 }
 
 function main() {
   const config = configFromEnv(process.env);
-  const runner = new ActionRunner(config);
+  const capture = new Capture({ stdout: process.stdout, stderr: process.stderr });
+  const runner = new ActionRunner(config, { capture });
   runner.prepare();
   const server = createServer(runner);
   const stop = () => { // docker stop sends SIGTERM; a PID 1 without a handler would ignore it

@@ -13,9 +13,10 @@ const { materialise, SourceError } = require('./source');
 const LAUNCHER = path.join(__dirname, 'launcher.js');
 
 class Reply {
-  constructor(status, body) {
+  constructor(status, body, logs = null) {
     this.status = status;
     this.body = body; // a JSON text
+    this.logs = logs; // the activation's log lines as JSON, when the invoker asked for them (capture.js)
   }
 
   static of(status, payload) {
@@ -29,15 +30,17 @@ class Reply {
 
 /** One launcher child: sends it requests and routes its answers to the waiting promises. */
 class Launcher {
-  constructor(env) {
+  constructor(env, capture = null) {
     this.waiting = new Map(); // id -> resolve(answer | null)
     this.exited = null; // {code, signal} once the child is gone
     this.onReady = null;
+    const output = capture ? 'pipe' : 'inherit';
     this.process = childProcess.fork(LAUNCHER, [], {
       env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', output, output, 'ipc'],
       serialization: 'json',
     });
+    if (capture) capture.attach(this.process);
     this.process.on('message', (message) => this.receive(message));
     // 'close' comes after 'exit' and after the IPC channel drained: every answer sent has arrived.
     this.process.on('close', (code, signal) => this.gone(code, signal));
@@ -48,14 +51,14 @@ class Launcher {
     return this.exited === null;
   }
 
-  init(folder, main, env) {
+  init(id, folder, main, env, markers) {
     return new Promise((resolve) => {
       if (!this.alive) {
         resolve(null);
         return;
       }
       this.onReady = resolve;
-      this.post({ type: 'init', folder, main, env });
+      this.post({ type: 'init', id, folder, main, env, markers });
     });
   }
 
@@ -107,10 +110,11 @@ class Launcher {
 }
 
 class ActionRunner {
-  constructor(config, { stdout = process.stdout, stderr = process.stderr, env = process.env } = {}) {
+  constructor(config, { stdout = process.stdout, stderr = process.stderr, env = process.env, capture = null } = {}) {
     this.config = config;
-    this.stdout = stdout;
-    this.stderr = stderr;
+    this.capture = capture; // reads the launchers' output, and ours, when the proxy hands logs back
+    this.stdout = capture ? capture.writer('stdout') : stdout;
+    this.stderr = capture ? capture.writer('stderr') : stderr;
     this.env = env;
     this.launcher = null;
     this.spare = null; // a launcher started ahead of /init, so a cold start does not wait for Node to boot
@@ -121,14 +125,17 @@ class ActionRunner {
 
   /** Start the spare launcher now (a prewarmed container then pays only for loading the code). */
   prepare() {
-    if (this.spare === null || !this.spare.alive) this.spare = new Launcher({ ...this.env });
+    if (this.spare === null || !this.spare.alive) this.spare = new Launcher({ ...this.env }, this.capture);
   }
 
   // --- /init ---------------------------------------------------------------------------------------
 
   async init(raw) {
     const reply = await this.initOnce(raw);
-    if (reply.status !== 200) this.endActivation();
+    if (reply.status !== 200) {
+      this.endActivation();
+      if (this.capture) this.capture.end(null); // the invoker reads a failed /init's lines from the engine
+    }
     return reply;
   }
 
@@ -173,7 +180,10 @@ class ActionRunner {
     this.prepare();
     const launcher = this.spare;
     this.spare = null;
-    const answer = await launcher.init(folder, main, env);
+    this.nextId += 1;
+    const id = String(this.nextId);
+    const answer = await launcher.init(id, folder, main, env, this.capture !== null);
+    if (this.capture) await this.capture.flushed(id, launcher.process); // what loading the code printed comes before the sentinels
     if (answer === null) {
       const { code, signal } = launcher.exited;
       return Reply.error(502, 'Cannot start action: the action exited during initialization '
@@ -190,12 +200,16 @@ class ActionRunner {
 
   // --- /run ----------------------------------------------------------------------------------------
 
-  async run(raw) {
+  /** `logLimit`: the invoker's log limit in bytes when it wants the lines with the answer. */
+  async run(raw, logLimit = null) {
+    let reply;
     try {
-      return await this.runOnce(raw);
+      reply = await this.runOnce(raw);
     } finally {
       this.endActivation();
     }
+    const logs = this.capture ? this.capture.end(logLimit) : null;
+    return logs === null ? reply : new Reply(reply.status, reply.body, logs);
   }
 
   async runOnce(raw) {
@@ -217,7 +231,9 @@ class ActionRunner {
       if (key !== 'value') env[`__OW_${key.toUpperCase()}`] = protocol.envString(item);
     }
     this.nextId += 1;
-    const answer = await launcher.run(this.nextId, value, env);
+    const id = this.nextId;
+    const answer = await launcher.run(id, value, env);
+    if (this.capture) await this.capture.flushed(String(id), launcher.process); // all it printed is read before the sentinels
     if (answer === null) return Reply.error(502, protocol.EXITED_ON_RUN);
     if (answer.type === 'result') return new Reply(200, answer.json); // already JSON: passed through
     return Reply.error(502, answer.message);
