@@ -61,12 +61,14 @@ class InlineLogs:
 
 
 def parse_inline(raw: bytes) -> InlineLogs | None:
-    """The proxy's ``{"lines": [[time, stream, text], ...], "truncated": .., "complete": ..}``; None when it is not
-    that (the lines are then read from the engine). Checked, never trusted: the action runs in that container."""
+    """The proxy's ``{"chunks": [[time, stream, text], ...], "truncated": .., "complete": ..}``, each text one or more
+    lines read at that time; None when it is not that (the lines are then read from the engine). Checked, never
+    trusted: the action runs in that container."""
     try:
         document = json.loads(raw)
-        lines = [LogEntry(_time_text(when), stream if stream in _STREAMS else "stdout", text)
-                 for when, stream, text in document["lines"] if isinstance(text, str)]
+        lines = [LogEntry(time_text, stream if stream in _STREAMS else "stdout", line.rstrip("\r"))
+                 for when, stream, text in document["chunks"] if isinstance(text, str)
+                 for time_text in (_time_text(when),) for line in text.split("\n")]
         return InlineLogs(lines, document["truncated"] is True, document["complete"] is True)
     except (ValueError, KeyError, TypeError):
         return None
@@ -122,7 +124,10 @@ class _Collection:
 
     def add(self, entry: LogEntry) -> None:
         """Take one line; after truncation keep consuming (to reach the sentinels) without keeping."""
-        if entry.text.strip() == SENTINEL:
+        before = _before_sentinel(entry.text)
+        if before is not None:
+            if before.strip():  # the action's last output had no newline: it ran into the sentinel
+                self.add(LogEntry(entry.time, entry.stream, before))
             self.sentinels.add(entry.stream)
             return
         if self.truncated:
@@ -207,7 +212,7 @@ def _after_inline(container: Container, cursor: LogCursor, collection: _Collecti
         entries = []
         with contextlib.suppress(ContainerError):  # an unreachable engine: the warning alone
             entries = container.api_logs(cursor.since_ns + 1 if cursor.since_ns else 0)
-    last = {entry.stream: index for index, entry in enumerate(entries) if entry.text.strip() == SENTINEL}
+    last = {entry.stream: index for index, entry in enumerate(entries) if _before_sentinel(entry.text) is not None}
     if not whole and len(last) < len(_STREAMS):  # a stream's start may lie before what was read
         collection.lost()
     for index, entry in enumerate(entries):
@@ -217,6 +222,12 @@ def _after_inline(container: Container, cursor: LogCursor, collection: _Collecti
     collection.lines.append(format_line(_now(), "stderr",
                                         DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING))
     return collection.lines
+
+
+def _before_sentinel(text: str) -> str | None:
+    """What precedes the sentinel when the line ends with it (usually nothing), else None."""
+    stripped = text.rstrip()
+    return stripped[:-len(SENTINEL)] if stripped.endswith(SENTINEL) else None
 
 
 def _read_tail(path: str, limit_bytes: int) -> tuple[list[LogEntry], bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,17 @@ def test_missing_sentinels_otherwise_add_the_collection_warning(container, monke
     monkeypatch.setattr("workers.logs.WAIT_S", 0.05)
     container.write("stdout", "only")
     assert texts(collect_logs(container, LogCursor(), 10, False)) == ["stdout: only", f"stderr: {COLLECTION_WARNING}"]
+
+
+def test_output_without_a_newline_that_ran_into_the_sentinel_is_a_line_and_the_end(container):
+    container.write("stdout", "first")
+    container.write("stdout", "no newline" + SENTINEL)
+    container.write("stderr", SENTINEL)
+    cursor = LogCursor()
+    started = time.monotonic()
+    lines = collect_logs(container, cursor, 10, developer_error=False)
+    assert time.monotonic() - started < 1  # the end was seen: no wait for sentinels that never come
+    assert texts(lines) == ["stdout: first", "stdout: no newline"]
 
 
 def test_only_one_sentinel_is_not_enough(container):
@@ -307,14 +319,25 @@ def test_the_log_limit_zero_keeps_no_line_sent_with_the_answer(container):
 
 
 @pytest.mark.parametrize("raw", [
-    b"", b"[]", b"{}", b'{"lines": 3, "truncated": false, "complete": true}',
-    b'{"lines": [["t", "stdout"]], "truncated": false, "complete": true}', b"\xff"])
+    b"", b"[]", b"{}", b'{"chunks": 3, "truncated": false, "complete": true}',
+    b'{"chunks": [["t", "stdout"]], "truncated": false, "complete": true}', b"\xff"])
 def test_lines_that_are_not_the_proxys_shape_are_not_believed(raw):
     assert parse_inline(raw) is None
 
 
+def test_a_chunk_is_the_lines_of_one_read():
+    parsed = parse_inline(json.dumps({"chunks": [["2024-05-01T13:00:00.5Z", "stdout", "one\r\ntwo\n\nfour"],
+                                                 ["2024-05-01T13:00:00.6Z", "stderr", ""]],
+                                      "truncated": False, "complete": True}).encode())
+    assert parsed is not None
+    assert [(e.time, e.stream, e.text) for e in parsed.lines] == [
+        ("2024-05-01T13:00:00.5Z", "stdout", "one"), ("2024-05-01T13:00:00.5Z", "stdout", "two"),
+        ("2024-05-01T13:00:00.5Z", "stdout", ""), ("2024-05-01T13:00:00.5Z", "stdout", "four"),
+        ("2024-05-01T13:00:00.6Z", "stderr", "")]
+
+
 def test_a_hostile_proxy_cannot_choose_the_stream_or_the_time_format():
-    parsed = parse_inline(json.dumps({"lines": [["yesterday", "admin", "text"], ["2024-05-01T13:00:00.5Z", "stderr",
+    parsed = parse_inline(json.dumps({"chunks": [["yesterday", "admin", "text"], ["2024-05-01T13:00:00.5Z", "stderr",
                                                                                "ok"], ["t", "stdout", 7]],
                                       "truncated": "yes", "complete": True}).encode())
     assert parsed is not None

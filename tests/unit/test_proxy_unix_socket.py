@@ -28,7 +28,7 @@ class EchoRunner:
         if log_limit is None:
             return Reply(200, raw)
         line = ["2026-12-07T10:00:00.000000001Z", "stderr", f"limit {log_limit}"]
-        return Reply(200, raw, json.dumps({"lines": [line], "truncated": False, "complete": True}).encode())
+        return Reply(200, raw, (json.dumps({"chunks": [line], "truncated": False, "complete": True}).encode(),))
 
     def close(self) -> None:
         pass

@@ -3,31 +3,39 @@
 // wait for Node to boot), then sends, over the IPC channel:
 //   {type: 'init', folder, main, env}  once: export env, require the code, answer ready or init-error;
 //   {type: 'run', id, value, env}      per activation: export env, call main, answer result/bad-result.
-// Its stdout and stderr are pipes, which Node writes synchronously, so the output is out before the
-// answer reaches the proxy; whatever the action prints becomes its logs. When the proxy reads them
-// (init's `markers`), a marker line on each stream precedes every answer (capture.js).
+// Whatever the action prints on stdout and stderr becomes its logs. When the proxy reads them through
+// pipes (init's `markers`), a marker line on each stream precedes every answer (capture.js); otherwise
+// they are the container's own.
 
-const fs = require('fs');
 const url = require('url');
 
 const { FLUSHED, NOT_A_DICT } = require('./protocol');
 
 let markers = false;
+// Taken before the action's code loads, which may replace process.stdout.write.
+const writers = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
 
-/** Send an answer; first the marker with its id on both streams, when the proxy reads them. */
+/** Send an answer; first, when the proxy reads our output, the marker with its id on both streams. The
+ * marker goes through the streams the action wrote to, behind what it wrote, and the answer leaves once both
+ * are written: a pipe the proxy has not emptied yet makes Node queue writes, so writing is not done when
+ * `write` returns. */
 function reply(message, id) {
-  if (markers) {
-    // To the descriptors themselves: an action may have replaced process.stdout.write. Node writes pipes
-    // synchronously, so what the action printed is out already.
-    for (const fd of [1, 2]) {
-      try {
-        fs.writeSync(fd, `${FLUSHED} ${id}\n`);
-      } catch (error) {
-        // closed by the action: the proxy waits for this stream no longer than its END_WAIT_MS
-      }
+  if (!markers) {
+    process.send(message);
+    return;
+  }
+  let left = 2;
+  const written = () => {
+    left -= 1;
+    if (left === 0) process.send(message);
+  };
+  for (const write of writers) {
+    try {
+      write(`${FLUSHED} ${id}\n`, written);
+    } catch (error) { // the action closed it: the proxy waits for this stream no longer than its END_WAIT_MS
+      written();
     }
   }
-  process.send(message);
 }
 
 class LoadError extends Error {}

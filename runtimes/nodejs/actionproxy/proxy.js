@@ -46,16 +46,18 @@ async function handle(runner, request, body) {
 
 function send(response, reply) {
   const result = Buffer.from(reply.body, 'utf8');
-  const headers = { 'Content-Type': 'application/json' };
-  let body = result;
-  if (typeof reply.logs === 'string') { // the lines first, then the result unchanged
-    const logs = Buffer.from(reply.logs, 'utf8');
-    headers[LOGS_LENGTH_HEADER] = logs.length;
-    body = Buffer.concat([logs, result]);
+  const headers = { 'Content-Type': 'application/json', 'Content-Length': result.length };
+  if (Array.isArray(reply.logs)) { // the lines first, then the result unchanged
+    const length = reply.logs.reduce((sum, part) => sum + part.length, 0);
+    headers[LOGS_LENGTH_HEADER] = length;
+    headers['Content-Length'] = length + result.length;
+    response.writeHead(reply.status, headers);
+    for (const part of reply.logs) response.write(part); // apart: joining would copy a flood once more
+    response.end(result);
+    return;
   }
-  headers['Content-Length'] = body.length;
   response.writeHead(reply.status, headers);
-  response.end(body);
+  response.end(result);
 }
 
 function main() {

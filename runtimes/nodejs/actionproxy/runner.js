@@ -16,7 +16,7 @@ class Reply {
   constructor(status, body, logs = null) {
     this.status = status;
     this.body = body; // a JSON text
-    this.logs = logs; // the activation's log lines as JSON, when the invoker asked for them (capture.js)
+    this.logs = logs; // the activation's log lines, JSON in parts (Buffers), when the invoker asked (capture.js)
   }
 
   static of(status, payload) {

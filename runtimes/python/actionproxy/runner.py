@@ -30,7 +30,7 @@ _EXIT_WAIT_S = 10.0  # how long to wait for a launcher whose result pipe closed 
 class Reply:
     status: int
     body: bytes
-    logs: bytes | None = None  # the activation's log lines, when the invoker asked for them (actionproxy.capture)
+    logs: tuple[bytes, ...] | None = None  # the activation's log lines in parts, when asked for (actionproxy.capture)
 
     @classmethod
     def of(cls, status: int, payload: object) -> Reply:
@@ -122,7 +122,7 @@ class SerialRunner:
     def _run(self, raw: bytes) -> Reply:
         raise NotImplementedError
 
-    def _end_activation(self, log_limit: int | None) -> bytes | None:
+    def _end_activation(self, log_limit: int | None) -> tuple[bytes, ...] | None:
         for stream in (self._stdout, self._stderr):
             stream.write(protocol.SENTINEL + "\n")
             stream.flush()

@@ -135,14 +135,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _reply(self, reply: Reply) -> None:
-        logs = reply.logs or b""
+        logs = reply.logs or ()
+        logs_length = sum(len(part) for part in logs)
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(logs) + len(reply.body)))
+        self.send_header("Content-Length", str(logs_length + len(reply.body)))
         if reply.logs is not None:
-            self.send_header(LOGS_LENGTH_HEADER, str(len(logs)))
+            self.send_header(LOGS_LENGTH_HEADER, str(logs_length))
         self.end_headers()
-        self.wfile.write(logs + reply.body)
+        for part in logs:  # apart: joining a flood's lines to the result would copy them once more
+            self.wfile.write(part)
+        self.wfile.write(reply.body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # access-log lines on stderr would be read as the action's logs
