@@ -383,8 +383,10 @@ class Invoker:
         if init_ms is None:
             start = run_start
         try:
+            # The lines with the answer, where they can be told apart from other activations' (one at a time).
+            wanted = action.limits.logs > 0 and self._concurrency(action) == 1
             response = lease.proxy.run(self._run_payload(msg, action, run_start), timeout_s,
-                                       log_limit=action.limits.logs * 1024 * 1024 if action.limits.logs > 0 else None)
+                                       log_limit=action.limits.logs * 1024 * 1024 if wanted else None)
             outcome = replace(run_outcome(response, self._payload_bytes), logs=response.logs)
         except ActionTimeout as e:
             outcome = Outcome(Status.DEVELOPER_ERROR, _error(e.message), timed_out=True)

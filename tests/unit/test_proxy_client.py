@@ -13,7 +13,7 @@ import pytest
 
 from app.core.errors import ActionTimeout
 from tests.conftest import free_port
-from workers.proxy_client import ContainerDied, ProxyClient
+from workers.proxy_client import ContainerDied, ProxyClient, ProxyResponse
 
 pytestmark = pytest.mark.unit
 
@@ -185,3 +185,24 @@ def test_an_idle_connection_the_proxy_closed_is_replaced(serve, client_for):
     assert readable
     assert client.run({"value": {"n": 2}}, 5).body == {"n": 2}
     assert len(server.connections) == 2
+
+
+LINES = b'{"chunks":[["2024-05-01T12:00:00.1Z","stdout","hi"]],"truncated":false,"complete":true}'
+
+
+@pytest.mark.parametrize("length", [None, "", "-1", "abc", "1e3", str(len(LINES) + 100)])
+def test_a_logs_length_that_does_not_fit_the_body_is_not_believed(length):
+    response = ProxyResponse.parse(200, LINES + b'{"ok":true}', length)
+    assert response.logs is None
+    assert response.raw == LINES + b'{"ok":true}'  # the whole body is the result, as any image's
+
+
+def test_the_lines_ahead_of_the_result_are_split_off():
+    response = ProxyResponse.parse(200, LINES + b'{"ok":true}', str(len(LINES)))
+    assert (response.body, response.raw, response.size) == ({"ok": True}, b'{"ok":true}', 11)
+    assert response.logs is not None and [entry.text for entry in response.logs.lines] == ["hi"]
+
+
+def test_lines_that_are_not_the_proxys_shape_leave_the_result_alone():
+    response = ProxyResponse.parse(200, b"garbage" + b'{"ok":true}', "7")
+    assert (response.logs, response.body) == (None, {"ok": True})
