@@ -113,6 +113,11 @@ class _Collection:
         if self.lines_lost:
             self._note()
 
+    def missing(self, developer_error: bool) -> None:
+        """End with the line that says data might be missing."""
+        warning = DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING
+        self.lines.append(format_line(_now(), "stderr", warning))
+
     def truncated_by_proxy(self) -> None:
         self.truncated = True
         self._note()
@@ -177,23 +182,20 @@ def collect_logs(container: Container, cursor: LogCursor, limit_mb: int, develop
         pause = min(pause * 2, _POLL_MAX_S)
     collection.finish()
     if not collection.complete:
-        warning = DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING
-        collection.lines.append(format_line(_now(), "stderr", warning))
+        collection.missing(developer_error)
     return collection.lines
 
 
 def _take_inline(inline: InlineLogs, cursor: LogCursor, collection: _Collection, developer_error: bool) -> list[str]:
     cursor.inline = True
     for entry in inline.lines:
-        if entry.text.strip() != SENTINEL:  # the proxy sends none; a line that is one is not an end here
-            collection.add(entry)
+        collection.add(entry)  # the proxy sends no sentinel; one here would only be dropped
     if inline.truncated:
         collection.truncated_by_proxy()
     if inline.lines:
         cursor.since_ns = max(cursor.since_ns, *(entry.time_ns for entry in inline.lines))
     if not inline.complete:
-        collection.lines.append(format_line(_now(), "stderr",
-                                            DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING))
+        collection.missing(developer_error)
     return collection.lines
 
 
@@ -219,8 +221,7 @@ def _after_inline(container: Container, cursor: LogCursor, collection: _Collecti
         if index > last.get(entry.stream, -1):
             collection.add(entry)
     collection.finish()
-    collection.lines.append(format_line(_now(), "stderr",
-                                        DEVELOPER_ERROR_WARNING if developer_error else COLLECTION_WARNING))
+    collection.missing(developer_error)
     return collection.lines
 
 
