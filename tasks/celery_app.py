@@ -18,10 +18,12 @@ from celery.signals import setup_logging
 
 from app.log_format import configure_logging
 from config import Settings
+from tasks.message_json import read_as_plain_json
 
 
 def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
     """A Celery app for these settings; ``worker=True`` also registers the task bodies."""
+    read_as_plain_json()  # parameters and results are the caller's JSON, never kombu's typed objects
     app = Celery(
         "squall",
         broker=settings.broker.url,
