@@ -134,6 +134,14 @@ class ProxyClient:
                 time.sleep(min(pause, remaining))  # a booting process gives no event to wait on
                 pause = min(pause * 2, _RETRY_MAX_S)
 
+    def connect(self, timeout_s: float) -> bool:
+        """One attempt to connect, the connection kept for the next request; False if the proxy took none."""
+        try:
+            self._connect(time.monotonic() + timeout_s)
+        except OSError:
+            return False
+        return True
+
     def init(self, payload: dict[str, Any], timeout_s: float) -> ProxyResponse:
         """``/init``, retrying refused connections until ``timeout_s``: the proxy may still be booting."""
         deadline = time.monotonic() + timeout_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,11 @@ C = ("guest", "guest/c", "1-c")
 
 
 class FakeContainer:
-    def __init__(self, cid: str, spec: ContainerSpec) -> None:
+    def __init__(self, cid: str, spec: ContainerSpec, port: int = 9) -> None:
         self.id = cid
         self.name = f"squall_test_{cid}"
         self.host = "127.0.0.1"
-        self.port = 8080
+        self.port = port
         self.memory_mb = spec.memory_mb
         self.spec = spec
         self.log_path: str | None = None
@@ -57,6 +58,7 @@ class FakeContainer:
 class FakeFactory:
     def __init__(self) -> None:
         self.created: list[FakeContainer] = []
+        self.port = 9  # discard: nothing listens, a connection is refused at once
         self.fail_next = False
         self.lock = threading.Lock()
 
@@ -65,7 +67,7 @@ class FakeFactory:
             if self.fail_next:
                 self.fail_next = False
                 raise RuntimeStartupError()
-            container = FakeContainer(str(len(self.created) + 1), spec)
+            container = FakeContainer(str(len(self.created) + 1), spec, self.port)
             self.created.append(container)
             return container
 
@@ -359,6 +361,35 @@ def test_stem_cells_start_at_once_and_serve_a_first_invoke(make_pool, factory):
     pool.release(lease, reusable=True)
     assert pool.wait_prewarmed(10)  # replaced in the background once the activation is done
     assert len(factory.created) == 3 and factory.created[2].spec.stem_cell
+
+
+def test_a_stem_cell_is_connected_to_before_an_activation_takes_it(make_pool, factory):
+    """The activation that takes a stem cell finds its proxy connection open: none is made at its /init."""
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        proxy.settimeout(5)
+        port = proxy.getsockname()[1]
+        factory.port = port
+        pool = make_pool(memory=1024, stem_cells=[stem(1)])
+        assert pool.wait_prewarmed(10)
+        accepted, _ = proxy.accept()  # made by the pool while the stem cell waited
+        with accepted:
+            lease = pool.acquire(A, spec())
+            assert lease.from_prewarm
+            assert lease.proxy.connect(1.0)  # the open connection, not a new one
+            proxy.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                proxy.accept()
+            pool.release(lease, reusable=False)
+
+
+def test_a_stem_cell_whose_proxy_refuses_still_serves(make_pool, factory):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        factory.port = closed.getsockname()[1]
+    pool = make_pool(memory=1024, stem_cells=[stem(1)])  # nothing listens there now: connecting is refused
+    assert pool.wait_prewarmed(10)
+    lease = pool.acquire(A, spec())
+    assert lease.from_prewarm
+    pool.release(lease, reusable=False)
 
 
 def test_stem_cells_match_kind_and_memory_exactly(make_pool, factory):
