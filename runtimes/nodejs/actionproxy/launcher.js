@@ -9,7 +9,7 @@
 
 const url = require('url');
 
-const { FLUSHED, NOT_A_DICT } = require('./protocol');
+const { FLUSHED, NOT_A_DICT, WARM_UP } = require('./protocol');
 
 let markers = false;
 // Taken before the action's code loads, which may replace process.stdout.write.
@@ -43,7 +43,12 @@ class LoadError extends Error {}
 function main() {
   // The proxy is gone: nobody can read our answers.
   process.on('disconnect', () => process.exit(0));
-  process.once('message', (message) => {
+  const first = (message) => {
+    if (message && message.type === WARM_UP) { // answered in kind: both ends' IPC code is compiled before /init
+      process.send({ type: WARM_UP });
+      return;
+    }
+    process.off('message', first);
     if (!message || message.type !== 'init') {
       process.send({ type: 'init-error', message: 'The launcher expected an init message.' });
       return;
@@ -56,7 +61,8 @@ function main() {
       },
       (error) => reply({ type: 'init-error', message: error.message }, message.id),
     );
-  });
+  };
+  process.on('message', first);
 }
 
 async function init({ folder, main: mainName, env }) {

@@ -5,6 +5,8 @@
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
 // The launcher's line on stdout and stderr before each answer, when the proxy reads them (capture.js).
 const FLUSHED = 'XXX_SQUALL_OUTPUT_FLUSHED_XXX';
+// The proxy's first message to a spare launcher, answered in kind (runner.js, launcher.js).
+const WARM_UP = 'warm-up';
 
 const NO_CODE = 'Missing main/no code to execute.';
 const REINIT = 'Cannot initialize the action more than once.';
@@ -22,5 +24,5 @@ function envString(value) {
 }
 
 module.exports = {
-  SENTINEL, FLUSHED, NO_CODE, REINIT, NOT_A_DICT, NOT_AN_ARGUMENT, EXITED_ON_RUN, NOT_INITIALIZED, envString,
+  SENTINEL, FLUSHED, WARM_UP, NO_CODE, REINIT, NOT_A_DICT, NOT_AN_ARGUMENT, EXITED_ON_RUN, NOT_INITIALIZED, envString,
 };
