@@ -217,3 +217,34 @@ def test_stale_copies_are_off_by_default(shared: tuple[Entities, Revisions]) -> 
     entities.down = True
     with pytest.raises(StoreUnavailable):
         cache.get_entity("ns/a")
+
+
+def test_what_this_process_wrote_is_served_from_memory_at_its_new_revision(shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    cache = CachedEntityStore(entities, revisions)
+    rev = cache.put_entity({"_id": "ns/a", "v": 1})
+    updated = {"_id": "ns/a", "_rev": rev, "v": 2, "parameters": ({"key": "k", "value": 1},)}
+    new_rev = cache.put_entity(updated)
+    updated["v"] = 3  # the caller's document is not the cached one
+    reads = entities.reads
+    got = cache.get_entity("ns/a")
+    assert entities.reads == reads  # not read back
+    assert got == {"_id": "ns/a", "_rev": new_rev, "v": 2, "parameters": [{"key": "k", "value": 1}]}  # as JSON
+    assert got == entities.get_entity("ns/a") | {"parameters": [{"key": "k", "value": 1}]}
+
+
+def test_a_write_elsewhere_after_ours_is_read_from_the_store(shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    ours, other = CachedEntityStore(entities, revisions), CachedEntityStore(entities, revisions)
+    rev = ours.put_entity({"_id": "ns/a", "v": 1})
+    other.put_entity({"_id": "ns/a", "_rev": rev, "v": 2})
+    assert ours.get_entity("ns/a")["v"] == 2
+
+
+def test_a_document_with_attachments_is_read_back_after_a_write(shared: tuple[Entities, Revisions]) -> None:
+    entities, revisions = shared
+    cache = CachedEntityStore(entities, revisions)
+    cache.put_entity({"_id": "ns/a", "v": 1, "_attachments": {"code": {"data": "eA=="}}})
+    reads = entities.reads
+    cache.get_entity("ns/a")
+    assert entities.reads == reads + 1  # the store describes its attachments as stubs: read as it has them
