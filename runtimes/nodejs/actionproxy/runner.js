@@ -45,8 +45,8 @@ class Launcher {
     // 'close' comes after 'exit' and after the IPC channel drained: every answer sent has arrived.
     this.process.on('close', (code, signal) => this.gone(code, signal));
     this.process.on('error', () => {}); // a failed send shows up as 'close'
-    // Node compiles its IPC code on first use: one exchange now, while the launcher waits as a spare, spares a
-    // prewarmed container's /init that cost (docs/runtimes.md). The answer needs no handling.
+    // Node compiles its IPC code on first use: one exchange now, while the launcher waits as a spare, so that a
+    // prewarmed container's /init does not pay for it (docs/runtimes.md). The answer needs no handling.
     this.post({ type: protocol.WARM_UP });
   }
 
