@@ -18,6 +18,7 @@ from kombu.exceptions import OperationalError
 from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import Unavailable
 from app.core.placement import Placement
+from app.core.ports import NOT_SENT, Ahead
 from app.core.services.placement import Placer
 from app.state import is_redis
 from tasks import names
@@ -114,13 +115,24 @@ class CeleryDispatcher:
         else:
             self._celery.backend.store_result(activation_id, activation, states.SUCCESS)
 
-    def publish(self, message: ActivationMessage) -> None:
+    def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
         key = f"{message.namespace}|{message.action}"
         placement: Placement | None = None
         if self._placer is None:
+            if ahead is not None:
+                ahead.then(NOT_SENT)
             queue = self._fixed_queue(key)
         else:
-            placement = self._placer.place(key, message.memory_mb)
+            # The in-flight slot (``ahead``) travels with the reservation: one round trip to Redis for both.
+            placement, reply = self._placer.place_after(ahead.command if ahead is not None else None, key,
+                                                        message.memory_mb)
+            if ahead is not None:
+                try:
+                    ahead.then(reply)  # may refuse the activation (429): nothing is published then
+                except BaseException:
+                    if placement is not None:
+                        self._placer.unplace(placement, message.memory_mb)
+                    raise
             if placement is None:
                 raise Unavailable(NO_INVOKER)
             queue = placement.invoker

@@ -7,6 +7,8 @@ Every method raises ``NotFound``, ``Conflict`` or ``StoreError`` (never a client
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.core.entities import Activation, ActivationMessage, Document
@@ -107,8 +109,12 @@ class CompositionStarter(Protocol):
 class Dispatcher(CompositionStarter, Protocol):
     """Hands activations (and composition steps) to invokers and hands their results back."""
 
-    def publish(self, message: ActivationMessage) -> None:
-        """Hand the activation to an invoker; returns once the broker confirmed. Raises ``Unavailable``."""
+    def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
+        """Hand the activation to an invoker; returns once the broker confirmed. Raises ``Unavailable``.
+
+        With ``ahead``, calls ``ahead.then`` once, before anything is published, with the reply to
+        ``ahead.command`` sent in the same round trip as the placement, or with ``NOT_SENT`` (then the caller makes
+        that call itself); whatever ``then`` raises stops the publish, and is raised."""
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation (as its result was published: logs follow with the stored record), or None
@@ -133,6 +139,20 @@ SharedWrite = tuple[str | bytes | int, ...]
 next round trip to the same store: the writes an activation's end needs before its caller wakes (keep the record,
 leave the namespace's count) then travel with the result, in one round trip (``tasks.results.hand_back``)."""
 
+NOT_SENT = None
+"""The reply ``Ahead.then`` gets when its command could not travel with the round trip: the owner makes the call
+itself."""
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A call to the shared state that travels ahead of the activation's placement, in its round trip (the
+    in-flight slot, ``InFlight.acquire_later``). ``then`` gets the command's reply, an exception (``StoreError``
+    when Redis could not be reached, or the error Redis answered), or ``NOT_SENT``."""
+
+    command: SharedWrite
+    then: Callable[[object], None]
+
 
 class InFlight(Protocol):
     """Each namespace's activations in flight, shared by every controller and invoker (``app.state.inflight``):
@@ -155,6 +175,11 @@ class InFlight(Protocol):
     def release_later(self, namespace: str, activation_id: str) -> SharedWrite | None:
         """``release``, as a write for the next round trip to the shared state; None when it was made now (state
         of this process only, or owed releases to catch up on). Never raises."""
+
+    def acquire_later(self, namespace: str, activation_id: str, ttl_ms: int, allowed: int | None) -> SharedWrite | None:
+        """``acquire``, as a command for the next round trip to the shared state, whose integer reply is what
+        ``acquire`` returns; None when it cannot travel so (state of this process only, or Redis is away): then
+        call ``acquire``. Never raises."""
 
     def close(self) -> None: ...
 
@@ -276,6 +301,12 @@ class InvokerRegistry(Protocol):
 
     def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
         """Take ``memory_mb`` and one thread on ``name`` if both fit its capacity; counts a placement."""
+
+    def reserve_after(self, ahead: SharedWrite, name: str, memory_mb: int, capacity_mb: int,
+                      threads: int) -> tuple[object, bool]:
+        """``ahead`` (another shared-state command), then ``reserve``, in one round trip: (``ahead``'s reply, or the
+        error Redis answered it with, or ``NOT_SENT`` where the registry is not where ``ahead`` goes; what
+        ``reserve`` returns). Raises ``StoreError`` when the round trip failed (``ahead`` may have been made)."""
 
     def placed(self, name: str) -> None:
         """Count a placement that reserved nothing (every invoker was full)."""

@@ -21,7 +21,7 @@ from typing import Any
 from app.core.entities import Activation, ActivationMessage, Document
 from app.core.errors import StoreError, Unavailable
 from app.core.invokers import InvokerStatus
-from app.core.ports import InFlight, SharedWrite
+from app.core.ports import NOT_SENT, Ahead, InFlight, SharedWrite
 from app.core.services.compositions import CompositionService
 from app.standalone.spool import Spool
 from workers.completion import ActivationRunner
@@ -82,7 +82,9 @@ class InProcessDispatcher:
 
     # --- Dispatcher -----------------------------------------------------------------------------------
 
-    def publish(self, message: ActivationMessage) -> None:
+    def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
+        if ahead is not None:
+            ahead.then(NOT_SENT)  # counted in this process: there is no round trip to share
         if not self._accepting:
             raise Unavailable()
         try:

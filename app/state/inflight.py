@@ -76,6 +76,13 @@ class RedisInFlight:
     def count(self, namespace: str) -> int:
         return self._run(namespace, "", 0, 0)
 
+    def acquire_later(self, namespace: str, activation_id: str, ttl_ms: int, allowed: int | None) -> SharedWrite | None:
+        if self._outage.skip():
+            return None  # ``acquire`` then fails at once, as it does for every caller between an outage's probes
+        # EVAL, not EVALSHA: whoever sends it need not know the script, and it still runs after Redis restarted
+        # with an empty script cache (Redis caches it by its hash either way).
+        return ("EVAL", _ACQUIRE, 1, self._key(namespace), activation_id, ttl_ms, -1 if allowed is None else allowed)
+
     def _run(self, namespace: str, activation_id: str, ttl_ms: int, allowed: int) -> int:
         if self._outage.skip():
             raise StoreError("activations in flight: Redis is unreachable")
@@ -164,6 +171,9 @@ class MemoryInFlight:
 
     def release_later(self, namespace: str, activation_id: str) -> None:
         self.release(namespace, activation_id)
+
+    def acquire_later(self, namespace: str, activation_id: str, ttl_ms: int, allowed: int | None) -> None:
+        return None  # nothing to save: counted in this process
 
     def close(self) -> None:
         return None

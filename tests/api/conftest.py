@@ -31,6 +31,7 @@ from app.core.entities import Action, Activation, ActivationMessage, Status, now
 from app.core.errors import Unavailable
 from app.core.identities import WELL_KNOWN
 from app.core.invokers import InvokerStatus
+from app.core.ports import NOT_SENT, Ahead
 from app.core.services import IdentityService
 from app.state.counters import MemoryCounters
 from app.state.inflight import MemoryInFlight
@@ -106,7 +107,9 @@ class EchoDispatcher:
 
     # Dispatcher
 
-    def publish(self, message: ActivationMessage) -> None:
+    def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
+        if ahead is not None:
+            ahead.then(NOT_SENT)
         if self.unavailable:
             raise Unavailable()
         with self._lock:
@@ -228,7 +231,8 @@ class Platform:
     _users: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
-    def build(cls, path: Path, sections: dict[str, dict[str, Any]]) -> Platform:
+    def build(cls, path: Path, sections: dict[str, dict[str, Any]],
+              dispatcher_class: Callable[[Store], EchoDispatcher] | None = None) -> Platform:
         overrides = {name: dict(values) for name, values in BASE_OVERRIDES.items()}
         for name, values in sections.items():
             overrides.setdefault(name, {}).update(values)
@@ -237,7 +241,7 @@ class Platform:
         store = open_store(settings)
         identities = IdentityService(store, cache_seconds=0)
         identities.seed()  # guest and whisk.system with OpenWhisk's well-known keys
-        dispatcher = EchoDispatcher(store)
+        dispatcher = (dispatcher_class or EchoDispatcher)(store)
         app = create_app(settings, store=store, dispatcher=dispatcher, invokers=dispatcher,
                          counter=MemoryCounters(), inflight=dispatcher.inflight)
         return cls(app, app.test_client(), settings, store, dispatcher, identities)
@@ -370,8 +374,8 @@ def make_api(tmp_path: Path) -> Iterator[MakeApi]:
     given as overrides over the defaults (the environment is not read)."""
     made: list[Platform] = []
 
-    def build(**sections: dict[str, Any]) -> Api:
-        built = Platform.build(tmp_path / f"squall{len(made)}.db", sections)
+    def build(dispatcher_class: Callable[[Store], EchoDispatcher] | None = None, **sections: dict[str, Any]) -> Api:
+        built = Platform.build(tmp_path / f"squall{len(made)}.db", sections, dispatcher_class)
         made.append(built)
         return _view(built)
 

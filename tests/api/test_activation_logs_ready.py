@@ -18,6 +18,7 @@ import pytest
 
 from app.controller import create_app
 from app.core.entities import Activation, ActivationMessage
+from app.core.ports import Ahead
 from app.core.services import IdentityService
 from app.state.counters import MemoryCounters
 from app.store import Store, open_store
@@ -40,9 +41,9 @@ class LateRecords(EchoDispatcher):
         self.held: dict[str, Activation] = {}
         self.never = False
 
-    def publish(self, message: ActivationMessage) -> None:
+    def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
         self.replies.setdefault(message.action, Reply(logs=LOGS, recorded=False))
-        super().publish(message)
+        super().publish(message, ahead)
         with self._lock:
             record = self._finished.get(message.activation_id)
             if record is not None:

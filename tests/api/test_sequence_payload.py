@@ -16,6 +16,7 @@ import pytest
 
 from app.controller import create_app
 from app.core.entities import Activation, ActivationMessage
+from app.core.ports import Ahead
 from app.core.services import IdentityService
 from app.core.services.compositions import CompositionService, completed_event
 from app.state.counters import MemoryCounters
@@ -40,8 +41,8 @@ class ComposingDispatcher(EchoDispatcher):
             self.steps.append((step, key))
         self.compositions.step(**step)
 
-    def publish(self, message: ActivationMessage) -> None:
-        super().publish(message)
+    def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
+        super().publish(message, ahead)
         finished = self.peek(message.activation_id)
         if message.continuation is not None and finished is not None:
             self.compositions.step(**completed_event(message.continuation, finished))

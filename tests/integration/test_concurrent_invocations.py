@@ -48,7 +48,7 @@ def redis_now_ms(client: redis.Redis) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-def test_past_the_limit_429_until_the_activations_complete(stack: Stack, unique: str) -> None:
+def test_past_the_limit_429_until_the_activations_complete(stack: Stack, unique: str, redis_url: str) -> None:
     namespace = f"cc{unique}"
     auth = namespace_with_limit(stack, namespace, 2)
     assert squall(stack.env, "admin", "limits", "get", namespace) == '{"concurrentInvocations": 2}'
@@ -72,6 +72,16 @@ def test_past_the_limit_429_until_the_activations_complete(stack: Stack, unique:
             assert wait_for_record(api, answer.json()["activationId"])["response"]["status"] == "success"
         again = [invoke(api, "slow", {"s": 0}, blocking="true", result="true") for _ in range(3)]
         assert [(a.status_code, a.json()) for a in again] == [(200, {"slept": 0})] * 3
+    # The room each refused invoke reserved on the invoker, in the slot's round trip, was given back.
+    reserved = f"squall:cluster:{stack.env['SQUALL_COUCHDB_PREFIX']}:reserved:{stack.invoker_name}"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 10.0
+        while client.hmget(reserved, "mb", "n") not in ([b"0", b"0"], [None, None]):
+            assert time.monotonic() < deadline, client.hgetall(reserved)
+            time.sleep(0.1)  # polling for the last activation's release
+    finally:
+        client.close()
 
 
 def test_an_activation_that_times_out_gives_its_slot_back(stack: Stack, unique: str) -> None:

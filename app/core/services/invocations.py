@@ -17,7 +17,7 @@ from app.core.invocation import ResolvedAction
 from app.core.limits import WINDOW_MS, check_concurrent, check_rate, in_flight_ttl_ms, window_key
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
-from app.core.ports import CompositionStarter, Dispatcher, EntityStore, InFlight, RateCounter
+from app.core.ports import NOT_SENT, Ahead, CompositionStarter, Dispatcher, EntityStore, InFlight, RateCounter
 from app.core.sequences import component_path
 from app.core.services.compositions import start_event
 from app.core.services.resolution import Resolver
@@ -25,6 +25,16 @@ from app.core.services.resolution import Resolver
 log = logging.getLogger(__name__)
 
 RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reserved properties)."
+
+
+@dataclass
+class _Slot:
+    """An activation's place among its namespace's activations in flight; ``counted`` once it holds one."""
+
+    namespace: str
+    activation_id: str
+    timeout_ms: int
+    counted: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,12 +106,15 @@ class InvocationService:
             self._start_composition(identity, action, resolved.parameters(payload), activation_id, transaction_id,
                                     api_key, received)
         else:
-            counted = self._take_slot(identity.namespace, activation_id, action.limits.timeout)
+            slot = _Slot(identity.namespace, activation_id, action.limits.timeout)
+            ahead = self._slot_ahead(slot)
+            if ahead is None:
+                slot.counted = self._take_slot(slot.namespace, activation_id, slot.timeout_ms)
             try:
                 self._publish(identity, resolved, payload, activation_id, transaction_id, api_key, blocking,
-                              received)
+                              received, ahead)
             except BaseException:
-                if counted:  # not accepted: it will never end, so nothing else would give its slot back
+                if slot.counted:  # not accepted: it will never end, so nothing else would give its slot back
                     self._release(identity.namespace, activation_id)
                 raise
         if self._accepted is not None:
@@ -125,6 +138,29 @@ class InvocationService:
             return False
         check_concurrent(count, allowed, namespace)  # 429 past concurrentInvocations; nothing was added then
         return True
+
+    def _slot_ahead(self, slot: _Slot) -> Ahead | None:
+        """The in-flight slot as a call to travel with the activation's placement (one round trip to Redis for
+        both), or None when it cannot (then ``_take_slot`` makes its own call before the publish)."""
+        if self._inflight is None or self._concurrent_allowed is None:
+            return None
+        allowed = self._concurrent_allowed(slot.namespace)
+        command = self._inflight.acquire_later(slot.namespace, slot.activation_id, in_flight_ttl_ms(slot.timeout_ms),
+                                               allowed)
+        if command is None:
+            return None
+
+        def then(reply: object) -> None:
+            if reply is NOT_SENT:
+                slot.counted = self._take_slot(slot.namespace, slot.activation_id, slot.timeout_ms)
+            elif isinstance(reply, int):
+                check_concurrent(reply, allowed, slot.namespace)  # 429 past the limit: nothing was added then
+                slot.counted = True
+            else:  # the round trip or the call failed: fails open, as ``_take_slot`` does
+                log.debug("activation %s of %s not counted in flight: %r", slot.activation_id, slot.namespace,
+                          reply)
+
+        return Ahead(command, then)
 
     def _check_concurrent(self, namespace: str) -> None:
         """A sequence or conductor action starts only below the limit, but is not counted itself: its components
@@ -153,11 +189,11 @@ class InvocationService:
 
     def _publish(self, identity: Identity, resolved: ResolvedAction, payload: dict[str, Any],
                  activation_id: str, transaction_id: str, api_key: str | None, blocking: bool,
-                 received: int) -> None:
+                 received: int, ahead: Ahead | None = None) -> None:
         self._dispatcher.publish(resolved.message(
             activation_id=activation_id, transaction_id=transaction_id, namespace=identity.namespace,
             subject=identity.subject, payload=payload, blocking=blocking, received_ms=received, api_key=api_key,
-            store_record=self.records_kept(identity.namespace)))
+            store_record=self.records_kept(identity.namespace)), ahead)
 
     def _start_composition(self, identity: Identity, action: Action, payload: dict[str, Any], activation_id: str,
                            transaction_id: str, api_key: str | None, received: int) -> None:

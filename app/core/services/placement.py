@@ -15,7 +15,7 @@ from typing import Any
 
 from app.core.errors import StoreError
 from app.core.placement import Placement, place, rendezvous
-from app.core.ports import InvokerRegistry
+from app.core.ports import NOT_SENT, InvokerRegistry, SharedWrite
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,32 @@ class Placer:
         """Where an activation of ``key`` (``namespace|action``) needing ``memory_mb`` goes; None when no invoker
         is alive. A reservation made here is released by the invoker when the activation ends, or by
         ``unplace`` when the publish failed."""
+        return self.place_after(None, key, memory_mb)[0]
+
+    def place_after(self, ahead: SharedWrite | None, key: str,
+                    memory_mb: int) -> tuple[Placement | None, object]:
+        """``place``, with ``ahead`` (a shared-state command) sent in the round trip of the first reservation
+        tried: (the placement, ``ahead``'s reply). The reply is ``NOT_SENT`` when no invoker is alive, and a
+        ``StoreError`` when the round trip failed."""
         healthy = self._membership.healthy()
         unreachable: list[str] = []
+        reply: object = NOT_SENT
+        pending = ahead
 
         def reserve(name: str) -> bool:
+            nonlocal reply, pending
             report = healthy[name]
+            capacity_mb, threads = int(report.get("capacity_mb", 0)), int(report.get("threads", 1))
             try:
-                return self._registry.reserve(name, memory_mb, int(report.get("capacity_mb", 0)),
-                                              int(report.get("threads", 1)))
+                if pending is None:
+                    return self._registry.reserve(name, memory_mb, capacity_mb, threads)
+                command, pending = pending, None  # sent once, with the first invoker tried
+                try:
+                    reply, reserved = self._registry.reserve_after(command, name, memory_mb, capacity_mb, threads)
+                except StoreError as e:
+                    reply = e
+                    raise
+                return reserved
             except StoreError as e:  # placement goes on, unreserved, while Redis is away (the registry logs it)
                 log.debug("cannot reserve on %s: %s", name, e)
                 unreachable.append(name)
@@ -109,13 +127,13 @@ class Placer:
             # outage's work on the home, whose backlog would then hold up every caller once Redis is back (the
             # Redis fault's recovery went from 1-2 s to 4-5 s). Nothing was taken, so nothing is given back.
             order = rendezvous(key, healthy)
-            return Placement(order[next(self._turns) % len(order)], reserved=False)
+            return Placement(order[next(self._turns) % len(order)], reserved=False), reply
         if placement is not None and not placement.reserved:
             try:
                 self._registry.placed(placement.invoker)
             except StoreError:
                 log.debug("placement on %s not counted", placement.invoker, exc_info=True)
-        return placement
+        return placement, reply
 
     def unplace(self, placement: Placement, memory_mb: int) -> None:
         if placement.reserved:
