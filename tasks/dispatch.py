@@ -123,8 +123,8 @@ class CeleryDispatcher:
                 ahead.then(NOT_SENT)
             queue = self._fixed_queue(key)
         else:
-            # The in-flight slot (``ahead``) travels with the reservation: one round trip to Redis for both.
-            placement, reply = self._placer.place_after(ahead.command if ahead is not None else None, key,
+            # The throttle's count and the in-flight slot (``ahead``) travel with the reservation: one round trip.
+            placement, reply = self._placer.place_after(ahead.commands if ahead is not None else None, key,
                                                         message.memory_mb)
             if ahead is not None:
                 try:

@@ -112,9 +112,9 @@ class Dispatcher(CompositionStarter, Protocol):
     def publish(self, message: ActivationMessage, ahead: Ahead | None = None) -> None:
         """Hand the activation to an invoker; returns once the broker confirmed. Raises ``Unavailable``.
 
-        With ``ahead``, calls ``ahead.then`` once, before anything is published, with the reply to
-        ``ahead.command`` sent in the same round trip as the placement, or with ``NOT_SENT`` (then the caller makes
-        that call itself); whatever ``then`` raises stops the publish, and is raised."""
+        With ``ahead``, calls ``ahead.then`` once, before anything is published, with the replies to
+        ``ahead.commands`` sent in the same round trip as the placement, or with ``NOT_SENT`` (then the caller makes
+        those calls itself); whatever ``then`` raises stops the publish, and is raised."""
 
     def wait(self, activation_id: str, timeout_s: float) -> Activation | None:
         """The finished activation (as its result was published: logs follow with the stored record), or None
@@ -131,6 +131,11 @@ class RateCounter(Protocol):
         """Add one to ``key`` (created with a time to live of ``ttl_s``) and return the new count.
         Raises ``StoreError``."""
 
+    def increment_later(self, key: str, ttl_s: int) -> SharedWrite | None:
+        """``increment``, as a command for the next round trip to the shared state, whose integer reply is the new
+        count; None when it cannot travel so (counts of this process only, or Redis is away): then call
+        ``increment``. Never raises."""
+
     def close(self) -> None: ...
 
 
@@ -146,11 +151,12 @@ itself."""
 
 @dataclass(frozen=True)
 class Ahead:
-    """A call to the shared state that travels ahead of the activation's placement, in its round trip (the
-    in-flight slot, ``InFlight.acquire_later``). ``then`` gets the command's reply, an exception (``StoreError``
-    when Redis could not be reached, or the error Redis answered), or ``NOT_SENT``."""
+    """Calls to the shared state that travel ahead of the activation's placement, in its round trip (the throttle's
+    count, ``RateCounter.increment_later``; the in-flight slot, ``InFlight.acquire_later``). ``then`` gets their
+    replies as a list in the same order (each one an exception where Redis answered with an error), a
+    ``StoreError`` when the round trip failed, or ``NOT_SENT``."""
 
-    command: SharedWrite
+    commands: tuple[SharedWrite, ...]
     then: Callable[[object], None]
 
 
@@ -302,11 +308,12 @@ class InvokerRegistry(Protocol):
     def reserve(self, name: str, memory_mb: int, capacity_mb: int, threads: int) -> bool:
         """Take ``memory_mb`` and one thread on ``name`` if both fit its capacity; counts a placement."""
 
-    def reserve_after(self, ahead: SharedWrite, name: str, memory_mb: int, capacity_mb: int,
+    def reserve_after(self, ahead: tuple[SharedWrite, ...], name: str, memory_mb: int, capacity_mb: int,
                       threads: int) -> tuple[object, bool]:
-        """``ahead`` (another shared-state command), then ``reserve``, in one round trip: (``ahead``'s reply, or the
-        error Redis answered it with, or ``NOT_SENT`` where the registry is not where ``ahead`` goes; what
-        ``reserve`` returns). Raises ``StoreError`` when the round trip failed (``ahead`` may have been made)."""
+        """``ahead`` (other shared-state commands), then ``reserve``, in one round trip: (``ahead``'s replies as a
+        list, each the error Redis answered it with where it did, or ``NOT_SENT`` where the registry is not where
+        ``ahead`` goes; what ``reserve`` returns). Raises ``StoreError`` when the round trip failed (``ahead`` may
+        have been made)."""
 
     def placed(self, name: str) -> None:
         """Count a placement that reserved nothing (every invoker was full)."""

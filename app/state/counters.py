@@ -13,9 +13,18 @@ from collections.abc import Callable
 import redis
 
 from app.core.outage import Outage
+from app.core.ports import SharedWrite
 from app.state.client import quick_client
 
 log = logging.getLogger(__name__)
+
+_INCREMENT = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+return count
+"""
+"""``increment`` as one command, to travel in another round trip (``increment_later``): KEYS[1] the counter,
+ARGV[1] its time to live in seconds."""
 
 
 class RedisCounters:
@@ -49,6 +58,12 @@ class RedisCounters:
         self._outage.succeeded()
         return int(count)
 
+    def increment_later(self, key: str, ttl_s: int) -> SharedWrite | None:
+        if self._outage.skip():
+            return None  # ``increment`` counts in this process meanwhile
+        # EVAL, not EVALSHA: whoever sends it need not know the script (Redis caches it by its hash either way).
+        return ("EVAL", _INCREMENT, 1, self._prefix + key, ttl_s)
+
     def close(self) -> None:
         self._redis.close()
 
@@ -69,6 +84,9 @@ class MemoryCounters:
             expires, count = self._counts.get(key, (now + ttl_s, 0))
             self._counts[key] = (expires, count + 1)
             return count + 1
+
+    def increment_later(self, key: str, ttl_s: int) -> None:
+        return None  # nothing to save: counted in this process
 
     def close(self) -> None:
         return None

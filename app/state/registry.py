@@ -142,21 +142,22 @@ class RedisInvokerRegistry:
             return bool(self._reserve(keys=[self._key("reserved", name), self._key("placed", name, minute)],
                                       args=[memory_mb, capacity_mb, threads]))
 
-    def reserve_after(self, ahead: SharedWrite, name: str, memory_mb: int, capacity_mb: int,
+    def reserve_after(self, ahead: tuple[SharedWrite, ...], name: str, memory_mb: int, capacity_mb: int,
                       threads: int) -> tuple[object, bool]:
         minute = str(_minute(self._clock()))
         with self._translated(f"cannot reserve room on invoker {name}"), \
                 self._redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command(*ahead)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            for command in ahead:
+                pipe.execute_command(*command)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
             # EVAL, not the registered script: a script in a pipeline costs redis-py a round trip to check it is
             # loaded, the round trip this saves.
             pipe.execute_command(  # type: ignore[no-untyped-call]
                 "EVAL", _RESERVE, 2, self._key("reserved", name), self._key("placed", name, minute), memory_mb,
                 capacity_mb, threads)
-            reply, reserved = pipe.execute(raise_on_error=False)
+            *replies, reserved = pipe.execute(raise_on_error=False)
         if isinstance(reserved, Exception):  # an error Redis answered with (the round trip itself went through)
             raise StoreError(f"cannot reserve room on invoker {name}: {reserved}")
-        return reply, bool(reserved)
+        return replies, bool(reserved)
 
     def placed(self, name: str) -> None:
         key = self._key("placed", name, str(_minute(self._clock())))
@@ -242,7 +243,7 @@ class MemoryInvokerRegistry:
             self._count(name)
             return True
 
-    def reserve_after(self, ahead: SharedWrite, name: str, memory_mb: int, capacity_mb: int,
+    def reserve_after(self, ahead: tuple[SharedWrite, ...], name: str, memory_mb: int, capacity_mb: int,
                       threads: int) -> tuple[object, bool]:
         return NOT_SENT, self.reserve(name, memory_mb, capacity_mb, threads)  # in-process: there is no round trip
 

@@ -94,9 +94,11 @@ class EchoDispatcher:
     """Implements ``app.core.ports.Dispatcher`` (and ``InvokerMonitor``): records each message and completes it,
     building the activation record as an invoker does (``Activation.ended``) and storing it."""
 
-    def __init__(self, store: Store, inflight: MemoryInFlight | None = None) -> None:
+    def __init__(self, store: Store, inflight: MemoryInFlight | None = None,
+                 counter: MemoryCounters | None = None) -> None:
         self._store = store
         self.inflight = inflight or MemoryInFlight()  # the controller's count; released as activations finish
+        self.counter = counter or MemoryCounters()  # the controller's throttle counts
         self.published: list[ActivationMessage] = []
         self.steps: list[tuple[dict[str, Any], str]] = []
         self.replies: dict[str, Reply] = {}  # by the action's doc id: "ns/name" or "ns/pkg/name"
@@ -243,7 +245,7 @@ class Platform:
         identities.seed()  # guest and whisk.system with OpenWhisk's well-known keys
         dispatcher = (dispatcher_class or EchoDispatcher)(store)
         app = create_app(settings, store=store, dispatcher=dispatcher, invokers=dispatcher,
-                         counter=MemoryCounters(), inflight=dispatcher.inflight)
+                         counter=dispatcher.counter, inflight=dispatcher.inflight)
         return cls(app, app.test_client(), settings, store, dispatcher, identities)
 
     def user(self, prefix: str) -> tuple[str, Auth]:

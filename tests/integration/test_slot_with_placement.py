@@ -1,6 +1,7 @@
-"""The in-flight slot and the room on an invoker in one round trip to the real Redis (``Placer.place_after`` with
-``RedisInFlight.acquire_later``): both are taken, a refused slot adds nothing, an invoker without room passes the
-reservation on without sending the slot twice, and a Redis that cannot be reached fails the slot open."""
+"""The throttle's count, the in-flight slot and the room on an invoker in one round trip to the real Redis
+(``Placer.place_after`` with ``RedisCounters.increment_later`` and ``RedisInFlight.acquire_later``): all are
+taken, a refused slot adds nothing, an invoker without room passes the reservation on without sending the slot
+twice, the count keeps its window, and a Redis that cannot be reached fails the slot open."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 import redis
 
 from app.core.errors import StoreError
-from app.core.ports import NOT_SENT
+from app.core.ports import NOT_SENT, SharedWrite
 from app.core.services.placement import Membership, Placer
+from app.state.counters import RedisCounters
 from app.state.inflight import KEY_PREFIX, RedisInFlight
 from app.state.registry import RedisInvokerRegistry
 from tests.integration.test_inflight_redis import LocalRedis
@@ -43,6 +45,12 @@ def _announce(registry: RedisInvokerRegistry, name: str, capacity_mb: int) -> No
     registry.announce(report, 60)
 
 
+def _later(inflight: RedisInFlight, activation_id: str, allowed: int | None) -> tuple[SharedWrite, ...]:
+    command = inflight.acquire_later("ns", activation_id, 60_000, allowed)
+    assert command is not None
+    return (command,)
+
+
 def _reserved(client: redis.Redis, prefix: str, name: str) -> tuple[int, int]:
     values = client.hmget(f"{prefix}reserved:{name}", "mb", "n")
     return int(values[0] or 0), int(values[1] or 0)
@@ -59,20 +67,20 @@ def test_the_slot_and_the_room_are_taken_in_one_round_trip(redis_url: str, prefi
         command = inflight.acquire_later("ns", "a1", 60_000, 2)
         assert command is not None
         client.config_resetstat()
-        placement, reply = placer.place_after(command, "ns|act", 256)
+        placement, reply = placer.place_after((command,), "ns|act", 256)
         calls = {name: stats["calls"] for name, stats in client.info("commandstats").items()}
         assert placement is not None and placement.invoker == "inv0" and placement.reserved
-        assert reply == 0  # none in flight before this one
+        assert reply == [0]  # none in flight before this one
         assert calls.get("cmdstat_eval") == 2 and "cmdstat_evalsha" not in calls  # both scripts, one pipeline
         assert client.zrange(slots, 0, -1) == [b"a1"]
         assert _reserved(client, prefix, "inv0") == (256, 1)
 
-        second, _ = placer.place_after(inflight.acquire_later("ns", "a2", 60_000, 2), "ns|act", 256)
+        second, _ = placer.place_after(_later(inflight, "a2", 2), "ns|act", 256)
         assert second is not None
         # At the limit: the slot is refused (the count says so) and nothing is added; the room was taken, and the
         # dispatcher gives it back when the caller refuses the activation.
-        refused, count = placer.place_after(inflight.acquire_later("ns", "a3", 60_000, 2), "ns|act", 256)
-        assert count == 2
+        refused, count = placer.place_after(_later(inflight, "a3", 2), "ns|act", 256)
+        assert count == [2]
         assert sorted(client.zrange(slots, 0, -1)) == [b"a1", b"a2"]
         assert refused is not None and refused.reserved
         placer.unplace(refused, 256)
@@ -95,10 +103,10 @@ def test_a_full_home_passes_the_room_on_and_the_slot_is_sent_once(redis_url: str
         first = placer.place("ns|act", 256)
         assert first is not None and first.reserved
         client.config_resetstat()
-        placement, reply = placer.place_after(inflight.acquire_later("ns", "a1", 60_000, None), "ns|act", 256)
+        placement, reply = placer.place_after(_later(inflight, "a1", None), "ns|act", 256)
         calls = {name: stats["calls"] for name, stats in client.info("commandstats").items()}
         assert placement is not None and placement.reserved and placement.invoker != first.invoker
-        assert reply == 0
+        assert reply == [0]
         # The slot with the home's room (refused), then the next one's room alone.
         assert calls.get("cmdstat_eval") == 2 and calls.get("cmdstat_evalsha") == 1
         assert calls.get("cmdstat_zadd") == 1
@@ -116,14 +124,39 @@ def test_no_invoker_sends_nothing_and_an_unreachable_redis_fails_the_slot_open(r
     try:
         command = inflight.acquire_later("ns", "a1", 60_000, 2)
         assert command is not None
-        assert Placer(Membership(registry)).place_after(command, "ns|act", 256) == (None, NOT_SENT)
+        assert Placer(Membership(registry)).place_after((command,), "ns|act", 256) == (None, NOT_SENT)
 
         _announce(registry, "inv0", 1024)
         membership = Membership(away, allowed=("inv0",))  # the registry cannot be read: the allow-list serves
-        placement, reply = Placer(membership).place_after(command, "ns|act", 256)
+        placement, reply = Placer(membership).place_after((command,), "ns|act", 256)
         assert placement is not None and placement.invoker == "inv0" and not placement.reserved
         assert isinstance(reply, StoreError)  # the caller lets the activation through uncounted
     finally:
         away.close()
+        inflight.close()
+        registry.close()
+
+
+def test_the_throttle_count_travels_too_and_keeps_its_window(redis_url: str, prefix: str) -> None:
+    registry = RedisInvokerRegistry(redis_url, prefix)
+    inflight = RedisInFlight(redis_url, prefix)
+    counters = RedisCounters(redis_url, prefix)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        _announce(registry, "inv0", 1024)
+        placer = Placer(Membership(registry))
+        counted = [counters.increment_later("squall:throttle:invocations:ns:1", 65) for _ in range(2)]
+        assert None not in counted
+        client.config_resetstat()
+        replies = [placer.place_after((count, *_later(inflight, f"a{n}", None)), "ns|act", 256)[1]
+                   for n, count in enumerate(counted) if count is not None]
+        assert replies == [[1, 0], [2, 1]]  # the minute's count, then the slots in flight before each
+        calls = {name: stats["calls"] for name, stats in client.info("commandstats").items()}
+        assert calls.get("cmdstat_eval") == 6 and "cmdstat_evalsha" not in calls
+        assert counters.increment("squall:throttle:invocations:ns:1", 65) == 3  # one count, however it travels
+        assert 60 < client.ttl(prefix + "squall:throttle:invocations:ns:1") <= 65  # set by the first, kept
+    finally:
+        client.close()
+        counters.close()
         inflight.close()
         registry.close()

@@ -17,7 +17,16 @@ from app.core.invocation import ResolvedAction
 from app.core.limits import WINDOW_MS, check_concurrent, check_rate, in_flight_ttl_ms, window_key
 from app.core.manifest import RuntimeManifest
 from app.core.names import EntityPath
-from app.core.ports import NOT_SENT, Ahead, CompositionStarter, Dispatcher, EntityStore, InFlight, RateCounter
+from app.core.ports import (
+    NOT_SENT,
+    Ahead,
+    CompositionStarter,
+    Dispatcher,
+    EntityStore,
+    InFlight,
+    RateCounter,
+    SharedWrite,
+)
 from app.core.sequences import component_path
 from app.core.services.compositions import start_event
 from app.core.services.resolution import Resolver
@@ -25,6 +34,17 @@ from app.core.services.resolution import Resolver
 log = logging.getLogger(__name__)
 
 RESERVED_MESSAGE = "Request defines parameters that are not allowed (e.g., reserved properties)."
+
+
+@dataclass(frozen=True)
+class _Rate:
+    """The invocations-per-minute count an invoke takes: ``command`` when it can travel with the placement."""
+
+    namespace: str
+    key: str
+    ttl_s: int
+    received: int
+    command: SharedWrite | None
 
 
 @dataclass
@@ -73,29 +93,30 @@ class InvocationService:
         invoker can take it, ``Throttled`` past the namespace's invocations per minute or concurrent invocations.
         """
         received = now_ms()
-        if self._counter is not None and self._invocations_allowed is not None:
-            try:
-                count = self._counter.increment(window_key("invocations", identity.namespace, received),
-                                                WINDOW_MS // 1000 + 5)
-            except StoreError as e:  # the counter is protection, not the service: fail open, loudly
-                log.warning("invocations of %s not counted: %s", identity.namespace, e)
-            else:
-                # 429 past invocationsPerMinute
-                check_rate(count, self._invocations_allowed(identity.namespace), "invocations", identity.namespace,
-                           now_ms=received)
-        resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
-        action = resolved.action
-        if action.exec.kind not in ("blackbox", "sequence"):
-            self._manifest.resolve(action.exec.kind)  # deprecated kinds may not be invoked
-        if annotation(action.annotations, "final") is True:
-            defined = set(resolved.parameters())
-            if defined & payload.keys():
-                raise Invalid(RESERVED_MESSAGE)
-        if carries_key(payload, api_key) and not may_take_key(action, identity.namespace):
-            # A feed that is not ours would collect the caller's key: say so rather than run it without.
-            raise Forbidden(key_refused(action))
+        rate = self._rate(identity.namespace, received)
+        if rate is not None and rate.command is None:
+            self._count(rate)  # 429 past invocationsPerMinute, before anything else is looked at
+        try:
+            resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
+            action = resolved.action
+            if action.exec.kind not in ("blackbox", "sequence"):
+                self._manifest.resolve(action.exec.kind)  # deprecated kinds may not be invoked
+            if annotation(action.annotations, "final") is True:
+                defined = set(resolved.parameters())
+                if defined & payload.keys():
+                    raise Invalid(RESERVED_MESSAGE)
+            if carries_key(payload, api_key) and not may_take_key(action, identity.namespace):
+                # A feed that is not ours would collect the caller's key: say so rather than run it without.
+                raise Forbidden(key_refused(action))
+        except Exception:
+            if rate is not None and rate.command is not None:
+                self._count(rate)  # still counted, and its 429 still answers first, as OpenWhisk's throttle does
+            raise
 
         activation_id = new_activation_id()
+        composition = action.exec.kind == SEQUENCE or is_conductor(action)
+        if rate is not None and rate.command is not None and composition:
+            self._count(rate)  # no placement here for the count to travel with
         if action.exec.kind == SEQUENCE:
             self._check_concurrent(identity.namespace)
             # OpenWhisk hands a sequence's first component the request payload alone: the sequence's own
@@ -107,7 +128,7 @@ class InvocationService:
                                     api_key, received)
         else:
             slot = _Slot(identity.namespace, activation_id, action.limits.timeout)
-            ahead = self._slot_ahead(slot)
+            ahead = self._ahead(rate, slot)
             if ahead is None:
                 slot.counted = self._take_slot(slot.namespace, activation_id, slot.timeout_ms)
             try:
@@ -139,28 +160,75 @@ class InvocationService:
         check_concurrent(count, allowed, namespace)  # 429 past concurrentInvocations; nothing was added then
         return True
 
-    def _slot_ahead(self, slot: _Slot) -> Ahead | None:
-        """The in-flight slot as a call to travel with the activation's placement (one round trip to Redis for
-        both), or None when it cannot (then ``_take_slot`` makes its own call before the publish)."""
-        if self._inflight is None or self._concurrent_allowed is None:
+    def _rate(self, namespace: str, received: int) -> _Rate | None:
+        """The invocations-per-minute count this invoke takes, or None when there is no such throttle."""
+        if self._counter is None or self._invocations_allowed is None:
             return None
-        allowed = self._concurrent_allowed(slot.namespace)
-        command = self._inflight.acquire_later(slot.namespace, slot.activation_id, in_flight_ttl_ms(slot.timeout_ms),
-                                               allowed)
-        if command is None:
-            return None
+        key, ttl_s = window_key("invocations", namespace, received), WINDOW_MS // 1000 + 5
+        return _Rate(namespace, key, ttl_s, received, self._counter.increment_later(key, ttl_s))
 
-        def then(reply: object) -> None:
-            if reply is NOT_SENT:
+    def _count(self, rate: _Rate) -> None:
+        """Count the invoke in its own round trip; raises ``Throttled`` past invocationsPerMinute."""
+        assert self._counter is not None
+        try:
+            count = self._counter.increment(rate.key, rate.ttl_s)
+        except StoreError as e:  # the counter is protection, not the service: fail open, loudly
+            log.warning("invocations of %s not counted: %s", rate.namespace, e)
+        else:
+            self._check_rate(rate, count)
+
+    def _check_rate(self, rate: _Rate, count: int) -> None:
+        assert self._invocations_allowed is not None
+        check_rate(count, self._invocations_allowed(rate.namespace), "invocations", rate.namespace,
+                   now_ms=rate.received)
+
+    def _ahead(self, rate: _Rate | None, slot: _Slot) -> Ahead | None:
+        """The throttle's count and the in-flight slot as calls to travel with the activation's placement (one
+        round trip to Redis for all three), or None when neither can (then each makes its own call)."""
+        counting = rate if rate is not None and rate.command is not None else None
+        limited = self._inflight is not None and self._concurrent_allowed is not None
+        allowed = self._concurrent_allowed(slot.namespace) if self._concurrent_allowed is not None else -1
+        acquire: SharedWrite | None = None
+        if self._inflight is not None and limited:
+            acquire = self._inflight.acquire_later(slot.namespace, slot.activation_id,
+                                                   in_flight_ttl_ms(slot.timeout_ms), allowed)
+        commands = tuple(c for c in (counting.command if counting else None, acquire) if c is not None)
+        if not commands:
+            return None  # the caller takes the slot on its own
+
+        def then(replies: object) -> None:
+            if replies is NOT_SENT:  # each call on its own, in the order they are checked in
+                if counting is not None:
+                    self._count(counting)
+                if limited:
+                    slot.counted = self._take_slot(slot.namespace, slot.activation_id, slot.timeout_ms)
+                return
+            got = iter(replies if isinstance(replies, list) else [replies] * len(commands))
+            counted_reply = next(got) if counting is not None else None
+            slot_reply = next(got) if acquire is not None else None
+            if acquire is not None:
+                if isinstance(slot_reply, int):
+                    slot.counted = slot_reply < allowed  # the script added it only then
+                else:  # the round trip or the call failed: fails open, as ``_take_slot`` does
+                    log.debug("activation %s of %s not counted in flight: %r", slot.activation_id, slot.namespace,
+                              slot_reply)
+            if counting is not None:
+                try:
+                    if isinstance(counted_reply, int):
+                        self._check_rate(counting, counted_reply)  # 429 past invocationsPerMinute
+                    else:  # counted where it can be now (the counter's outage, if that is one, is its to tell)
+                        self._count(counting)
+                except BaseException:
+                    if slot.counted:  # refused: it will never run, so nothing else gives its slot back
+                        slot.counted = False
+                        self._release(slot.namespace, slot.activation_id)
+                    raise
+            if acquire is not None and isinstance(slot_reply, int):
+                check_concurrent(slot_reply, allowed, slot.namespace)  # 429 past the limit: nothing was added then
+            elif limited and acquire is None:  # the slot could not travel: taken now, after the count's check
                 slot.counted = self._take_slot(slot.namespace, slot.activation_id, slot.timeout_ms)
-            elif isinstance(reply, int):
-                check_concurrent(reply, allowed, slot.namespace)  # 429 past the limit: nothing was added then
-                slot.counted = True
-            else:  # the round trip or the call failed: fails open, as ``_take_slot`` does
-                log.debug("activation %s of %s not counted in flight: %r", slot.activation_id, slot.namespace,
-                          reply)
 
-        return Ahead(command, then)
+        return Ahead(commands, then)
 
     def _check_concurrent(self, namespace: str) -> None:
         """A sequence or conductor action starts only below the limit, but is not counted itself: its components

@@ -92,15 +92,15 @@ class Placer:
         ``unplace`` when the publish failed."""
         return self.place_after(None, key, memory_mb)[0]
 
-    def place_after(self, ahead: SharedWrite | None, key: str,
+    def place_after(self, ahead: tuple[SharedWrite, ...] | None, key: str,
                     memory_mb: int) -> tuple[Placement | None, object]:
-        """``place``, with ``ahead`` (a shared-state command) sent in the round trip of the first reservation
-        tried: (the placement, ``ahead``'s reply). The reply is ``NOT_SENT`` when no invoker is alive, and a
+        """``place``, with ``ahead`` (shared-state commands) sent in the round trip of the first reservation
+        tried: (the placement, ``ahead``'s replies, a list). The reply is ``NOT_SENT`` when no invoker is alive, and a
         ``StoreError`` when the round trip failed."""
         healthy = self._membership.healthy()
         unreachable: list[str] = []
         reply: object = NOT_SENT
-        pending = ahead
+        pending = ahead or None
 
         def reserve(name: str) -> bool:
             nonlocal reply, pending
