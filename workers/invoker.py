@@ -535,12 +535,14 @@ class Invoker:
         """Hold the record in the journal until it is stored: should this invoker stop before, the redelivered
         message stores it instead of recording an interruption. The write goes out with the result, ahead of it
         (one round trip instead of two before the caller wakes)."""
+        # The kept records of activations stored since the last result was handed back are dropped with it.
+        writes = tuple(w for w in (self._journal.forgotten(),) if w is not None)
         try:
             write = self._journal.keep_later(activation.activation_id, activation.to_doc())
         except Unavailable as e:
             log.warning("the record of %s is not kept in the journal: %s", activation.activation_id, e.message)
-            return ()
-        return () if write is None else (write,)
+            return writes
+        return writes if write is None else (*writes, write)
 
     def _forget(self, activation_id: str) -> None:
         try:
@@ -567,7 +569,8 @@ class Invoker:
         return activation
 
     def _store_ran(self, activation: Activation, msg: ActivationMessage) -> Activation:
-        """Store the record of an activation that ran, then drop the copy the journal kept of it."""
+        """Store the record of an activation that ran, then drop the copy the journal kept of it (with the next
+        result handed back: ``_keep_later``)."""
         self._store(activation, msg)
-        self._forget(activation.activation_id)
+        self._journal.forget_later(activation.activation_id)
         return activation

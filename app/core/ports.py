@@ -252,6 +252,14 @@ class StartJournal(Protocol):
     def forget(self, activation_id: str) -> None:
         """Its record is stored: drop what ``keep`` held (the claim stays). Raises ``Unavailable``."""
 
+    def forget_later(self, activation_id: str) -> None:
+        """``forget``, made with a later round trip to the shared state (``forgotten``), or now. Never raises: a
+        drop that is never made leaves the kept record to expire."""
+
+    def forgotten(self) -> SharedWrite | None:
+        """The drops ``forget_later`` left, as one write for the next round trip (they are handed over: made by
+        whoever sends it); None when there are none."""
+
     def close(self) -> None: ...
 
 

@@ -96,6 +96,12 @@ class Spool:
         """Nothing to do: ``done`` removes the claim and what it held once the record is stored."""
         return None
 
+    def forget_later(self, activation_id: str) -> None:
+        return None  # as ``forget``
+
+    def forgotten(self) -> None:
+        return None
+
     def close(self) -> None:
         return None
 

@@ -6,12 +6,15 @@ already started must not run the action again ("no action body runs twice"); the
 ``/run``, tells the invoker which case it is in. One that ran to its end but whose invoker died before its record
 was stored still has that record here (``keep``), so the redelivery stores the real result rather than an error.
 Claims are shared (Redis) so any invoker that gets the redelivery sees them; they expire after a day, kept records
-after an hour (they are dropped as soon as the record is stored).
+after an hour (once the record is stored they are dropped with the next result an invoker hands back:
+``forget_later``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 
 import redis
@@ -25,9 +28,14 @@ CLAIM_TTL_S = 86_400
 KEPT_TTL_S = 3_600
 KEY_PREFIX = "squall:started:"
 KEPT_PREFIX = "squall:kept:"
+MAX_FORGOTTEN = 1_000
+"""Drops left for a later round trip (``forget_later``) beyond which they are made at once: more than a burst of
+activations ends between two results' round trips only when no result is handed back."""
 TIMEOUT_S = 2.0
 """Socket timeouts: an invoker waits and retries while Redis is unreachable, so each try must end quickly."""
 UNREACHABLE = "The activation journal (Redis) cannot be reached."
+
+log = logging.getLogger(__name__)
 
 
 class RedisJournal:
@@ -40,6 +48,8 @@ class RedisJournal:
         self._prefix = prefix
         self._kept_ttl_s = kept_ttl_s
         self._kept_prefix = kept_prefix
+        self._lock = threading.Lock()
+        self._forgotten: list[str] = []  # kept records whose activations are stored, to drop in a later round trip
 
     def claim(self, activation_id: str) -> bool:
         try:
@@ -69,12 +79,39 @@ class RedisJournal:
         return doc if isinstance(doc, dict) else None
 
     def forget(self, activation_id: str) -> None:
+        self._delete([self._kept_prefix + activation_id])
+
+    def _delete(self, keys: list[str]) -> None:
         try:
-            self._redis.delete(self._kept_prefix + activation_id)
+            self._redis.delete(*keys)
         except redis.exceptions.RedisError as e:
             raise Unavailable(UNREACHABLE) from e
 
+    def forget_later(self, activation_id: str) -> None:
+        # The next result handed back carries the drop (``forgotten``): one round trip fewer per activation. The
+        # record is stored already, so a drop made late, or lost with that round trip, changes nothing but how
+        # long the copy takes Redis's memory (at most ``kept_ttl_s``).
+        with self._lock:
+            self._forgotten.append(self._kept_prefix + activation_id)
+            if len(self._forgotten) < MAX_FORGOTTEN:
+                return
+            keys, self._forgotten = self._forgotten, []
+        try:
+            self._delete(keys)
+        except Unavailable as e:
+            log.warning("%d kept records are not dropped (they expire on their own): %s", len(keys), e.message)
+
+    def forgotten(self) -> SharedWrite | None:
+        with self._lock:
+            keys, self._forgotten = self._forgotten, []
+        return ("DEL", *keys) if keys else None
+
     def close(self) -> None:
+        with self._lock:
+            keys, self._forgotten = self._forgotten, []
+        if keys:
+            with contextlib.suppress(Unavailable):  # stopping: they expire on their own
+                self._delete(keys)
         self._redis.close()
 
 
@@ -107,6 +144,12 @@ class MemoryJournal:
     def forget(self, activation_id: str) -> None:
         with self._lock:
             self._kept.pop(activation_id, None)
+
+    def forget_later(self, activation_id: str) -> None:
+        self.forget(activation_id)  # in this process: nothing to save by waiting
+
+    def forgotten(self) -> None:
+        return None
 
     def close(self) -> None:
         return None

@@ -54,3 +54,35 @@ def test_a_kept_record_is_held_until_forgotten_with_its_own_expiry(redis_url):
         client.delete(prefix + "act1", kept_prefix + "act1")
         client.close()
         journal.close()
+
+
+def test_drops_left_for_a_later_round_trip_are_made_by_it_or_at_once_past_the_bound_or_at_close(
+        redis_url, monkeypatch):
+    prefix, kept_prefix = f"squall:test:{secrets.token_hex(4)}:", f"squall:test:{secrets.token_hex(4)}:kept:"
+    journal = RedisJournal(redis_url, ttl_s=60, prefix=prefix, kept_prefix=kept_prefix)
+    client = redis.Redis.from_url(redis_url)
+    ids = [f"act{n}" for n in range(6)]
+    try:
+        for aid in ids:
+            journal.keep(aid, {"activationId": aid})
+        journal.forget_later("act0")
+        journal.forget_later("act1")
+        assert journal.kept("act0") is not None  # not yet: it waits for the next round trip
+        write = journal.forgotten()
+        assert write == ("DEL", kept_prefix + "act0", kept_prefix + "act1")
+        assert journal.forgotten() is None  # handed over once
+        with client.pipeline(transaction=False) as pipe:  # the next result's round trip (tasks.results.hand_back)
+            pipe.execute_command(*write)
+            pipe.execute()
+        assert journal.kept("act0") is None and journal.kept("act1") is None
+        monkeypatch.setattr("app.state.journal.MAX_FORGOTTEN", 2)
+        journal.forget_later("act2")
+        journal.forget_later("act3")  # the bound: made at once
+        assert journal.kept("act2") is None and journal.kept("act3") is None and journal.forgotten() is None
+        journal.forget_later("act4")
+        journal.close()  # a stopping invoker makes what is left
+        assert client.exists(kept_prefix + "act4") == 0 and client.exists(kept_prefix + "act5") == 1
+    finally:
+        client.delete(*[kept_prefix + aid for aid in ids])
+        client.close()
+        journal.close()

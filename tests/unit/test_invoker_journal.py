@@ -283,3 +283,46 @@ def test_a_store_briefly_away_while_fetching_the_action_is_waited_for(proxy):
         assert world.invoker().invoke(message(), lambda _doc: None).status == Status.SUCCESS
     finally:
         world.close()
+
+
+class LaterJournal(SharedJournal):
+    """A shared journal whose drops, like Redis', are left for a later round trip."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        super().__init__(proxy)
+        self.pending: list[str] = []
+
+    def forget_later(self, activation_id: str) -> None:
+        self.pending.append(activation_id)
+
+    def forgotten(self) -> tuple[Any, ...] | None:
+        ids, self.pending = self.pending, []
+        return ("DEL", *ids) if ids else None
+
+
+def test_a_stored_activations_kept_record_is_dropped_with_the_next_result(proxy):
+    world = World(proxy, LaterJournal(proxy))
+    sent: list[tuple[Any, ...]] = []
+
+    def publish(doc: Document, *writes: Any) -> None:
+        sent.append(tuple(w[:2] if w[0] == "SET" else w for w in writes))
+        for write in writes:  # the round trip goes out: Redis applies each write
+            if write[0] == "SET":
+                MemoryJournal.keep(world.journal, write[1], json.loads(write[2]))
+            elif write[0] == "DEL":
+                for aid in write[1:]:
+                    MemoryJournal.forget(world.journal, aid)
+
+    try:
+        first, second = message(), message()
+        world.invoker().invoke(first, publish)
+        assert world.journal.kept(first.activation_id) is not None  # stored; its drop waits for a round trip
+        world.invoker().invoke(second, publish)
+        # The second result's round trip drops the first's copy, ahead of keeping its own.
+        assert sent == [(("SET", first.activation_id),),
+                        (("DEL", first.activation_id), ("SET", second.activation_id))]
+        assert world.journal.kept(first.activation_id) is None
+        assert world.journal.pending == [second.activation_id]
+        assert f"guest/{first.activation_id}" in world.activations.docs
+    finally:
+        world.close()
