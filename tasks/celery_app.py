@@ -12,6 +12,7 @@ import json
 import os
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 from celery.signals import setup_logging
@@ -19,6 +20,11 @@ from celery.signals import setup_logging
 from app.log_format import configure_logging
 from config import Settings
 from tasks.message_json import read_as_plain_json
+
+CHUNKED_SCHEMES = frozenset({"amqp", "pyamqp"})
+"""Brokers reached through ``CHUNKED_TRANSPORT``: py-amqp over plain TCP (kombu's other transports, and TLS, read
+their own way)."""
+CHUNKED_TRANSPORT = "tasks.amqp_transport:Transport"
 
 
 def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
@@ -66,6 +72,8 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
         # An activation's result is handed back explicitly by the task, before its record is stored.
         task_ignore_result=True,
     )
+    if urlsplit(settings.broker.url).scheme in CHUNKED_SCHEMES:
+        app.conf.broker_transport = CHUNKED_TRANSPORT
     app.conf.squall_settings = settings
     return app
 
