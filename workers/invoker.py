@@ -536,7 +536,8 @@ class Invoker:
         message stores it instead of recording an interruption. The write goes out with the result, ahead of it
         (one round trip instead of two before the caller wakes)."""
         # The kept records of activations stored since the last result was handed back are dropped with it.
-        writes = tuple(w for w in (self._journal.forgotten(),) if w is not None)
+        forgotten = self._journal.forgotten()
+        writes = () if forgotten is None else (forgotten,)
         try:
             write = self._journal.keep_later(activation.activation_id, activation.to_doc())
         except Unavailable as e:
