@@ -18,7 +18,9 @@ so they need nothing more. TLS connections keep py-amqp's own transport.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import amqp.transport
@@ -63,11 +65,40 @@ def chunked_recv(recv: Callable[[int], bytes], chunk: int = CHUNK_BYTES) -> Call
 
 class ChunkedTCPTransport(amqp.transport.TCPTransport):  # type: ignore[misc]  # py-amqp is untyped
     """py-amqp's TCP transport, its reads served by ``chunked_recv`` (py-amqp's own frame parsing is unchanged:
-    it takes its bytes through ``_quick_recv``, which this replaces once the socket is connected)."""
+    it takes its bytes through ``_quick_recv``, which this replaces once the socket is connected), and its reads
+    that must not wait asked of the kernel as such (``having_timeout``)."""
+
+    _dont_wait = False
 
     def _setup_transport(self) -> None:
         super()._setup_transport()
-        self._quick_recv = chunked_recv(self.sock.recv)
+        recv = self.sock.recv
+
+        def socket_recv(n: int) -> bytes:
+            data: bytes = recv(n, socket.MSG_DONTWAIT) if self._dont_wait else recv(n)
+            return data
+
+        self._quick_recv = chunked_recv(socket_recv)
+
+    @contextmanager
+    def having_timeout(self, timeout: float | None) -> Iterator[Any]:
+        """Reads inside may take at most ``timeout`` seconds. For 0 (the event loop's reads) on a blocking socket,
+        each ``recv`` is asked not to wait (``MSG_DONTWAIT``) instead of py-amqp's switch of the whole socket to
+        non-blocking and back: two ``ioctl`` calls around every read, 8 a task message (docs/benchmarks.md,
+        "2026-12-08"). What a caller sees is py-amqp's: a read that would wait raises ``socket.timeout``."""
+        if timeout != 0 or self.sock is None or self.sock.gettimeout() is not None:
+            with super().having_timeout(timeout) as sock:
+                yield sock
+            return
+        self._dont_wait = True
+        try:
+            yield self.sock
+        except OSError as e:
+            if e.errno == errno.EWOULDBLOCK:
+                raise TimeoutError() from None  # socket.timeout is TimeoutError's alias
+            raise
+        finally:
+            self._dont_wait = False
 
 
 class Connection(pyamqp.Connection):

@@ -99,3 +99,48 @@ def _decoded(message: Any) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
 
     body = loads(message.body, message.content_type, message.content_encoding)
     return body[0], body[1], body[2]
+
+
+def test_the_queue_is_declared_again_on_a_new_connection_after_the_broker_lost_it(queue: str) -> None:
+    """The dispatcher binds each queue once per channel; kombu's check of the declaration still runs in every
+    publish, so a queue deleted while the connection was down is created again by the next publish on the new
+    one, and its message is kept for the invoker."""
+    import socket
+
+    celery = _celery(load_settings().broker.result_backend)
+    dispatcher = CeleryDispatcher(celery, (queue,))
+    try:
+        dispatcher.publish(_message(blocking=False))
+        first = _taken(queue)
+        dispatcher.publish(_message(blocking=False))
+        assert _taken(queue).headers["id"] != first.headers["id"]  # the second publish, on the bound queue
+        with celery.producer_or_acquire() as producer:
+            channel = producer.channel
+            producer.connection.connection.sock.shutdown(socket.SHUT_RDWR)  # the broker connection drops
+        with Connection(load_settings().broker.url) as connection:
+            connection.default_channel.queue_delete(queue)  # and the broker lost the queue
+        message = _message(blocking=False)
+        dispatcher.publish(message)
+        with celery.producer_or_acquire() as producer:
+            assert producer.channel is not channel  # it went out on a new connection
+        assert _taken(queue).headers["id"] == message.activation_id
+    finally:
+        celery.close()
+
+
+def test_each_channel_declares_through_its_own_binding_of_the_queue(queue: str) -> None:
+    """Threads publish on different channels at once: a queue bound to one channel must never be used (and
+    declared) through another."""
+    celery = _celery(load_settings().broker.result_backend)
+    dispatcher = CeleryDispatcher(celery, (queue,))
+    try:
+        with Connection(load_settings().broker.url) as connection:
+            one, two = connection.channel(), connection.channel()
+            on_one = dispatcher._bound_queue(one, queue)
+            assert on_one.channel is one and on_one.name == queue and on_one.durable
+            assert dispatcher._bound_queue(one, queue) is on_one
+            on_two = dispatcher._bound_queue(two, queue)
+            assert on_two is not on_one and on_two.channel is two
+            assert dispatcher._bound_queue(one, "other-" + queue).name == "other-" + queue
+    finally:
+        celery.close()

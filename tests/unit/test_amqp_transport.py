@@ -5,7 +5,11 @@ included, is tests/integration/test_amqp_transport.py."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +17,7 @@ from amqp.exceptions import RecoverableConnectionError
 
 from config import load_settings
 from tasks import amqp_transport
-from tasks.amqp_transport import Transport, chunked_recv
+from tasks.amqp_transport import ChunkedTCPTransport, Transport, chunked_recv
 from tasks.celery_app import CHUNKED_TRANSPORT, make_celery
 
 pytestmark = pytest.mark.unit
@@ -143,6 +147,76 @@ def test_a_turn_that_reaches_its_bound_lets_the_timers_run_and_reads_on_at_once(
     callback, args = loop.soon.pop()
     callback(*args)
     assert connection.outcomes == [] and loop.soon == []
+
+
+class CountingSocket(socket.socket):
+    """A real socket that counts how often it is switched between blocking and not."""
+
+    switches = 0
+
+    def settimeout(self, value: float | None) -> None:
+        self.switches += 1
+        super().settimeout(value)
+
+
+@pytest.fixture
+def wired() -> Iterator[tuple[ChunkedTCPTransport, socket.socket]]:
+    """A ``ChunkedTCPTransport`` on one end of a local socket pair, as py-amqp leaves it once connected (blocking),
+    and the other end to write its frames."""
+    ours, theirs = socket.socketpair()
+    sock = CountingSocket(fileno=ours.detach())
+    transport = ChunkedTCPTransport.__new__(ChunkedTCPTransport)
+    transport.sock, transport.raise_on_initial_eintr, transport.connected = sock, True, True
+    transport._setup_transport()
+    yield transport, theirs
+    sock.close()
+    theirs.close()
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce"
+
+
+def test_a_read_that_must_not_wait_leaves_the_socket_blocking(wired: tuple[ChunkedTCPTransport, socket.socket]) -> None:
+    transport, peer = wired
+    with pytest.raises(TimeoutError), transport.having_timeout(0):
+        transport.read_frame()  # nothing sent: py-amqp's timeout, at once
+    peer.sendall(_frame(b"one") + _frame(b"two"))
+    with transport.having_timeout(0):
+        assert transport.read_frame() == (1, 0, b"one")
+    with transport.having_timeout(0):
+        assert transport.read_frame() == (1, 0, b"two")
+    assert transport.sock.gettimeout() is None and transport.sock.switches == 0
+
+
+def test_half_a_frame_waiting_is_kept_for_the_next_read(wired: tuple[ChunkedTCPTransport, socket.socket]) -> None:
+    transport, peer = wired
+    whole = _frame(b"payload")
+    peer.sendall(whole[:3])
+    with pytest.raises(TimeoutError), transport.having_timeout(0):
+        transport.read_frame()  # the header is incomplete: a timeout, nothing consumed
+    peer.sendall(whole[3:])
+    with transport.having_timeout(0):
+        assert transport.read_frame() == (1, 0, b"payload")
+
+
+def test_after_a_read_that_must_not_wait_reads_wait_again(wired: tuple[ChunkedTCPTransport, socket.socket]) -> None:
+    transport, peer = wired
+    with pytest.raises(TimeoutError), transport.having_timeout(0):
+        transport.read_frame()
+    threading.Timer(0.2, peer.sendall, (_frame(b"late"),)).start()
+    started = time.monotonic()
+    assert transport.read_frame() == (1, 0, b"late")  # waited for it, as a blocking read does
+    assert time.monotonic() - started >= 0.15
+
+
+def test_other_timeouts_keep_py_amqps_own_switch(wired: tuple[ChunkedTCPTransport, socket.socket]) -> None:
+    transport, _ = wired
+    started = time.monotonic()
+    with pytest.raises(TimeoutError), transport.having_timeout(0.1):
+        transport.read_frame()
+    assert time.monotonic() - started >= 0.09
+    assert transport.sock.switches == 2 and transport.sock.gettimeout() is None
 
 
 @pytest.mark.parametrize(("url", "chunked"), [
