@@ -12,7 +12,8 @@ What the chunk changes, and how it is kept safe: bytes read ahead sit in this pr
 them, so an event loop that reads one message per wake-up would leave the rest waiting for the next unrelated
 wake-up. ``Transport.on_readable`` therefore drains every message that can be read without blocking before it
 returns. Blocking reads (a publish's confirm, the controller's declarations) look in the chunk before the socket,
-so they need nothing more. TLS connections keep py-amqp's own transport.
+so they need nothing more. Reads that must not wait ask ``recv`` not to, rather than switch the socket's mode
+back and forth. TLS connections keep py-amqp's own transport.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class ChunkedTCPTransport(amqp.transport.TCPTransport):  # type: ignore[misc]  #
         """Reads inside may take at most ``timeout`` seconds. For 0 (the event loop's reads) on a blocking socket,
         each ``recv`` is asked not to wait (``MSG_DONTWAIT``) instead of py-amqp's switch of the whole socket to
         non-blocking and back: two ``ioctl`` calls around every read, 8 a task message (docs/benchmarks.md,
-        "2026-12-08"). What a caller sees is py-amqp's: a read that would wait raises ``socket.timeout``."""
+        "2026-12-08: two steps off the broker's path"). What a caller sees is py-amqp's: a read that would wait
+        raises ``socket.timeout``."""
         if timeout != 0 or self.sock is None or self.sock.gettimeout() is not None:
             with super().having_timeout(timeout) as sock:
                 yield sock

@@ -199,9 +199,9 @@ class CeleryDispatcher:
 
         kombu checks a queue's declaration inside every publish (``declare=``), against the connection's record of
         what it declared, and declares it again on a new connection. Given a queue not yet bound, it first binds a
-        copy of it to the channel, on every publish: 31 of the check's 39 µs (docs/benchmarks.md, "2026-12-08").
-        The check itself is kombu's, unchanged. A channel closed and replaced is a new key; the weak keys drop
-        closed channels with their queues.
+        copy of it to the channel, on every publish: 31 of the check's 39 µs (docs/benchmarks.md, "2026-12-08: two
+        steps off the broker's path"). The check itself stays kombu's. A channel closed and replaced is a new key;
+        the weak keys drop closed channels with their queues.
         """
         with self._bound_lock:
             on_channel = self._bound.get(channel)
