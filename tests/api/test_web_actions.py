@@ -579,3 +579,21 @@ def test_guest_key_path_is_the_url_wsk_prints(api: Api) -> None:
     ok(api.put(f"{NS}/actions/hello", {"exec": {"kind": "python:3", "code": "def main(a):\n    return a\n"},
                                        "annotations": kv(**WEB)}, auth=GUEST))
     assert ok(call(api, "default/hello.json", namespace="guest"))["__ow_path"] == ""
+
+
+def test_a_web_request_looks_the_action_up_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web route reads the action to decide (its annotations), then invokes it: one lookup serves both, since
+    each costs a revision check in the entity cache (a Redis round trip) on the distributed stack."""
+    from app.core.services.resolution import Resolver
+
+    web_action(api, "echo")
+    looked_up: list[str] = []
+    lookup = Resolver.action
+
+    def counted(self: Resolver, path: Any) -> Any:
+        looked_up.append(path.doc_id)
+        return lookup(self, path)
+
+    monkeypatch.setattr(Resolver, "action", counted)
+    assert echoed(api)["__ow_method"] == "get"
+    assert looked_up == [f"{api.ns}/echo"]

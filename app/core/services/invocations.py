@@ -85,8 +85,13 @@ class InvocationService:
         self._accepted = accepted
 
     def invoke(self, identity: Identity, path: EntityPath, payload: dict[str, Any], *, blocking: bool,
-               wait_ms: int | None = None, transaction_id: str, api_key: str | None = None) -> InvokeOutcome:
+               wait_ms: int | None = None, transaction_id: str, api_key: str | None = None,
+               resolved: ResolvedAction | None = None) -> InvokeOutcome:
         """Publish one activation; when ``blocking``, wait up to ``wait_ms`` for it to finish.
+
+        ``resolved``: ``path`` as ``identity`` resolves it (``Resolver.resolve_action``), when the caller has just
+        done so (a web action, looked up to read its annotations): not resolved twice, which would cost a second
+        revision check in the entity cache, a round trip to Redis.
 
         Raises ``Forbidden``/``NotFound`` for the action or for handing the caller's key to another namespace's
         code (``app.core.credentials``), ``Invalid`` for a forbidden parameter override, ``Unavailable`` when no
@@ -97,7 +102,8 @@ class InvocationService:
         if rate is not None and rate.command is None:
             self._count(rate)  # 429 past invocationsPerMinute, before anything else is looked at
         try:
-            resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
+            if resolved is None:
+                resolved = self._resolver.resolve_action(identity, path)  # package/binding rights, inherited params
             action = resolved.action
             if action.exec.kind not in ("blackbox", "sequence"):
                 self._manifest.resolve(action.exec.kind)  # deprecated kinds may not be invoked

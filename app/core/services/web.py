@@ -88,7 +88,8 @@ class WebActionService:
                                extra=extra_params)
         path = EntityPath(namespace, parsed.action, parsed.package)
         try:
-            outcome = self._invocations.invoke(owner, path, payload, blocking=True, transaction_id=transaction_id)
+            outcome = self._invocations.invoke(owner, path, payload, blocking=True, transaction_id=transaction_id,
+                                               resolved=resolved)
         except Invalid as e:
             return error_response(400, e.message, transaction_id, cors)
         except (Forbidden, Conflict):
