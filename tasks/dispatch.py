@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 import uuid
-import weakref
 import zlib
 from dataclasses import replace
 from typing import Any
@@ -66,7 +65,7 @@ class CeleryDispatcher:
         self._origin_name = ""
         self._origin_of = 0
         self._bound_lock = threading.Lock()
-        self._bound: weakref.WeakKeyDictionary[Any, dict[str, Queue]] = weakref.WeakKeyDictionary()
+        self._bound: dict[Any, dict[str, Queue]] = {}  # channel → queue name → the queue bound to it
 
     def _redis_results(self) -> RedisResults | None:
         """The Redis wait when the result backend is Redis (built on first use: nothing at construction)."""
@@ -200,18 +199,19 @@ class CeleryDispatcher:
         kombu checks a queue's declaration inside every publish (``declare=``), against the connection's record of
         what it declared, and declares it again on a new connection. Given a queue not yet bound, it first binds a
         copy of it to the channel, on every publish: 31 of the check's 39 µs (docs/benchmarks.md, "2026-12-08: two
-        steps off the broker's path"). The check itself stays kombu's. A channel closed and replaced is a new key;
-        the weak keys drop closed channels with their queues.
+        steps off the broker's path"). The check itself stays kombu's. A channel replaced after a lost connection
+        is a new key; closed channels are dropped when one is added (a bound queue holds its channel, so weak keys
+        would never let go).
         """
         with self._bound_lock:
             on_channel = self._bound.get(channel)
             if on_channel is None:
+                for closed in [c for c in self._bound if not getattr(c, "is_open", True)]:
+                    del self._bound[closed]
                 on_channel = self._bound[channel] = {}
             found = on_channel.get(name)
-        if found is None:
-            found = self._celery.amqp.queues[name].bind(channel)
-            with self._bound_lock:
-                on_channel[name] = found
+            if found is None:
+                found = on_channel[name] = self._celery.amqp.queues[name].bind(channel)
         return found
 
     def _origin(self) -> str:

@@ -120,10 +120,13 @@ def test_the_queue_is_declared_again_on_a_new_connection_after_the_broker_lost_i
         with Connection(load_settings().broker.url) as connection:
             connection.default_channel.queue_delete(queue)  # and the broker lost the queue
         message = _message(blocking=False)
-        dispatcher.publish(message)
-        with celery.producer_or_acquire() as producer:
-            assert producer.channel is not channel  # it went out on a new connection
+        dispatcher.publish(message)  # kombu's retry: out on a new connection, the queue declared there
         assert _taken(queue).headers["id"] == message.activation_id
+        dispatcher.publish(_message(blocking=False))
+        _taken(queue)
+        with celery.producer_or_acquire() as producer:
+            assert producer.channel is not channel
+            assert list(dispatcher._bound) == [producer.channel]  # the closed channel's binding let go
     finally:
         celery.close()
 
